@@ -1,0 +1,163 @@
+"""The ``wsp-core`` command: headless access to everything WSP Studio does.
+
+Errors a user can fix print one line, ``wsp-core: error: <file>: <problem>``, and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import WspError
+
+
+def _add_import(sub) -> None:
+    p = sub.add_parser("import", help="read a 2D/3D source, select MCPC images, label pairs")
+    p.add_argument("--db", required=True, type=Path, help="the store (created if missing)")
+    p.add_argument("--format", required=True, help="coco, crowdpose, posetrack or mpii")
+    p.add_argument("--ann", required=True, type=Path,
+                   help="annotation file (posetrack: a file or a folder of files)")
+    p.add_argument("--images", required=True, type=Path, help="folder the image paths are in")
+    p.add_argument("--name", help="source name in the store (default: the annotation file's stem)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_import)
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write every pair with its effective label as JSON lines")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="FILE.jsonl (written atomically)")
+    p.add_argument("--source", help="only this source")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_export)
+
+
+def _add_review(sub) -> None:
+    from .store.models import REASONS, VERDICTS
+
+    p = sub.add_parser("review", help="record one review of a pair")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--pair", required=True, type=int, help="pair id (see export)")
+    p.add_argument("--verdict", required=True,
+                   help=f"{', '.join(VERDICTS)} (reset = back to the automatic label)")
+    p.add_argument("--reason", help=f"{', '.join(REASONS)}")
+    p.add_argument("--note", help="free text")
+    p.add_argument("--reviewer", help="who reviews (default: the login name)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_review)
+
+
+def _add_stats(sub) -> None:
+    p = sub.add_parser("stats", help="counts per source, labels, reviews")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wsp-core", description="WSP Studio: weakly-supervised 3D pose pre-training from "
+        "perspective knowledge (headless).")
+    parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_import, _add_export, _add_review, _add_stats):
+        add(sub)
+    return parser
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", file=sys.stderr, disable=None, leave=False)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .formats import read_source
+    from .store import import_source, label_source, open_store
+
+    data = read_source(args.format, args.ann, args.images)
+    labelled = label_source(data)
+    name = args.name or args.ann.stem
+    rows = int(labelled.keep_image.sum() + labelled.keep_person.sum()) + len(labelled.pairs)
+    with open_store(args.db) as store, _progress_bar(rows, f"import {name}") as bar:
+        report = import_source(store, labelled, name, lambda _what, n: bar.update(n))
+    _emit(args, report.as_dict(), report.summary())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import export_jsonl, open_store
+
+    with open_store(args.db, create=False) as store, _progress_bar(0, "export") as bar:
+        count = export_jsonl(store, args.out, args.source, bar.update)
+    _emit(args, {"out": str(args.out), "pairs": count}, f"wrote {count} pairs to {args.out}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from .store import add_review, open_store
+
+    try:
+        with open_store(args.db, create=False) as store:
+            review = add_review(store, args.pair, args.verdict, args.reason, args.note,
+                                args.reviewer)
+    except ValueError as e:
+        raise WspError(f"{args.db}: {e}") from None
+    label = {1: "a closer", 0: "b closer", None: "not used for training"}[review["label"]]
+    _emit(args, review, f"pair {review['pair_id']}: {review['status']} "
+                        f"(label {review['label']}: {label})")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .store import open_store, stats
+
+    with open_store(args.db, create=False) as store:
+        result = stats(store)
+    _emit(args, result, format_stats(result))
+    return 0
+
+
+def format_stats(result: dict[str, Any]) -> str:
+    lines = [f"store {result['store']}"]
+    header = (f"{'source':<20} {'format':<10} {'images':>7} {'persons':>8} {'mcpc':>7} "
+              f"{'pairs':>8} {'a closer':>9} {'reviewed':>9} {'ΔS≤0.1':>7} {'ΔS≤0.3':>7}")
+    lines += [header, "-" * len(header)]
+    for s in result["sources"]:
+        frac = "-" if s["a_closer_fraction"] is None else f"{100 * s['a_closer_fraction']:.1f}%"
+        bins = s["delta_s_bins"]
+        lines.append(f"{s['name'][:20]:<20} {s['format']:<10} {s['images']:>7} {s['persons']:>8} "
+                     f"{s['mcpc_persons']:>7} {s['pairs']:>8} {frac:>9} {s['reviewed']:>9} "
+                     f"{bins['<= 0.1']:>7} {bins['<= 0.3']:>7}")
+    t = result["totals"]
+    lines.append(f"{'total':<31} {t['images']:>7} {t['persons']:>8} {t['mcpc_persons']:>7} "
+                 f"{t['pairs']:>8} {'':>9} {t['reviewed']:>9}")
+    r = result["reviews"]
+    by = ", ".join(f"{k} {v}" for k, v in sorted(r["by_verdict"].items())) or "none"
+    lines.append(f"reviews: {r['total']} ({by}); pairs usable for training: {t['usable']}")
+    return "\n".join(lines)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data, default=str) if getattr(args, "json", False) else text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WspError as e:
+        print(f"wsp-core: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wsp-core: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

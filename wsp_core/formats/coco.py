@@ -1,0 +1,179 @@
+"""COCO-style keypoint files: COCO, CrowdPose and PoseTrack18 (through pycocotools).
+
+All three share the layout ``{images: [{id, file_name, width?, height?}], annotations: [{id,
+image_id, keypoints: [x, y, v] * J, bbox: [x, y, w, h], iscrowd}], categories: [{keypoints:
+names}]}``. They differ in the joint set, and PoseTrack18 spreads a dataset over one file per
+video (``--ann`` may name a folder of them), has relative ``file_name``s like
+``images/val/<video>/000000.jpg`` and no image sizes, and adds ``track_id`` and ``bbox_head``.
+Crowd regions (``iscrowd: 1``) are not persons and are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..skeleton import COCO as COCO_JOINTS, CROWDPOSE, POSETRACK, JointSet
+from .base import SourceData, bbox_from_keypoints, check_keypoints, load_json
+
+JOINT_SET_OF_FORMAT = {"coco": COCO_JOINTS, "crowdpose": CROWDPOSE, "posetrack": POSETRACK}
+_EXTRA_FIELDS = ("track_id", "bbox_head")
+
+
+def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
+    """Read a COCO, CrowdPose or PoseTrack18 annotation file (or, for PoseTrack, a folder)."""
+    joint_set = JOINT_SET_OF_FORMAT[fmt]
+    files = _annotation_files(ann, fmt)
+    images: list[tuple[Path, Any]] = []
+    anns: list[tuple[Path, Any]] = []
+    for path in files:
+        dataset = load_json(path)
+        _check_layout(path, dataset, joint_set, fmt)
+        images += [(path, im) for im in dataset["images"]]
+        anns += [(path, a) for a in dataset["annotations"]]
+    return _to_source(fmt, joint_set, ann, images_dir, images, anns)
+
+
+def _annotation_files(ann: Path, fmt: str) -> list[Path]:
+    if ann.is_dir():
+        if fmt != "posetrack":
+            raise InputError(ann, f"is a folder; format {fmt} reads one JSON file")
+        files = sorted(ann.glob("*.json"))
+        if not files:
+            raise InputError(ann, "folder holds no .json annotation file")
+        return files
+    return [ann]
+
+
+def _check_layout(path: Path, dataset: Any, joint_set: JointSet, fmt: str) -> None:
+    if not isinstance(dataset, dict):
+        raise InputError(path, f"expected a JSON object with 'images' and 'annotations' "
+                               f"({fmt} layout), found a {type(dataset).__name__}")
+    for key in ("images", "annotations"):
+        if not isinstance(dataset.get(key), list):
+            raise InputError(path, f"no '{key}' list: not a {fmt} keypoint file")
+    names = _declared_joint_names(dataset)
+    if names is not None and tuple(names) != joint_set.joints:
+        hint = "".join(f" (this looks like a {other} file)" for other, js in
+                       JOINT_SET_OF_FORMAT.items() if tuple(names) == js.joints)
+        raise InputError(path, f"declares {len(names)} joints {_short(names)}; format {fmt} "
+                               f"expects {joint_set.num_joints} {_short(joint_set.joints)}{hint}")
+
+
+def _declared_joint_names(dataset: dict[str, Any]) -> list[str] | None:
+    for cat in dataset.get("categories") or []:
+        if isinstance(cat, dict) and isinstance(cat.get("keypoints"), list) and cat["keypoints"]:
+            return [str(n) for n in cat["keypoints"]]
+    return None
+
+
+def _short(names: Any) -> str:
+    names = list(names)
+    return "[" + ", ".join(names[:3]) + (", …]" if len(names) > 3 else "]")
+
+
+def _validated_index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]):
+    """pycocotools' index over the merged dataset, after checking what it silently assumes:
+    objects with ids, ids unique (it would keep the last of two), images that exist."""
+    from pycocotools.coco import COCO
+
+    image_ids: set[Any] = set()
+    for path, im in images:
+        if not isinstance(im, dict) or not _is_id(im.get("id")) or "file_name" not in im:
+            raise InputError(path, f"image entry {_brief(im)} lacks an 'id' or a 'file_name'")
+        if im["id"] in image_ids:
+            raise InputError(path, f"image id {im['id']} appears twice")
+        image_ids.add(im["id"])
+    ann_ids: set[Any] = set()
+    for path, a in anns:
+        if not isinstance(a, dict) or not _is_id(a.get("id")):
+            raise InputError(path, f"annotation entry {_brief(a)} is not an object with an 'id'")
+        if a["id"] in ann_ids:
+            raise InputError(path, f"annotation id {a['id']} appears twice")
+        ann_ids.add(a["id"])
+        if a.get("image_id") not in image_ids:
+            raise InputError(path, f"annotation {a['id']} refers to image {a.get('image_id')!r}, "
+                                   "which the file does not list")
+    coco = COCO()
+    coco.dataset = {"images": [im for _, im in images], "annotations": [a for _, a in anns],
+                    "categories": [{"id": 1, "name": "person"}]}
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        coco.createIndex()
+    return coco
+
+
+def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
+               images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]) -> SourceData:
+    coco = _validated_index(images, anns)
+    file_of_ann = {a["id"]: path for path, a in anns}
+    image_pos = {image_id: i for i, image_id in enumerate(coco.imgs)}
+    images_ = list(coco.imgs.values())
+    sizes = [(_int_or_zero(im.get("width")), _int_or_zero(im.get("height"))) for im in images_]
+    persons = [a for a in coco.anns.values() if not a.get("iscrowd")]
+    num = joint_set.num_joints
+    person_image = np.array([image_pos[a["image_id"]] for a in persons], dtype=np.int64)
+    kps = np.zeros((len(persons), num, 3), dtype=np.float64)
+    bbox = np.zeros((len(persons), 4), dtype=np.float64)
+    has_box = np.zeros(len(persons), dtype=bool)
+    person_keys = [str(a["id"]) for a in persons]
+    extra: list[dict[str, Any] | None] = []
+    for p, a in enumerate(persons):
+        path = file_of_ann[a["id"]]
+        kps[p] = _keypoints(path, person_keys[p], a.get("keypoints"), num)
+        box = a.get("bbox")
+        if box is not None and len(box) > 0:
+            bbox[p] = _bbox(path, person_keys[p], box)
+            has_box[p] = True
+        extra.append({f: a[f] for f in _EXTRA_FIELDS if f in a} or None)
+    check_keypoints(ann, kps, person_keys)
+    if (~has_box).any():
+        bbox[~has_box] = bbox_from_keypoints(kps[~has_box])
+    return SourceData(fmt, joint_set, ann, images_dir, [str(i) for i in coco.imgs],
+                      [im["file_name"] for im in images_],
+                      np.array(sizes, dtype=np.int64).reshape(-1, 2), person_image,
+                      person_keys, kps, bbox, extra)
+
+
+def _keypoints(path: Path, key: str, values: Any, num: int) -> np.ndarray:
+    if values is None or (isinstance(values, list) and len(values) == 0):
+        return np.zeros((num, 3))  # a box-only annotation: no joint labelled
+    if not isinstance(values, list) or len(values) != 3 * num:
+        length = len(values) if isinstance(values, list) else type(values).__name__
+        raise InputError(path, f"annotation {key}: keypoint list of length {length}, "
+                               f"expected {3 * num} ({num} joints × 3)")
+    try:
+        return np.asarray(values, dtype=np.float64).reshape(num, 3)
+    except (TypeError, ValueError):
+        raise InputError(path, f"annotation {key}: keypoints are not all numbers") from None
+
+
+def _bbox(path: Path, key: str, box: Any) -> np.ndarray:
+    try:
+        out = np.asarray(box, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(path, f"annotation {key}: bbox {box!r} is not 4 numbers") from None
+    if out.shape != (4,) or not np.isfinite(out).all() or (out[2:] < 0).any():
+        raise InputError(path, f"annotation {key}: bbox {box!r} is not [x, y, w, h] with "
+                               "finite values and non-negative size")
+    return out
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _int_or_zero(value: Any) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

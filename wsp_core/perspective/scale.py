@@ -1,0 +1,79 @@
+"""The scale S of a person (eq. 13 of the paper) and the scale gap ΔS (eq. 14).
+
+S is the image length of the head, ``||head_top − neck||`` in pixels, where ``neck`` is the
+upper neck / head bottom of the source (MPII upper_neck, CrowdPose neck, PoseTrack head_bottom,
+Human3.6M neck_base). COCO labels neither joint, so S is estimated by the **COCO proxy**: each of
+four body segments that is labelled gives an estimate ``length / ratio``, where ``ratio`` is the
+segment's typical length in head lengths (anthropometric tables: head ≈ 0.13 of body height),
+and S is the median of the estimates. The median makes one foreshortened segment (a bent torso, a
+leg pointing at the camera) harmless. The same proxy serves any person of any source whose
+head top or neck is not labelled. See docs/FORMATS.md for the measured agreement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..skeleton import CANONICAL_INDEX as C
+
+SCALE_NONE, SCALE_HEAD, SCALE_PROXY = 0, 1, 2
+SCALE_KINDS = {SCALE_NONE: "none", SCALE_HEAD: "head", SCALE_PROXY: "proxy"}
+
+#: Proxy segments: (from joint(s), to joint(s), length in head lengths). A pair of joints means
+#: their middle. Ratios from body-segment proportions of adults (head top–upper neck ≈ 0.13 H,
+#: nose–shoulder line ≈ 0.10 H, shoulder line–hip line ≈ 0.30 H, thigh ≈ 0.245 H, shin ≈ 0.25 H).
+PROXY_SEGMENTS: tuple[tuple[tuple[str, ...], tuple[str, ...], float], ...] = (
+    (("nose",), ("l_shoulder", "r_shoulder"), 0.8),
+    (("l_shoulder", "r_shoulder"), ("l_hip", "r_hip"), 2.3),
+    (("l_hip",), ("l_knee",), 1.9),
+    (("r_hip",), ("r_knee",), 1.9),
+)
+
+
+def _point(kp: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(P, 2) position and (P,) labelled flag of a joint or of the middle of two joints."""
+    idx = [C[n] for n in names]
+    xy = kp[:, idx, :2].mean(axis=1)
+    labelled = (kp[:, idx, 2] > 0).all(axis=1)
+    return xy, labelled
+
+
+def head_length(kp: np.ndarray) -> np.ndarray:
+    """||head_top − neck|| per person (canonical keypoints (P, J, 3)); NaN where not labelled."""
+    top, top_ok = _point(kp, ("head_top",))
+    neck, neck_ok = _point(kp, ("neck",))
+    length = np.linalg.norm(top - neck, axis=-1)
+    return np.where(top_ok & neck_ok & (length > 0), length, np.nan)
+
+
+def proxy_head_length(kp: np.ndarray) -> np.ndarray:
+    """The COCO proxy of the head length: median of the labelled segments' estimates; NaN if none."""
+    estimates = np.full((kp.shape[0], len(PROXY_SEGMENTS)), np.nan)
+    for k, (first, second, ratio) in enumerate(PROXY_SEGMENTS):
+        a, a_ok = _point(kp, first)
+        b, b_ok = _point(kp, second)
+        length = np.linalg.norm(a - b, axis=-1)
+        estimates[:, k] = np.where(a_ok & b_ok & (length > 0), length / ratio, np.nan)
+    out = np.full(kp.shape[0], np.nan)
+    any_ = ~np.isnan(estimates).all(axis=1)
+    out[any_] = np.nanmedian(estimates[any_], axis=1)
+    return out
+
+
+def person_scale(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S per person and how it was obtained (SCALE_HEAD, SCALE_PROXY or SCALE_NONE).
+
+    The head length where head top and neck are labelled, else the proxy, else NaN.
+    """
+    head = head_length(kp)
+    proxy = proxy_head_length(kp)
+    scale = np.where(np.isnan(head), proxy, head)
+    kind = np.where(~np.isnan(head), SCALE_HEAD, np.where(~np.isnan(proxy), SCALE_PROXY, SCALE_NONE))
+    return scale, kind.astype(np.int8)
+
+
+def scale_gap(s_a: np.ndarray, s_b: np.ndarray) -> np.ndarray:
+    """ΔS = |S_a − S_b| / max(S_a, S_b) (eq. 14), in [0, 1]; NaN where either S is unknown."""
+    s_a, s_b = np.asarray(s_a, dtype=np.float64), np.asarray(s_b, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(s_a - s_b) / np.maximum(s_a, s_b)
