@@ -96,12 +96,13 @@ def _validated_index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]
         if a["id"] in ann_ids:
             raise InputError(path, f"annotation id {a['id']} appears twice")
         ann_ids.add(a["id"])
-        if a.get("image_id") not in image_ids:
+        if not _is_id(a.get("image_id")) or a["image_id"] not in image_ids:
             raise InputError(path, f"annotation {a['id']} refers to image {a.get('image_id')!r}, "
                                    "which the file does not list")
     coco = COCO()
-    coco.dataset = {"images": [im for _, im in images], "annotations": [a for _, a in anns],
-                    "categories": [{"id": 1, "name": "person"}]}
+    # no categories: pycocotools would then require a category_id on every annotation, which
+    # keypoint files of one category (person) need not carry
+    coco.dataset = {"images": [im for _, im in images], "annotations": [a for _, a in anns]}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         coco.createIndex()
     return coco
@@ -126,7 +127,7 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
         path = file_of_ann[a["id"]]
         kps[p] = _keypoints(path, person_keys[p], a.get("keypoints"), num)
         box = a.get("bbox")
-        if box is not None and len(box) > 0:
+        if box is not None and box != []:
             bbox[p] = _bbox(path, person_keys[p], box)
             has_box[p] = True
         extra.append({f: a[f] for f in _EXTRA_FIELDS if f in a} or None)

@@ -1,0 +1,35 @@
+# WSP Studio. `make demo` and `make test` work on a fresh machine: each creates .venv if missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+SAMPLES ?= ../shared/real-samples
+DEMO   ?= demo-out
+
+.PHONY: venv demo test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The main job on the embedded default: import the real samples into a fresh store, show it.
+demo: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format coco --ann $(SAMPLES)/coco/test_coco.json --images $(SAMPLES)/coco --name coco-sample
+	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format crowdpose --ann $(SAMPLES)/crowdpose/test_crowdpose.json --images $(SAMPLES)/crowdpose --name crowdpose-sample
+	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format mpii --ann $(SAMPLES)/mpii/test_mpii.json --images $(SAMPLES)/mpii --name mpii-sample
+	$(VENV)/bin/wsp-core export --db $(DEMO)/store.db --out $(DEMO)/pairs.jsonl
+	$(VENV)/bin/wsp-core stats --db $(DEMO)/store.db
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) scripts/bench_labels.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .hypothesis

@@ -1,0 +1,52 @@
+"""Builders of small annotation files in the real formats, for tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+
+def write_image(path: Path, size=(64, 48)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (90, 120, 150)).save(path)
+    return path
+
+
+def standing_person(x: float, ankle_y: float, height: float, joints: int = 17) -> list[float]:
+    """COCO-order keypoints (flat x, y, v) of an upright person whose ankles are at ankle_y."""
+    top = ankle_y - height
+    ys = {"nose": 0.06, "eye": 0.05, "ear": 0.06, "shoulder": 0.18, "elbow": 0.33,
+          "wrist": 0.45, "hip": 0.5, "knee": 0.73, "ankle": 1.0}
+    order = ["nose", "eye", "eye", "ear", "ear", "shoulder", "shoulder", "elbow", "elbow",
+             "wrist", "wrist", "hip", "hip", "knee", "knee", "ankle", "ankle"]
+    out: list[float] = []
+    for k, part in enumerate(order[:joints]):
+        side = -1 if k % 2 else 1
+        out += [round(x + side * 0.08 * height * (k > 0), 2), round(top + ys[part] * height, 2), 2]
+    return out
+
+
+def coco_file(path: Path, images: list[dict], annotations: list[dict],
+              names: list[str] | None = None) -> Path:
+    from wsp_core.skeleton import COCO
+
+    data = {"images": images, "annotations": annotations,
+            "categories": [{"id": 1, "name": "person",
+                            "keypoints": list(names or COCO.joints)}]}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def two_person_coco(tmp: Path) -> tuple[Path, Path]:
+    """A valid COCO file with one image of two standing persons, and its image folder."""
+    images = tmp / "images"
+    write_image(images / "a.jpg", (640, 480))
+    anns = [{"id": 1, "image_id": 7, "iscrowd": 0, "bbox": [90, 200, 60, 200],
+             "keypoints": standing_person(120, 400, 200)},
+            {"id": 2, "image_id": 7, "iscrowd": 0, "bbox": [290, 240, 40, 120],
+             "keypoints": standing_person(310, 360, 120)}]
+    ann = coco_file(tmp / "ann.json", [{"id": 7, "file_name": "a.jpg", "width": 640,
+                                        "height": 480}], anns)
+    return ann, images

@@ -1,0 +1,145 @@
+"""The wsp-core command as a user runs it: output, exit codes, one-line errors, store unchanged."""
+
+import hashlib
+import json
+import sqlite3
+
+import pytest
+
+from conftest import run_cli, sample
+from helpers import two_person_coco, write_image
+
+
+def snapshot(db):
+    """Every row of every table: what a failed command must leave exactly as it was."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def store_with_coco(db):
+    run_cli("import", "--db", db, "--format", "coco", "--ann", sample("coco", "test_coco.json"),
+            "--images", sample("coco"), "--name", "coco")
+    return db
+
+
+def test_import_then_stats_then_export(store_with_coco, tmp_path):
+    db = store_with_coco
+    out = run_cli("import", "--db", db, "--format", "crowdpose", "--ann",
+                  sample("crowdpose", "test_crowdpose.json"), "--images", sample("crowdpose"),
+                  "--json")
+    report = json.loads(out.stdout)
+    assert (report["pairs"], report["new_pairs"], report["mcpc_images"]) == (1, 1, 1)
+    text = run_cli("stats", "--db", db).stdout
+    assert "coco" in text and "test_crowdpose" in text and "13" in text
+    data = json.loads(run_cli("stats", "--db", db, "--json").stdout)
+    assert data["totals"]["pairs"] == 13
+    out_file = tmp_path / "pairs.jsonl"
+    summary = json.loads(run_cli("export", "--db", db, "--out", out_file, "--json").stdout)
+    lines = out_file.read_text().splitlines()
+    assert summary["pairs"] == len(lines) == 13
+    assert all(json.loads(line)["label"] in (0, 1) for line in lines)
+
+
+def test_mpii_single_person_import_says_so(db):
+    out = run_cli("import", "--db", db, "--format", "mpii", "--ann", sample("mpii", "test_mpii.json"),
+                  "--images", sample("mpii"))
+    assert "no MCPC pair" in out.stdout and "5 images, 5 persons read" in out.stdout
+
+
+def test_review_from_the_command_line(store_with_coco, tmp_path):
+    db = store_with_coco
+    out = json.loads(run_cli("review", "--db", db, "--pair", 2, "--verdict", "flip", "--reason",
+                             "stairs", "--note", "on a step", "--reviewer", "kim", "--json").stdout)
+    assert out["status"] == "flip" and out["label"] == 1 - out["auto_label"]
+    run_cli("export", "--db", db, "--out", tmp_path / "e.jsonl")
+    row = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()][1]
+    assert (row["pair_id"], row["status"], row["reason"], row["label"]) == \
+        (2, "flip", "stairs", out["label"])
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("wsp-core: error: ")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def bad_inputs(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    good = json.loads(ann.read_text())
+
+    def variant(name, mutate):
+        d = json.loads(json.dumps(good))
+        mutate(d)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(d))
+        return path
+
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text('{"images": [1,}')
+    write_image(tmp_path / "escape.jpg")
+    return images, {
+        "malformed": (malformed, "coco", ["malformed.json", "malformed JSON"]),
+        "length": (variant("length", lambda d: d["annotations"][0]["keypoints"].pop()),
+                   "coco", ["length.json", "keypoint list of length 50"]),
+        "negative": (variant("negative", lambda d: d["annotations"][0]["keypoints"].__setitem__(0, -5)),
+                     "coco", ["negative.json", "invalid value"]),
+        "nan": (variant("nan", lambda d: d["annotations"][1]["keypoints"].__setitem__(46, float("nan"))),
+                "coco", ["nan.json", "invalid value"]),
+        "missing image": (variant("missing", lambda d: d["images"][0].__setitem__("file_name", "gone.jpg")),
+                          "coco", ["missing.json", "'gone.jpg' not found"]),
+        "escape": (variant("escape", lambda d: d["images"][0].__setitem__("file_name", "../escape.jpg")),
+                   "coco", ["escape.json", "escapes the image root"]),
+        "unknown format": (ann, "cocoa", ["ann.json", "unknown format 'cocoa'"]),
+    }
+
+
+def test_bad_input_gives_one_line_and_leaves_the_store_unchanged(store_with_coco, tmp_path):
+    db = store_with_coco
+    before = snapshot(db)
+    images, cases = bad_inputs(tmp_path)
+    for name, (ann, fmt, fragments) in cases.items():
+        proc = run_cli("import", "--db", db, "--format", fmt, "--ann", ann, "--images", images,
+                       check=False)
+        assert_one_line_error(proc, *fragments)
+        assert snapshot(db) == before, name
+
+
+def test_a_db_that_is_not_a_store(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    digest = hashlib.sha256(notes.read_bytes()).hexdigest()
+    for args in (["import", "--format", "coco", "--ann", ann, "--images", images],
+                 ["stats"], ["export", "--out", tmp_path / "x.jsonl"],
+                 ["review", "--pair", 1, "--verdict", "flip"]):
+        proc = run_cli(args[0], "--db", notes, *args[1:], check=False)
+        assert_one_line_error(proc, "notes.txt", "not a WSP store")
+    assert hashlib.sha256(notes.read_bytes()).hexdigest() == digest
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_review_errors_are_one_line(store_with_coco):
+    db = store_with_coco
+    before = snapshot(db)
+    assert_one_line_error(run_cli("review", "--db", db, "--pair", 999, "--verdict", "flip",
+                                  check=False), "pair 999 does not exist")
+    assert_one_line_error(run_cli("review", "--db", db, "--pair", 1, "--verdict", "perhaps",
+                                  check=False), "unknown verdict 'perhaps'")
+    assert_one_line_error(run_cli("review", "--db", db, "--pair", 1, "--verdict", "flip",
+                                  "--reason", "tired", check=False), "unknown reason 'tired'")
+    assert snapshot(db) == before
+
+
+def test_export_to_a_missing_folder_fails_cleanly(store_with_coco, tmp_path):
+    proc = run_cli("export", "--db", store_with_coco, "--out", tmp_path / "no" / "x.jsonl",
+                   check=False)
+    assert_one_line_error(proc, "does not exist")

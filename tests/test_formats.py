@@ -1,0 +1,171 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import sample
+from helpers import coco_file, standing_person, two_person_coco, write_image
+from wsp_core.errors import InputError
+from wsp_core.formats import read_source, resolve_images
+from wsp_core.skeleton import POSETRACK
+
+
+def test_coco_sample_as_it_really_is():
+    data = read_source("coco", sample("coco", "test_coco.json"), sample("coco"))
+    assert data.num_images == 4 and data.num_persons == 14
+    assert data.keypoints.shape == (14, 17, 3)
+    i = data.image_keys.index("785")
+    assert tuple(data.image_size[i]) == (640, 425)
+    assert data.image_files[i] == "000000000785.jpg"
+    p = data.person_keys.index("442619")
+    np.testing.assert_allclose(data.bbox[p], [280.79, 44.73, 218.7, 346.68])
+    np.testing.assert_allclose(data.keypoints[p, 15], [466, 362, 2])
+
+
+def test_crowdpose_sample_joints_and_extra_fields():
+    data = read_source("crowdpose", sample("crowdpose", "test_crowdpose.json"), sample("crowdpose"))
+    assert data.num_persons == 5 and data.keypoints.shape[1] == 14
+    p = data.person_keys.index("127068")
+    np.testing.assert_allclose(data.keypoints[p, 12], [351, 163, 1])   # head
+    np.testing.assert_allclose(data.keypoints[p, 13], [364, 198, 1])   # neck
+
+
+def test_mpii_sample_boxes_and_header_sizes():
+    data = read_source("mpii", sample("mpii", "test_mpii.json"), sample("mpii"))
+    assert data.num_images == 5 and data.num_persons == 5
+    assert (data.image_size == 0).all()            # the file gives no size ...
+    resolve_images(data, np.ones(5, dtype=bool))
+    from PIL import Image
+    for i, name in enumerate(data.image_files):  # ... the image header does
+        with Image.open(sample("mpii", name)) as im:
+            assert tuple(data.image_size[i]) == im.size
+    p = data.image_files.index("051423444.jpg")
+    assert (data.keypoints[p, [0, 5], 2] == 0).all()   # -1, -1 sentinels: not labelled
+    side = 3.139233 * 200
+    np.testing.assert_allclose(data.bbox[p], [1030 - side / 2, 396 - side / 2, side, side])
+
+
+def _posetrack_video(folder, video, frame_base, persons_per_frame):
+    images, anns = [], []
+    for f, n in enumerate(persons_per_frame):
+        fid = frame_base + f
+        name = f"images/val/{video}/{f:06d}.jpg"
+        images.append({"id": fid, "file_name": name, "frame_id": fid, "vid_id": video,
+                       "is_labeled": n > 0, "nframes": len(persons_per_frame)})
+        for k in range(n):
+            kp = standing_person(50 + 200 * k, 300 + 40 * k, 150)
+            kp[3 * 3:5 * 3] = [0, 0, 0, 0, 0, 0]          # ears are never labelled
+            anns.append({"id": fid * 10 + k, "image_id": fid, "track_id": k, "category_id": 1,
+                         "bbox": [20 + 200 * k, 140, 80, 170], "bbox_head": [40, 140, 20, 25],
+                         "keypoints": kp})
+    return {"images": images, "annotations": anns,
+            "categories": [{"id": 1, "name": "person", "keypoints": list(POSETRACK.joints)}]}
+
+
+def test_posetrack_folder_of_videos(tmp_path):
+    ann = tmp_path / "annotations" / "val"
+    ann.mkdir(parents=True)
+    for video, base, frames in [("000001_bonn", 10000010000, [2, 0]),
+                                ("000002_mpii", 10000020000, [3])]:
+        (ann / f"{video}.json").write_text(json.dumps(_posetrack_video(ann, video, base, frames)))
+        for f in range(len(frames)):
+            write_image(tmp_path / "images" / "val" / video / f"{f:06d}.jpg", (320, 240))
+    data = read_source("posetrack", ann, tmp_path)
+    assert data.num_images == 3 and data.num_persons == 5
+    assert data.image_files[0] == "images/val/000001_bonn/000000.jpg"
+    assert data.person_extra[0] == {"track_id": 0, "bbox_head": [40, 140, 20, 25]}
+    resolve_images(data, np.ones(3, dtype=bool))
+    assert (data.image_size == [320, 240]).all()
+
+
+# ---- bad input: one InputError naming the file and the problem -------------------------------
+
+def test_malformed_json(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [}')
+    with pytest.raises(InputError, match=r"bad\.json: malformed JSON: .* line 1 column 13"):
+        read_source("coco", bad, tmp_path)
+
+
+def test_keypoint_list_of_the_wrong_length(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"][1]["keypoints"] = d["annotations"][1]["keypoints"][:-3]
+    ann.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="annotation 2: keypoint list of length 48, expected 51"):
+        read_source("coco", ann, images)
+
+
+@pytest.mark.parametrize("value", [-3.0, float("nan"), float("inf")])
+def test_negative_or_nan_coordinates(tmp_path, value):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"][0]["keypoints"][15 * 3 + 1] = value
+    ann.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="annotation 1: joint 15 has an invalid value"):
+        read_source("coco", ann, images)
+
+
+def test_unlabelled_joint_may_hold_a_sentinel(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"][0]["keypoints"][0:3] = [-1, -1, 0]
+    ann.write_text(json.dumps(d))
+    assert read_source("coco", ann, images).num_persons == 2
+
+
+def test_missing_image(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    (images / "a.jpg").unlink()
+    data = read_source("coco", ann, images)
+    with pytest.raises(InputError, match="image 'a.jpg' not found"):
+        resolve_images(data, np.ones(1, dtype=bool))
+
+
+@pytest.mark.parametrize("name", ["../outside.jpg", "/etc/passwd", "sub/../../x.jpg"])
+def test_image_path_escaping_the_root(tmp_path, name):
+    ann, images = two_person_coco(tmp_path)
+    write_image(tmp_path / "outside.jpg")
+    d = json.loads(ann.read_text())
+    d["images"][0]["file_name"] = name
+    ann.write_text(json.dumps(d))
+    data = read_source("coco", ann, images)
+    with pytest.raises(InputError, match="escapes the image root"):
+        resolve_images(data, np.ones(1, dtype=bool))
+
+
+def test_unknown_format(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    with pytest.raises(InputError, match="unknown format 'cocoa'"):
+        read_source("cocoa", ann, images)
+
+
+def test_wrong_joint_set_is_named(tmp_path):
+    with pytest.raises(InputError, match="declares 14 joints .* expects 17 .*crowdpose file"):
+        read_source("coco", sample("crowdpose", "test_crowdpose.json"), tmp_path)
+
+
+def test_annotation_of_an_unknown_image(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"][0]["image_id"] = 99
+    ann.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="annotation 1 refers to image 99"):
+        read_source("coco", ann, images)
+
+
+def test_not_a_coco_layout(tmp_path):
+    f = tmp_path / "list.json"
+    f.write_text("[1, 2]")
+    with pytest.raises(InputError, match="expected a JSON object"):
+        read_source("coco", f, tmp_path)
+    with pytest.raises(InputError, match="expected a JSON list"):
+        read_source("mpii", coco_file(tmp_path / "c.json", [], []), tmp_path)
+
+
+def test_crowd_regions_are_not_persons(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"][1]["iscrowd"] = 1
+    ann.write_text(json.dumps(d))
+    assert read_source("coco", ann, images).num_persons == 1

@@ -1,0 +1,165 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import sample
+from wsp_core.formats import read_source
+from wsp_core.perspective import (box_overlap, enumerate_pairs, hug_score, knee_line, label_pairs,
+                                  person_scale, scale_gap, size_conflict)
+from wsp_core.perspective.reference import label_pairs_loop
+from wsp_core.perspective.scale import SCALE_HEAD, SCALE_PROXY
+from wsp_core.skeleton import CANONICAL, CANONICAL_INDEX as C, to_canonical
+
+
+def labelled_sample(fmt, ann):
+    data = read_source(fmt, sample(fmt, ann), sample(fmt))
+    kp = to_canonical(data.keypoints, data.joint_set)
+    measures, pairs = label_pairs(kp, data.person_image, data.bbox, data.image_size[:, 1])
+    return data, measures, pairs
+
+
+def test_coco_sample_pairs_and_labels_by_hand():
+    data, m, t = labelled_sample("coco", "test_coco.json")
+    images = [data.image_keys[data.person_image[a]] for a in t.a]
+    assert images.count("196141") == 6 and images.count("197388") == 6 and len(t) == 12
+    # image 196141: mean ankle y of its four MCPC persons, in file order
+    ankle = {"P1": (327 + 349) / 2, "P2": (222 + 219) / 2, "P4": (394 + 391) / 2,
+             "P5": (160 + 159) / 2}
+    expected = [int(ankle[a] > ankle[b]) for a, b in
+                [("P1", "P2"), ("P1", "P4"), ("P1", "P5"), ("P2", "P4"), ("P2", "P5"), ("P4", "P5")]]
+    assert t.label[:6].tolist() == expected == [1, 0, 1, 0, 1, 1]
+    assert t.margin_px[0] == pytest.approx(338 - 220.5)
+    assert t.margin_rel[0] == pytest.approx((338 - 220.5) / 429)
+
+
+def test_coco_proxy_scale_by_hand():
+    data, m, _ = labelled_sample("coco", "test_coco.json")
+    first = int(np.flatnonzero(data.person_image == data.image_keys.index("196141"))[0])
+    # nose (297,111); shoulders (329,141) (346,125); hips (329,225) (331,221);
+    # knees (327,298) (283,269): four segment estimates, median of them
+    estimates = sorted([math.hypot(297 - 337.5, 111 - 133) / 0.8,
+                        math.hypot(337.5 - 330, 133 - 223) / 2.3,
+                        math.hypot(329 - 327, 225 - 298) / 1.9,
+                        math.hypot(331 - 283, 221 - 269) / 1.9])
+    assert m.scale[first] == pytest.approx((estimates[1] + estimates[2]) / 2)
+    assert m.scale_kind[first] == SCALE_PROXY
+
+
+def test_crowdpose_sample_one_pair_by_hand():
+    data, m, t = labelled_sample("crowdpose", "test_crowdpose.json")
+    assert len(t) == 1 and data.image_keys[data.person_image[t.a[0]]] == "103319"
+    s_a = math.hypot(351 - 364, 163 - 198)       # head (351,163), neck (364,198)
+    s_b = math.hypot(312 - 323, 106 - 137)       # head (312,106), neck (323,137)
+    assert t.label[0] == 1                       # ankle y 399 > 345: a is closer
+    assert t.margin_px[0] == pytest.approx((390 + 408) / 2 - (346 + 344) / 2)
+    assert t.delta_s[0] == pytest.approx((s_a - s_b) / s_a)
+    assert m.scale_kind[t.a[0]] == SCALE_HEAD
+
+
+def test_mpii_single_person_sample_makes_no_pair():
+    _, m, t = labelled_sample("mpii", "test_mpii.json")
+    assert len(t) == 0
+    assert m.mcpc.sum() == 3   # three of five persons have both ankles, each alone in its image
+
+
+def test_enumerate_pairs_all_pairs_within_images_only():
+    person_image = np.array([0, 1, 0, 2, 0, 1, 3, 3, 3, 3])
+    selected = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 1], dtype=bool)
+    a, b = enumerate_pairs(person_image, selected)
+    got = set(zip(a.tolist(), b.tolist()))
+    assert got == {(0, 2), (0, 4), (2, 4), (1, 5), (6, 8), (6, 9), (8, 9)}
+    assert (a < b).all()
+
+
+def test_tie_gives_label_zero_and_equal_scales_zero_gap():
+    kp = np.zeros((2, len(CANONICAL), 3))
+    for p in range(2):
+        kp[p, C["l_ankle"]] = (10 + p, 200, 2)
+        kp[p, C["r_ankle"]] = (20 + p, 200, 2)
+        kp[p, C["head_top"]] = (15, 100, 2)
+        kp[p, C["neck"]] = (15, 120, 2)
+    _, t = label_pairs(kp, np.zeros(2, dtype=int), np.array([[0, 0, 10, 10]] * 2, float),
+                       np.array([480.0]))
+    assert t.label.tolist() == [0] and t.delta_s.tolist() == [0.0]
+
+
+def test_scale_gap_formula():
+    np.testing.assert_allclose(scale_gap(np.array([10.0, 30.0]), np.array([40.0, 30.0])), [0.75, 0])
+    assert np.isnan(scale_gap(np.array([np.nan]), np.array([3.0]))[0])
+
+
+def test_box_overlap_and_hug_score_by_hand():
+    a = np.array([[0.0, 0.0, 10.0, 20.0]])
+    b = np.array([[5.0, 0.0, 10.0, 20.0]])
+    assert box_overlap(a, b)[0] == pytest.approx(0.5)
+    assert hug_score(a, b, np.array([0.0]))[0] == pytest.approx(0.5)
+    assert hug_score(a, b, np.array([1.0]))[0] == pytest.approx(0.5 * math.exp(-1.0))
+    far = np.array([[100.0, 0.0, 10.0, 20.0]])
+    assert hug_score(a, far, np.array([0.0]))[0] == 0.0
+
+
+def test_size_conflict_by_hand():
+    got = size_conflict(np.array([20.0, 20.0, 20.0, 20.0, np.nan]),
+                        np.array([10.0, 20.0, 30.0, 20 * 1.5 ** 0.5, 5.0]))
+    np.testing.assert_allclose(got, [0, 0, 1, 0.5, 0])
+
+
+def test_knee_line_by_hand():
+    # near person: knee y 300, ankle y 400 (shin 100 px); far ankles at 150 -> t = 2.5 -> above 1
+    same_size = knee_line(np.array([300.0]), np.array([400.0]), np.array([150.0]),
+                          np.array([20.0]), np.array([20.0]))
+    assert same_size[0] == pytest.approx(1.0)
+    half_size = knee_line(np.array([300.0]), np.array([400.0]), np.array([150.0]),
+                          np.array([20.0]), np.array([10.0]))
+    assert half_size[0] == pytest.approx(0.0)
+    # far ankles at 250: t = 1.5, above = 0.5; far 20% smaller: shrink 0.4 -> 0.5 * 0.6
+    partly = knee_line(np.array([300.0]), np.array([400.0]), np.array([250.0]),
+                       np.array([20.0]), np.array([16.0]))
+    assert partly[0] == pytest.approx(0.3)
+    no_knee = knee_line(np.array([np.nan]), np.array([400.0]), np.array([150.0]),
+                        np.array([20.0]), np.array([20.0]))
+    assert no_knee[0] == 0.0
+
+
+def test_person_scale_prefers_head_then_proxy_then_none():
+    kp = np.zeros((3, len(CANONICAL), 3))
+    kp[0, C["head_top"]] = (0, 0, 2)
+    kp[0, C["neck"]] = (3, 4, 2)
+    kp[1, C["l_hip"]] = (0, 0, 2)
+    kp[1, C["l_knee"]] = (0, 38, 2)
+    scale, kind = person_scale(kp)
+    assert scale[0] == 5.0 and scale[1] == pytest.approx(20.0) and np.isnan(scale[2])
+    assert kind.tolist() == [1, 2, 0]
+
+
+@st.composite
+def scenes(draw):
+    n_images = draw(st.integers(1, 4))
+    n = draw(st.integers(0, 12))
+    person_image = np.array(draw(st.lists(st.integers(0, n_images - 1), min_size=n, max_size=n)),
+                            dtype=np.int64)
+    coords = st.floats(0, 500, allow_nan=False).map(lambda v: round(v, 1))
+    kp = np.array(draw(st.lists(st.lists(st.tuples(coords, coords, st.sampled_from([0, 1, 2])),
+                                         min_size=len(CANONICAL), max_size=len(CANONICAL)),
+                                min_size=n, max_size=n)), dtype=float).reshape(n, len(CANONICAL), 3)
+    boxes = np.array(draw(st.lists(st.tuples(coords, coords, coords, coords),
+                                   min_size=n, max_size=n)), dtype=float).reshape(n, 4)
+    heights = np.array(draw(st.lists(st.integers(1, 2000), min_size=n_images, max_size=n_images)),
+                       dtype=float)
+    return kp, person_image, boxes, heights
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenes())
+def test_vectorised_labels_equal_the_per_pair_loop(scene):
+    kp, person_image, boxes, heights = scene
+    _, t = label_pairs(kp, person_image, boxes, heights)
+    rows = label_pairs_loop(kp.tolist(), person_image.tolist(), boxes.tolist(), heights.tolist())
+    assert len(rows) == len(t)
+    for k, row in enumerate(rows):
+        assert (row["a"], row["b"], row["label"]) == (t.a[k], t.b[k], t.label[k])
+        for key in ("margin_px", "margin_rel", "delta_s", "hug", "size_conflict", "knee_line",
+                    "suspicion"):
+            assert getattr(t, key)[k] == pytest.approx(row[key], nan_ok=True, abs=1e-9), key

@@ -1,0 +1,177 @@
+import json
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select, text
+
+from conftest import import_samples
+from wsp_core.errors import StoreError
+from wsp_core.store import (SCHEMA_REVISION, add_review, check_effective_labels, iter_export,
+                            open_store, pair_history, stats)
+from wsp_core.store.models import Base, Pair, Review
+
+
+def counts(db):
+    con = sqlite3.connect(db)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("sources", "images", "persons", "pairs", "reviews")}
+    finally:
+        con.close()
+
+
+def test_importing_the_real_samples(db):
+    import_samples(db, "coco", "crowdpose", "mpii")
+    with open_store(db) as store:
+        result = stats(store)
+    by_name = {s["name"]: s for s in result["sources"]}
+    assert set(by_name) == {"test_coco", "test_crowdpose"}          # MPII stored nothing
+    assert by_name["test_coco"]["pairs"] == 12 and by_name["test_coco"]["images"] == 2
+    assert by_name["test_coco"]["persons"] == 10                      # all persons of MCPC images
+    assert by_name["test_coco"]["mcpc_persons"] == 8
+    assert by_name["test_crowdpose"]["pairs"] == 1
+    with open_store(db) as store, store.read() as s:
+        per_image = dict(s.execute(text(
+            "SELECT i.key, count(*) FROM pairs p JOIN images i ON i.id = p.image_id "
+            "GROUP BY i.key")).all())
+    assert per_image == {"196141": 6, "197388": 6, "103319": 1}
+
+
+def test_reimport_duplicates_nothing_and_keeps_reviews(db):
+    import_samples(db, "coco")
+    with open_store(db) as store:
+        add_review(store, 1, "flip", "stairs")
+    before = counts(db)
+    import_samples(db, "coco")
+    assert counts(db) == before
+    with open_store(db) as store, store.read() as s:
+        assert s.get(Pair, 1).status == "flip"
+
+
+def test_review_semantics_and_effective_label(db):
+    import_samples(db, "crowdpose")
+    with open_store(db) as store:
+        with store.read() as s:
+            auto = s.get(Pair, 1).auto_label
+        steps = [("accept", None, "accept", auto), ("flip", "hugging", "flip", 1 - auto),
+                 ("ambiguous", "sitting", "ambiguous", None), ("exclude", None, "exclude", None),
+                 ("reset", None, "auto", auto), ("flip", "annotation-error", "flip", 1 - auto)]
+        for verdict, reason, status, label in steps:
+            r = add_review(store, 1, verdict, reason, reviewer="ana")
+            assert (r["status"], r["label"]) == (status, label)
+            with store.read() as s:
+                pair = s.get(Pair, 1)
+                assert (pair.status, pair.label) == (status, label)
+        history = pair_history(store, 1)
+        assert [h["verdict"] for h in history] == [v for v, *_ in steps]
+        assert history[-1]["reason"] == "annotation_error" and history[0]["reviewer"] == "ana"
+        assert check_effective_labels(store) == []
+
+
+def test_reviews_are_append_only_and_validated(db):
+    import_samples(db, "crowdpose")
+    with open_store(db) as store:
+        with pytest.raises(ValueError, match="unknown verdict"):
+            add_review(store, 1, "maybe")
+        with pytest.raises(ValueError, match="unknown reason"):
+            add_review(store, 1, "flip", "sleepy")
+        with pytest.raises(StoreError, match="pair 999 does not exist"):
+            add_review(store, 999, "flip")
+        with store.read() as s:
+            assert s.scalar(select(func.count()).select_from(Review)) == 0
+
+
+def test_database_constraints_hold(db):
+    import_samples(db, "crowdpose")
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA foreign_keys=ON")
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute("INSERT INTO reviews (pair_id, verdict, reviewer, created_at) "
+                    "VALUES (1, 'maybe', 'x', '2026-01-01')")
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute("INSERT INTO reviews (pair_id, verdict, reviewer, created_at) "
+                    "VALUES (12345, 'flip', 'x', '2026-01-01')")
+    con.close()
+
+
+def test_connection_settings(db):
+    with open_store(db) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_indexes_on_what_the_gui_filters(db):
+    with open_store(db) as store, store.engine.connect() as conn:
+        cols = {tuple(r[2] for r in conn.exec_driver_sql(f"PRAGMA index_info('{name}')"))
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='pairs'")}
+    for needed in [("source_id", "status"), ("delta_s",), ("suspicion",), ("image_id",),
+                   ("status",)]:
+        assert needed in cols
+
+
+def test_migrations_match_the_models(db):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with open_store(db) as store, store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() \
+            == SCHEMA_REVISION
+
+
+def test_schema_revision_is_the_migrations_head():
+    from wsp_core.store.db import _script_directory
+
+    assert _script_directory().get_current_head() == SCHEMA_REVISION
+
+
+def test_not_a_store_is_refused_and_left_unchanged(tmp_path):
+    text_file = tmp_path / "notes.db"
+    text_file.write_text("hello")
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        open_store(text_file)
+    assert text_file.read_text() == "hello"
+
+    foreign = tmp_path / "other.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO customers (name) VALUES ('x')")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    with pytest.raises(StoreError, match="not a WSP store .*customers"):
+        open_store(foreign)
+    assert foreign.read_bytes() == before
+
+    with pytest.raises(StoreError, match="no such store"):
+        open_store(tmp_path / "absent.db", create=False)
+
+
+def test_newer_schema_is_refused(db):
+    open_store(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = '9999'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="schema 9999 is newer"):
+        open_store(db)
+
+
+def test_export_rows_follow_the_interface(db, tmp_path):
+    import_samples(db, "crowdpose")
+    with open_store(db) as store:
+        add_review(store, 1, "ambiguous", "hugging", note="arms around")
+        rows = list(iter_export(store))
+    assert len(rows) == 1
+    row = rows[0]
+    assert set(row) == {"pair_id", "source", "image", "width", "height", "a", "b", "delta_s",
+                        "auto_label", "label", "status", "reason"}
+    assert row["image"].endswith("crowdpose/103319.jpg") and (row["width"], row["height"]) == (640, 480)
+    assert set(row["a"]) == {"person_id", "bbox", "keypoints", "scale"}
+    assert len(row["a"]["keypoints"]) == 14 and row["a"]["keypoints"][12] == [351, 163, 1]
+    assert (row["auto_label"], row["label"], row["status"], row["reason"]) == (1, None, "ambiguous", "hugging")
+    json.dumps(row)
