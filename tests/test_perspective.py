@@ -7,16 +7,17 @@ from hypothesis import given, settings, strategies as st
 from conftest import sample
 from wsp_core.formats import read_source
 from wsp_core.perspective import (box_overlap, enumerate_pairs, hug_score, knee_line, label_pairs,
-                                  person_scale, scale_gap, size_conflict)
+                                  person_scale, perspective_joints, scale_gap, size_conflict)
+from wsp_core.perspective.scale import nan_median
 from wsp_core.perspective.reference import label_pairs_loop
 from wsp_core.perspective.scale import SCALE_HEAD, SCALE_PROXY
-from wsp_core.skeleton import CANONICAL, CANONICAL_INDEX as C, to_canonical
+from wsp_core.skeleton import CANONICAL, CANONICAL_INDEX as C, CANONICAL_SET
 
 
 def labelled_sample(fmt, ann):
     data = read_source(fmt, sample(fmt, ann), sample(fmt))
-    kp = to_canonical(data.keypoints, data.joint_set)
-    measures, pairs = label_pairs(kp, data.person_image, data.bbox, data.image_size[:, 1])
+    measures, pairs = label_pairs(data.keypoints, data.joint_set, data.person_image, data.bbox,
+                                  data.image_size[:, 1])
     return data, measures, pairs
 
 
@@ -80,9 +81,16 @@ def test_tie_gives_label_zero_and_equal_scales_zero_gap():
         kp[p, C["r_ankle"]] = (20 + p, 200, 2)
         kp[p, C["head_top"]] = (15, 100, 2)
         kp[p, C["neck"]] = (15, 120, 2)
-    _, t = label_pairs(kp, np.zeros(2, dtype=int), np.array([[0, 0, 10, 10]] * 2, float),
+    _, t = label_pairs(kp, CANONICAL_SET, np.zeros(2, dtype=int), np.array([[0, 0, 10, 10]] * 2, float),
                        np.array([480.0]))
     assert t.label.tolist() == [0] and t.delta_s.tolist() == [0.0]
+
+
+def test_nan_median_matches_numpy():
+    rows = np.array([[1, 5, np.nan, 3], [np.nan] * 4, [2, np.nan, np.nan, np.nan], [4, 1, 3, 2.0]])
+    got = nan_median(rows)
+    assert np.isnan(got[1])
+    np.testing.assert_allclose(got[[0, 2, 3]], [3, 2, 2.5])
 
 
 def test_scale_gap_formula():
@@ -129,7 +137,7 @@ def test_person_scale_prefers_head_then_proxy_then_none():
     kp[0, C["neck"]] = (3, 4, 2)
     kp[1, C["l_hip"]] = (0, 0, 2)
     kp[1, C["l_knee"]] = (0, 38, 2)
-    scale, kind = person_scale(kp)
+    scale, kind = person_scale(perspective_joints(kp, CANONICAL_SET))
     assert scale[0] == 5.0 and scale[1] == pytest.approx(20.0) and np.isnan(scale[2])
     assert kind.tolist() == [1, 2, 0]
 
@@ -155,7 +163,7 @@ def scenes(draw):
 @given(scenes())
 def test_vectorised_labels_equal_the_per_pair_loop(scene):
     kp, person_image, boxes, heights = scene
-    _, t = label_pairs(kp, person_image, boxes, heights)
+    _, t = label_pairs(kp, CANONICAL_SET, person_image, boxes, heights)
     rows = label_pairs_loop(kp.tolist(), person_image.tolist(), boxes.tolist(), heights.tolist())
     assert len(rows) == len(t)
     for k, row in enumerate(rows):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from wsp_core.errors import InputError
 from wsp_core.formats import read_source
 from wsp_core.perspective import label_pairs
-from wsp_core.skeleton import COCO, MPII, to_canonical
+from wsp_core.skeleton import COCO, MPII
 
 SETTINGS = settings(max_examples=int(__import__("os").environ.get("WSP_HYPOTHESIS_EXAMPLES", 80)), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -46,8 +46,8 @@ def test_coco_round_trip_and_pair_count(tmp_path, dataset):
         np.testing.assert_allclose(data.keypoints[p].ravel(), a["keypoints"])
         np.testing.assert_allclose(data.bbox[p], a["bbox"])
         assert data.image_keys[data.person_image[p]] == str(a["image_id"])
-    kp = to_canonical(data.keypoints, data.joint_set)
-    _, pairs = label_pairs(kp, data.person_image, data.bbox, data.image_size[:, 1])
+    _, pairs = label_pairs(data.keypoints, data.joint_set, data.person_image, data.bbox,
+                           data.image_size[:, 1])
     ankles = data.keypoints[:, 15:17, 2].min(axis=1) > 0
     per_image = np.bincount(data.person_image[ankles], minlength=data.num_images)
     assert len(pairs) == sum(comb(int(n), 2) for n in per_image)

@@ -48,7 +48,7 @@ class JointSet:
         return len(self.joints)
 
     @property
-    def to_canonical(self) -> np.ndarray:
+    def canonical_index(self) -> np.ndarray:
         """Index into CANONICAL of each of this set's joints, shape (J,)."""
         return np.array([CANONICAL_INDEX[c] for c in self.canonical], dtype=np.int64)
 
@@ -123,6 +123,9 @@ MUPOTS = JointSet("mupots", _MUCO_NAMES[:17], _MUCO_CANON[:17])
 JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (COCO, CROWDPOSE, POSETRACK, MPII, H36M,
                                                         MUCO, MUPOTS)}
 
+#: The canonical set as a joint set of its own (for data already in canonical order).
+CANONICAL_SET = JointSet("canonical", CANONICAL, CANONICAL)
+
 #: Joints that can be derived when a set lacks them: name -> the two joints it is the middle of.
 DERIVED: dict[str, tuple[str, str]] = {
     "pelvis": ("l_hip", "r_hip"),
@@ -130,25 +133,32 @@ DERIVED: dict[str, tuple[str, str]] = {
 }
 
 
-def to_canonical(keypoints: np.ndarray, joint_set: JointSet, derive: bool = True) -> np.ndarray:
-    """Map keypoints (..., J, C) of ``joint_set`` onto the canonical set (..., len(CANONICAL), C).
+def to_canonical(keypoints: np.ndarray, joint_set: JointSet, derive: bool = True,
+                 names: tuple[str, ...] = CANONICAL) -> np.ndarray:
+    """Map keypoints (..., J, C) of ``joint_set`` onto canonical joints (..., len(names), C).
 
-    The last channel is the visibility; joints the source lacks get zeros (not labelled).
-    With ``derive``, a missing pelvis or thorax is filled from the middle of its two joints
-    (see :func:`derive_joint`).
+    ``names`` defaults to the whole canonical set; a shorter tuple gathers just those joints
+    (cheaper on large arrays). The last channel is the visibility; joints the source lacks get
+    zeros (not labelled). With ``derive``, a missing pelvis or thorax is filled from the middle
+    of its two joints (see :func:`derive_joint`).
     """
     keypoints = np.asarray(keypoints)
     if keypoints.shape[-2] != joint_set.num_joints:
         raise ValueError(f"{joint_set.name} has {joint_set.num_joints} joints, "
                          f"got {keypoints.shape[-2]}")
-    out = np.zeros(keypoints.shape[:-2] + (len(CANONICAL), keypoints.shape[-1]),
-                   dtype=np.result_type(keypoints.dtype, np.float32))
-    out[..., joint_set.to_canonical, :] = keypoints
+    present = [joint_set.has(name) for name in names]
+    src = [joint_set.index(name) if ok else 0 for name, ok in zip(names, present)]
+    out = np.take(keypoints, src, axis=-2).astype(np.result_type(keypoints.dtype, np.float32),
+                                                   copy=False)
+    missing = [k for k, ok in enumerate(present) if not ok]
+    if missing:
+        out[..., missing, :] = 0  # joints the source lacks: not labelled
     if derive:
-        for name, (first, second) in DERIVED.items():
-            if not joint_set.has(name):
-                out[..., CANONICAL_INDEX[name], :] = derive_joint(
-                    out[..., CANONICAL_INDEX[first], :], out[..., CANONICAL_INDEX[second], :])
+        for k, name in enumerate(names):
+            ends = DERIVED.get(name)
+            if ends and not joint_set.has(name) and all(joint_set.has(e) for e in ends):
+                out[..., k, :] = derive_joint(keypoints[..., joint_set.index(ends[0]), :],
+                                              keypoints[..., joint_set.index(ends[1]), :])
     return out
 
 

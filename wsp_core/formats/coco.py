@@ -118,19 +118,20 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
     persons = [a for a in coco.anns.values() if not a.get("iscrowd")]
     num = joint_set.num_joints
     person_image = np.array([image_pos[a["image_id"]] for a in persons], dtype=np.int64)
-    kps = np.zeros((len(persons), num, 3), dtype=np.float64)
-    bbox = np.zeros((len(persons), 4), dtype=np.float64)
-    has_box = np.zeros(len(persons), dtype=bool)
     person_keys = [str(a["id"]) for a in persons]
-    extra: list[dict[str, Any] | None] = []
-    for p, a in enumerate(persons):
-        path = file_of_ann[a["id"]]
-        kps[p] = _keypoints(path, person_keys[p], a.get("keypoints"), num)
-        box = a.get("bbox")
-        if box is not None and box != []:
-            bbox[p] = _bbox(path, person_keys[p], box)
-            has_box[p] = True
-        extra.append({f: a[f] for f in _EXTRA_FIELDS if f in a} or None)
+    files = [file_of_ann[a["id"]] for a in persons]
+    zeros = [0.0] * (3 * num)  # a box-only annotation: no joint labelled
+    kps = _stack([a.get("keypoints") or zeros for a in persons], 3 * num,
+                 lambda p: _keypoints(files[p], person_keys[p], persons[p].get("keypoints"), num))
+    kps = kps.reshape(len(persons), num, 3)
+    has_box = np.array([a.get("bbox") not in (None, []) for a in persons], dtype=bool)
+    bbox = _stack([a.get("bbox") if has_box[p] else [0.0] * 4 for p, a in enumerate(persons)], 4,
+                  lambda p: _bbox(files[p], person_keys[p], persons[p]["bbox"]))
+    bad_box = has_box & ~(np.isfinite(bbox).all(axis=1) & (bbox[:, 2:] >= 0).all(axis=1))
+    if bad_box.any():
+        p = int(np.flatnonzero(bad_box)[0])
+        _bbox(files[p], person_keys[p], persons[p]["bbox"])
+    extra = [{f: a[f] for f in _EXTRA_FIELDS if f in a} or None for a in persons]
     check_keypoints(ann, kps, person_keys)
     if (~has_box).any():
         bbox[~has_box] = bbox_from_keypoints(kps[~has_box])
@@ -138,6 +139,22 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
                       [im["file_name"] for im in images_],
                       np.array(sizes, dtype=np.int64).reshape(-1, 2), person_image,
                       person_keys, kps, bbox, extra)
+
+
+def _stack(rows: list[Any], width: int, check_row) -> np.ndarray:
+    """``rows`` as an (N, width) float array in one conversion; when that fails, ``check_row(p)``
+    on each row raises the InputError that names the first bad one."""
+    if not rows:
+        return np.zeros((0, width))
+    try:
+        out = np.array(rows, dtype=np.float64)
+        if out.shape == (len(rows), width):
+            return out
+    except (TypeError, ValueError):
+        pass
+    for p in range(len(rows)):
+        check_row(p)
+    raise AssertionError("a row failed to convert but passed its check")  # pragma: no cover
 
 
 def _keypoints(path: Path, key: str, values: Any, num: int) -> np.ndarray:

@@ -1,12 +1,13 @@
 """Perspective knowledge: relative-depth labels from the ground-contact cue, S, ΔS, cue conflicts."""
 
 from .cues import box_overlap, hug_score, knee_line, size_conflict
+from .joints import PERSPECTIVE_JOINTS, perspective_joints
 from .pairs import PairTable, PersonMeasures, enumerate_pairs, label_pairs, measure_persons
 from .scale import (SCALE_HEAD, SCALE_KINDS, SCALE_NONE, SCALE_PROXY, head_length,
                     person_scale, proxy_head_length, scale_gap)
 
 __all__ = [
-    "PairTable", "PersonMeasures", "SCALE_HEAD", "SCALE_KINDS", "SCALE_NONE", "SCALE_PROXY",
+    "PERSPECTIVE_JOINTS", "PairTable", "PersonMeasures", "perspective_joints", "SCALE_HEAD", "SCALE_KINDS", "SCALE_NONE", "SCALE_PROXY",
     "box_overlap", "enumerate_pairs", "head_length", "hug_score", "knee_line", "label_pairs",
     "measure_persons", "person_scale", "proxy_head_length", "scale_gap", "size_conflict",
 ]

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..skeleton import CANONICAL_INDEX as C
+from ..skeleton import JointSet
 from .cues import hug_score, knee_line, size_conflict
+from .joints import J, perspective_joints
 from .scale import person_scale, scale_gap
 
-_ANKLES = [C["l_ankle"], C["r_ankle"]]
-_KNEES = [C["l_knee"], C["r_knee"]]
+_ANKLES = [J["l_ankle"], J["r_ankle"]]
+_KNEES = [J["l_knee"], J["r_knee"]]
 
 
 @dataclass
@@ -49,7 +50,7 @@ class PairTable:
 
 
 def measure_persons(kp: np.ndarray) -> PersonMeasures:
-    """Measures of canonical keypoints (P, len(CANONICAL), 3)."""
+    """Measures of the persons of a compact (P, K, 3) array (see perspective_joints)."""
     ankles = kp[:, _ANKLES]
     mcpc = (ankles[..., 2] > 0).all(axis=1)
     ankle_y = np.where(mcpc, ankles[..., 1].mean(axis=1), np.nan)
@@ -83,15 +84,15 @@ def enumerate_pairs(person_image: np.ndarray, selected: np.ndarray) -> tuple[np.
     return a[order], b[order]
 
 
-def label_pairs(kp: np.ndarray, person_image: np.ndarray, bbox: np.ndarray,
-                image_height: np.ndarray, measures: PersonMeasures | None = None,
-                ) -> tuple[PersonMeasures, PairTable]:
+def label_pairs(keypoints: np.ndarray, joint_set: JointSet, person_image: np.ndarray,
+                bbox: np.ndarray, image_height: np.ndarray,
+                measures: PersonMeasures | None = None) -> tuple[PersonMeasures, PairTable]:
     """Measures of every person and the labelled pairs of MCPC persons.
 
-    kp: canonical keypoints (P, J, 3); person_image: (P,) image index; bbox: (P, 4) x, y, w, h;
-    image_height: (I,) pixels; measures: ``measure_persons(kp)`` when the caller has it already.
+    keypoints: (P, J, 3) in ``joint_set``'s order; person_image: (P,) image index; bbox: (P, 4)
+    x, y, w, h; image_height: (I,) pixels; measures: when the caller has them already.
     """
-    m = measure_persons(kp) if measures is None else measures
+    m = measure_persons(perspective_joints(keypoints, joint_set)) if measures is None else measures
     a, b = enumerate_pairs(person_image, m.mcpc)
     ya, yb = m.ankle_y[a], m.ankle_y[b]
     label = (ya > yb).astype(np.int8)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..skeleton import CANONICAL_INDEX as C
+from .joints import J
 
 SCALE_NONE, SCALE_HEAD, SCALE_PROXY = 0, 1, 2
 SCALE_KINDS = {SCALE_NONE: "none", SCALE_HEAD: "head", SCALE_PROXY: "proxy"}
@@ -32,14 +32,19 @@ PROXY_SEGMENTS: tuple[tuple[tuple[str, ...], tuple[str, ...], float], ...] = (
 
 def _point(kp: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(P, 2) position and (P,) labelled flag of a joint or of the middle of two joints."""
-    idx = [C[n] for n in names]
-    xy = kp[:, idx, :2].mean(axis=1)
-    labelled = (kp[:, idx, 2] > 0).all(axis=1)
-    return xy, labelled
+    first = kp[:, J[names[0]]]
+    if len(names) == 1:
+        return first[:, :2], first[:, 2] > 0
+    second = kp[:, J[names[1]]]
+    return (first[:, :2] + second[:, :2]) / 2.0, (first[:, 2] > 0) & (second[:, 2] > 0)
 
 
 def head_length(kp: np.ndarray) -> np.ndarray:
-    """||head_top − neck|| per person (canonical keypoints (P, J, 3)); NaN where not labelled."""
+    """||head_top − neck|| per person; NaN where not labelled.
+
+    Like every function here, it takes the compact (P, K, 3) array of
+    :func:`~wsp_core.perspective.joints.perspective_joints`.
+    """
     top, top_ok = _point(kp, ("head_top",))
     neck, neck_ok = _point(kp, ("neck",))
     length = np.linalg.norm(top - neck, axis=-1)
@@ -54,10 +59,17 @@ def proxy_head_length(kp: np.ndarray) -> np.ndarray:
         b, b_ok = _point(kp, second)
         length = np.linalg.norm(a - b, axis=-1)
         estimates[:, k] = np.where(a_ok & b_ok & (length > 0), length / ratio, np.nan)
-    out = np.full(kp.shape[0], np.nan)
-    any_ = ~np.isnan(estimates).all(axis=1)
-    out[any_] = np.nanmedian(estimates[any_], axis=1)
-    return out
+    return nan_median(estimates)
+
+
+def nan_median(values: np.ndarray) -> np.ndarray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row); for few columns, much faster
+    than np.nanmedian: NaN sorts last, so the valid values are each row's first ``n``."""
+    ordered = np.sort(values, axis=1)
+    n = (~np.isnan(values)).sum(axis=1)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[:, None], 1)[:, 0]
+    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0)[:, None] - (n == 0)[:, None], 1)[:, 0]
+    return np.where(n > 0, (lo + hi) / 2.0, np.nan)
 
 
 def person_scale(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

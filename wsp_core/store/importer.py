@@ -10,18 +10,19 @@ writes share one transaction, so a failed import leaves the store as it was.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import select
 
 from ..errors import InputError
 from ..formats import SourceData, resolve_images
-from ..perspective import PairTable, PersonMeasures, label_pairs, measure_persons
-from ..skeleton import to_canonical
+from ..perspective import (PairTable, PersonMeasures, label_pairs, measure_persons,
+                           perspective_joints)
 from .db import Store
 from .models import Image, Pair, Person, Source
 
@@ -71,12 +72,11 @@ class Labelled:
 
 def label_source(data: SourceData) -> Labelled:
     """MCPC selection and perspective labels of a source; checks the kept images' files."""
-    kp = to_canonical(data.keypoints, data.joint_set)
-    measures = measure_persons(kp)
+    measures = measure_persons(perspective_joints(data.keypoints, data.joint_set))
     keep_image = np.bincount(data.person_image[measures.mcpc], minlength=data.num_images) >= 2
     if keep_image.any():
         resolve_images(data, keep_image)  # fills sizes that the file lacks: needed below
-    measures, pairs = label_pairs(kp, data.person_image, data.bbox,
+    measures, pairs = label_pairs(data.keypoints, data.joint_set, data.person_image, data.bbox,
                                   data.image_size[:, 1].astype(np.float64), measures)
     return Labelled(data, keep_image, keep_image[data.person_image], measures, pairs)
 
@@ -131,71 +131,76 @@ def _upsert_source(session, data: SourceData, name: str) -> int:
     return source.id
 
 
-def _insert_ignore(session, table, rows: list[dict]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING in chunks; returns how many rows were new."""
-    before = session.scalar(select(func.count()).select_from(table))
-    stmt = insert(table).on_conflict_do_nothing()
+def _insert_ignore(session, table, columns: tuple[str, ...], rows: list[tuple]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING of tuples straight through the driver's executemany
+    (SQLAlchemy's per-row parameter processing would cost more than SQLite itself); JSON
+    columns arrive already serialised. Returns how many rows were new."""
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING")
+    conn = session.connection()
+    added = 0
     for start in range(0, len(rows), _CHUNK):
-        session.execute(stmt, rows[start:start + _CHUNK])
-    return session.scalar(select(func.count()).select_from(table)) - before
+        added += conn.exec_driver_sql(sql, rows[start:start + _CHUNK]).rowcount
+    return added
 
 
-def _insert_images(session, labelled: Labelled, source_id: int, report: ImportReport) -> dict:
+def _insert_images(session, labelled: Labelled, source_id: int, report: ImportReport) -> np.ndarray:
+    """Insert the kept images; returns the store id of every image of the source (-1: not kept)."""
     data = labelled.data
     kept = np.flatnonzero(labelled.keep_image)
-    rows = [{"source_id": source_id, "key": data.image_keys[i], "file_name": data.image_files[i],
-             "width": int(data.image_size[i, 0]), "height": int(data.image_size[i, 1])}
+    sizes = data.image_size.tolist()
+    rows = [(source_id, data.image_keys[i], data.image_files[i], sizes[i][0], sizes[i][1])
             for i in kept]
-    report.new_images = _insert_ignore(session, Image.__table__, rows)
-    stored = dict(session.execute(select(Image.key, Image.id).where(Image.source_id == source_id)).all())
-    return {int(i): stored[data.image_keys[i]] for i in kept}
+    report.new_images = _insert_ignore(session, Image.__table__,
+                                       ("source_id", "key", "file_name", "width", "height"), rows)
+    stored = dict(session.execute(select(Image.key, Image.id)
+                                  .where(Image.source_id == source_id)).all())
+    ids = np.full(data.num_images, -1, dtype=np.int64)
+    ids[kept] = [stored[data.image_keys[i]] for i in kept]
+    return ids
 
 
-def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: dict,
-                    report: ImportReport) -> dict:
+def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: np.ndarray,
+                    report: ImportReport) -> np.ndarray:
+    """Insert all persons of the kept images; returns each person's store id (-1: not kept)."""
     data, m = labelled.data, labelled.measures
     kept = np.flatnonzero(labelled.keep_person)
-    kp_lists = np.round(data.keypoints[kept], 3).tolist()
-    rows = []
-    for k, p in enumerate(kept):
-        x, y, w, h = (float(v) for v in data.bbox[p])
-        rows.append({
-            "image_id": image_ids[int(data.person_image[p])], "ann_key": data.person_keys[p],
-            "bbox_x": x, "bbox_y": y, "bbox_w": w, "bbox_h": h, "keypoints": kp_lists[k],
-            "mcpc": int(m.mcpc[p]), "ankle_y": _num(m.ankle_y[p]), "scale": _num(m.scale[p]),
-            "scale_kind": int(m.scale_kind[p]), "extra": data.person_extra[p]
-            if data.person_extra else None,
-        })
-    report.new_persons = _insert_ignore(session, Person.__table__, rows)
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    keypoints = [dumps(kp) for kp in np.round(data.keypoints[kept], 3).tolist()]
+    extra = [None if e is None else dumps(e) for e in
+             (data.person_extra[p] for p in kept)] if data.person_extra else [None] * len(kept)
+    image = image_ids[data.person_image[kept]].tolist()
+    keys = [data.person_keys[p] for p in kept]
+    columns = ("image_id", "ann_key", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints", "mcpc",
+               "ankle_y", "scale", "scale_kind", "extra")
+    rows = list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
+                    m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
+                    _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra))
+    report.new_persons = _insert_ignore(session, Person.__table__, columns, rows)
     stored = {(img, key): pid for pid, img, key in session.execute(
         select(Person.id, Person.image_id, Person.ann_key)
         .join(Image, Image.id == Person.image_id).where(Image.source_id == source_id)).all()}
-    return {int(p): stored[(image_ids[int(data.person_image[p])], data.person_keys[p])]
-            for p in kept}
+    ids = np.full(data.num_persons, -1, dtype=np.int64)
+    ids[kept] = [stored[key] for key in zip(image, keys)]
+    return ids
 
 
-def _insert_pairs(session, labelled: Labelled, source_id: int, image_ids: dict,
-                  person_ids: dict, report: ImportReport, step: Progress) -> None:
+def _insert_pairs(session, labelled: Labelled, source_id: int, image_ids: np.ndarray,
+                  person_ids: np.ndarray, report: ImportReport, step: Progress) -> None:
     t, data = labelled.pairs, labelled.data
-    columns = {name: getattr(t, name).tolist() for name in
-               ("label", "margin_px", "margin_rel", "delta_s", "hug", "size_conflict",
-                "knee_line", "suspicion")}
-    rows = []
-    for k in range(len(t)):
-        a, b = int(t.a[k]), int(t.b[k])
-        label = columns["label"][k]
-        rows.append({
-            "source_id": source_id, "image_id": image_ids[int(data.person_image[a])],
-            "person_a": person_ids[a], "person_b": person_ids[b], "auto_label": label,
-            "margin_px": columns["margin_px"][k], "margin_rel": _num(columns["margin_rel"][k]),
-            "delta_s": _num(columns["delta_s"][k]), "hug": columns["hug"][k],
-            "size_conflict": columns["size_conflict"][k], "knee_line": columns["knee_line"][k],
-            "suspicion": columns["suspicion"][k], "status": "auto", "label": label,
-        })
-    report.new_pairs = _insert_ignore(session, Pair.__table__, rows)
+    label = t.label.astype(int).tolist()
+    columns = ("source_id", "image_id", "person_a", "person_b", "auto_label", "margin_px",
+               "margin_rel", "delta_s", "hug", "size_conflict", "knee_line", "suspicion",
+               "status", "label")
+    rows = list(zip([source_id] * len(t), image_ids[data.person_image[t.a]].tolist(),
+                    person_ids[t.a].tolist(), person_ids[t.b].tolist(), label,
+                    t.margin_px.tolist(), _nullable(t.margin_rel), _nullable(t.delta_s),
+                    t.hug.tolist(), t.size_conflict.tolist(), t.knee_line.tolist(),
+                    t.suspicion.tolist(), ["auto"] * len(t), label))
+    report.new_pairs = _insert_ignore(session, Pair.__table__, columns, rows)
     step("pairs", len(rows))
 
 
-def _num(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
-
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats as a list, NaN and infinities as None (SQL NULL)."""
+    return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64).tolist()]
