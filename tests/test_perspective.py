@@ -8,7 +8,7 @@ from conftest import sample
 from wsp_core.formats import read_source
 from wsp_core.perspective import (box_overlap, enumerate_pairs, hug_score, knee_line, label_pairs,
                                   person_scale, perspective_joints, scale_gap, size_conflict)
-from wsp_core.perspective.scale import nan_median
+from wsp_core.perspective.scale import head_length, nan_median, proxy_head_length
 from wsp_core.perspective.reference import label_pairs_loop
 from wsp_core.perspective.scale import SCALE_HEAD, SCALE_PROXY
 from wsp_core.skeleton import CANONICAL, CANONICAL_INDEX as C, CANONICAL_SET
@@ -40,10 +40,10 @@ def test_coco_proxy_scale_by_hand():
     first = int(np.flatnonzero(data.person_image == data.image_keys.index("196141"))[0])
     # nose (297,111); shoulders (329,141) (346,125); hips (329,225) (331,221);
     # knees (327,298) (283,269): four segment estimates, median of them
-    estimates = sorted([math.hypot(297 - 337.5, 111 - 133) / 0.8,
-                        math.hypot(337.5 - 330, 133 - 223) / 2.3,
-                        math.hypot(329 - 327, 225 - 298) / 1.9,
-                        math.hypot(331 - 283, 221 - 269) / 1.9])
+    estimates = sorted([math.hypot(297 - 337.5, 111 - 133) / 0.62,
+                        math.hypot(337.5 - 330, 133 - 223) / 1.77,
+                        math.hypot(329 - 327, 225 - 298) / 1.46,
+                        math.hypot(331 - 283, 221 - 269) / 1.46])
     assert m.scale[first] == pytest.approx((estimates[1] + estimates[2]) / 2)
     assert m.scale_kind[first] == SCALE_PROXY
 
@@ -57,6 +57,19 @@ def test_crowdpose_sample_one_pair_by_hand():
     assert t.margin_px[0] == pytest.approx((390 + 408) / 2 - (346 + 344) / 2)
     assert t.delta_s[0] == pytest.approx((s_a - s_b) / s_a)
     assert m.scale_kind[t.a[0]] == SCALE_HEAD
+
+
+def test_proxy_tracks_the_annotated_head_length_on_real_persons():
+    """MPII and CrowdPose label head top and neck *and* the proxy's segments: compare."""
+    ratios = []
+    for fmt, ann in (("mpii", "test_mpii.json"), ("crowdpose", "test_crowdpose.json")):
+        data = read_source(fmt, sample(fmt, ann), sample(fmt))
+        joints = perspective_joints(data.keypoints, data.joint_set)
+        both = ~np.isnan(head_length(joints)) & ~np.isnan(proxy_head_length(joints))
+        ratios += (proxy_head_length(joints)[both] / head_length(joints)[both]).tolist()
+    assert len(ratios) == 8
+    assert 0.9 < np.median(ratios) < 1.1
+    assert 0.6 < min(ratios) and max(ratios) < 1.25
 
 
 def test_mpii_single_person_sample_makes_no_pair():
@@ -136,7 +149,7 @@ def test_person_scale_prefers_head_then_proxy_then_none():
     kp[0, C["head_top"]] = (0, 0, 2)
     kp[0, C["neck"]] = (3, 4, 2)
     kp[1, C["l_hip"]] = (0, 0, 2)
-    kp[1, C["l_knee"]] = (0, 38, 2)
+    kp[1, C["l_knee"]] = (0, 29.2, 2)
     scale, kind = person_scale(perspective_joints(kp, CANONICAL_SET))
     assert scale[0] == 5.0 and scale[1] == pytest.approx(20.0) and np.isnan(scale[2])
     assert kind.tolist() == [1, 2, 0]

@@ -20,13 +20,15 @@ SCALE_NONE, SCALE_HEAD, SCALE_PROXY = 0, 1, 2
 SCALE_KINDS = {SCALE_NONE: "none", SCALE_HEAD: "head", SCALE_PROXY: "proxy"}
 
 #: Proxy segments: (from joint(s), to joint(s), length in head lengths). A pair of joints means
-#: their middle. Ratios from body-segment proportions of adults (head top–upper neck ≈ 0.13 H,
-#: nose–shoulder line ≈ 0.10 H, shoulder line–hip line ≈ 0.30 H, thigh ≈ 0.245 H, shin ≈ 0.25 H).
+#: their middle. The ratios start from adult body-segment proportions (nose–shoulder line ≈ 0.10 H,
+#: shoulder line–hip line ≈ 0.30 H, thigh ≈ 0.245 H against a head of ≈ 0.13 H) and are divided
+#: by one factor, 1.3, so that the proxy matches the annotated head length of the real MPII and
+#: CrowdPose samples (median proxy/head was 0.765 before; docs/adr/0001-coco-scale-proxy.md).
 PROXY_SEGMENTS: tuple[tuple[tuple[str, ...], tuple[str, ...], float], ...] = (
-    (("nose",), ("l_shoulder", "r_shoulder"), 0.8),
-    (("l_shoulder", "r_shoulder"), ("l_hip", "r_hip"), 2.3),
-    (("l_hip",), ("l_knee",), 1.9),
-    (("r_hip",), ("r_knee",), 1.9),
+    (("nose",), ("l_shoulder", "r_shoulder"), 0.62),
+    (("l_shoulder", "r_shoulder"), ("l_hip", "r_hip"), 1.77),
+    (("l_hip",), ("l_knee",), 1.46),
+    (("r_hip",), ("r_knee",), 1.46),
 )
 
 
