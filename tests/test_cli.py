@@ -143,3 +143,12 @@ def test_export_to_a_missing_folder_fails_cleanly(store_with_coco, tmp_path):
     proc = run_cli("export", "--db", store_with_coco, "--out", tmp_path / "no" / "x.jsonl",
                    check=False)
     assert_one_line_error(proc, "does not exist")
+
+
+def test_failed_import_into_a_new_store_creates_nothing(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    ann.write_text("{not json")
+    db = tmp_path / "new.db"
+    assert_one_line_error(run_cli("import", "--db", db, "--format", "coco", "--ann", ann,
+                                  "--images", images, check=False), "malformed JSON")
+    assert not db.exists()

@@ -80,12 +80,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .formats import read_source
     from .store import import_source, label_source, open_store
 
-    data = read_source(args.format, args.ann, args.images)
-    labelled = label_source(data)
-    name = args.name or args.ann.stem
-    rows = int(labelled.keep_image.sum() + labelled.keep_person.sum()) + len(labelled.pairs)
-    with open_store(args.db) as store, _progress_bar(rows, f"import {name}") as bar:
-        report = import_source(store, labelled, name, lambda _what, n: bar.update(n))
+    # an existing store is checked before the (possibly long) read; a new one is created only
+    # once the input has proved good, so a failed import leaves no empty store behind
+    store = open_store(args.db, create=False) if args.db.exists() else None
+    try:
+        data = read_source(args.format, args.ann, args.images)
+        labelled = label_source(data)
+        name = args.name or args.ann.stem
+        store = store or open_store(args.db)
+        rows = int(labelled.keep_image.sum() + labelled.keep_person.sum()) + len(labelled.pairs)
+        with _progress_bar(rows, f"import {name}") as bar:
+            report = import_source(store, labelled, name, lambda _what, n: bar.update(n))
+    finally:
+        if store is not None:
+            store.close()
     _emit(args, report.as_dict(), report.summary())
     return 0
 
