@@ -59,13 +59,33 @@ def _add_stats(sub) -> None:
     p.set_defaults(func=cmd_stats)
 
 
+def _add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="generate a synthetic world with known 3D truth")
+    p.add_argument("--out", required=True, type=Path, help="folder to write (created)")
+    p.add_argument("--images", required=True, type=int, help="number of scenes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_synth)
+
+
+def _add_noise_report(sub) -> None:
+    p = sub.add_parser("noise-report", help="how wrong the perspective labels are, on 3D truth")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--source", help="only this source")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_noise_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsp-core", description="WSP Studio: weakly-supervised 3D pose pre-training from "
         "perspective knowledge (headless).")
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_import, _add_export, _add_review, _add_stats):
+    for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report):
         add(sub)
     return parser
 
@@ -128,6 +148,34 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with open_store(args.db, create=False) as store:
         result = stats(store)
     _emit(args, result, format_stats(result))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth.world import generate_world
+
+    if args.images < 1 or args.width < 64 or args.height < 64:
+        raise WspError(f"{args.out}: need --images >= 1 and an image of at least 64 × 64 px")
+    if args.out.exists() and not args.out.is_dir():
+        raise WspError(f"{args.out}: exists and is not a folder")
+    with _progress_bar(args.images, "synth") as bar:
+        bar.unit = "image"
+        summary = generate_world(args.out, args.images, args.seed,
+                                 {"width": args.width, "height": args.height}, args.workers,
+                                 bar.update)
+    _emit(args, summary, f"wrote {summary['images']} scenes ({summary['persons']} persons) to "
+                         f"{args.out / 'scenes.json'} and {summary['single_samples']} single-person "
+                         f"crops to {args.out / 'single'}")
+    return 0
+
+
+def cmd_noise_report(args: argparse.Namespace) -> int:
+    from .store import open_store
+    from .synth.noise import format_noise_report, noise_report
+
+    with open_store(args.db, create=False) as store:
+        report = noise_report(store, args.source)
+    _emit(args, report, format_noise_report(report))
     return 0
 
 

@@ -125,6 +125,8 @@ JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (COCO, CROWDPOSE, POSETRAC
 
 #: The canonical set as a joint set of its own (for data already in canonical order).
 CANONICAL_SET = JointSet("canonical", CANONICAL, CANONICAL)
+#: The synthetic world writes every canonical joint, in canonical order.
+SYNTH = JointSet("synth", CANONICAL, CANONICAL)
 
 #: Joints that can be derived when a set lacks them: name -> the two joints it is the middle of.
 DERIVED: dict[str, tuple[str, str]] = {

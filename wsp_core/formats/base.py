@@ -36,6 +36,8 @@ class SourceData:
     keypoints: np.ndarray           # (P, J, 3) float64: x, y, visibility
     bbox: np.ndarray                # (P, 4) float64: x, y, w, h
     person_extra: list[dict[str, Any] | None] = field(default_factory=list)
+    keypoints_cam: np.ndarray | None = None    # (P, J, 3) mm, camera frame: 3D truth if known
+    image_intrinsics: list[dict[str, Any] | None] | None = None   # {f: [fx, fy], c: [cx, cy]}
 
     @property
     def num_images(self) -> int:

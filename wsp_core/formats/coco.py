@@ -18,11 +18,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..skeleton import COCO as COCO_JOINTS, CROWDPOSE, POSETRACK, JointSet
+from ..skeleton import COCO as COCO_JOINTS, CROWDPOSE, MUCO, POSETRACK, SYNTH, JointSet
 from .base import SourceData, bbox_from_keypoints, check_keypoints, load_json
 
-JOINT_SET_OF_FORMAT = {"coco": COCO_JOINTS, "crowdpose": CROWDPOSE, "posetrack": POSETRACK}
-_EXTRA_FIELDS = ("track_id", "bbox_head")
+JOINT_SET_OF_FORMAT = {"coco": COCO_JOINTS, "crowdpose": CROWDPOSE, "posetrack": POSETRACK,
+                       "muco": MUCO, "synth": SYNTH}
+#: Formats whose files carry 3D truth (keypoints_cam, intrinsics f and c).
+THREE_D_FORMATS = ("muco", "synth")
+#: Per-person fields kept in ``persons.extra``: PoseTrack's, and the 3D sets' truth.
+_EXTRA_FIELDS = ("track_id", "bbox_head", "subject", "action", "action_idx", "elevation_m",
+                 "hug_group", "cut", "yaw_deg")
 
 
 def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
@@ -36,6 +41,10 @@ def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
         _check_layout(path, dataset, joint_set, fmt)
         images += [(path, im) for im in dataset["images"]]
         anns += [(path, a) for a in dataset["annotations"]]
+    if fmt in THREE_D_FORMATS:
+        from .muco import prepare_3d_annotations
+
+        prepare_3d_annotations(joint_set, images, anns)
     return _to_source(fmt, joint_set, ann, images_dir, images, anns)
 
 
@@ -135,10 +144,15 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
     check_keypoints(ann, kps, person_keys)
     if (~has_box).any():
         bbox[~has_box] = bbox_from_keypoints(kps[~has_box])
-    return SourceData(fmt, joint_set, ann, images_dir, [str(i) for i in coco.imgs],
+    data = SourceData(fmt, joint_set, ann, images_dir, [str(i) for i in coco.imgs],
                       [im["file_name"] for im in images_],
                       np.array(sizes, dtype=np.int64).reshape(-1, 2), person_image,
                       person_keys, kps, bbox, extra)
+    if fmt in THREE_D_FORMATS:
+        from .muco import attach_3d
+
+        attach_3d(data, images_, persons, files)
+    return data
 
 
 def _stack(rows: list[Any], width: int, check_row) -> np.ndarray:

@@ -149,10 +149,12 @@ def _insert_images(session, labelled: Labelled, source_id: int, report: ImportRe
     data = labelled.data
     kept = np.flatnonzero(labelled.keep_image)
     sizes = data.image_size.tolist()
-    rows = [(source_id, data.image_keys[i], data.image_files[i], sizes[i][0], sizes[i][1])
-            for i in kept]
-    report.new_images = _insert_ignore(session, Image.__table__,
-                                       ("source_id", "key", "file_name", "width", "height"), rows)
+    intrinsics = data.image_intrinsics or [None] * data.num_images
+    rows = [(source_id, data.image_keys[i], data.image_files[i], sizes[i][0], sizes[i][1],
+             None if intrinsics[i] is None else json.dumps(intrinsics[i])) for i in kept]
+    report.new_images = _insert_ignore(
+        session, Image.__table__, ("source_id", "key", "file_name", "width", "height",
+                                   "intrinsics"), rows)
     stored = dict(session.execute(select(Image.key, Image.id)
                                   .where(Image.source_id == source_id)).all())
     ids = np.full(data.num_images, -1, dtype=np.int64)
@@ -169,13 +171,15 @@ def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: np.n
     keypoints = [dumps(kp) for kp in np.round(data.keypoints[kept], 3).tolist()]
     extra = [None if e is None else dumps(e) for e in
              (data.person_extra[p] for p in kept)] if data.person_extra else [None] * len(kept)
+    cam = [None] * len(kept) if data.keypoints_cam is None else \
+        [dumps(kp) for kp in np.round(data.keypoints_cam[kept], 1).tolist()]
     image = image_ids[data.person_image[kept]].tolist()
     keys = [data.person_keys[p] for p in kept]
     columns = ("image_id", "ann_key", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints", "mcpc",
-               "ankle_y", "scale", "scale_kind", "extra")
+               "ankle_y", "scale", "scale_kind", "extra", "keypoints_cam")
     rows = list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
                     m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
-                    _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra))
+                    _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra, cam))
     report.new_persons = _insert_ignore(session, Person.__table__, columns, rows)
     stored = {(img, key): pid for pid, img, key in session.execute(
         select(Person.id, Person.image_id, Person.ann_key)

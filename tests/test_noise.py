@@ -1,0 +1,59 @@
+"""The noise report on a hand-made 3D source whose every number is known, and its ranking maths."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import standing_person, write_image
+from wsp_core.evaluate.ranking import precision_at, roc_auc
+from wsp_core.skeleton import CANONICAL, COCO
+from wsp_core.store import import_source, label_source, open_store
+from wsp_core.formats import read_source
+from wsp_core.synth.noise import noise_report
+
+
+def test_roc_auc_by_hand():
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)       # a tie counts half
+    assert roc_auc([1, 1], [0.1, 0.2]) is None
+    assert precision_at([1, 0, 0, 1, 0, 0, 0, 0, 0, 0], [9, 8, 7, 1, 0, 0, 0, 0, 0, 0], 0.2) == 0.5
+    assert precision_at([1, 0, 0], [0.0, 0.5, 0.2], 0.05) == 0.0       # at least one item
+
+
+def person(ankle_y, depth_mm, x, extra):
+    coco = standing_person(x, ankle_y, 150)
+    kp = np.zeros((len(CANONICAL), 3))
+    for j, name in enumerate(COCO.canonical):
+        kp[CANONICAL.index(name)] = coco[3 * j: 3 * j + 3]
+    cam = np.zeros((len(CANONICAL), 3))
+    cam[:, 0] = (kp[:, 0] - 320) * depth_mm / 500
+    cam[:, 1] = (kp[:, 1] - 240) * depth_mm / 500
+    cam[:, 2] = depth_mm
+    return {"keypoints": kp.ravel().tolist(), "keypoints_cam": cam.tolist(),
+            "keypoints_img": kp[:, :2].tolist(), "bbox": [x - 40, ankle_y - 150, 80, 150],
+            "iscrowd": 0, **extra}
+
+
+def test_noise_report_counts_by_hand(tmp_path):
+    # image 1: A lower and truly closer (right); B on a step, lower?? no: C higher but truly closer
+    anns = [
+        dict(person(400, 4000, 100, {"action": "standing", "elevation_m": 0.0}), id=1, image_id=1),
+        dict(person(300, 8000, 300, {"action": "standing", "elevation_m": 0.0}), id=2, image_id=1),
+        dict(person(250, 3000, 500, {"action": "standing", "elevation_m": 0.6}), id=3, image_id=1),
+    ]
+    images = [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480,
+               "f": [500, 500], "c": [320, 240]}]
+    ann = tmp_path / "scenes.json"
+    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [
+        {"id": 1, "name": "person", "keypoints": list(CANONICAL)}]}))
+    write_image(tmp_path / "a.jpg", (640, 480))
+    with open_store(tmp_path / "s.db") as store:
+        import_source(store, label_source(read_source("synth", ann, tmp_path)), "hand")
+        report = noise_report(store)["sources"][0]
+    # pairs (1,2): label 1, truth 1 (4 m < 8 m) right; (1,3): label 1, truth 0 (3 m) wrong;
+    # (2,3): label 1, truth 0 wrong. Person 3 stands raised: both wrong pairs have that cause.
+    assert report["pairs"] == 3 and report["wrong"] == 2
+    assert report["by_cause"]["raised_ground"] == {"pairs": 2, "wrong": 2, "wrong_rate": 1.0}
+    assert report["by_cause"]["none"] == {"pairs": 1, "wrong": 0, "wrong_rate": 0.0}
+    assert report["effective_labels"]["wrong"] == 2

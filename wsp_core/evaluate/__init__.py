@@ -1,0 +1,2 @@
+"""Evaluation: ranking quality of label-noise scores now; the field's 3D and relative-depth
+metrics arrive with the training issues."""

@@ -1,0 +1,37 @@
+"""How well a score ranks the positives (e.g. wrong labels) first: ROC AUC and precision at k %."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the ROC curve by the rank statistic (Mann–Whitney U), ties counted half.
+
+    None when only one class is present (the AUC is undefined).
+    """
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(score, dtype=np.float64)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    values, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    first_rank = np.cumsum(counts) - counts + 1          # 1-based rank of each distinct value
+    mean_rank = first_rank + (counts - 1) / 2.0
+    rank_sum = mean_rank[inverse][y].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def precision_at(y_true: np.ndarray, score: np.ndarray, fraction: float) -> float | None:
+    """Fraction of positives among the top ``fraction`` of items by score (at least one item).
+
+    Ties at the cut are broken by the items' order, stably. None for an empty input.
+    """
+    y = np.asarray(y_true).astype(bool)
+    if len(y) == 0:
+        return None
+    k = max(1, math.ceil(fraction * len(y)))
+    top = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")[:k]
+    return float(y[top].mean())

@@ -1,0 +1,184 @@
+"""The noise report: on a source with 3D truth, how often the perspective label is wrong, why,
+and how well each cue-conflict score finds the wrong ones (``wsp-core noise-report``).
+
+Truth: a is closer than b when a's pelvis has the smaller camera-frame depth. Causes come from the
+synthetic world's per-person truth (``persons.extra``): a **hugging** pair (same hug group),
+**raised ground** (either person on a step, stairs or a stage), **sitting/lying** (either person
+sits, crouches or lies), **cut-off** (either person placed across the image border). A pair may
+have several causes; "none" is a pair with none of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from ..errors import StoreError
+from ..evaluate.ranking import precision_at, roc_auc
+from ..formats.coco import JOINT_SET_OF_FORMAT
+from ..perspective.joints import perspective_joints
+from ..perspective.scale import head_length, proxy_head_length, scale_gap
+from ..store.db import Store
+from ..store.models import Image, Pair, Person, Source
+from .body import NOT_STANDING
+
+CAUSES = ("hugging", "raised_ground", "sitting_lying", "cut_off", "none")
+SCORES = ("hug", "size_conflict", "knee_line", "suspicion")
+DELTA_S_BINS = ((0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 1.0001))
+
+
+def noise_report(store: Store, source: str | None = None) -> dict[str, Any]:
+    """The report for every source with 3D truth (or the one named)."""
+    with store.read() as session:
+        query = select(Source).order_by(Source.id)
+        if source is not None:
+            query = query.where(Source.name == source)
+        sources = session.scalars(query).all()
+        if source is not None and not sources:
+            raise StoreError(store.path, f"no source named {source!r}")
+        reports = [r for r in (_source_report(session, s) for s in sources) if r is not None]
+    if not reports:
+        raise StoreError(store.path, "no source with 3D truth (import a synthetic world with "
+                                     "'wsp-core import --format synth')")
+    return {"store": str(store.path), "sources": reports}
+
+
+def _rows(session, source_id: int):
+    pa, pb = aliased(Person), aliased(Person)
+    return session.execute(
+        select(Pair.auto_label, Pair.label, Pair.delta_s, Pair.hug, Pair.size_conflict,
+               Pair.knee_line, Pair.suspicion, pa.keypoints_cam, pb.keypoints_cam, pa.extra,
+               pb.extra, pa.keypoints, pb.keypoints, Image.intrinsics)
+        .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
+        .join(Image, Image.id == Pair.image_id)
+        .where(Pair.source_id == source_id, pa.keypoints_cam.is_not(None),
+               pb.keypoints_cam.is_not(None))).all()
+
+
+def _source_report(session, src: Source) -> dict[str, Any] | None:
+    joint_set = JOINT_SET_OF_FORMAT.get(src.format)
+    if joint_set is None or not joint_set.has("pelvis"):
+        return None
+    rows = _rows(session, src.id)
+    if not rows:
+        return None
+    pelvis = joint_set.index("pelvis")
+    col = list(zip(*rows))
+    depth_a = np.array([cam[pelvis][2] for cam in col[7]])
+    depth_b = np.array([cam[pelvis][2] for cam in col[8]])
+    auto = np.array(col[0])
+    true = (depth_a < depth_b).astype(int)
+    wrong = auto != true
+    causes = _causes(col[9], col[10])
+    delta_s = np.array([np.nan if v is None else v for v in col[2]], dtype=float)
+    scores = {name: np.array(col[3 + k], dtype=float) for k, name in enumerate(SCORES)}
+    effective = np.array([-1 if v is None else v for v in col[1]])
+    used = effective >= 0
+    return {
+        "source": src.name, "format": src.format, "pairs": len(rows),
+        "wrong": int(wrong.sum()), "wrong_rate": _rate(wrong),
+        "depth_gap_m_median_of_wrong": _median(np.abs(depth_a - depth_b)[wrong] / 1000.0),
+        "by_cause": {c: _count(wrong[causes[c]]) for c in CAUSES},
+        "by_delta_s": {f"[{lo:g}, {min(hi, 1.0):g}{')' if hi < 1 else ']'}":
+                       _count(wrong[(delta_s >= lo) & (delta_s < hi)]) for lo, hi in DELTA_S_BINS}
+        | {"unknown": _count(wrong[np.isnan(delta_s)])},
+        "scores": {name: _ranking(wrong, s) for name, s in scores.items()},
+        "effective_labels": {"pairs_used": int(used.sum()),
+                             "wrong": int((effective[used] != true[used]).sum()),
+                             "wrong_rate": _rate(effective[used] != true[used])},
+        "scale_proxy": _proxy_vs_true(joint_set, col[7] + col[8], col[11] + col[12],
+                                      col[13] + col[13]),
+    }
+
+
+def _causes(extra_a, extra_b) -> dict[str, np.ndarray]:
+    def flag(pred):
+        return np.array([pred(a or {}) or pred(b or {}) for a, b in zip(extra_a, extra_b)], dtype=bool)
+
+    hug = np.array([(a or {}).get("hug_group") is not None and
+                    (a or {}).get("hug_group") == (b or {}).get("hug_group")
+                    for a, b in zip(extra_a, extra_b)], dtype=bool)
+    out = {"hugging": hug,
+           "raised_ground": flag(lambda e: (e.get("elevation_m") or 0) > 0.05),
+           "sitting_lying": flag(lambda e: e.get("action") in NOT_STANDING),
+           "cut_off": flag(lambda e: bool(e.get("cut")))}
+    out["none"] = ~np.any(np.stack(list(out.values())), axis=0)
+    return out
+
+
+def _proxy_vs_true(joint_set, cams, keypoints, intrinsics) -> dict[str, Any]:
+    """True S = the head length of the projected 3D truth; the proxy from the labelled joints."""
+    cam = np.array(cams, dtype=float)
+    f = np.array([i["f"] for i in intrinsics], dtype=float)[:, None, :]
+    c = np.array([i["c"] for i in intrinsics], dtype=float)[:, None, :]
+    img = cam[..., :2] / cam[..., 2:3] * f + c
+    truth = np.concatenate([img, np.full(img.shape[:2] + (1,), 2.0)], -1)
+    true_s = head_length(perspective_joints(truth, joint_set))
+    proxy = proxy_head_length(perspective_joints(np.array(keypoints, dtype=float), joint_set))
+    ok = np.isfinite(true_s) & np.isfinite(proxy)
+    n = len(cam) // 2
+    ratio = proxy[ok] / true_s[ok]
+    ds_true = scale_gap(true_s[:n], true_s[n:])
+    ds_proxy = scale_gap(proxy[:n], proxy[n:])
+    both = np.isfinite(ds_true) & np.isfinite(ds_proxy)
+    larger_same = np.sign(true_s[:n] - true_s[n:]) == np.sign(proxy[:n] - proxy[n:])
+    return {"persons": int(ok.sum()), "median_ratio": _median(ratio),
+            "median_abs_rel_error": _median(np.abs(ratio - 1)),
+            "corr_log": float(np.corrcoef(np.log(proxy[ok]), np.log(true_s[ok]))[0, 1])
+            if ok.sum() > 2 else None,
+            "delta_s_mean_abs_diff": float(np.abs(ds_true - ds_proxy)[both].mean()) if both.any() else None,
+            "pairs_same_larger": float(larger_same[both].mean()) if both.any() else None}
+
+
+def _ranking(wrong: np.ndarray, score: np.ndarray) -> dict[str, Any]:
+    return {"auc": roc_auc(wrong, score), "precision_top_5pct": precision_at(wrong, score, 0.05),
+            "precision_top_10pct": precision_at(wrong, score, 0.10)}
+
+
+def _count(mask: np.ndarray) -> dict[str, Any]:
+    return {"pairs": int(len(mask)), "wrong": int(mask.sum()), "wrong_rate": _rate(mask)}
+
+
+def _rate(mask: np.ndarray) -> float | None:
+    return float(np.mean(mask)) if len(mask) else None
+
+
+def _median(values: np.ndarray) -> float | None:
+    return float(np.median(values)) if len(values) else None
+
+
+def format_noise_report(report: dict[str, Any]) -> str:
+    lines = []
+    for r in report["sources"]:
+        lines.append(f"source {r['source']} ({r['format']}): {r['pairs']} pairs, "
+                     f"{r['wrong']} perspective labels wrong ({_pct(r['wrong_rate'])})")
+        lines.append(f"  {'cause':<16} {'pairs':>7} {'wrong':>7} {'rate':>7}")
+        for cause, v in r["by_cause"].items():
+            lines.append(f"  {cause:<16} {v['pairs']:>7} {v['wrong']:>7} {_pct(v['wrong_rate']):>7}")
+        lines.append(f"  {'ΔS bin':<16} {'pairs':>7} {'wrong':>7} {'rate':>7}")
+        for b, v in r["by_delta_s"].items():
+            lines.append(f"  {b:<16} {v['pairs']:>7} {v['wrong']:>7} {_pct(v['wrong_rate']):>7}")
+        lines.append(f"  {'score':<16} {'AUC':>7} {'P@5%':>7} {'P@10%':>7}")
+        for name, v in r["scores"].items():
+            lines.append(f"  {name:<16} {_num(v['auc']):>7} {_pct(v['precision_top_5pct']):>7} "
+                         f"{_pct(v['precision_top_10pct']):>7}")
+        e, p = r["effective_labels"], r["scale_proxy"]
+        lines.append(f"  after reviews: {e['wrong']} of {e['pairs_used']} used labels wrong "
+                     f"({_pct(e['wrong_rate'])})")
+        lines.append(f"  COCO scale proxy vs true S over {p['persons']} persons: median ratio "
+                     f"{_num(p['median_ratio'])}, median |error| {_pct(p['median_abs_rel_error'])}, "
+                     f"log correlation {_num(p['corr_log'])}, mean |ΔS error| "
+                     f"{_num(p['delta_s_mean_abs_diff'])}, same larger person in "
+                     f"{_pct(p['pairs_same_larger'])} of pairs")
+    return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
