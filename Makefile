@@ -16,20 +16,25 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job on the embedded default: import the real samples into a fresh store, show it.
+# The main job on the embedded default: a small synthetic world and the real samples imported
+# into a fresh store, its statistics, and the measured label noise.
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(VENV)/bin/wsp-core synth --out $(DEMO)/world --images 200 --seed 0
+	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format synth --ann $(DEMO)/world/scenes.json --images $(DEMO)/world --name synth-world
 	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format coco --ann $(SAMPLES)/coco/test_coco.json --images $(SAMPLES)/coco --name coco-sample
 	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format crowdpose --ann $(SAMPLES)/crowdpose/test_crowdpose.json --images $(SAMPLES)/crowdpose --name crowdpose-sample
 	$(VENV)/bin/wsp-core import --db $(DEMO)/store.db --format mpii --ann $(SAMPLES)/mpii/test_mpii.json --images $(SAMPLES)/mpii --name mpii-sample
 	$(VENV)/bin/wsp-core export --db $(DEMO)/store.db --out $(DEMO)/pairs.jsonl
 	$(VENV)/bin/wsp-core stats --db $(DEMO)/store.db
+	$(VENV)/bin/wsp-core noise-report --db $(DEMO)/store.db
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) scripts/bench_labels.py
+	$(PY) scripts/bench_synth.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis

@@ -27,6 +27,9 @@ from .body import NOT_STANDING
 
 CAUSES = ("hugging", "raised_ground", "sitting_lying", "cut_off", "none")
 SCORES = ("hug", "size_conflict", "knee_line", "suspicion")
+#: The cause each score was designed to catch: its AUC for finding pairs of that cause is
+#: reported next to its AUC for finding wrong labels.
+TARGET_CAUSE = {"hug": "hugging", "size_conflict": "sitting_lying", "knee_line": "raised_ground"}
 DELTA_S_BINS = ((0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 1.0001))
 
 
@@ -85,7 +88,8 @@ def _source_report(session, src: Source) -> dict[str, Any] | None:
         "by_delta_s": {f"[{lo:g}, {min(hi, 1.0):g}{')' if hi < 1 else ']'}":
                        _count(wrong[(delta_s >= lo) & (delta_s < hi)]) for lo, hi in DELTA_S_BINS}
         | {"unknown": _count(wrong[np.isnan(delta_s)])},
-        "scores": {name: _ranking(wrong, s) for name, s in scores.items()},
+        "scores": {name: _ranking(wrong, s) | _cause_auc(name, causes, s)
+                   for name, s in scores.items()},
         "effective_labels": {"pairs_used": int(used.sum()),
                              "wrong": int((effective[used] != true[used]).sum()),
                              "wrong_rate": _rate(effective[used] != true[used])},
@@ -138,6 +142,12 @@ def _ranking(wrong: np.ndarray, score: np.ndarray) -> dict[str, Any]:
             "precision_top_10pct": precision_at(wrong, score, 0.10)}
 
 
+def _cause_auc(name: str, causes: dict[str, np.ndarray], score: np.ndarray) -> dict[str, Any]:
+    cause = TARGET_CAUSE.get(name)
+    return {"target_cause": cause, "target_cause_auc": roc_auc(causes[cause], score)
+            if cause else None}
+
+
 def _count(mask: np.ndarray) -> dict[str, Any]:
     return {"pairs": int(len(mask)), "wrong": int(mask.sum()), "wrong_rate": _rate(mask)}
 
@@ -161,10 +171,11 @@ def format_noise_report(report: dict[str, Any]) -> str:
         lines.append(f"  {'ΔS bin':<16} {'pairs':>7} {'wrong':>7} {'rate':>7}")
         for b, v in r["by_delta_s"].items():
             lines.append(f"  {b:<16} {v['pairs']:>7} {v['wrong']:>7} {_pct(v['wrong_rate']):>7}")
-        lines.append(f"  {'score':<16} {'AUC':>7} {'P@5%':>7} {'P@10%':>7}")
+        lines.append(f"  {'score':<16} {'AUC':>7} {'P@5%':>7} {'P@10%':>7}   finds its cause")
         for name, v in r["scores"].items():
+            cause = f"{v['target_cause']} AUC {_num(v['target_cause_auc'])}" if v["target_cause"] else ""
             lines.append(f"  {name:<16} {_num(v['auc']):>7} {_pct(v['precision_top_5pct']):>7} "
-                         f"{_pct(v['precision_top_10pct']):>7}")
+                         f"{_pct(v['precision_top_10pct']):>7}   {cause}")
         e, p = r["effective_labels"], r["scale_proxy"]
         lines.append(f"  after reviews: {e['wrong']} of {e['pairs_used']} used labels wrong "
                      f"({_pct(e['wrong_rate'])})")

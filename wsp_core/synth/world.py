@@ -2,8 +2,9 @@
 
 ``DIR/scenes.json``: COCO-style, in the MuCo/MuPoTS layout of the 3DMPPE code (images carry the
 intrinsics ``f`` and ``c``; annotations carry ``keypoints_cam`` (mm, camera frame),
-``keypoints_img`` (px) and COCO ``keypoints`` with visibility, all in the canonical joint order
-named by ``categories[0].keypoints``), plus the truth the noise report needs (subject, action,
+``keypoints_img`` (px, exact) and COCO ``keypoints`` with visibility (what an annotator would
+click: the exact joints plus a small error), all in the canonical joint order named by
+``categories[0].keypoints``), plus the truth the noise report needs (subject, action,
 elevation, hug group, cut). ``DIR/images/``: the JPEGs.
 ``DIR/single/``: single-person 3D crops in mmpose's Human3.6M npz layout (``annotations.npz``:
 imgname, center, scale, part, S; plus f, c, subject, action) and ``images/``.
@@ -59,17 +60,31 @@ def _bbox(img: np.ndarray, vis: np.ndarray, width: int, height: int) -> list[flo
     return [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2), round(float(y1 - y0), 2)]
 
 
-def _annotations(scene: Scene, ids: np.ndarray, image_id: int) -> list[dict]:
+#: Annotators' error: Gaussian, σ = this fraction of the person's box height, clipped at 3 σ.
+ANNOTATION_NOISE = 0.01
+
+
+def _annotated(img: np.ndarray, vis: np.ndarray, height_px: float, width: int, height: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """What an annotator would click: the true 2D joints plus a small error, kept in the image."""
+    sigma = ANNOTATION_NOISE * max(height_px, 1.0)
+    noise = np.clip(rng.normal(0, sigma, img.shape), -3 * sigma, 3 * sigma)
+    return np.clip(img + noise, 0, [width - 1, height - 1])
+
+
+def _annotations(scene: Scene, ids: np.ndarray, image_id: int,
+                 rng: np.random.Generator) -> list[dict]:
     out = []
     cam = scene.camera
     for k, person in enumerate(scene.persons):
         vis = joint_visibility(person, ids, k)
         img = person.joints_img
+        box = _bbox(img, vis, cam.width, cam.height)
+        clicked = _annotated(img, vis, box[3], cam.width, cam.height, rng)
         flat = []
         for j in range(len(CANONICAL)):
-            flat += [round(float(img[j, 0]), 2), round(float(img[j, 1]), 2), int(vis[j])] \
+            flat += [round(float(clicked[j, 0]), 2), round(float(clicked[j, 1]), 2), int(vis[j])] \
                 if vis[j] > 0 else [0, 0, 0]
-        box = _bbox(img, vis, cam.width, cam.height)
         out.append({
             "id": image_id * 100 + k, "image_id": image_id, "category_id": 1, "iscrowd": 0,
             "bbox": box, "area": round(box[2] * box[3], 2), "num_keypoints": int((vis > 0).sum()),
@@ -132,7 +147,7 @@ def make_image(seed: int, index: int, out_dir: str, params: dict | None = None):
     file_name = f"images/{index:06d}.jpg"
     cv2.imwrite(str(out / file_name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
     record = _image_record(index, scene, file_name)
-    anns = _annotations(scene, ids, record["id"])
+    anns = _annotations(scene, ids, record["id"], rng)
     singles = _single_samples(scene, image, anns, index, out / "single")
     return record, anns, singles
 
