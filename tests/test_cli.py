@@ -152,3 +152,26 @@ def test_failed_import_into_a_new_store_creates_nothing(tmp_path):
     assert_one_line_error(run_cli("import", "--db", db, "--format", "coco", "--ann", ann,
                                   "--images", images, check=False), "malformed JSON")
     assert not db.exists()
+
+
+def test_import_without_pairs_creates_no_store(tmp_path):
+    db = tmp_path / "none.db"
+    out = run_cli("import", "--db", db, "--format", "mpii", "--ann", sample("mpii", "test_mpii.json"),
+                  "--images", sample("mpii"))
+    assert "no MCPC pair" in out.stdout and not db.exists()
+
+
+def test_an_empty_file_is_a_new_store(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    db = tmp_path / "empty.db"
+    db.write_bytes(b"")
+    out = run_cli("import", "--db", db, "--format", "coco", "--ann", ann, "--images", images)
+    assert "1 pairs" in out.stdout
+
+
+def test_export_into_a_folder_and_synth_into_an_impossible_place(store_with_coco, tmp_path):
+    assert_one_line_error(run_cli("export", "--db", store_with_coco, "--out", tmp_path,
+                                  check=False), "is a folder")
+    (tmp_path / "afile").write_text("x")
+    assert_one_line_error(run_cli("synth", "--out", tmp_path / "afile" / "w", "--images", 1,
+                                  check=False), "cannot create the folder")

@@ -169,3 +169,48 @@ def test_crowd_regions_are_not_persons(tmp_path):
     d["annotations"][1]["iscrowd"] = 1
     ann.write_text(json.dumps(d))
     assert read_source("coco", ann, images).num_persons == 1
+
+
+def test_ids_that_differ_only_in_type_are_the_same_id(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"][1]["id"] = "1"
+    ann.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="annotation id 1 appears twice"):
+        read_source("coco", ann, images)
+    d["annotations"][1]["id"] = 2
+    d["annotations"][1]["image_id"] = "7"       # refers to image 7 by its text: accepted
+    ann.write_text(json.dumps(d))
+    assert read_source("coco", ann, images).person_image.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"images": [{"id": 1' + "0" * 5000 + '}]}', "malformed JSON"),
+])
+def test_pathological_json(tmp_path, text, problem):
+    f = tmp_path / "x.json"
+    f.write_text(text)
+    with pytest.raises(InputError, match=problem):
+        read_source("coco", f, tmp_path)
+
+
+def test_infinite_or_textual_sizes_fall_back_to_the_header(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["images"][0]["width"] = float("inf")
+    d["images"][0]["height"] = "480"
+    ann.write_text(json.dumps(d))
+    data = read_source("coco", ann, images)
+    resolve_images(data, np.ones(1, dtype=bool))
+    assert tuple(data.image_size[0]) == (640, 480)
+
+
+def test_mpii_keys_survive_entries_added_elsewhere(tmp_path):
+    entries = json.loads(sample("mpii", "test_mpii.json").read_text())
+    first = read_source("mpii", sample("mpii", "test_mpii.json"), sample("mpii"))
+    f = tmp_path / "more.json"
+    f.write_text(json.dumps([dict(entries[2], image="other.jpg")] + entries))
+    again = read_source("mpii", f, sample("mpii"))
+    assert again.person_keys[1:] == first.person_keys
+    assert first.person_keys[0] == "005808361.jpg#0"

@@ -26,6 +26,8 @@ def person(ankle_y, depth_mm, x, extra):
     kp = np.zeros((len(CANONICAL), 3))
     for j, name in enumerate(COCO.canonical):
         kp[CANONICAL.index(name)] = coco[3 * j: 3 * j + 3]
+    kp[CANONICAL.index("head_top")] = (x, ankle_y - 150, 2)
+    kp[CANONICAL.index("neck")] = (x, ankle_y - 125, 2)
     cam = np.zeros((len(CANONICAL), 3))
     cam[:, 0] = (kp[:, 0] - 320) * depth_mm / 500
     cam[:, 1] = (kp[:, 1] - 240) * depth_mm / 500
@@ -57,3 +59,19 @@ def test_noise_report_counts_by_hand(tmp_path):
     assert report["by_cause"]["raised_ground"] == {"pairs": 2, "wrong": 2, "wrong_rate": 1.0}
     assert report["by_cause"]["none"] == {"pairs": 1, "wrong": 0, "wrong_rate": 0.0}
     assert report["effective_labels"]["wrong"] == 2
+
+
+def test_scale_proxy_counts_each_person_once(tmp_path):
+    anns = [dict(person(400 - 30 * k, 4000 + 1000 * k, 100 + 150 * k,
+                        {"action": "standing", "elevation_m": 0.0}), id=k + 1, image_id=1)
+            for k in range(4)]
+    images = [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480,
+               "f": [500, 500], "c": [320, 240]}]
+    ann = tmp_path / "scenes.json"
+    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [
+        {"id": 1, "name": "person", "keypoints": list(CANONICAL)}]}))
+    write_image(tmp_path / "a.jpg", (640, 480))
+    with open_store(tmp_path / "s.db") as store:
+        import_source(store, label_source(read_source("synth", ann, tmp_path)), "hand")
+        report = noise_report(store)["sources"][0]
+    assert report["pairs"] == 6 and report["scale_proxy"]["persons"] == 4

@@ -213,3 +213,31 @@ def test_synth_cli_rejects_bad_arguments_in_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = run_cli("synth", "--out", tmp_path / "file", "--images", 2, check=False)
     assert proc.returncode == 2 and "not a folder" in proc.stderr
+
+
+def test_limbs_bend_the_way_bodies_do():
+    """Flexion moves limbs forward (+y), knees bend backward, toes point forward, abduction
+    moves a limb outward, a forward lean moves the head forward, a lying body lies on its back."""
+    from wsp_core.synth.body import sample_pose
+
+    subject = make_subject(np.random.default_rng(2), 1)
+    stand = body_joints(subject, PoseAngles())
+    assert stand[C["r_toe"], 1] > stand[C["r_ankle"], 1] + 0.1 * subject.length("foot")
+    assert stand[C["nose"], 1] > stand[C["head"], 1]
+    sit = body_joints(subject, PoseAngles(hip_flex=(90, 90), knee_flex=(90, 90)))
+    assert sit[C["r_knee"], 1] > sit[C["pelvis"], 1] + 0.8 * subject.length("thigh")
+    assert abs(sit[C["r_ankle"], 1] - sit[C["r_knee"], 1]) < 0.05       # shins hang down
+    bent = body_joints(subject, PoseAngles(knee_flex=(60, 0)))
+    assert bent[C["r_ankle"], 1] < bent[C["r_knee"], 1] - 0.1           # heel goes back
+    reach = body_joints(subject, PoseAngles(shoulder_flex=(90, 90), elbow_flex=(0, 0)))
+    assert reach[C["r_wrist"], 1] > reach[C["r_shoulder"], 1] + 0.2      # arms forward
+    hug = body_joints(subject, sample_pose(np.random.default_rng(0), "hugging"))
+    assert hug[C["r_wrist"], 1] > hug[C["thorax"], 1] + 0.1
+    spread = body_joints(subject, PoseAngles(hip_abd=(20, 20)))
+    assert spread[C["r_ankle"], 0] > stand[C["r_ankle"], 0] + 0.1        # right leg to the right
+    assert spread[C["l_ankle"], 0] < stand[C["l_ankle"], 0] - 0.1
+    lean = body_joints(subject, PoseAngles(torso_lean=30))
+    assert lean[C["head_top"], 1] > 0.2
+    lying = body_joints(subject, PoseAngles(), lying=True)
+    assert lying[C["nose"], 2] > lying[C["head"], 2]                     # face to the sky
+    assert np.ptp(lying[:, 2]) < 0.5 and np.ptp(lying[:, 1]) > 1.2

@@ -19,7 +19,8 @@ from .errors import WspError
 def _add_import(sub) -> None:
     p = sub.add_parser("import", help="read a 2D/3D source, select MCPC images, label pairs")
     p.add_argument("--db", required=True, type=Path, help="the store (created if missing)")
-    p.add_argument("--format", required=True, help="coco, crowdpose, posetrack or mpii")
+    p.add_argument("--format", required=True,
+                   help="coco, crowdpose, posetrack, mpii, muco, mupots or synth")
     p.add_argument("--ann", required=True, type=Path,
                    help="annotation file (posetrack: a file or a folder of files)")
     p.add_argument("--images", required=True, type=Path, help="folder the image paths are in")
@@ -102,11 +103,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     # an existing store is checked before the (possibly long) read; a new one is created only
     # once the input has proved good, so a failed import leaves no empty store behind
-    store = open_store(args.db, create=False) if args.db.exists() else None
+    exists = args.db.is_dir() or (args.db.exists() and args.db.stat().st_size > 0)
+    store = open_store(args.db, create=False) if exists else None
     try:
         data = read_source(args.format, args.ann, args.images)
         labelled = label_source(data)
         name = args.name or args.ann.stem
+        if len(labelled.pairs) == 0 and store is None:  # nothing to store: no empty store either
+            from .store.importer import empty_report
+
+            report = empty_report(labelled, name)
+            _emit(args, report.as_dict(), report.summary())
+            return 0
         store = store or open_store(args.db)
         rows = int(labelled.keep_image.sum() + labelled.keep_person.sum()) + len(labelled.pairs)
         with _progress_bar(rows, f"import {name}") as bar:
@@ -158,6 +166,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         raise WspError(f"{args.out}: need --images >= 1 and an image of at least 64 × 64 px")
     if args.out.exists() and not args.out.is_dir():
         raise WspError(f"{args.out}: exists and is not a folder")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WspError(f"{args.out}: cannot create the folder ({e.strerror})") from None
     with _progress_bar(args.images, "synth") as bar:
         bar.unit = "image"
         summary = generate_world(args.out, args.images, args.seed,

@@ -47,11 +47,6 @@ class JointSet:
     def num_joints(self) -> int:
         return len(self.joints)
 
-    @property
-    def canonical_index(self) -> np.ndarray:
-        """Index into CANONICAL of each of this set's joints, shape (J,)."""
-        return np.array([CANONICAL_INDEX[c] for c in self.canonical], dtype=np.int64)
-
     def has(self, canonical_name: str) -> bool:
         return canonical_name in self.canonical
 
@@ -127,6 +122,12 @@ JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (COCO, CROWDPOSE, POSETRAC
 CANONICAL_SET = JointSet("canonical", CANONICAL, CANONICAL)
 #: The synthetic world writes every canonical joint, in canonical order.
 SYNTH = JointSet("synth", CANONICAL, CANONICAL)
+
+#: The joint set of each import format (the order its files list joints in).
+FORMAT_JOINT_SETS: dict[str, JointSet] = {
+    "coco": COCO, "crowdpose": CROWDPOSE, "posetrack": POSETRACK, "mpii": MPII, "muco": MUCO,
+    "mupots": MUPOTS, "synth": SYNTH, "h36m": H36M,
+}
 
 #: Joints that can be derived when a set lacks them: name -> the two joints it is the middle of.
 DERIVED: dict[str, tuple[str, str]] = {

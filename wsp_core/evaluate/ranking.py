@@ -27,11 +27,13 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
 def precision_at(y_true: np.ndarray, score: np.ndarray, fraction: float) -> float | None:
     """Fraction of positives among the top ``fraction`` of items by score (at least one item).
 
-    Ties at the cut are broken by the items' order, stably. None for an empty input.
+    Ties at the cut are broken in a fixed pseudo-random order, so the result does not depend
+    on the order the items come in (e.g. import order). None for an empty input.
     """
     y = np.asarray(y_true).astype(bool)
     if len(y) == 0:
         return None
     k = max(1, math.ceil(fraction * len(y)))
-    top = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")[:k]
+    tie_break = np.random.default_rng(0).random(len(y))
+    top = np.lexsort((tie_break, -np.asarray(score, dtype=np.float64)))[:k]
     return float(y[top].mean())

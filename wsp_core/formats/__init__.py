@@ -10,7 +10,7 @@ from .coco import read_coco_style
 from .mpii import read_mpii
 
 #: Formats ``wsp-core import --format`` accepts now.
-FORMATS = ("coco", "crowdpose", "posetrack", "mpii", "muco", "synth")
+FORMATS = ("coco", "crowdpose", "posetrack", "mpii", "muco", "mupots", "synth")
 
 
 def read_source(fmt: str, ann: str | Path, images_dir: str | Path) -> SourceData:

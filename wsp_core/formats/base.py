@@ -63,14 +63,18 @@ def load_json(path: Path) -> Any:
         raise InputError(path, f"not a UTF-8 JSON file ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror}") from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply to be an annotation file") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise InputError(path, f"malformed JSON: {str(e).splitlines()[0]}") from None
 
 
-def check_keypoints(path: Path, keypoints: np.ndarray, person_keys: list[str],
+def check_keypoints(path: Path | list[Path], keypoints: np.ndarray, person_keys: list[str],
                     what: str = "annotation") -> None:
     """Reject labelled joints whose coordinates are NaN, infinite or negative.
 
     Unlabelled joints (visibility 0) may hold anything: MPII writes -1, COCO writes 0.
-    A visibility that is NaN or negative is rejected too.
+    A visibility that is NaN or negative is rejected too. ``path`` may list each person's file.
     """
     vis = keypoints[..., 2]
     bad_vis = ~np.isfinite(vis) | (vis < 0)
@@ -81,7 +85,7 @@ def check_keypoints(path: Path, keypoints: np.ndarray, person_keys: list[str],
     if bad.any():
         p, j = np.argwhere(bad)[0]
         x, y, v = keypoints[p, j]
-        raise InputError(path, f"{what} {person_keys[p]}: joint {j} has an invalid value "
+        raise InputError(path[p] if isinstance(path, list) else path, f"{what} {person_keys[p]}: joint {j} has an invalid value "
                                f"(x={x}, y={y}, v={v}): coordinates of a labelled joint must be "
                                "finite and non-negative")
 

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..skeleton import COCO as COCO_JOINTS, CROWDPOSE, MUCO, POSETRACK, SYNTH, JointSet
+from ..skeleton import FORMAT_JOINT_SETS, JointSet
 from .base import SourceData, bbox_from_keypoints, check_keypoints, load_json
 
-JOINT_SET_OF_FORMAT = {"coco": COCO_JOINTS, "crowdpose": CROWDPOSE, "posetrack": POSETRACK,
-                       "muco": MUCO, "synth": SYNTH}
+#: The COCO-style formats this module reads.
+COCO_STYLE_FORMATS = ("coco", "crowdpose", "posetrack", "muco", "mupots", "synth")
 #: Formats whose files carry 3D truth (keypoints_cam, intrinsics f and c).
-THREE_D_FORMATS = ("muco", "synth")
+THREE_D_FORMATS = ("muco", "mupots", "synth")
 #: Per-person fields kept in ``persons.extra``: PoseTrack's, and the 3D sets' truth.
 _EXTRA_FIELDS = ("track_id", "bbox_head", "subject", "action", "action_idx", "elevation_m",
                  "hug_group", "cut", "yaw_deg")
@@ -32,7 +32,7 @@ _EXTRA_FIELDS = ("track_id", "bbox_head", "subject", "action", "action_idx", "el
 
 def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
     """Read a COCO, CrowdPose or PoseTrack18 annotation file (or, for PoseTrack, a folder)."""
-    joint_set = JOINT_SET_OF_FORMAT[fmt]
+    joint_set = FORMAT_JOINT_SETS[fmt]
     files = _annotation_files(ann, fmt)
     images: list[tuple[Path, Any]] = []
     anns: list[tuple[Path, Any]] = []
@@ -68,8 +68,8 @@ def _check_layout(path: Path, dataset: Any, joint_set: JointSet, fmt: str) -> No
             raise InputError(path, f"no '{key}' list: not a {fmt} keypoint file")
     names = _declared_joint_names(dataset)
     if names is not None and tuple(names) != joint_set.joints:
-        hint = "".join(f" (this looks like a {other} file)" for other, js in
-                       JOINT_SET_OF_FORMAT.items() if tuple(names) == js.joints)
+        hint = "".join(f" (this looks like a {other} file)" for other in COCO_STYLE_FORMATS
+                       if tuple(names) == FORMAT_JOINT_SETS[other].joints)
         raise InputError(path, f"declares {len(names)} joints {_short(names)}; format {fmt} "
                                f"expects {joint_set.num_joints} {_short(joint_set.joints)}{hint}")
 
@@ -95,17 +95,17 @@ def _validated_index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]
     for path, im in images:
         if not isinstance(im, dict) or not _is_id(im.get("id")) or "file_name" not in im:
             raise InputError(path, f"image entry {_brief(im)} lacks an 'id' or a 'file_name'")
-        if im["id"] in image_ids:
+        if str(im["id"]) in image_ids:  # the store keys on the text: 7 and "7" are one id
             raise InputError(path, f"image id {im['id']} appears twice")
-        image_ids.add(im["id"])
+        image_ids.add(str(im["id"]))
     ann_ids: set[Any] = set()
     for path, a in anns:
         if not isinstance(a, dict) or not _is_id(a.get("id")):
             raise InputError(path, f"annotation entry {_brief(a)} is not an object with an 'id'")
-        if a["id"] in ann_ids:
+        if str(a["id"]) in ann_ids:
             raise InputError(path, f"annotation id {a['id']} appears twice")
-        ann_ids.add(a["id"])
-        if not _is_id(a.get("image_id")) or a["image_id"] not in image_ids:
+        ann_ids.add(str(a["id"]))
+        if not _is_id(a.get("image_id")) or str(a["image_id"]) not in image_ids:
             raise InputError(path, f"annotation {a['id']} refers to image {a.get('image_id')!r}, "
                                    "which the file does not list")
     coco = COCO()
@@ -121,12 +121,12 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
                images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]) -> SourceData:
     coco = _validated_index(images, anns)
     file_of_ann = {a["id"]: path for path, a in anns}
-    image_pos = {image_id: i for i, image_id in enumerate(coco.imgs)}
+    image_pos = {str(image_id): i for i, image_id in enumerate(coco.imgs)}
     images_ = list(coco.imgs.values())
     sizes = [(_int_or_zero(im.get("width")), _int_or_zero(im.get("height"))) for im in images_]
     persons = [a for a in coco.anns.values() if not a.get("iscrowd")]
     num = joint_set.num_joints
-    person_image = np.array([image_pos[a["image_id"]] for a in persons], dtype=np.int64)
+    person_image = np.array([image_pos[str(a["image_id"])] for a in persons], dtype=np.int64)
     person_keys = [str(a["id"]) for a in persons]
     files = [file_of_ann[a["id"]] for a in persons]
     zeros = [0.0] * (3 * num)  # a box-only annotation: no joint labelled
@@ -141,7 +141,7 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
         p = int(np.flatnonzero(bad_box)[0])
         _bbox(files[p], person_keys[p], persons[p]["bbox"])
     extra = [{f: a[f] for f in _EXTRA_FIELDS if f in a} or None for a in persons]
-    check_keypoints(ann, kps, person_keys)
+    check_keypoints(files, kps, person_keys)
     if (~has_box).any():
         bbox[~has_box] = bbox_from_keypoints(kps[~has_box])
     data = SourceData(fmt, joint_set, ann, images_dir, [str(i) for i in coco.imgs],
@@ -200,9 +200,12 @@ def _is_id(value: Any) -> bool:
 
 
 def _int_or_zero(value: Any) -> int:
+    """A size given in the file, or 0 (then read from the image header) when it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
     try:
         return max(int(value), 0)
-    except (TypeError, ValueError):
+    except (OverflowError, ValueError):  # infinity, NaN
         return 0
 
 

@@ -1,5 +1,6 @@
 """MPII in mmpose's JSON layout: a list of ``{image, joints[16][2], joints_vis[16], center[2],
-scale}``, one person per entry; several entries may share an image.
+scale}``, one person per entry; several entries may share an image. A person's key is
+``<image>#<rank among the entries of that image>``.
 
 ``joints_vis`` says whether a joint is labelled; unlabelled joints hold ``[-1, -1]``. A labelled
 joint gets visibility 2 (MPII's occlusion flag is not in this layout). The file gives no box and
@@ -38,7 +39,14 @@ def read_mpii(ann: Path, images_dir: Path) -> SourceData:
         kps[p, :, 2] = np.where(vis > 0, 2.0, 0.0)
         side = scale * MPII_BOX_UNIT
         bbox[p] = (center[0] - side / 2, center[1] - side / 2, side, side)
-    keys = [str(p) for p in range(len(entries))]
+    # a person's key is its image and its rank among that image's entries, so entries added
+    # elsewhere in a new release of the file do not renumber the stored persons
+    seen: dict[str, int] = {}
+    keys = []
+    for entry in entries:
+        rank = seen.get(entry["image"], 0)
+        seen[entry["image"]] = rank + 1
+        keys.append(f"{entry['image']}#{rank}")
     check_keypoints(ann, kps, keys, what="entry")
     files = list(image_pos)
     return SourceData("mpii", MPII, ann, images_dir, files, files,
@@ -57,7 +65,7 @@ def _fields(ann: Path, p: int, entry: Any, num: int):
         vis = np.asarray(entry["joints_vis"], dtype=np.float64)
         center = np.asarray(entry["center"], dtype=np.float64)
         scale = float(entry["scale"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(ann, f"entry {p}: joints, joints_vis, center and scale must be numbers") from None
     if joints.shape != (num, 2) or vis.shape != (num,):
         raise InputError(ann, f"entry {p}: {joints.shape[0] if joints.ndim else 0} joints / "

@@ -1,5 +1,6 @@
-"""The 3D multi-person COCO-style layout of the 3DMPPE code: MuCo-3DHP, MuPoTS-3D, and the
-synthetic world (which writes the same layout with every canonical joint).
+"""The 3D multi-person COCO-style layout of the 3DMPPE code: MuCo-3DHP (``--format muco``, 21
+joints), MuPoTS-3D (``--format mupots``, MuCo's first 17) and the synthetic world (``synth``,
+the same layout with every canonical joint).
 
 Images carry intrinsics ``f: [fx, fy]`` and ``c: [cx, cy]``; annotations carry ``keypoints_cam``
 (J × 3, mm, camera frame) and ``keypoints_img`` (J × 2, px) in the same joint order, and may
@@ -23,14 +24,14 @@ from .base import SourceData
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
                            anns: list[tuple[Path, Any]]) -> None:
     """Give every annotation COCO-style ``keypoints`` (in place) when the file lacks them."""
-    sizes = {im.get("id"): (im.get("width") or 0, im.get("height") or 0)
+    sizes = {str(im.get("id")): (_size(im.get("width")), _size(im.get("height")))
              for _, im in images if isinstance(im, dict)}
     num = joint_set.num_joints
     for path, a in anns:
         if not isinstance(a, dict) or a.get("keypoints") is not None:
             continue
         img = _array(path, a, "keypoints_img", (num, 2))
-        width, height = sizes.get(a.get("image_id"), (0, 0))
+        width, height = sizes.get(str(a.get("image_id")), (0, 0))
         inside = (img >= 0).all(1)
         if width and height:
             inside &= (img[:, 0] < width) & (img[:, 1] < height)
@@ -61,6 +62,11 @@ def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: 
         intrinsics.append({"f": [float(v) for v in f], "c": [float(v) for v in c]})
     data.keypoints_cam = cam
     data.image_intrinsics = intrinsics
+
+
+def _size(value: Any) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+    return float(value) if ok and value > 0 else 0.0
 
 
 def _pair(value: Any) -> bool:

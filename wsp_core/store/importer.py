@@ -81,6 +81,15 @@ def label_source(data: SourceData) -> Labelled:
     return Labelled(data, keep_image, keep_image[data.person_image], measures, pairs)
 
 
+def empty_report(labelled: Labelled, name: str) -> ImportReport:
+    """What a source holds, before anything is written (the "new" counts are 0)."""
+    data = labelled.data
+    return ImportReport(name, data.format, data.num_images, data.num_persons,
+                        int(labelled.keep_image.sum()),
+                        int(labelled.measures.mcpc[labelled.keep_person].sum()),
+                        len(labelled.pairs), 0, 0, 0)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
@@ -95,14 +104,13 @@ def import_source(store: Store, labelled: Labelled, name: str,
                   progress: Progress | None = None) -> ImportReport:
     """Write a labelled source into the store in one transaction; returns what was added."""
     data = labelled.data
-    report = ImportReport(name, data.format, data.num_images, data.num_persons,
-                          int(labelled.keep_image.sum()), int(labelled.measures.mcpc[
-                              labelled.keep_person].sum()), len(labelled.pairs), 0, 0, 0)
+    report = empty_report(labelled, name)
     if report.pairs == 0:
         return report
     step = progress or (lambda _what, _n: None)
+    digest = file_sha256(data.ann_path)  # before the write lock: reading may take a while
     with store.write() as session:
-        source_id = _upsert_source(session, data, name)
+        source_id = _upsert_source(session, data, name, digest)
         image_ids = _insert_images(session, labelled, source_id, report)
         step("images", report.mcpc_images)
         person_ids = _insert_persons(session, labelled, source_id, image_ids, report)
@@ -111,16 +119,14 @@ def import_source(store: Store, labelled: Labelled, name: str,
     return report
 
 
-def _upsert_source(session, data: SourceData, name: str) -> int:
+def _upsert_source(session, data: SourceData, name: str, digest: str) -> int:
     existing = session.scalars(select(Source).where(Source.name == name)).one_or_none()
-    digest = file_sha256(data.ann_path)
     if existing is not None:
         if existing.format != data.format:
             raise InputError(data.ann_path, f"source {name!r} is already in the store as format "
                                             f"{existing.format}; import under another --name")
-        existing.ann_sha256 = digest
-        existing.images_read = max(existing.images_read, data.num_images)
-        existing.persons_read = max(existing.persons_read, data.num_persons)
+        existing.ann_sha256 = digest  # the file last imported under this name
+        existing.images_read, existing.persons_read = data.num_images, data.num_persons
         return existing.id
     source = Source(name=name, format=data.format, ann_path=str(data.ann_path.resolve()),
                     images_dir=str(data.images_dir.resolve()), ann_sha256=digest,

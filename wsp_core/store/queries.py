@@ -157,12 +157,16 @@ def _delta_s_bins(session, source_id: int) -> dict[str, int]:
     return {f"<= {t}": int(v) for t, v in zip(DELTA_S_LIMITS, values)}
 
 
-def iter_export(store: Store, source: str | None = None,
-                batch: int = 5000) -> Iterator[dict[str, Any]]:
-    """One dict per pair, in pair id order, in the layout of DESIGN.md §4 (wsp-core export)."""
+def iter_export(store: Store, source: str | None = None, batch: int = 5000,
+                with_truth: bool = False) -> Iterator[dict[str, Any]]:
+    """One dict per pair, in pair id order, in the layout of DESIGN.md §4 (wsp-core export).
+
+    ``with_truth`` adds what training needs beyond the export: the source's ``format`` and,
+    where the source has 3D truth, ``truth`` (1 when a's pelvis is closer than b's, else 0).
+    """
     pa, pb = aliased(Person), aliased(Person)
     query = (select(Pair, Source.name, Image.file_name, Image.width, Image.height,
-                    Source.images_dir, pa, pb)
+                    Source.images_dir, pa, pb, Source.format)
              .join(Source, Source.id == Pair.source_id)
              .join(Image, Image.id == Pair.image_id)
              .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
@@ -173,12 +177,28 @@ def iter_export(store: Store, source: str | None = None,
                 raise StoreError(store.path, f"no source named {source!r}")
             query = query.where(Source.name == source)
         for row in session.execute(query.execution_options(yield_per=batch)):
-            pair, name, file_name, width, height, images_dir, a, b = row
-            yield {"pair_id": pair.id, "source": name,
+            pair, name, file_name, width, height, images_dir, a, b, fmt = row
+            out = {"pair_id": pair.id, "source": name,
                    "image": os.path.join(images_dir, file_name), "width": width,
                    "height": height, "a": _person(a), "b": _person(b),
                    "delta_s": pair.delta_s, "auto_label": pair.auto_label, "label": pair.label,
                    "status": pair.status, "reason": pair.reason}
+            if with_truth:
+                out["format"] = fmt
+                out["truth"] = _truth(fmt, a, b)
+            yield out
+
+
+def _truth(fmt: str, a: Person, b: Person) -> int | None:
+    """1 when a's pelvis is closer to the camera than b's (3D truth), None without truth."""
+    from ..skeleton import FORMAT_JOINT_SETS
+
+    joint_set = FORMAT_JOINT_SETS.get(fmt)
+    if a.keypoints_cam is None or b.keypoints_cam is None or joint_set is None \
+            or not joint_set.has("pelvis"):
+        return None
+    k = joint_set.index("pelvis")
+    return int(a.keypoints_cam[k][2] < b.keypoints_cam[k][2])
 
 
 def _person(p: Person) -> dict[str, Any]:
@@ -192,6 +212,8 @@ def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None =
     out = Path(out)
     if not out.parent.is_dir():
         raise InputError(out, f"folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InputError(out, "is a folder; give a file name like pairs.jsonl")
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     count = 0
     try:

@@ -119,15 +119,16 @@ def contact_points(joints: np.ndarray, subject: Subject) -> np.ndarray:
 
 
 def _rot_x(deg: float) -> np.ndarray:
-    """Rotation about the body's x axis (right); positive turns −z (down) towards +y (forward)."""
+    """Rotation about the body's x axis (right); positive turns −z (down) towards +y (forward)
+    and so +z (up) towards −y (backward)."""
     a = np.radians(deg)
-    return np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
+    return np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
 
 
 def _rot_y(deg: float) -> np.ndarray:
     """Rotation about the body's y axis (forward); positive turns −z (down) towards +x (right)."""
     a = np.radians(deg)
-    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    return np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0], [np.sin(a), 0, np.cos(a)]])
 
 
 def rot_z(deg: float) -> np.ndarray:
@@ -159,14 +160,14 @@ def body_joints(subject: Subject, angles: PoseAngles, lying: bool = False) -> np
         foot_dir = shin_rot @ _rot_x(90) @ _DOWN
         out[C[f"{side}_hip"]], out[C[f"{side}_knee"]], out[C[f"{side}_ankle"]] = hip, knee, ankle
         out[C[f"{side}_toe"]] = ankle + foot_dir * L("foot") + shin_rot @ _DOWN * L("ankle_height")
-    lean = _rot_x(angles.torso_lean)
+    lean = _rot_x(-angles.torso_lean)  # a forward lean turns up towards +y
     up = lean @ np.array([0.0, 0.0, 1.0])
     thorax = pelvis + up * L("thorax")
     out[C["spine"]] = pelvis + up * L("spine")
     out[C["thorax"]] = thorax
     neck = thorax + up * L("neck")
     out[C["neck"]] = neck
-    head_rot = lean @ _rot_x(angles.head_pitch)
+    head_rot = lean @ _rot_x(-angles.head_pitch)
     head = neck + head_rot @ np.array([0, 0.01, 1.0]) * L("head_center")
     out[C["head"]] = head
     out[C["head_top"]] = head + head_rot @ np.array([0, -0.05, 1.0]) * L("head_top")
@@ -185,7 +186,7 @@ def body_joints(subject: Subject, angles: PoseAngles, lying: bool = False) -> np
         out[C[f"{side}_shoulder"]], out[C[f"{side}_elbow"]], out[C[f"{side}_wrist"]] = shoulder, elbow, wrist
         out[C[f"{side}_hand"]] = wrist + fore_rot @ _DOWN * L("hand")
     if lying:  # onto the back: up becomes −y, the face looks at the sky; 10 cm above the ground
-        out = (_rot_x(-90) @ (out - pelvis).T).T
+        out = (_rot_x(90) @ (out - pelvis).T).T
         out[:, 2] -= out[:, 2].min() - 0.1
     else:  # the lowest contact point (a sole, i.e. an ankle minus its height, or a toe) on z = 0
         out[:, 2] -= min(contact_points(out, subject)[:, 2].min(), out[:, 2].min())

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from ..errors import StoreError
 from ..evaluate.ranking import precision_at, roc_auc
-from ..formats.coco import JOINT_SET_OF_FORMAT
+from ..skeleton import FORMAT_JOINT_SETS
 from ..perspective.joints import perspective_joints
 from ..perspective.scale import head_length, proxy_head_length, scale_gap
 from ..store.db import Store
@@ -54,7 +54,7 @@ def _rows(session, source_id: int):
     return session.execute(
         select(Pair.auto_label, Pair.label, Pair.delta_s, Pair.hug, Pair.size_conflict,
                Pair.knee_line, Pair.suspicion, pa.keypoints_cam, pb.keypoints_cam, pa.extra,
-               pb.extra, pa.keypoints, pb.keypoints, Image.intrinsics)
+               pb.extra, pa.keypoints, pb.keypoints, Image.intrinsics, pa.id, pb.id)
         .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
         .join(Image, Image.id == Pair.image_id)
         .where(Pair.source_id == source_id, pa.keypoints_cam.is_not(None),
@@ -62,7 +62,7 @@ def _rows(session, source_id: int):
 
 
 def _source_report(session, src: Source) -> dict[str, Any] | None:
-    joint_set = JOINT_SET_OF_FORMAT.get(src.format)
+    joint_set = FORMAT_JOINT_SETS.get(src.format)
     if joint_set is None or not joint_set.has("pelvis"):
         return None
     rows = _rows(session, src.id)
@@ -94,7 +94,7 @@ def _source_report(session, src: Source) -> dict[str, Any] | None:
                              "wrong": int((effective[used] != true[used]).sum()),
                              "wrong_rate": _rate(effective[used] != true[used])},
         "scale_proxy": _proxy_vs_true(joint_set, col[7] + col[8], col[11] + col[12],
-                                      col[13] + col[13]),
+                                      col[13] + col[13], col[14] + col[15]),
     }
 
 
@@ -113,8 +113,12 @@ def _causes(extra_a, extra_b) -> dict[str, np.ndarray]:
     return out
 
 
-def _proxy_vs_true(joint_set, cams, keypoints, intrinsics) -> dict[str, Any]:
-    """True S = the head length of the projected 3D truth; the proxy from the labelled joints."""
+def _proxy_vs_true(joint_set, cams, keypoints, intrinsics, person_ids) -> dict[str, Any]:
+    """True S = the head length of the projected 3D truth; the proxy from the labelled joints.
+
+    The inputs list the a persons of all pairs, then the b persons; per-person figures count
+    each person once, per-pair figures each pair once.
+    """
     cam = np.array(cams, dtype=float)
     f = np.array([i["f"] for i in intrinsics], dtype=float)[:, None, :]
     c = np.array([i["c"] for i in intrinsics], dtype=float)[:, None, :]
@@ -122,8 +126,11 @@ def _proxy_vs_true(joint_set, cams, keypoints, intrinsics) -> dict[str, Any]:
     truth = np.concatenate([img, np.full(img.shape[:2] + (1,), 2.0)], -1)
     true_s = head_length(perspective_joints(truth, joint_set))
     proxy = proxy_head_length(perspective_joints(np.array(keypoints, dtype=float), joint_set))
-    ok = np.isfinite(true_s) & np.isfinite(proxy)
     n = len(cam) // 2
+    _, first = np.unique(np.asarray(person_ids), return_index=True)
+    once = np.zeros(len(cam), dtype=bool)
+    once[first] = True
+    ok = np.isfinite(true_s) & np.isfinite(proxy) & once
     ratio = proxy[ok] / true_s[ok]
     ds_true = scale_gap(true_s[:n], true_s[n:])
     ds_proxy = scale_gap(proxy[:n], proxy[n:])

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..skeleton import CANONICAL, CANONICAL_INDEX as C, H36M, to_canonical  # noqa: F401
+from ..skeleton import CANONICAL, CANONICAL_INDEX as C, H36M
 from .body import POSES, make_subject
 from .render import joint_visibility, render
 from .scene import DEFAULTS, Scene, make_scene
