@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job on the embedded default: a small synthetic world and the real samples imported
-# into a fresh store, its statistics, and the measured label noise.
+# into a fresh store, its statistics, the measured label noise, a short WSP pre-training, its
+# relative-depth evaluation, and the store scored by it.
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(VENV)/bin/wsp-core synth --out $(DEMO)/world --images 200 --seed 0
@@ -28,6 +29,9 @@ demo: $(STAMP)
 	$(VENV)/bin/wsp-core export --db $(DEMO)/store.db --out $(DEMO)/pairs.jsonl
 	$(VENV)/bin/wsp-core stats --db $(DEMO)/store.db
 	$(VENV)/bin/wsp-core noise-report --db $(DEMO)/store.db
+	$(VENV)/bin/wsp-core pretrain --db $(DEMO)/store.db --out $(DEMO)/wsp-run --preset cpu-small --set epochs=1 --set max_pairs=256 --set val_fraction=0.25 --progress none
+	$(VENV)/bin/wsp-core eval-rd --ckpt $(DEMO)/wsp-run/best.pt --workers 0
+	$(VENV)/bin/wsp-core score --db $(DEMO)/store.db --ckpt $(DEMO)/wsp-run/best.pt --workers 0
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -35,6 +39,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench_labels.py
 	$(PY) scripts/bench_synth.py
+	$(PY) scripts/bench_train.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis

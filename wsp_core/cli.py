@@ -80,13 +80,56 @@ def _add_noise_report(sub) -> None:
     p.set_defaults(func=cmd_noise_report)
 
 
+def _add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="WSP pre-training on a store's effective labels")
+    p.add_argument("--db", type=Path, help="the store (needed unless --resume)")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--preset", help="paper, cpu-small, smoke or a TOML file (default: paper on a "
+                                    "GPU, cpu-small on the CPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable)")
+    p.add_argument("--backbone-weights", type=Path,
+                   help="initialise the ResNet from this torchvision state dict")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.set_defaults(func=cmd_pretrain)
+
+
+def _add_eval_rd(sub) -> None:
+    p = sub.add_parser("eval-rd", help="relative-depth evaluation (RD protocols 1 and 2)")
+    p.add_argument("--ckpt", required=True, type=Path)
+    p.add_argument("--db", type=Path, help="evaluate every labelled pair of this store "
+                                           "(default: the run's held-out pairs)")
+    p.add_argument("--manifest", type=Path, help="evaluate this manifest's pairs")
+    p.add_argument("--split", default="val", choices=("val", "train", "all"))
+    p.add_argument("--protocol", default="both", choices=("1", "2", "both"))
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_rd)
+
+
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="write a checkpoint's probability for every pair")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--ckpt", required=True, type=Path)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsp-core", description="WSP Studio: weakly-supervised 3D pose pre-training from "
         "perspective knowledge (headless).")
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report):
+    for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report,
+                _add_pretrain, _add_eval_rd, _add_score):
         add(sub)
     return parser
 
@@ -188,6 +231,55 @@ def cmd_noise_report(args: argparse.Namespace) -> int:
     with open_store(args.db, create=False) as store:
         report = noise_report(store, args.source)
     _emit(args, report, format_noise_report(report))
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    import torch
+
+    from .train.config import PretrainConfig, load_config
+    from .train.pretrain import pretrain
+
+    preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
+    overrides = args.set + ([f"backbone_weights={args.backbone_weights}"]
+                            if args.backbone_weights else [])
+    cfg = load_config(PretrainConfig, preset, overrides)
+    db = args.db
+    if db is None and args.resume:
+        db = _run_store(args.out)
+    if db is None and not args.resume:
+        raise WspError("--db: a store is needed to start a run")
+    summary = pretrain(db, args.out, cfg, args.resume, "none" if args.json else args.progress)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    elif args.progress != "jsonl":
+        print(f"{summary['status']}: {summary['epochs_done']} epochs in {args.out}")
+    return 0
+
+
+def _run_store(out: Path) -> Path | None:
+    try:
+        return Path(json.loads((out / "config.json").read_text())["db"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def cmd_eval_rd(args: argparse.Namespace) -> int:
+    from .train.rd import eval_rd, format_rd_tables
+
+    protocols = (1, 2) if args.protocol == "both" else (int(args.protocol),)
+    result = eval_rd(args.ckpt, args.db, args.manifest, args.split, protocols, args.batch,
+                     args.workers, args.device)
+    _emit(args, result, format_rd_tables(result))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .train.rd import score_store
+
+    result = score_store(args.db, args.ckpt, args.batch, args.workers, args.device)
+    _emit(args, result, f"scored {result['pairs']} pairs with {result['checkpoint']}: "
+                        f"{result['disagreeing']} disagree with their label")
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
+from ..atomic import atomic_write
 from ..errors import InputError, StoreError
 from .db import Store
 from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
@@ -214,21 +214,13 @@ def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None =
         raise InputError(out, f"folder {out.parent} does not exist")
     if out.is_dir():
         raise InputError(out, "is a folder; give a file name like pairs.jsonl")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in iter_export(store, source):
-                f.write(json.dumps(row, separators=(",", ":")) + "\n")
-                count += 1
-                if progress and count % 1000 == 0:
-                    progress(1000)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out) as f:
+        for row in iter_export(store, source):
+            f.write(json.dumps(row, separators=(",", ":")) + "\n")
+            count += 1
+            if progress and count % 1000 == 0:
+                progress(1000)
     if progress:
         progress(count % 1000)
     return count

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..atomic import atomic_write
 from ..skeleton import CANONICAL, CANONICAL_INDEX as C, H36M
 from .body import POSES, make_subject
 from .render import joint_visibility, render
@@ -153,14 +153,8 @@ def make_image(seed: int, index: int, out_dir: str, params: dict | None = None):
 
 
 def _write_json_atomic(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        json.dump(data, f, separators=(",", ":"))
 
 
 def _write_single(single_dir: Path, samples: list[dict]) -> None:
@@ -175,9 +169,8 @@ def _write_single(single_dir: Path, samples: list[dict]) -> None:
         "subject": np.array([s["subject"] for s in samples], dtype=np.int32),
         "action": np.array([s["action"] for s in samples], dtype=str),
     }
-    tmp = single_dir / ".annotations.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, single_dir / "annotations.npz")
+    with atomic_write(single_dir / "annotations.npz", "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def generate_world(out_dir: str | os.PathLike[str], n_images: int, seed: int = 0,

@@ -1,0 +1,152 @@
+"""Benchmark of WSP pre-training steps.
+
+CPU mode (default): on the same batch, the time of one training step (forward, backward, Adam) of
+the whole WSP model over that of the bare torchvision backbone (a ResNet forward/backward with a
+trivial loss) — target ≤ 1.15×; and the step time with the real data loader (JPEG decoding and
+augmentation in 2 worker processes) over the step time with the batch already in memory —
+target ≤ 1.1×. GPU mode (``--gpu``): ResNet-50, 256², batch 64, bf16 autocast, channels-last:
+images/s and the projected time of 50 epochs over 220,000 pairs (the paper's MCPC).
+
+Usage:
+  python scripts/bench_train.py [--preset cpu-small] [--steps 20] [--world DIR]
+  python scripts/bench_train.py --gpu [--steps 50]
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def _time_steps(step, n: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    return (time.perf_counter() - t0) / n
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def make_rows(world: Path | None, tmp: Path, images: int) -> list[dict]:
+    """Manifest rows of a synthetic world (generated here unless given)."""
+    from wsp_core.formats import read_source
+    from wsp_core.store import import_source, label_source, open_store
+    from wsp_core.synth.world import generate_world
+    from wsp_core.train.manifest import export_manifest, read_manifest
+
+    if world is None:
+        world = tmp / "world"
+        generate_world(world, images, seed=0)
+    with open_store(tmp / "bench.db") as store:
+        import_source(store, label_source(read_source("synth", world / "scenes.json", world)), "w")
+        export_manifest(store, tmp / "manifest.jsonl", 0.0)
+    return read_manifest(tmp / "manifest.jsonl")
+
+
+def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> dict:
+    from wsp_core.models.wsp import BACKBONES, resnet_backbone, wsp_loss
+    from wsp_core.train.pretrain import build_model, make_loader, set_train_mode, to_device
+
+    cuda = device.type == "cuda"
+    loader = make_loader(rows, cfg, True, 1, 0)
+    batch = to_device(next(iter(loader)), device, cfg.channels_last)
+    model = build_model(cfg, device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    set_train_mode(model, False)
+
+    def wsp_step(b=None):
+        b = batch if b is None else b
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+            heat, logits = model(b["image"], b["boxes"], b["joints"])
+        loss, _, _ = wsp_loss(heat, logits, b, cfg.alpha)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    backbone = resnet_backbone(cfg.backbone).to(device)
+    if cuda and cfg.channels_last:
+        backbone = backbone.to(memory_format=torch.channels_last)
+    opt_b = torch.optim.Adam(backbone.parameters(), lr=cfg.lr)
+
+    def backbone_step():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+            out = backbone(batch["image"])
+        loss = out.float().mean()
+        opt_b.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_b.step()
+
+    t_bare = _time_steps(backbone_step, steps)
+    t_wsp = _time_steps(wsp_step, steps)
+    result = {"backbone": cfg.backbone, "input_size": cfg.input_size, "batch": cfg.batch_size,
+              "device": str(device), "threads": torch.get_num_threads(),
+              "backbone_step_s": round(t_bare, 4), "wsp_step_s": round(t_wsp, 4),
+              "wsp_over_backbone": round(t_wsp / t_bare, 3),
+              "images_per_s": round(cfg.batch_size / t_wsp, 1)}
+    del BACKBONES
+    if loader_ratio:
+        it = iter(loader)
+
+        def loader_step():
+            nonlocal it
+            try:
+                b = next(it)
+            except StopIteration:
+                it = iter(loader)
+                b = next(it)
+            wsp_step(to_device(b, device, cfg.channels_last))
+
+        t_loader = _time_steps(loader_step, steps)
+        result.update({"loader_step_s": round(t_loader, 4),
+                       "loader_over_memory": round(t_loader / t_wsp, 3),
+                       "loader_workers": cfg.workers})
+    return result
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu-small")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--world", type=Path, help="an existing synthetic world folder")
+    parser.add_argument("--images", type=int, default=60, help="world size when generated")
+    parser.add_argument("--gpu", action="store_true", help="ResNet-50, 256², batch 64, bf16")
+    args = parser.parse_args(argv)
+    from wsp_core.train.config import PretrainConfig, load_config
+
+    if args.gpu:
+        if not torch.cuda.is_available():
+            raise SystemExit("--gpu: no CUDA device here")
+        cfg = load_config(PretrainConfig, "paper", ["workers=8", "device=cuda"])
+        device = torch.device("cuda")
+        torch.backends.cudnn.benchmark = True
+    else:
+        cfg = load_config(PretrainConfig, args.preset, ["device=cpu"])
+        device = torch.device("cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = make_rows(args.world, Path(tmp), args.images)
+        result = bench(cfg, rows, args.steps, device, loader_ratio=True)
+    if args.gpu:
+        result["gpu"] = torch.cuda.get_device_name()
+        hours = 220_000 * 50 / result["images_per_s"] / 3600
+        result["projected_50_epochs_220k_pairs_h"] = round(hours, 2)
+    result["cpus"] = os.cpu_count()
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

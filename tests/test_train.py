@@ -1,0 +1,280 @@
+"""WSP pre-training: the loss falls, runs resume after SIGKILL, stop cleanly, DDP agrees with one
+process, checkpoints load safely, evaluation and scoring write what they say."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from wsp_core.errors import InputError
+from wsp_core.store import add_review, import_source, label_source, open_store
+from wsp_core.formats import read_source
+from wsp_core.synth.world import generate_world
+from wsp_core.train.checkpoint import load_checkpoint
+from wsp_core.train.config import PretrainConfig, load_config
+from wsp_core.train.data import PRETRAIN_JOINTS, PairDataset, joints_present
+from wsp_core.train.manifest import export_manifest, read_manifest
+
+SMOKE = ["--preset", "smoke", "--set", "max_pairs=12"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("train")
+    generate_world(folder / "world", 12, seed=3, workers=1)
+    db = folder / "store.db"
+    with open_store(db) as s:
+        import_source(s, label_source(read_source("synth", folder / "world" / "scenes.json",
+                                                  folder / "world")), "world")
+    return db
+
+
+def manifest_rows(store: Path, tmp_path: Path) -> list[dict]:
+    with open_store(store) as s:
+        export_manifest(s, tmp_path / "m.jsonl", 0.0)
+    return read_manifest(tmp_path / "m.jsonl")
+
+
+def test_presets_load_and_overrides_are_typed():
+    for name in ("paper", "cpu-small", "smoke"):
+        cfg = load_config(PretrainConfig, name)
+        assert cfg.input_size % 32 == 0 and cfg.sampled_joints < len(PRETRAIN_JOINTS)
+    paper = load_config(PretrainConfig, "paper")
+    assert (paper.backbone, paper.input_size, paper.alpha, paper.epochs, paper.batch_size,
+            paper.lr, paper.lr_steps) == ("resnet50", 256, 50.0, 50, 64, 1e-3, [30, 40])
+    cfg = load_config(PretrainConfig, "smoke", ["epochs=3", "lr_steps=2,3", "augment=false",
+                                                "lr=0.01"])
+    assert (cfg.epochs, cfg.lr_steps, cfg.augment, cfg.lr) == (3, [2, 3], False, 0.01)
+    with pytest.raises(InputError, match="expected key=value"):
+        load_config(PretrainConfig, "smoke", ["nonsense=1"])
+    with pytest.raises(InputError, match="no such preset; known presets: cpu-small, paper, smoke"):
+        load_config(PretrainConfig, "huge")
+
+
+def test_manifest_leaves_out_ambiguous_and_excluded_pairs(store, tmp_path):
+    db = tmp_path / "copy.db"
+    db.write_bytes(store.read_bytes())
+    with open_store(db) as s:
+        add_review(s, 1, "exclude")
+        add_review(s, 2, "ambiguous", "hugging")
+        add_review(s, 3, "flip")
+        info = export_manifest(s, tmp_path / "m.jsonl", 0.5)
+        total = s.engine.connect().exec_driver_sql("SELECT count(*) FROM pairs").scalar()
+    rows = read_manifest(tmp_path / "m.jsonl")
+    assert info["left_out"] == 2 and len(rows) == total - 2 == info["train"] + info["val"]
+    flipped = next(r for r in rows if r["pair_id"] == 3)
+    assert flipped["label"] == 1 - flipped["auto_label"]
+    assert {r["split"] for r in rows} == {"train", "val"}
+    by_image = {}
+    for r in rows:
+        by_image.setdefault(r["image"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in by_image.values())  # an image is wholly train or wholly val
+
+
+def test_dataset_sample_is_consistent(store, tmp_path):
+    rows = manifest_rows(store, tmp_path)
+    ds = PairDataset(rows, 64, 4, augment=True, seed=1)
+    a, b = ds[0], ds[0]
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["joints"], b["joints"])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0]["image"], a["image"])          # a new epoch, a new augmentation
+    assert a["image"].shape == (3, 64, 64) and a["heatmap"].shape == (len(PRETRAIN_JOINTS), 16, 16)
+    assert a["heatmap"].max() > 0.9                               # labelled joints have peaks
+    present = joints_present("synth")
+    assert present.all() and joints_present("coco").sum() == 19  # + derived pelvis and thorax
+    assert not joints_present("coco")[PRETRAIN_JOINTS.index("head_top")]
+    x0, y0, x1, y1 = a["boxes"][0]
+    assert 0 <= x0 < x1 <= 16 and 0 <= y0 < y1 <= 16
+
+
+def test_loss_falls_on_a_fixed_batch(store, tmp_path):
+    from wsp_core.models.wsp import WSPNet, wsp_loss
+
+    torch.manual_seed(0)
+    rows = manifest_rows(store, tmp_path)[:8]
+    ds = PairDataset(rows, 64, 4, augment=False)
+    batch = {k: torch.stack([ds[i][k] for i in range(len(rows))]) for k in ds[0]}
+    model = WSPNet("resnet18", len(PRETRAIN_JOINTS), 16, 16)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(25):
+        heat, logits = model(batch["image"], batch["boxes"], batch["joints"])
+        loss, _, _ = wsp_loss(heat, logits, batch, 50.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def events(proc_stdout: str) -> list[dict]:
+    return [json.loads(line) for line in proc_stdout.splitlines() if line.startswith("{")]
+
+
+def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
+    db = tmp_path / "s.db"
+    db.write_bytes(store.read_bytes())
+    run = tmp_path / "run"
+    out = run_cli("pretrain", "--db", db, "--out", run, *SMOKE, "--set", "val_fraction=0.3",
+                  "--set", "max_pairs=0", "--set", "epochs=2", "--progress", "jsonl")
+    ev = events(out.stdout)
+    assert ev[0]["event"] == "start" and ev[-1]["event"] == "done"
+    assert ev[-1]["status"] == "finished" and ev[-1]["epochs_done"] == 2
+    step = next(e for e in ev if e["event"] == "step")
+    assert {"epoch", "step", "steps", "loss", "loss_hm", "loss_rd", "lr", "samples_per_s",
+            "eta_s"} <= set(step)
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1] and "val_auc" in rows[0]
+    state = load_checkpoint(run / "last.pt")
+    config = json.loads((run / "config.json").read_text())
+    assert state["epoch"] == 2 and state["manifest_sha256"] == config["manifest"]["sha256"]
+    assert (run / "best.pt").is_file()
+    with open_store(db) as s:
+        from wsp_core.store.jobs import list_jobs
+        jobs = list_jobs(s)
+    assert jobs[-1]["kind"] == "pretrain" and jobs[-1]["status"] == "finished"
+    result = json.loads(run_cli("eval-rd", "--ckpt", run / "last.pt", "--workers", 0,
+                                "--json").stdout)
+    p1 = result["protocol1"]["subsets"]["<= 1.0"]
+    assert result["split"] == "val" and p1["pairs"] > 0 and 0 <= p1["accuracy"] <= 1
+    assert set(result["protocol2"]["subsets"]) == {"<= 1.0", "<= 0.5", "<= 0.3", "<= 0.1"}
+    assert result["protocol1"]["truth"]["pairs"] == result["pairs"]
+    text = run_cli("eval-rd", "--ckpt", run / "last.pt", "--workers", 0).stdout
+    assert "RD protocol 1" in text and "RD protocol 2 (ankle regions removed)" in text
+    scored = json.loads(run_cli("score", "--db", db, "--ckpt", run / "best.pt", "--workers", 0,
+                                "--json").stdout)
+    with open_store(db) as s, s.engine.connect() as conn:
+        n, lo, hi = conn.exec_driver_sql(
+            "SELECT count(*), min(prob), max(prob) FROM predictions").one()
+        pairs = conn.exec_driver_sql("SELECT count(*) FROM pairs").scalar()
+    assert n == pairs == scored["pairs"] and 0 <= lo <= hi <= 1
+
+
+def test_sigkill_then_resume_gives_every_epoch_once(store, tmp_path):
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "wsp_core.cli", "pretrain", "--db", str(store), "--out",
+            str(run), *SMOKE, "--set", "epochs=6", "--set", "max_pairs=8", "--progress", "jsonl"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    seen = 0
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if '"event": "epoch"' in line:
+            seen += 1
+            if seen == 2:
+                break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert seen == 2, proc.stderr.read()
+    assert load_checkpoint(run / "last.pt")["epoch"] in (1, 2)
+    out = run_cli("pretrain", "--out", run, "--resume", "--progress", "jsonl")
+    assert events(out.stdout)[-1]["epochs_done"] == 6
+    epochs = [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [0, 1, 2, 3, 4, 5]
+    assert load_checkpoint(run / "last.pt")["epoch"] == 6
+    again = run_cli("pretrain", "--db", store, "--out", run, *SMOKE, check=False)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+def test_stop_file_ends_cleanly_with_a_resumable_checkpoint(store, tmp_path):
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "wsp_core.cli", "pretrain", "--db", str(store), "--out",
+            str(run), *SMOKE, "--set", "epochs=50", "--set", "max_pairs=8", "--progress", "jsonl"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if '"event": "epoch"' in line:
+            (run / "STOP").write_text("")
+    proc.wait(timeout=120)
+    ev = events("".join(lines))
+    assert proc.returncode == 0 and ev[-1]["status"] == "stopped"
+    done = ev[-1]["epochs_done"]
+    assert 1 <= done < 50 and load_checkpoint(run / "last.pt")["epoch"] == done
+    assert not (run / "STOP").exists()
+    with open_store(store) as s:
+        from wsp_core.store.jobs import list_jobs
+        assert any(j["status"] == "stopped" and j["run_dir"] == str(run.resolve())
+                   for j in list_jobs(s))
+
+
+def test_truncated_checkpoint_gives_a_clear_error(store, tmp_path):
+    run = tmp_path / "run"
+    run_cli("pretrain", "--db", store, "--out", run, *SMOKE, "--set", "epochs=1",
+            "--progress", "none")
+    data = (run / "last.pt").read_bytes()
+    (run / "last.pt").write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_checkpoint(run / "last.pt")
+    proc = run_cli("eval-rd", "--ckpt", run / "last.pt", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "last.pt: not a readable checkpoint" in proc.stderr
+    proc = run_cli("pretrain", "--out", run, "--resume", check=False)
+    assert proc.returncode == 2 and "truncated or corrupt" in proc.stderr
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "kind": "wsp-pretrain", "payload": Evil()}, path)
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def first_step_loss(stdout: str) -> float:
+    return next(e["loss"] for e in events(stdout) if e["event"] == "step")
+
+
+def test_two_process_ddp_matches_one_process(store, tmp_path):
+    common = ["--db", str(store), *SMOKE, "--set", "epochs=1", "--set", "batch_size=4",
+              "--set", "bn_frozen=true", "--set", "augment=false", "--set", "val_fraction=0",
+              "--progress", "jsonl"]
+    one = run_cli("pretrain", "--out", tmp_path / "one", *common)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                          "--master-port", "29531", "-m", "wsp_core.cli", "pretrain", "--out",
+                          str(tmp_path / "two"), *common], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert first_step_loss(ddp.stdout) == pytest.approx(first_step_loss(one.stdout), rel=1e-5)
+    start = next(e for e in events(ddp.stdout) if e["event"] == "start")
+    assert start["world_size"] == 2
+    assert (tmp_path / "two" / "last.pt").is_file()
+
+
+def test_bad_pretrain_input_is_one_line(store, tmp_path):
+    for args, fragment in ((["--preset", "huge"], "no such preset"),
+                           (["--set", "epochs"], "expected key=value"),
+                           (["--set", "backbone=vgg"], "unknown backbone")):
+        proc = run_cli("pretrain", "--db", store, "--out", tmp_path / "r", *args, check=False)
+        assert proc.returncode == 2 and fragment in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_backbone_weights_from_a_torchvision_state_dict(tmp_path):
+    import torchvision
+
+    from wsp_core.models.wsp import WSPNet
+
+    reference = torchvision.models.resnet18(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "r18.pth")
+    net = WSPNet("resnet18", len(PRETRAIN_JOINTS), 16, 16, str(tmp_path / "r18.pth"))
+    assert torch.equal(net.backbone[0].weight, reference.conv1.weight)
+    torch.save({"not": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(InputError, match="bad.pth: not a resnet18 state dict"):
+        WSPNet("resnet18", len(PRETRAIN_JOINTS), 16, 16, str(tmp_path / "bad.pth"))

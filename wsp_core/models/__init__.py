@@ -1,0 +1,1 @@
+"""Networks: the WSP pre-training model now; PoseNet's 3D head with fine-tuning."""

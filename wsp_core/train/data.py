@@ -1,0 +1,207 @@
+"""The pair crops I_AB that WSP pre-training reads, with heatmap targets and labels.
+
+A sample is the square crop around the union of both persons' boxes (1.25 × its larger side),
+augmented as in 3DMPPE (scale, rotation, horizontal flip with left/right joints swapped, colour),
+with: Gaussian heatmap targets of both persons' labelled joints, each person's box in heatmap
+coordinates (features are pooled inside it), N randomly sampled joints among those the source
+annotates, and the label (1 = a closer), copied to every joint. Randomness is drawn from a
+generator seeded by (seed, epoch, pair id), so a sample is the same in one process or many.
+Images are decoded with OpenCV inside the DataLoader's workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import InputError
+from ..skeleton import FORMAT_JOINT_SETS, to_canonical
+
+#: The joints the pre-training network predicts heatmaps for and compares depths of.
+PRETRAIN_JOINTS: tuple[str, ...] = (
+    "nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow",
+    "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
+    "head_top", "neck", "pelvis", "thorax",
+)
+FLIP = np.array([PRETRAIN_JOINTS.index(n.replace("l_", "r_", 1) if n.startswith("l_") else
+                                       n.replace("r_", "l_", 1) if n.startswith("r_") else n)
+                 for n in PRETRAIN_JOINTS])
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+ANKLE_JOINTS = ("l_ankle", "r_ankle")
+
+
+def joints_present(fmt: str) -> np.ndarray:
+    """(J,) bool: the pre-training joints a source format annotates (or derives)."""
+    js = FORMAT_JOINT_SETS[fmt]
+    probe = np.ones((1, js.num_joints, 3))
+    return to_canonical(probe, js, names=PRETRAIN_JOINTS)[0, :, 2] > 0
+
+
+def person_joints(person: dict[str, Any], fmt: str) -> np.ndarray:
+    """(J, 3) pre-training joints of one person of a manifest row."""
+    kp = np.asarray(person["keypoints"], dtype=np.float64)
+    return to_canonical(kp, FORMAT_JOINT_SETS[fmt], names=PRETRAIN_JOINTS)
+
+
+def crop_affine(centre: np.ndarray, side: float, rotation_deg: float, out: int) -> np.ndarray:
+    """2×3 affine taking the square of ``side`` around ``centre`` (rotated) to out × out px."""
+    s = out / side
+    a = np.radians(rotation_deg)
+    cos, sin = np.cos(a) * s, np.sin(a) * s
+    m = np.array([[cos, sin, 0.0], [-sin, cos, 0.0]])
+    m[:, 2] = out / 2.0 - m[:, :2] @ centre
+    return m
+
+
+def remove_ankles(image: np.ndarray, persons: list[np.ndarray], boxes: list[list[float]]) -> np.ndarray:
+    """RD protocol 2: hide each person's ankle regions, the cue the labels were made from.
+
+    Around every labelled ankle a disc of radius 0.12 × the person's box height (about the
+    foot's length in the image) is filled with the image's mean colour, so neither the ankle
+    position nor the ground contact can be read. docs/RESULTS.md shows an example.
+    """
+    out = image.copy()
+    fill = tuple(float(v) for v in image.reshape(-1, 3).mean(0))
+    for joints, box in zip(persons, boxes):
+        radius = max(2, int(round(0.12 * box[3])))
+        for name in ANKLE_JOINTS:
+            x, y, v = joints[PRETRAIN_JOINTS.index(name)]
+            if v > 0:
+                cv2.circle(out, (int(round(x)), int(round(y))), radius, fill, -1)
+    return out
+
+
+def gaussian_targets(joints: np.ndarray, size: int, sigma: float) -> np.ndarray:
+    """(J, size, size) max over persons of a Gaussian at each labelled joint inside the map.
+
+    joints: (P, J, 3) in heatmap pixels, visibility last.
+    """
+    grid = np.arange(size, dtype=np.float32)
+    target = np.zeros((joints.shape[1], size, size), dtype=np.float32)
+    for person in joints:
+        ok = (person[:, 2] > 0) & (person[:, 0] >= 0) & (person[:, 0] < size) & \
+            (person[:, 1] >= 0) & (person[:, 1] < size)
+        for j in np.flatnonzero(ok):
+            gx = np.exp(-((grid - person[j, 0]) ** 2) / (2 * sigma ** 2))
+            gy = np.exp(-((grid - person[j, 1]) ** 2) / (2 * sigma ** 2))
+            np.maximum(target[j], gy[:, None] * gx[None, :], out=target[j])
+    return target
+
+
+class PairDataset(Dataset):
+    """Manifest rows as training (or evaluation) samples."""
+
+    def __init__(self, rows: list[dict[str, Any]], input_size: int, sampled_joints: int,
+                 sigma: float = 2.0, augment: bool = False, aug: dict[str, float] | None = None,
+                 seed: int = 0, ankles_removed: bool = False) -> None:
+        self.rows = rows
+        self.size = input_size
+        self.hm = input_size // 4
+        self.n = sampled_joints
+        self.sigma = sigma
+        self.augment = augment
+        self.aug = {"scale": 0.25, "rotation": 30.0, "flip": True, "colour": 0.2, **(aug or {})}
+        self.seed = seed
+        self.epoch = 0
+        self.ankles_removed = ankles_removed
+        self._present = {fmt: joints_present(fmt) for fmt in {r["format"] for r in rows}}
+        for fmt, present in self._present.items():
+            if present.sum() < sampled_joints:
+                raise InputError(fmt, f"annotates {present.sum()} of the pre-training joints, "
+                                      f"fewer than sampled_joints={sampled_joints}")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        row = self.rows[index]
+        rng = np.random.default_rng([self.seed, self.epoch, int(row["pair_id"])])
+        image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(row["image"], "cannot read the image")
+        persons = [person_joints(row[k], row["format"]) for k in ("a", "b")]
+        boxes = [row["a"]["bbox"], row["b"]["bbox"]]
+        if self.ankles_removed:
+            image = remove_ankles(image, persons, boxes)
+        centre, side = _union_square(boxes)
+        rotation, flip = 0.0, False
+        if self.augment:
+            side *= float(np.clip(1 + rng.normal(0, self.aug["scale"] / 2), 1 - self.aug["scale"],
+                                  1 + self.aug["scale"]))
+            if rng.random() < 0.6:
+                rotation = float(np.clip(rng.normal(0, self.aug["rotation"] / 2),
+                                         -self.aug["rotation"], self.aug["rotation"]))
+            flip = bool(self.aug["flip"]) and rng.random() < 0.5
+        m = crop_affine(centre, side, rotation, self.size)
+        crop = cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR)
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        joints = np.stack([_transform(p, m) for p in persons])           # (2, J, 3) crop px
+        box_hm = np.stack([_transform_box(b, m) for b in boxes]) / 4.0     # (2, 4) heatmap px
+        present = self._present[row["format"]].copy()
+        if flip:
+            crop = crop[:, ::-1]
+            joints = joints[:, FLIP]
+            joints[..., 0] = self.size - 1 - joints[..., 0]
+            box_hm = np.stack([self.hm - box_hm[:, 2], box_hm[:, 1], self.hm - box_hm[:, 0],
+                               box_hm[:, 3]], 1)
+            present = present[FLIP]
+        if self.augment and self.aug["colour"] > 0:
+            c = self.aug["colour"]
+            crop = np.clip(crop * rng.uniform(1 - c, 1 + c, 3).astype(np.float32), 0, 1)
+        hm_joints = joints.copy()
+        hm_joints[..., :2] = (joints[..., :2] + 0.5) / 4.0 - 0.5
+        target = gaussian_targets(hm_joints, self.hm, self.sigma)
+        labelled = (joints[..., 2] > 0).any(0) & present
+        choice = rng.choice(np.flatnonzero(present), size=self.n, replace=False)
+        image_t = torch.from_numpy(np.ascontiguousarray(((crop - MEAN) / STD).transpose(2, 0, 1)))
+        return {
+            "image": image_t, "heatmap": torch.from_numpy(target),
+            "hm_weight": torch.from_numpy(labelled.astype(np.float32)),
+            "boxes": torch.from_numpy(box_hm.astype(np.float32)),
+            "joints": torch.from_numpy(np.sort(choice).astype(np.int64)),
+            "present": torch.from_numpy(present),
+            "label": torch.tensor(float(row["label"])),
+            "truth": torch.tensor(float(-1 if row.get("truth") is None else row["truth"])),
+            "delta_s": torch.tensor(float("nan") if row["delta_s"] is None else row["delta_s"]),
+            "pair_id": torch.tensor(int(row["pair_id"])),
+        }
+
+
+def _union_square(boxes: list[list[float]]) -> tuple[np.ndarray, float]:
+    b = np.asarray(boxes, dtype=np.float64)
+    x0, y0 = b[:, 0].min(), b[:, 1].min()
+    x1, y1 = (b[:, 0] + b[:, 2]).max(), (b[:, 1] + b[:, 3]).max()
+    return np.array([(x0 + x1) / 2, (y0 + y1) / 2]), max(x1 - x0, y1 - y0, 1.0) * 1.25
+
+
+def _transform(joints: np.ndarray, m: np.ndarray) -> np.ndarray:
+    out = joints.copy()
+    out[:, :2] = joints[:, :2] @ m[:, :2].T + m[:, 2]
+    return out
+
+
+def _transform_box(box: list[float], m: np.ndarray) -> np.ndarray:
+    x, y, w, h = box
+    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]]) @ m[:, :2].T + m[:, 2]
+    return np.array([*corners.min(0), *corners.max(0)])
+
+
+def worker_init(_worker_id: int) -> None:
+    """One thread per DataLoader worker: OpenCV and torch would otherwise oversubscribe cores."""
+    cv2.setNumThreads(0)
+    torch.set_num_threads(1)
+
+
+def check_images(rows: list[dict[str, Any]]) -> None:
+    missing = next((r["image"] for r in rows if not Path(r["image"]).is_file()), None)
+    if missing:
+        raise InputError(missing, "image of the manifest not found")

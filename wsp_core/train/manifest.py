@@ -1,0 +1,68 @@
+"""The frozen snapshot a training job reads: the store's effective labels as JSON lines.
+
+Curators may keep reviewing while a job runs; the job reads only its manifest, whose SHA-256 is
+recorded with the run (config.json, checkpoints, the jobs table). Pairs marked ambiguous or
+excluded are left out. Each row says whether it is held out for validation: an image is held
+out when a CRC of its path falls under ``val_fraction``, so both persons of a pair, and all pairs
+of an image, fall on the same side, and the split does not change between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from ..atomic import atomic_write
+from ..errors import InputError
+from ..store.db import Store
+from ..store.queries import iter_export
+
+
+def is_val(image: str, val_fraction: float) -> bool:
+    return (zlib.crc32(image.encode("utf-8")) % 10_000) < val_fraction * 10_000
+
+
+def export_manifest(store: Store, path: Path, val_fraction: float) -> dict[str, Any]:
+    """Write the manifest atomically; returns its SHA-256 and counts."""
+    counts = {"train": 0, "val": 0, "left_out": 0}
+    digest = hashlib.sha256()
+    with atomic_write(path, "wb") as f:
+        for row in iter_export(store, with_truth=True):
+            if row["label"] is None:
+                counts["left_out"] += 1
+                continue
+            row["split"] = "val" if is_val(row["image"], val_fraction) else "train"
+            counts[row["split"]] += 1
+            line = (json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8")
+            digest.update(line)
+            f.write(line)
+    return {"sha256": digest.hexdigest(), **counts}
+
+
+def read_manifest(path: Path, split: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
+    """Rows of a manifest (of one split, when given), at most ``limit`` (0: all)."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                row = json.loads(line)
+                if split in (None, "all") or row.get("split") == split:
+                    rows.append(row)
+                    if limit and len(rows) >= limit:
+                        break
+    except FileNotFoundError:
+        raise InputError(path, "no such manifest") from None
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"line {n}: malformed JSON ({e.msg})") from None
+    return rows
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
