@@ -80,18 +80,15 @@ def remove_ankles(image: np.ndarray, persons: list[np.ndarray], boxes: list[list
 def gaussian_targets(joints: np.ndarray, size: int, sigma: float) -> np.ndarray:
     """(J, size, size) max over persons of a Gaussian at each labelled joint inside the map.
 
-    joints: (P, J, 3) in heatmap pixels, visibility last.
+    joints: (P, J, 3) in heatmap pixels, visibility last. Separable: one row and one column
+    profile per joint, multiplied out for all joints at once.
     """
     grid = np.arange(size, dtype=np.float32)
-    target = np.zeros((joints.shape[1], size, size), dtype=np.float32)
-    for person in joints:
-        ok = (person[:, 2] > 0) & (person[:, 0] >= 0) & (person[:, 0] < size) & \
-            (person[:, 1] >= 0) & (person[:, 1] < size)
-        for j in np.flatnonzero(ok):
-            gx = np.exp(-((grid - person[j, 0]) ** 2) / (2 * sigma ** 2))
-            gy = np.exp(-((grid - person[j, 1]) ** 2) / (2 * sigma ** 2))
-            np.maximum(target[j], gy[:, None] * gx[None, :], out=target[j])
-    return target
+    x, y = joints[..., 0].astype(np.float32), joints[..., 1].astype(np.float32)
+    ok = (joints[..., 2] > 0) & (x >= 0) & (x < size) & (y >= 0) & (y < size)       # (P, J)
+    gx = np.exp(-((grid - x[..., None]) ** 2) / (2 * sigma ** 2)) * ok[..., None]   # (P, J, S)
+    gy = np.exp(-((grid - y[..., None]) ** 2) / (2 * sigma ** 2))
+    return (gy[..., :, None] * gx[..., None, :]).max(axis=0)
 
 
 class PairDataset(Dataset):
