@@ -1,0 +1,82 @@
+"""Human3.6M in mmpose's npz layout: joint order, projection, the numpy-only unpickler."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from conftest import sample
+from wsp_core.errors import InputError
+from wsp_core.formats.h36m import parse_imgname, read_h36m_npz
+from wsp_core.formats.safe_pickle import load_numpy_pickle
+from wsp_core.skeleton import H36M
+
+
+def test_sample_loads_and_projects_onto_its_2d_keypoints():
+    data = read_h36m_npz(sample("h36m", "test_h36m_body3d.npz"))
+    assert len(data) == 4 and data.joints_cam.shape == (4, 17, 3)
+    assert data.subjects.tolist() == [1, 5, 7, 8]
+    assert data.actions[0] == "Directions"
+    proj = data.joints_cam[..., :2] / data.joints_cam[..., 2:] * data.f[:, None] + data.c[:, None]
+    assert np.abs(proj - data.joints_img).max() < 3.0          # lens distortion ignored
+    assert 4000 < data.joints_cam[:, 0, 2].min() < 6000         # metres became millimetres
+
+
+def test_the_right_leg_is_where_the_right_arm_is():
+    """The npz order puts the right hip at 1 and the left at 4; the arms' order (11 left
+    shoulder, 14 right shoulder) is not in dispute. Both hip→hip and shoulder→shoulder vectors
+    must point the same way in every sample, in the npz and in h36m_coco.json (whose names list the
+    left leg first although its data, like the npz, put the right leg there)."""
+    data = read_h36m_npz(sample("h36m", "test_h36m_body3d.npz"))
+    r_hip, l_hip = H36M.index("r_hip"), H36M.index("l_hip")
+    r_sh, l_sh = H36M.index("r_shoulder"), H36M.index("l_shoulder")
+    for pose in data.joints_cam:
+        assert np.dot(pose[r_hip] - pose[l_hip], pose[r_sh] - pose[l_sh]) > 0
+    coco = json.loads(sample("h36m", "h36m_coco.json").read_text())
+    names = coco["categories"][0]["keypoints"]
+    assert "left" in names[1]                     # what the file says...
+    for ann in coco["annotations"]:
+        kp = np.array(ann["keypoints_3d"]).reshape(17, 4)[:, :3]
+        assert np.dot(kp[1] - kp[4], kp[14] - kp[11]) > 0   # ...and what its data say
+
+
+def test_imgname_parsing():
+    assert parse_imgname("S11/S11_WalkTogether_1.60457274/S11_WalkTogether_1.60457274_000042.jpg") \
+        == (11, "WalkTogether", "60457274")
+    assert parse_imgname("S5/S5_Walking_2.cam1/S5_Walking_2.cam1_000003.jpg") == (5, "Walking", "cam1")
+
+
+def test_numpy_only_unpickler_refuses_code(tmp_path):
+    cams = load_numpy_pickle(sample("h36m", "cameras.pkl"))
+    assert ("S1", "54138969") in cams and cams[("S1", "54138969")]["R"].shape == (3, 3)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    bad = tmp_path / "cameras.pkl"
+    bad.write_bytes(pickle.dumps({"x": Evil()}))
+    with pytest.raises(InputError, match=r"refused: the pickle asks for (posix|nt|os)\.system"):
+        load_numpy_pickle(bad)
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / "broken.pkl").write_bytes(b"\x80\x03}q\x00(X")
+    with pytest.raises(InputError, match="not a readable pickle"):
+        load_numpy_pickle(tmp_path / "broken.pkl")
+
+
+def test_synthetic_single_person_set_reads_as_h36m(tmp_path):
+    from wsp_core.synth.world import generate_world
+
+    generate_world(tmp_path / "w", 10, seed=4, workers=1)
+    data = read_h36m_npz(tmp_path / "w" / "single" / "annotations.npz")
+    assert len(data) > 0 and set(data.subjects) <= set(range(1, 12))
+    proj = data.joints_cam[..., :2] / data.joints_cam[..., 2:] * data.f[:, None] + data.c[:, None]
+    assert np.abs(proj - data.joints_img).max() < 0.5
+
+
+def test_bad_npz_is_one_error(tmp_path):
+    np.savez(tmp_path / "x.npz", imgname=np.array(["a.jpg"]))
+    with pytest.raises(InputError, match="lacks center, scale, part, S"):
+        read_h36m_npz(tmp_path / "x.npz")

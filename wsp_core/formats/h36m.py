@@ -1,0 +1,110 @@
+"""Single-person 3D sets in mmpose's Human3.6M npz layout (and the synthetic world's crops).
+
+``annotations.npz``: ``imgname (N,)`` like ``S1/S1_Directions_1.54138969/…_000001.jpg``,
+``center (N, 2)``, ``scale (N,)`` (box side / 200), ``part (N, 17, 3)`` pixels + visibility,
+``S (N, 17, 4)`` camera-frame metres + visibility, in Human3.6M's 17-joint order (root, r_hip,
+r_knee, r_foot, l_hip, …; see wsp_core.skeleton.H36M). Intrinsics come from per-sample ``f`` and
+``c`` arrays when the file has them (the synthetic world's), else from ``cameras.pkl``
+({(subject, camera id): {R, T, c, f, k, p, w, h, name, id}}), read with a numpy-only unpickler,
+by the subject and camera id in ``imgname``. ``subject`` and ``action`` come from arrays when
+present, else from ``imgname``.
+
+Note: mmpose's ``h36m_coco.json`` names the left leg's joints first, but its data put the right
+leg there, as the npz's order says; this reader follows the data (tests pin it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .safe_pickle import load_numpy_pickle
+
+_NAME = re.compile(r"S(?P<subject>\d+)_(?P<action>[A-Za-z]+)(?:[ _]\d+)?\.(?P<camera>\w+?)_\d+")
+
+
+@dataclass
+class Pose3DSet:
+    """Single-person samples with 3D truth: camera-frame mm, image pixels, intrinsics."""
+
+    images: list[str]
+    joints_cam: np.ndarray        # (N, 17, 3) mm
+    joints_img: np.ndarray        # (N, 17, 2) px
+    visible: np.ndarray           # (N, 17) bool
+    f: np.ndarray                 # (N, 2)
+    c: np.ndarray                 # (N, 2)
+    boxes: np.ndarray             # (N, 4) x, y, w, h
+    subjects: np.ndarray          # (N,) int
+    actions: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def parse_imgname(name: str) -> tuple[int, str, str]:
+    """(subject, action, camera id) of an mmpose Human3.6M image name."""
+    m = _NAME.search(Path(name).name)
+    if not m:
+        raise ValueError(name)
+    return int(m["subject"]), m["action"], m["camera"]
+
+
+def read_h36m_npz(path: str | Path, cameras: str | Path | None = None) -> Pose3DSet:
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise InputError(path, f"not a readable npz file ({e})") from None
+    with data:
+        missing = [k for k in ("imgname", "center", "scale", "part", "S") if k not in data.files]
+        if missing:
+            raise InputError(path, f"lacks {', '.join(missing)} (mmpose Human3.6M npz layout)")
+        names = [str(n) for n in data["imgname"]]
+        part, s = data["part"].astype(np.float64), data["S"].astype(np.float64)
+        n = len(names)
+        if part.shape != (n, 17, 3) or s.shape != (n, 17, 4):
+            raise InputError(path, f"part {part.shape} / S {s.shape}: expected ({n}, 17, 3) and "
+                                   f"({n}, 17, 4)")
+        if not np.isfinite(s).all() or (s[..., 2] <= 0).any():
+            raise InputError(path, "S holds a non-finite value or a joint at or behind the camera")
+        centre, scale = data["center"].astype(np.float64), data["scale"].astype(np.float64)
+        parsed = [_parse(path, name) for name in names] if "subject" not in data.files else None
+        subjects = data["subject"].astype(int) if parsed is None else np.array([p[0] for p in parsed])
+        actions = [str(a) for a in data["action"]] if "action" in data.files \
+            else [p[1] for p in parsed or [_parse(path, name) for name in names]]
+        if "f" in data.files and "c" in data.files:
+            f, c = data["f"].astype(np.float64), data["c"].astype(np.float64)
+        else:
+            f, c = _intrinsics(path, cameras, parsed or [_parse(path, x) for x in names])
+    side = (scale * 200.0)[:, None]
+    boxes = np.concatenate([centre - side / 2, np.repeat(side, 2, 1)], 1)
+    return Pose3DSet(names, s[..., :3] * 1000.0, part[..., :2], (part[..., 2] > 0) & (s[..., 3] > 0),
+                     f, c, boxes, subjects, actions)
+
+
+def _parse(path: Path, name: str) -> tuple[int, str, str]:
+    try:
+        return parse_imgname(name)
+    except ValueError:
+        raise InputError(path, f"image name {name!r} does not say subject, action and camera "
+                               "(S<n>_<Action>_<k>.<camera>_<frame>.jpg)") from None
+
+
+def _intrinsics(path: Path, cameras: str | Path | None, parsed) -> tuple[np.ndarray, np.ndarray]:
+    if cameras is None:
+        cameras = path.with_name("cameras.pkl")
+    table = load_numpy_pickle(cameras)
+    if not isinstance(table, dict):
+        raise InputError(cameras, "expected a dict keyed (subject, camera id)")
+    f, c = [], []
+    for subject, _action, camera in parsed:
+        entry = table.get((f"S{subject}", camera))
+        if entry is None:
+            raise InputError(cameras, f"no camera (S{subject}, {camera})")
+        f.append(np.asarray(entry["f"], float).ravel())
+        c.append(np.asarray(entry["c"], float).ravel())
+    return np.array(f), np.array(c)
