@@ -58,7 +58,7 @@ def make_rows(world: Path | None, tmp: Path, images: int) -> list[dict]:
 
 
 def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> dict:
-    from wsp_core.models.wsp import BACKBONES, resnet_backbone, wsp_loss
+    from wsp_core.models.wsp import resnet_backbone, wsp_loss
     from wsp_core.train.pretrain import build_model, make_loader, set_train_mode, to_device
 
     cuda = device.type == "cuda"
@@ -99,7 +99,6 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
               "backbone_step_s": round(t_bare, 4), "wsp_step_s": round(t_wsp, 4),
               "wsp_over_backbone": round(t_wsp / t_bare, 3),
               "images_per_s": round(cfg.batch_size / t_wsp, 1)}
-    del BACKBONES
     if loader_ratio:
         it = iter(loader)
 
@@ -112,7 +111,7 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
                 b = next(it)
             wsp_step(to_device(b, device, cfg.channels_last))
 
-        t_loader = min(_time_steps(loader_step, steps // 2 or 1, 1) for _ in range(2))
+        t_loader = min(_time_steps(loader_step, steps // 4 or 1, 1) for _ in range(4))
         result.update({"loader_step_s": round(t_loader, 4),
                        "loader_over_memory": round(t_loader / t_wsp, 3),
                        "loader_workers": cfg.workers})

@@ -94,7 +94,10 @@ def test_dataset_sample_is_consistent(store, tmp_path):
     assert present.all() and joints_present("coco").sum() == 19  # + derived pelvis and thorax
     assert not joints_present("coco")[PRETRAIN_JOINTS.index("head_top")]
     x0, y0, x1, y1 = a["boxes"][0]
-    assert 0 <= x0 < x1 <= 16 and 0 <= y0 < y1 <= 16
+    assert x0 < x1 and y0 < y1 and x1 > 0 and y1 > 0 and x0 < 16 and y0 < 16  # overlaps the map
+    plain = PairDataset(rows, 64, 4, augment=False)[0]
+    x0, y0, x1, y1 = plain["boxes"].reshape(-1, 4).T
+    assert (x0 >= 0).all() and (x1 <= 16).all() and (y0 >= 0).all() and (y1 <= 16).all()
 
 
 def test_loss_falls_on_a_fixed_batch(store, tmp_path):
@@ -125,6 +128,8 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     db = tmp_path / "s.db"
     db.write_bytes(store.read_bytes())
     run = tmp_path / "run"
+    run.mkdir()
+    (run / "STOP").write_text("")          # left behind by a killed run: must not stop this one
     out = run_cli("pretrain", "--db", db, "--out", run, *SMOKE, "--set", "val_fraction=0.3",
                   "--set", "max_pairs=0", "--set", "epochs=2", "--progress", "jsonl")
     ev = events(out.stdout)
@@ -135,6 +140,7 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
             "eta_s"} <= set(step)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1] and "val_auc" in rows[0]
+    assert [r["lr"] for r in rows] == pytest.approx([1e-3, 1e-4])   # the rate each epoch used
     state = load_checkpoint(run / "last.pt")
     config = json.loads((run / "config.json").read_text())
     assert state["epoch"] == 2 and state["manifest_sha256"] == config["manifest"]["sha256"]
@@ -241,8 +247,8 @@ def first_step_loss(stdout: str) -> float:
 
 
 def test_two_process_ddp_matches_one_process(store, tmp_path):
-    common = ["--db", str(store), *SMOKE, "--set", "epochs=1", "--set", "batch_size=4",
-              "--set", "bn_frozen=true", "--set", "augment=false", "--set", "val_fraction=0",
+    common = ["--db", str(store), *SMOKE, "--set", "epochs=2", "--set", "batch_size=4",
+              "--set", "bn_frozen=true", "--set", "augment=false", "--set", "val_fraction=0.3",
               "--progress", "jsonl"]
     one = run_cli("pretrain", "--out", tmp_path / "one", *common)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -253,17 +259,42 @@ def test_two_process_ddp_matches_one_process(store, tmp_path):
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert first_step_loss(ddp.stdout) == pytest.approx(first_step_loss(one.stdout), rel=1e-5)
     start = next(e for e in events(ddp.stdout) if e["event"] == "start")
-    assert start["world_size"] == 2
-    assert (tmp_path / "two" / "last.pt").is_file()
+    assert start["world_size"] == 2 and start["val_pairs"] > 0
+    rows = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1] and all("val_auc" in r for r in rows)
+    assert load_checkpoint(tmp_path / "two" / "last.pt")["epoch"] == 2
+
+
+def test_a_corrupt_image_read_by_a_worker_is_one_line(store, tmp_path):
+    db = tmp_path / "s.db"
+    db.write_bytes(store.read_bytes())
+    run = tmp_path / "run"
+    run_cli("pretrain", "--db", db, "--out", run, *SMOKE, "--set", "epochs=1", "--progress", "none")
+    rows = read_manifest(run / "manifest.jsonl")
+    Path(rows[0]["image"]).write_bytes(b"not a jpeg")
+    proc = run_cli("eval-rd", "--ckpt", run / "last.pt", "--db", db, "--workers", 2, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "cannot read the image" in proc.stderr and rows[0]["image"] in proc.stderr
+
+
+def test_resume_takes_no_overrides(store, tmp_path):
+    proc = run_cli("pretrain", "--out", tmp_path / "run", "--resume", "--set", "epochs=3",
+                   check=False)
+    assert proc.returncode == 2 and "--resume continues with the run's own config" in proc.stderr
 
 
 def test_bad_pretrain_input_is_one_line(store, tmp_path):
+    (tmp_path / "afile").write_text("x")
     for args, fragment in ((["--preset", "huge"], "no such preset"),
                            (["--set", "epochs"], "expected key=value"),
                            (["--set", "backbone=vgg"], "unknown backbone")):
         proc = run_cli("pretrain", "--db", store, "--out", tmp_path / "r", *args, check=False)
         assert proc.returncode == 2 and fragment in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run_cli("pretrain", "--db", store, "--out", tmp_path / "afile" / "run", *SMOKE,
+                   check=False)
+    assert proc.returncode == 2 and "cannot create the run folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_backbone_weights_from_a_torchvision_state_dict(tmp_path):

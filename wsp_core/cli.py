@@ -240,6 +240,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from .train.config import PretrainConfig, load_config
     from .train.pretrain import pretrain
 
+    if args.resume and (args.set or args.preset or args.backbone_weights):
+        raise WspError(f"{args.out}: --resume continues with the run's own config "
+                       "(config.json); --preset, --set and --backbone-weights are not taken")
     preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
     overrides = args.set + ([f"backbone_weights={args.backbone_weights}"]
                             if args.backbone_weights else [])

@@ -10,9 +10,17 @@ class WspError(Exception):
 
 
 class InputError(WspError):
-    """Bad input: ``path`` is the file at fault, ``problem`` says what is wrong with it."""
+    """Bad input: ``path`` is the file at fault, ``problem`` says what is wrong with it.
 
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+    Built from one string (as PyTorch's DataLoader rebuilds an error raised in a worker, with the
+    worker's traceback in the text), it keeps the original error's own line.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str | None = None) -> None:
+        if problem is None:
+            line = str(path).strip().splitlines()[-1] if str(path).strip() else str(path)
+            line = line.split("InputError: ", 1)[-1]
+            path, _, problem = line.partition(": ")
         self.path = os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

@@ -13,7 +13,7 @@ def write_predictions(store: Store, checkpoint: str, pair_ids: list[int], probs:
     now = utcnow()
     rows = [{"pair_id": p, "checkpoint": checkpoint, "prob": float(q), "created_at": now}
             for p, q in zip(pair_ids, probs)]
-    stmt = insert(Prediction).values(rows) if False else insert(Prediction)
+    stmt = insert(Prediction)
     stmt = stmt.on_conflict_do_update(index_elements=["pair_id", "checkpoint"],
                                       set_={"prob": stmt.excluded.prob,
                                             "created_at": stmt.excluded.created_at})

@@ -161,7 +161,8 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
                 with_truth: bool = False) -> Iterator[dict[str, Any]]:
     """One dict per pair, in pair id order, in the layout of DESIGN.md §4 (wsp-core export).
 
-    ``with_truth`` adds what training needs beyond the export: the source's ``format`` and,
+    ``with_truth`` adds what training needs beyond the export: the source's ``format``, the
+    image's ``file_name`` relative to the source's image folder and,
     where the source has 3D truth, ``truth`` (1 when a's pelvis is closer than b's, else 0).
     """
     pa, pb = aliased(Person), aliased(Person)
@@ -185,6 +186,7 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
                    "status": pair.status, "reason": pair.reason}
             if with_truth:
                 out["format"] = fmt
+                out["file_name"] = file_name
                 out["truth"] = _truth(fmt, a, b)
             yield out
 

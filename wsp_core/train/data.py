@@ -131,12 +131,10 @@ class PairDataset(Dataset):
             image = remove_ankles(image, persons, boxes)
         centre, side = _union_square(boxes)
         rotation, flip = 0.0, False
-        if self.augment:
-            side *= float(np.clip(1 + rng.normal(0, self.aug["scale"] / 2), 1 - self.aug["scale"],
-                                  1 + self.aug["scale"]))
+        if self.augment:  # as 3DMPPE: scale 1 ± clip(N(0,1), ±1)·s, rotation clip(N(0,1), ±2)·r
+            side *= 1.0 + float(np.clip(rng.normal(), -1, 1)) * self.aug["scale"]
             if rng.random() < 0.6:
-                rotation = float(np.clip(rng.normal(0, self.aug["rotation"] / 2),
-                                         -self.aug["rotation"], self.aug["rotation"]))
+                rotation = float(np.clip(rng.normal(), -2, 2)) * self.aug["rotation"]
             flip = bool(self.aug["flip"]) and rng.random() < 0.5
         m = crop_affine(centre, side, rotation, self.size)
         crop = cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR)

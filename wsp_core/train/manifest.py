@@ -4,7 +4,8 @@ Curators may keep reviewing while a job runs; the job reads only its manifest, w
 recorded with the run (config.json, checkpoints, the jobs table). Pairs marked ambiguous or
 excluded are left out. Each row says whether it is held out for validation: an image is held
 out when a CRC of its path falls under ``val_fraction``, so both persons of a pair, and all pairs
-of an image, fall on the same side, and the split does not change between runs.
+of an image, fall on the same side, and the split does not change between runs. The CRC is of
+``<source name>/<file name relative to the image folder>``, so moving a dataset keeps its split.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def export_manifest(store: Store, path: Path, val_fraction: float) -> dict[str, 
             if row["label"] is None:
                 counts["left_out"] += 1
                 continue
-            row["split"] = "val" if is_val(row["image"], val_fraction) else "train"
+            row["split"] = "val" if is_val(f"{row['source']}/{row['file_name']}", val_fraction) \
+                else "train"
             counts[row["split"]] += 1
             line = (json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8")
             digest.update(line)

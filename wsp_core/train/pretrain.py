@@ -10,6 +10,7 @@ again, and ``metrics.jsonl`` keeps exactly one row per finished epoch).
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -40,8 +41,11 @@ DELTA_S_SUBSETS = (1.0, 0.5, 0.3, 0.1)
 class Stopper:
     """Set by SIGTERM or by a STOP file in the run folder; checked after every step."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, rank: int = 0) -> None:
         self.stop_file = run_dir / "STOP"
+        self.rank = rank
+        if rank == 0:
+            self.stop_file.unlink(missing_ok=True)  # a leftover from a killed run asks nothing
         self.requested = False
         self._previous = signal.signal(signal.SIGTERM, self._on_signal) \
             if _main_thread() else None
@@ -56,7 +60,8 @@ class Stopper:
     def close(self) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
-        self.stop_file.unlink(missing_ok=True)
+        if self.rank == 0:
+            self.stop_file.unlink(missing_ok=True)
 
 
 def _main_thread() -> bool:
@@ -111,7 +116,7 @@ def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
     return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
                       worker_init_fn=worker_init,
                       drop_last=train and len(dataset) > per_rank * world,
-                      pin_memory=torch.cuda.is_available())
+                      pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool):
@@ -273,6 +278,16 @@ def _append_metrics(path: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def config_from_checkpoint(state: dict[str, Any], path: Path) -> PretrainConfig:
+    """The config a WSP pre-training checkpoint was made with; InputError for another kind."""
+    if state.get("kind") != "wsp-pretrain" or not isinstance(state.get("config"), dict):
+        raise InputError(path, f"is a {state.get('kind')!r} checkpoint, not a WSP pre-training one")
+    try:
+        return PretrainConfig(**state["config"])
+    except TypeError as e:
+        raise InputError(path, f"its config does not fit this version of WSP Studio ({e})") from None
+
+
 def prepare_run(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool,
                 rank: int) -> tuple[PretrainConfig, dict[str, Any] | None, str]:
     """Rank 0 exports the manifest and writes config.json (or reads them on resume)."""
@@ -281,7 +296,7 @@ def prepare_run(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool,
         if not last.exists():
             raise InputError(out, "nothing to resume: no last.pt in this run folder")
         state = load_checkpoint(last)
-        cfg = PretrainConfig(**state["config"])
+        cfg = config_from_checkpoint(state, last)
         digest = file_sha256(out / "manifest.jsonl")
         if digest != state["manifest_sha256"]:
             raise InputError(out / "manifest.jsonl", "does not match the checkpoint's manifest "
@@ -294,7 +309,10 @@ def prepare_run(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool,
 
         if db is None:
             raise InputError("--db", "a store is needed to start a run")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(out, f"cannot create the run folder ({e.strerror})") from None
         with open_store(db, create=False) as store:
             info = export_manifest(store, out / "manifest.jsonl", cfg.val_fraction)
         _write_json_atomic(out / "config.json", {"config": asdict(cfg), "manifest": info,
@@ -310,15 +328,22 @@ def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = Fal
     rank, world = distributed()
     device = pick_device(cfg)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    emit, close = _emitter(progress, rank)
+        # rank 0 validates alone while the others wait in the next all-reduce: allow for it
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=datetime.timedelta(hours=2))
+    if world > 1 and cfg.batch_size % world:
+        raise InputError("batch_size", f"{cfg.batch_size} does not split evenly over {world} "
+                                       "processes")
     torch.manual_seed(cfg.seed)
     cfg, state, digest = prepare_run(db, out, cfg, resume, rank)
-    rows = read_manifest(out / "manifest.jsonl", limit=0)
-    if cfg.max_pairs:
-        rows = rows[:cfg.max_pairs]
+    emit, close = _emitter(progress, rank)
+    rows = read_manifest(out / "manifest.jsonl")
     train_rows = [r for r in rows if r["split"] == "train"]
     val_rows = [r for r in rows if r["split"] == "val"]
+    if cfg.max_pairs:  # an even sample: max_pairs for training, a quarter as many held out
+        train_rows = _even_sample(train_rows, cfg.max_pairs)
+        val_rows = _even_sample(val_rows, max(2, cfg.max_pairs // 4))
+        rows = train_rows + val_rows
     if not train_rows:
         raise InputError(out / "manifest.jsonl", "no training pair (is the store empty, or every "
                                                  "pair excluded?)")
@@ -342,7 +367,7 @@ def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = Fal
         net = torch.compile(net)
     train_loader = make_loader(train_rows, cfg, True, world, rank)
     val_loader = make_loader(val_rows, cfg, False, 1, 0) if val_rows and rank == 0 else None
-    stopper = Stopper(out)
+    stopper = Stopper(out, rank)
     job = _job_started(db, out, cfg, digest, rank) if db else None
     emit({"event": "start", "epochs": cfg.epochs, "start_epoch": start, "train_pairs": len(train_rows),
           "val_pairs": len(val_rows), "world_size": world, "device": str(device),
@@ -355,18 +380,18 @@ def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = Fal
             if stats["stopped"]:
                 status = "stopped"
                 break
+            lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
             scheduler.step()
             val = rd_summary(predict(model, val_loader, device, cfg)) \
                 if val_loader is not None and (epoch + 1) % cfg.eval_every == 0 else None
             if rank == 0:
                 last_row = {"epoch": epoch, **{k: v for k, v in stats.items() if k != "stopped"},
-                            "lr": optimizer.param_groups[0]["lr"],
-                            **_val_columns(val)}
+                            "lr": lr, **_val_columns(val)}
                 _append_metrics(out / "metrics.jsonl", last_row)
-                metric = last_row.get("val_auc")
-                metric = -last_row["loss"] if metric is None else metric
-                improved = metric >= best
-                best = max(best, metric)
+                # best = highest validation AUC; without held-out pairs, lowest training loss
+                metric = last_row.get("val_auc") if val_loader is not None else -last_row["loss"]
+                improved = metric is not None and metric >= best
+                best = max(best, metric) if metric is not None else best
                 ckpt = _checkpoint(model, optimizer, scheduler, epoch + 1, cfg, digest, best)
                 save_checkpoint(out / "last.pt", ckpt)
                 if improved:
@@ -380,7 +405,10 @@ def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = Fal
             emit({"event": "stopped", "epochs_done": done})
     except BaseException as e:
         if job is not None:
-            _job_finished(db, job, "failed", last_row, str(e))
+            try:
+                _job_finished(db, job, "failed", last_row, str(e))
+            except Exception:  # noqa: BLE001 - the training error matters more
+                pass
         raise
     finally:
         stopper.close()
@@ -394,6 +422,12 @@ def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = Fal
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+def _even_sample(rows: list, n: int) -> list:
+    if len(rows) <= n:
+        return rows
+    return [rows[int(k)] for k in np.linspace(0, len(rows) - 1, n)]
 
 
 def _val_columns(val: dict[str, Any] | None) -> dict[str, Any]:

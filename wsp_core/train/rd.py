@@ -11,17 +11,16 @@ import torch
 
 from ..errors import InputError
 from .checkpoint import load_checkpoint
-from .config import PretrainConfig
 from .data import check_images
 from .manifest import read_manifest
-from .pretrain import build_model, make_loader, pick_device, predict, rd_summary
+from .pretrain import (build_model, config_from_checkpoint, make_loader, pick_device, predict,
+                       rd_summary)
 
 
 def load_wsp(ckpt: Path, device: str = "auto") -> tuple[torch.nn.Module, PretrainConfig, dict]:
     state = load_checkpoint(ckpt)
-    if state.get("kind") != "wsp-pretrain":
-        raise InputError(ckpt, f"is a {state.get('kind')!r} checkpoint, not a WSP pre-training one")
-    cfg = PretrainConfig(**{**state["config"], "device": device, "backbone_weights": None})
+    cfg = config_from_checkpoint(state, Path(ckpt))
+    cfg.device, cfg.backbone_weights = device, None
     model = build_model(cfg, pick_device(cfg))
     model.load_state_dict(state["model"])
     model.eval()
