@@ -1,0 +1,54 @@
+"""The 3D head's building blocks: soft-argmax, back-projection, decoding, WSP initialisation."""
+
+import numpy as np
+import pytest
+import torch
+
+from wsp_core.models.posenet import (DEPTH_BINS, PoseNet, camera_to_pixel, decode, pixel_to_camera,
+                                     soft_argmax_3d)
+
+
+def test_soft_argmax_recovers_a_known_peak():
+    vol = torch.full((1, 2, 8, 16, 16), -30.0)
+    vol[0, 0, 3, 5, 11] = 30.0                     # joint 0 at x 11, y 5, z 3
+    vol[0, 1, 6, 2, 4] = 30.0
+    vol[0, 1, 6, 2, 5] = 30.0                      # joint 1 halfway between x 4 and 5
+    out = soft_argmax_3d(vol)[0]
+    np.testing.assert_allclose(out[0].numpy(), [11, 5, 3], atol=1e-4)
+    np.testing.assert_allclose(out[1].numpy(), [4.5, 2, 6], atol=1e-4)
+
+
+def test_back_projection_inverts_projection():
+    rng = np.random.default_rng(0)
+    pts = torch.tensor(rng.uniform([-2000, -1500, 2000], [2000, 1500, 9000], (3, 17, 3)))
+    f = torch.tensor([[1145.0, 1143.8], [500.0, 500.0], [800.0, 790.0]], dtype=pts.dtype)
+    c = torch.tensor([[512.5, 515.4], [320.0, 240.0], [300.0, 250.0]], dtype=pts.dtype)
+    uv = camera_to_pixel(pts, f, c)
+    back = pixel_to_camera(uv, pts[..., 2], f, c)
+    assert torch.allclose(back, pts, atol=1e-6)
+
+
+def test_decode_maps_heatmap_units_to_camera_millimetres():
+    # identity crop (crop pixels = image pixels), 64-pixel input, 16-pixel heatmaps
+    crop_to_image = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]])
+    pred = torch.tensor([[[7.5, 7.5, (DEPTH_BINS - 1) / 2], [3.5, 7.5, DEPTH_BINS - 1]]])
+    f, c = torch.tensor([[100.0, 100.0]]), torch.tensor([[32.0, 32.0]])
+    out = decode(pred, crop_to_image, torch.tensor([5000.0]), f, c, 16, 64, root=0)
+    # joint 0 (the root) sits at the crop centre (pixel 31.5 ≈ c) at the root depth
+    np.testing.assert_allclose(out[0, 0].numpy(), [-0.5 / 100 * 5000, -0.5 / 100 * 5000, 5000],
+                               atol=1e-3)
+    assert out[0, 1, 2].item() == pytest.approx(6000.0)   # the last bin is +1000 mm from the root
+    assert out[0, 1, 0].item() < out[0, 0, 0].item()      # 16 px to the left
+
+
+def test_posenet_shapes_and_wsp_initialisation():
+    from wsp_core.models.wsp import WSPNet
+
+    wsp = WSPNet("resnet18", 21, 16, 16)
+    net = PoseNet("resnet18", joints=17, head_channels=16)
+    copied = net.init_from_wsp(wsp.state_dict())
+    assert copied and torch.equal(net.backbone[0].weight, wsp.backbone[0].weight)
+    out = net(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 17, 3)
+    assert (out[..., :2] >= 0).all() and (out[..., :2] <= 15).all()
+    assert (out[..., 2] >= 0).all() and (out[..., 2] <= DEPTH_BINS - 1).all()
