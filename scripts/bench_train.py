@@ -58,8 +58,9 @@ def make_rows(world: Path | None, tmp: Path, images: int) -> list[dict]:
 
 
 def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> dict:
-    from wsp_core.models.wsp import resnet_backbone, wsp_loss
-    from wsp_core.train.pretrain import build_model, make_loader, set_train_mode, to_device
+    from wsp_core.models.wsp import resnet_backbone
+    from wsp_core.train.pretrain import (build_model, make_loader, set_train_mode, to_device,
+                                         training_step)
 
     cuda = device.type == "cuda"
     loader = make_loader(rows, cfg, True, 1, 0)
@@ -68,14 +69,8 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     set_train_mode(model, False)
 
-    def wsp_step(b=None):
-        b = batch if b is None else b
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
-            heat, logits = model(b["image"], b["boxes"], b["joints"])
-        loss, _, _ = wsp_loss(heat, logits, b, cfg.alpha)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def wsp_step(b=None):  # the training loop's own step
+        training_step(model, batch if b is None else b, opt, cfg, cuda)
 
     backbone = resnet_backbone(cfg.backbone).to(device)
     if cuda and cfg.channels_last:

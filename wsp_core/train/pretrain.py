@@ -150,11 +150,23 @@ def _reduce_mean(values: torch.Tensor, world: int) -> torch.Tensor:
     return values
 
 
+def training_step(model, batch: dict[str, torch.Tensor], optimizer, cfg: PretrainConfig,
+                  cuda: bool) -> torch.Tensor:
+    """One optimisation step on a batch already on the device; returns (loss, L_hm, L_rd)."""
+    from ..models.wsp import wsp_loss
+
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+        heat, logits = model(batch["image"], batch["boxes"], batch["joints"])
+    loss, l_hm, l_rd = wsp_loss(heat, logits, batch, cfg.alpha)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return torch.stack([loss.detach(), l_hm.detach(), l_rd.detach()]).float()
+
+
 def train_one_epoch(model, loader, optimizer, cfg: PretrainConfig, device, epoch: int,
                     world: int, emit: Emit, stop: Callable[[], bool]) -> dict[str, Any]:
     """One pass over the training pairs; returns the epoch's mean losses and speed."""
-    from ..models.wsp import wsp_loss
-
     set_train_mode(model, cfg.bn_frozen)
     loader.dataset.set_epoch(epoch)
     loader.sampler.set_epoch(epoch)
@@ -164,14 +176,7 @@ def train_one_epoch(model, loader, optimizer, cfg: PretrainConfig, device, epoch
     cuda = device.type == "cuda"
     for step, batch in enumerate(loader):
         batch = to_device(batch, device, cfg.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
-            heat, logits = model(batch["image"], batch["boxes"], batch["joints"])
-        loss, l_hm, l_rd = wsp_loss(heat, logits, batch, cfg.alpha)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        parts = _reduce_mean(torch.stack([loss.detach(), l_hm.detach(), l_rd.detach()]).float(),
-                             world).double().cpu()
+        parts = _reduce_mean(training_step(model, batch, optimizer, cfg, cuda), world).double().cpu()
         sums += parts
         steps += 1
         samples += len(batch["label"]) * world
