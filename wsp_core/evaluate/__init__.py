@@ -1,2 +1,2 @@
-"""Evaluation: ranking quality of label-noise scores now; the field's 3D and relative-depth
-metrics arrive with the training issues."""
+"""Evaluation: the field's metrics (``metrics``: relative depth and 3D pose) and the ranking
+quality of label-noise scores (``ranking``)."""
