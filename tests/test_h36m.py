@@ -80,3 +80,31 @@ def test_bad_npz_is_one_error(tmp_path):
     np.savez(tmp_path / "x.npz", imgname=np.array(["a.jpg"]))
     with pytest.raises(InputError, match="lacks center, scale, part, S"):
         read_h36m_npz(tmp_path / "x.npz")
+
+
+def test_3dmppe_json_layout(tmp_path):
+    from wsp_core.formats.h36m import read_h36m_json
+
+    rng = np.random.default_rng(5)
+    a = np.radians(30)
+    r = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    t = np.array([100.0, -50.0, 5000.0])
+    world = rng.normal(0, 300, (17, 3))
+    (tmp_path / "Human36M_subject9_data.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "s_09_act_02_subact_01_ca_01/x_000001.jpg", "width": 1000,
+                    "height": 1000, "subject": 9, "action_idx": 2, "subaction_idx": 1,
+                    "cam_idx": 1, "frame_idx": 0}],
+        "annotations": [{"id": 1, "image_id": 1, "bbox": [400, 300, 200, 400],
+                         "keypoints_vis": [True] * 17}]}))
+    (tmp_path / "Human36M_subject9_camera.json").write_text(json.dumps(
+        {"1": {"R": r.tolist(), "t": t.tolist(), "f": [1145.0, 1144.0], "c": [512.0, 515.0]}}))
+    (tmp_path / "Human36M_subject9_joint_3d.json").write_text(json.dumps(
+        {"2": {"1": {"0": world.tolist()}}}))
+    data = read_h36m_json(tmp_path)
+    assert len(data) == 1 and data.subjects.tolist() == [9] and data.actions == ["Directions"]
+    np.testing.assert_allclose(data.joints_cam[0], world @ r.T + t)
+    cam = data.joints_cam[0]
+    np.testing.assert_allclose(data.joints_img[0], cam[:, :2] / cam[:, 2:] * [1145, 1144] + [512, 515])
+    (tmp_path / "Human36M_subject9_joint_3d.json").write_text(json.dumps({"2": {}}))
+    with pytest.raises(InputError, match="image 1: no camera or 3D joints"):
+        read_h36m_json(tmp_path)

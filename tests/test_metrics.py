@@ -84,3 +84,18 @@ def test_per_action_average_weighs_actions_alike():
     table = per_action([10, 20, 30, 100], ["walk", "walk", "walk", "sit"])
     assert table == {"sit": 100.0, "walk": 20.0, "average": 60.0}
     assert not math.isnan(table["average"])
+
+
+def test_protocol_splits():
+    from wsp_core.evaluate.protocols import protocol_split
+
+    subjects = [1, 5, 9, 11, 11, 6, 2]
+    actions = ["Walk", "Sit", "Walk", "Eat", "Walk", "Eat", "Walk"]
+    train, test, metric = protocol_split(subjects, actions, "subject1")
+    assert train.tolist() == [0, 1, 5] and test.tolist() == [2, 3, 4] and metric == "mpjpe"
+    train, test, metric = protocol_split(subjects, actions, "subject2")
+    assert train.tolist() == [0, 1, 2, 5] and test.tolist() == [3, 4] and metric == "pa_mpjpe"
+    train, test, _ = protocol_split(subjects, actions, "cross-action", "Walk")
+    assert train.tolist() == [0, 2, 4, 6] and test.tolist() == [1, 3, 5]
+    with pytest.raises(ValueError, match="unknown protocol"):
+        protocol_split(subjects, actions, "subject3")

@@ -108,3 +108,69 @@ def _intrinsics(path: Path, cameras: str | Path | None, parsed) -> tuple[np.ndar
         f.append(np.asarray(entry["f"], float).ravel())
         c.append(np.asarray(entry["c"], float).ravel())
     return np.array(f), np.array(c)
+
+
+#: Human3.6M's actions, by the 3DMPPE files' ``action_idx`` (2 … 16).
+H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Posing", "Purchases",
+                "Sitting", "SittingDown", "Smoking", "Photo", "Waiting", "Walking", "WalkDog",
+                "WalkTogether")
+
+
+def read_h36m_json(annotations: str | Path, subjects: list[int] | None = None) -> Pose3DSet:
+    """Human3.6M in the 3DMPPE JSON layout: per subject ``Human36M_subject{S}_data.json``
+    (COCO-style images with subject, action_idx, subaction_idx, cam_idx, frame_idx; annotations
+    with bbox and keypoints_vis), ``_camera.json`` ({cam_idx: {R, t (mm), f, c}}) and
+    ``_joint_3d.json`` ({action: {subaction: {frame: 17 × 3 world mm}}}). Camera frame:
+    X_cam = R · X_world + t, as the 3DMPPE code computes it."""
+    from .base import load_json
+
+    folder = Path(annotations)
+    if subjects is None:
+        subjects = sorted(int(p.name[len("Human36M_subject"):-len("_data.json")])
+                          for p in folder.glob("Human36M_subject*_data.json"))
+    if not subjects:
+        raise InputError(folder, "holds no Human36M_subject<S>_data.json file")
+    out: dict[str, list] = {k: [] for k in ("images", "cam", "vis", "f", "c", "boxes", "subjects",
+                                            "actions")}
+    for subject in subjects:
+        base = folder / f"Human36M_subject{subject}"
+        data = load_json(Path(f"{base}_data.json"))
+        cameras = load_json(Path(f"{base}_camera.json"))
+        joints = load_json(Path(f"{base}_joint_3d.json"))
+        images = {im["id"]: im for im in data.get("images", []) if isinstance(im, dict)}
+        for ann in data.get("annotations", []):
+            im = images.get(ann.get("image_id"))
+            path = Path(f"{base}_data.json")
+            if im is None:
+                raise InputError(path, f"annotation {ann.get('id')} refers to an unknown image")
+            try:
+                cam = cameras[str(im["cam_idx"])]
+                world = np.asarray(joints[str(im["action_idx"])][str(im["subaction_idx"])]
+                                   [str(im["frame_idx"])], dtype=np.float64)
+                r, t = np.asarray(cam["R"], float), np.asarray(cam["t"], float).reshape(1, 3)
+                f, c = np.asarray(cam["f"], float).ravel(), np.asarray(cam["c"], float).ravel()
+            except (KeyError, TypeError, ValueError) as e:
+                raise InputError(path, f"image {im.get('id')}: no camera or 3D joints for it "
+                                       f"({e})") from None
+            if world.shape != (17, 3) or r.shape != (3, 3) or f.shape != (2,) or c.shape != (2,):
+                raise InputError(path, f"image {im.get('id')}: 3D joints, R, f or c of the wrong "
+                                       "shape")
+            out["images"].append(im["file_name"])
+            out["cam"].append(world @ r.T + t)
+            vis = np.asarray(ann.get("keypoints_vis", [True] * 17), dtype=bool).reshape(-1)
+            out["vis"].append(vis if vis.shape == (17,) else np.ones(17, bool))
+            out["f"].append(f)
+            out["c"].append(c)
+            out["boxes"].append(np.asarray(ann.get("bbox", [0, 0, 0, 0]), float))
+            out["subjects"].append(int(im.get("subject", subject)))
+            k = int(im["action_idx"]) - 2
+            out["actions"].append(H36M_ACTIONS[k] if 0 <= k < len(H36M_ACTIONS)
+                                  else str(im["action_idx"]))
+    cam = np.array(out["cam"]).reshape(-1, 17, 3)
+    if (cam[..., 2] <= 0).any():
+        raise InputError(folder, "a joint lies at or behind its camera (check R and t)")
+    f, c = np.array(out["f"]).reshape(-1, 2), np.array(out["c"]).reshape(-1, 2)
+    img = cam[..., :2] / cam[..., 2:] * f[:, None] + c[:, None]
+    return Pose3DSet(out["images"], cam, img, np.array(out["vis"]).reshape(-1, 17), f, c,
+                     np.array(out["boxes"]).reshape(-1, 4), np.array(out["subjects"], dtype=int),
+                     out["actions"])
