@@ -59,8 +59,8 @@ def make_rows(world: Path | None, tmp: Path, images: int) -> list[dict]:
 
 def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> dict:
     from wsp_core.models.wsp import resnet_backbone
-    from wsp_core.train.pretrain import (build_model, make_loader, set_train_mode, to_device,
-                                         training_step)
+    from wsp_core.train.pretrain import build_model, make_loader, training_step
+    from wsp_core.train.runner import set_train_mode, to_device
 
     cuda = device.type == "cuda"
     loader = make_loader(rows, cfg, True, 1, 0)

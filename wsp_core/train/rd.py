@@ -13,8 +13,9 @@ from ..errors import InputError
 from .checkpoint import load_checkpoint
 from .data import check_images
 from .manifest import read_manifest
-from .pretrain import (build_model, config_from_checkpoint, make_loader, pick_device, predict,
-                       rd_summary)
+from .config import PretrainConfig
+from .pretrain import build_model, config_from_checkpoint, make_loader, predict, rd_summary
+from .runner import pick_device
 
 
 def load_wsp(ckpt: Path, device: str = "auto") -> tuple[torch.nn.Module, PretrainConfig, dict]:

@@ -1,0 +1,393 @@
+"""The training runner shared by every kind of training (WSP pre-training, 3D fine-tuning).
+
+One process or many (torchrun), CPU or GPU, resumable, stoppable. A run folder holds
+``manifest.jsonl`` (the frozen training data), ``config.json`` (the resolved config and the
+manifest's SHA-256), ``metrics.jsonl`` (one row per epoch), and the atomic checkpoints
+``last.pt`` and ``best.pt`` ({kind, model, optimizer, scheduler, epoch, config, manifest_sha256,
+best_metric}). Only rank 0 writes. SIGTERM or a file named ``STOP`` in the run folder ends the
+current step, saves ``last.pt`` and stops; ``--resume`` continues from ``last.pt`` (a partly done
+epoch is done again, and ``metrics.jsonl`` keeps exactly one row per finished epoch).
+
+A :class:`Task` supplies what differs between kinds: how the manifest is made, the data, the
+model, one optimisation step, and validation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from ..atomic import atomic_write
+from ..errors import InputError
+from .checkpoint import load_checkpoint, save_checkpoint
+from .manifest import file_sha256
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Task:
+    """What one kind of training supplies to :func:`run_training`.
+
+    - ``export(source, manifest_path, cfg)``: write the frozen training data, return a summary;
+    - ``rows(manifest_path, cfg)``: (training rows, held-out rows);
+    - ``make_loader(rows, cfg, train, world, rank)``: a DataLoader whose sampler has set_epoch;
+    - ``build_model(cfg, device)``: the network (initialised as the config says);
+    - ``step(model, batch, optimizer, cfg, cuda)``: one optimisation step, returns the losses as
+      a tensor in ``loss_names`` order (the first is the total);
+    - ``validate(model, loader, device, cfg)``: (metrics columns, score; higher is better).
+    """
+
+    kind: str
+    config_cls: type
+    loss_names: tuple[str, ...]
+    export: Callable[..., dict[str, Any]]
+    rows: Callable[..., tuple[list, list]]
+    make_loader: Callable[..., DataLoader]
+    build_model: Callable[..., torch.nn.Module]
+    step: Callable[..., torch.Tensor]
+    validate: Callable[..., tuple[dict[str, Any], float | None]]
+    job_kind: str = "train"   # the command's name in the jobs table (pretrain, finetune)
+    unit: str = "pairs"
+
+
+class Stopper:
+    """Set by SIGTERM or by a STOP file in the run folder; checked after every step."""
+
+    def __init__(self, run_dir: Path, rank: int = 0) -> None:
+        self.stop_file = run_dir / "STOP"
+        self.rank = rank
+        if rank == 0:
+            self.stop_file.unlink(missing_ok=True)  # a leftover from a killed run asks nothing
+        self.requested = False
+        self._previous = signal.signal(signal.SIGTERM, self._on_signal) \
+            if _main_thread() else None
+
+    def _on_signal(self, *_: object) -> None:
+        self.requested = True
+
+    def __call__(self) -> bool:
+        self.requested = self.requested or self.stop_file.exists()
+        return self.requested
+
+    def close(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+        if self.rank == 0:
+            self.stop_file.unlink(missing_ok=True)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) from torchrun's environment; (0, 1) for a plain process."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def pick_device(cfg) -> torch.device:
+    """The device a config asks for ("auto": CUDA when there is one); this process's GPU."""
+    kind = cfg.device
+    if kind == "auto":
+        kind = "cuda" if torch.cuda.is_available() else "cpu"
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("--set device=cuda", "no CUDA device is available")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+        return device
+    return torch.device("cpu")
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool):
+    out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    if channels_last and device.type == "cuda":
+        out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+    return out
+
+
+def set_train_mode(model: torch.nn.Module, bn_frozen: bool) -> None:
+    model.train()
+    if bn_frozen:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def _agree(flag: bool, world: int, device: torch.device) -> bool:
+    """True on every process when it is true on any (so all stop at the same step)."""
+    if world == 1:
+        return flag
+    value = torch.tensor([int(flag)], device=device)  # NCCL reduces CUDA tensors only
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _reduce_mean(values: torch.Tensor, world: int) -> torch.Tensor:
+    if world > 1:
+        dist.all_reduce(values)
+        values = values / world
+    return values
+
+
+def _emitter(mode: str, rank: int) -> tuple[Emit, Callable[[], None]]:
+    if rank != 0 or mode == "none":
+        return (lambda _e: None), (lambda: None)
+    if mode == "jsonl":
+        def emit(event: dict[str, Any]) -> None:
+            print(json.dumps(event), flush=True)
+        return emit, (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="step", dynamic_ncols=True)
+
+    def emit_bar(event: dict[str, Any]) -> None:
+        if event["event"] == "step":
+            bar.total = event["steps"]
+            bar.n = event["step"]
+            bar.set_description(f"epoch {event['epoch'] + 1}")
+            bar.set_postfix(loss=f"{event['loss']:.4f}", rd=f"{event['loss_rd']:.3f}")
+            bar.refresh()
+        elif event["event"] == "epoch":
+            bar.write(json.dumps({k: v for k, v in event.items() if k != "event"}))
+    return emit_bar, bar.close
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    with atomic_write(path) as f:
+        f.write(json.dumps(data, indent=2))
+
+
+def _metrics_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _keep_metrics_before(path: Path, epoch: int) -> None:
+    """On resume: keep one row per epoch already checkpointed, drop any later row."""
+    rows = [r for r in _metrics_rows(path) if r["epoch"] < epoch]
+    with atomic_write(path) as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _append_metrics(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def config_from_checkpoint(state: dict[str, Any], path: Path, task: Task):
+    """The config a checkpoint of ``task``'s kind was made with; InputError for another kind."""
+    if state.get("kind") != task.kind or not isinstance(state.get("config"), dict):
+        raise InputError(path, f"is a {state.get('kind')!r} checkpoint, not a {task.kind} one")
+    try:
+        return task.config_cls(**state["config"])
+    except TypeError as e:
+        raise InputError(path, f"its config does not fit this version of WSP Studio ({e})") from None
+
+
+def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: int, world: int,
+                    emit: Emit, stop: Callable[[], bool]) -> dict[str, Any]:
+    """One pass over the training data; returns the epoch's mean losses and speed."""
+    set_train_mode(model, cfg.bn_frozen)
+    loader.dataset.set_epoch(epoch)
+    loader.sampler.set_epoch(epoch)
+    sums = torch.zeros(len(task.loss_names), dtype=torch.float64)
+    steps, samples, start = 0, 0, time.perf_counter()
+    total = len(loader)
+    cuda = device.type == "cuda"
+    for step, batch in enumerate(loader):
+        batch = to_device(batch, device, cfg.channels_last)
+        parts = _reduce_mean(task.step(model, batch, optimizer, cfg, cuda), world).double().cpu()
+        sums += parts
+        steps += 1
+        samples += len(batch["image"]) * world
+        elapsed = time.perf_counter() - start
+        if step % cfg.log_every == 0 or step == total - 1:
+            emit({"event": "step", "epoch": epoch, "step": step + 1, "steps": total,
+                  **dict(zip(task.loss_names, parts.tolist())),
+                  "lr": optimizer.param_groups[0]["lr"], "samples_per_s": samples / elapsed,
+                  "eta_s": elapsed / (step + 1) * ((cfg.epochs - epoch) * total - step - 1)})
+        if _agree(stop(), world, device):
+            return {"stopped": True}
+    mean = (sums / max(steps, 1)).tolist()
+    elapsed = time.perf_counter() - start
+    return {"stopped": False, **dict(zip(task.loss_names, mean)), "time_s": elapsed,
+            "samples_per_s": samples / max(elapsed, 1e-9)}
+
+
+def prepare_run(task: Task, source, out: Path, cfg, resume: bool, rank: int,
+                source_key: str = "source") -> tuple[Any, dict[str, Any] | None, str]:
+    """Rank 0 exports the manifest and writes config.json (or reads them on resume)."""
+    last = out / "last.pt"
+    if resume:
+        if not last.exists():
+            raise InputError(out, "nothing to resume: no last.pt in this run folder")
+        state = load_checkpoint(last)
+        cfg = config_from_checkpoint(state, last, task)
+        digest = file_sha256(out / "manifest.jsonl")
+        if digest != state["manifest_sha256"]:
+            raise InputError(out / "manifest.jsonl", "does not match the checkpoint's manifest "
+                                                     "(the run folder was changed)")
+        return cfg, state, digest
+    if last.exists():
+        raise InputError(out, "already holds a run (last.pt); use --resume, or another --out")
+    if rank == 0:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(out, f"cannot create the run folder ({e.strerror})") from None
+        info = task.export(source, out / "manifest.jsonl", cfg)
+        _write_json_atomic(out / "config.json", {"kind": task.kind, "config": asdict(cfg),
+                                                 "manifest": info, source_key: str(source)})
+    if dist.is_initialized():
+        dist.barrier()
+    return cfg, None, file_sha256(out / "manifest.jsonl")
+
+
+def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
+                 progress: str = "bar", store: Path | None = None,
+                 source_key: str = "source") -> dict[str, Any]:
+    """Run (or resume) a training of ``task``'s kind; returns the final summary. Jobs are
+    recorded in ``store`` when one is given."""
+    rank, world = distributed()
+    device = pick_device(cfg)
+    if world > 1 and not dist.is_initialized():
+        # rank 0 validates alone while the others wait in the next all-reduce: allow for it
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=datetime.timedelta(hours=2))
+    if world > 1 and cfg.batch_size % world:
+        raise InputError("batch_size", f"{cfg.batch_size} does not split evenly over {world} "
+                                       "processes")
+    torch.manual_seed(cfg.seed)
+    cfg, state, digest = prepare_run(task, source, out, cfg, resume, rank, source_key)
+    emit, close = _emitter(progress, rank)
+    train_rows, val_rows = task.rows(out / "manifest.jsonl", cfg)
+    if not train_rows:
+        raise InputError(out / "manifest.jsonl", f"no training {task.unit} (is the data empty, "
+                                                 "or everything excluded?)")
+    model = task.build_model(cfg, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.lr_steps, cfg.lr_factor)
+    start, best = 0, -math.inf
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start, best = state["epoch"], state.get("best_metric", -math.inf)
+        if rank == 0:
+            _keep_metrics_before(out / "metrics.jsonl", start)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        net = torch.compile(net)
+    train_loader = task.make_loader(train_rows, cfg, True, world, rank)
+    val_loader = task.make_loader(val_rows, cfg, False, 1, 0) if val_rows and rank == 0 else None
+    stopper = Stopper(out, rank)
+    job = _job_started(store, out, task.job_kind, cfg, digest, rank) if store else None
+    emit({"event": "start", "kind": task.kind, "epochs": cfg.epochs, "start_epoch": start,
+          f"train_{task.unit}": len(train_rows), f"val_{task.unit}": len(val_rows),
+          "world_size": world, "device": str(device), "manifest_sha256": digest})
+    status, last_row, done = "finished", None, start
+    try:
+        for epoch in range(start, cfg.epochs):
+            stats = train_one_epoch(task, net, train_loader, optimizer, cfg, device, epoch, world,
+                                    emit, stopper)
+            if stats["stopped"]:
+                status = "stopped"
+                break
+            lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
+            scheduler.step()
+            columns, score = task.validate(model, val_loader, device, cfg) \
+                if val_loader is not None and (epoch + 1) % cfg.eval_every == 0 else ({}, None)
+            if rank == 0:
+                last_row = {"epoch": epoch, **{k: v for k, v in stats.items() if k != "stopped"},
+                            "lr": lr, **columns}
+                _append_metrics(out / "metrics.jsonl", last_row)
+                # best = the task's validation score; without held-out data, the lowest loss
+                metric = score if val_loader is not None else -last_row[task.loss_names[0]]
+                improved = metric is not None and metric >= best
+                best = max(best, metric) if metric is not None else best
+                ckpt = _checkpoint(task, model, optimizer, scheduler, epoch + 1, cfg, digest, best)
+                save_checkpoint(out / "last.pt", ckpt)
+                if improved:
+                    save_checkpoint(out / "best.pt", ckpt)
+                emit({"event": "epoch", **last_row})
+            done = epoch + 1
+        if status == "stopped" and rank == 0:
+            # the scheduler has stepped once per finished epoch, as it must on resume
+            save_checkpoint(out / "last.pt", _checkpoint(task, model, optimizer, scheduler, done,
+                                                         cfg, digest, best))
+            emit({"event": "stopped", "epochs_done": done})
+    except BaseException as e:
+        if job is not None:
+            try:
+                _job_finished(store, job, "failed", last_row, str(e))
+            except Exception:  # noqa: BLE001 - the training error matters more
+                pass
+        raise
+    finally:
+        stopper.close()
+        close()
+    if job is not None:
+        _job_finished(store, job, status, last_row, None)
+    summary = {"event": "done", "status": status, "run": str(out), "last": last_row,
+               "epochs_done": done}
+    emit(summary)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def even_sample(rows: list, n: int) -> list:
+    """``n`` rows spread evenly over ``rows`` (all of them when there are not more)."""
+    if len(rows) <= n:
+        return rows
+    return [rows[int(k)] for k in np.linspace(0, len(rows) - 1, n)]
+
+
+def _checkpoint(task: Task, model, optimizer, scheduler, epoch: int, cfg, digest: str,
+                best: float) -> dict[str, Any]:
+    return {"kind": task.kind, "version": 1, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "epoch": epoch, "config": asdict(cfg), "manifest_sha256": digest,
+            "best_metric": float(best)}
+
+
+def _job_started(store: Path, out: Path, kind: str, cfg, digest: str, rank: int) -> int | None:
+    if rank != 0:
+        return None
+    from ..store import open_store
+    from ..store.jobs import start_job
+
+    with open_store(store, create=False) as s:
+        return start_job(s, kind, asdict(cfg), out, digest)
+
+
+def _job_finished(store: Path, job: int, status: str, metrics: dict | None,
+                  error: str | None) -> None:
+    from ..store import open_store
+    from ..store.jobs import finish_job
+
+    with open_store(store, create=False) as s:
+        finish_job(s, job, status, metrics, error)
