@@ -122,6 +122,37 @@ def _add_score(sub) -> None:
     p.set_defaults(func=cmd_score)
 
 
+def _add_finetune(sub) -> None:
+    p = sub.add_parser("finetune", help="3D fine-tuning (PoseNet head) from a WSP checkpoint or none")
+    p.add_argument("--data", help="FORMAT:PATH with FORMAT synth, h36m-npz or h36m "
+                                  "(needed unless --resume)")
+    p.add_argument("--init", help="a WSP pre-training checkpoint, or none (the PoseNet baseline)")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--preset", help="paper, cpu-small, smoke or a TOML file (default: paper on a "
+                                    "GPU, cpu-small on the CPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--protocol", help="subject1, subject2, cross-action or all")
+    p.add_argument("--db", type=Path, help="a store to record the job in")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+
+def _add_eval_3d(sub) -> None:
+    p = sub.add_parser("eval-3d", help="MPJPE, PA-MPJPE, per-axis and per-action errors")
+    p.add_argument("--ckpt", required=True, type=Path)
+    p.add_argument("--data", required=True, help="FORMAT:PATH (synth, h36m-npz, h36m)")
+    p.add_argument("--protocol", default="subject1",
+                   help="subject1, subject2, cross-action or all (every sample)")
+    p.add_argument("--action", help="the training action of cross-action")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_3d)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsp-core", description="WSP Studio: weakly-supervised 3D pose pre-training from "
@@ -129,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report,
-                _add_pretrain, _add_eval_rd, _add_score):
+                _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d):
         add(sub)
     return parser
 
@@ -258,6 +289,48 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     elif args.progress != "jsonl":
         print(f"{summary['status']}: {summary['epochs_done']} epochs in {args.out}")
     return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    import torch
+
+    from .train.config import FinetuneConfig, load_config
+    from .train.finetune import finetune
+
+    given = args.set or args.preset or args.init or args.protocol or args.data
+    if args.resume and given:
+        raise WspError(f"{args.out}: --resume continues with the run's own config "
+                       "(config.json); --data, --init, --preset, --set and --protocol are not taken")
+    if not args.resume and not args.data:
+        raise WspError("--data: FORMAT:PATH is needed to start a run")
+    preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
+    overrides = args.set + [f"init={args.init or 'none'}"] + \
+        ([f"protocol={args.protocol}"] if args.protocol else [])
+    cfg = load_config(FinetuneConfig, preset, overrides, kind="finetune")
+    data = args.data or _run_config(args.out).get("data")
+    summary = finetune(data, args.out, cfg, args.resume, "none" if args.json else args.progress,
+                       store=args.db)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    elif args.progress != "jsonl":
+        print(f"{summary['status']}: {summary['epochs_done']} epochs in {args.out}")
+    return 0
+
+
+def cmd_eval_3d(args: argparse.Namespace) -> int:
+    from .train.finetune import eval_3d, format_3d
+
+    result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
+                     args.device)
+    _emit(args, result, format_3d(result))
+    return 0
+
+
+def _run_config(out: Path) -> dict:
+    try:
+        return json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _run_store(out: Path) -> Path | None:

@@ -73,7 +73,7 @@ def camera_to_pixel(points: torch.Tensor, f: torch.Tensor, c: torch.Tensor) -> t
 
 def decode(pred: torch.Tensor, crop_to_image: torch.Tensor, root_depth_mm: torch.Tensor,
            f: torch.Tensor, c: torch.Tensor, heatmap_size: int, input_size: int,
-           root: int) -> torch.Tensor:
+           root: int, depth_bins: int = DEPTH_BINS) -> torch.Tensor:
     """PoseNet output (B, J, 3) in heatmap/bin units → camera-frame joints (B, J, 3) in mm.
 
     x, y: heatmap pixels → crop pixels → image pixels through ``crop_to_image`` (B, 2, 3 affine);
@@ -84,6 +84,6 @@ def decode(pred: torch.Tensor, crop_to_image: torch.Tensor, root_depth_mm: torch
     crop_xy = (pred[..., :2] + 0.5) * scale - 0.5
     ones = torch.ones_like(crop_xy[..., :1])
     img_xy = torch.einsum("bij,bkj->bki", crop_to_image, torch.cat([crop_xy, ones], -1))
-    rel_z = (pred[..., 2] / (pred.new_tensor(DEPTH_BINS) - 1) - 0.5) * DEPTH_RANGE_MM
+    rel_z = (pred[..., 2] / (depth_bins - 1) - 0.5) * DEPTH_RANGE_MM
     depth = rel_z - rel_z[:, root:root + 1] + root_depth_mm[:, None]
     return pixel_to_camera(img_xy, depth, f, c)

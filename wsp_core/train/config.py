@@ -50,18 +50,61 @@ class PretrainConfig:
     eval_every: int = 1
 
 
-def validate(config: PretrainConfig) -> None:
+@dataclass
+class FinetuneConfig:
+    """3D fine-tuning (PoseNet head, integral regression). Defaults are the paper's."""
+
+    backbone: str = "resnet50"
+    init: str = "none"                     # a WSP checkpoint, or none (the PoseNet baseline)
+    input_size: int = 256
+    head_channels: int = 256
+    depth_bins: int = 64
+    protocol: str = "subject1"             # subject1 | subject2 | cross-action | all
+    action: str | None = None              # the training action of cross-action
+    val_fraction: float = 0.1              # held-out images with protocol "all"
+    epochs: int = 25
+    batch_size: int = 32
+    lr: float = 1e-3
+    lr_steps: list[int] = field(default_factory=lambda: [17, 21])
+    lr_factor: float = 0.1
+    weight_decay: float = 0.0
+    workers: int = 4
+    augment: bool = True
+    aug_scale: float = 0.25
+    aug_rotation: float = 30.0
+    aug_flip: bool = True
+    aug_colour: float = 0.2
+    bn_frozen: bool = False
+    max_samples: int = 0                   # 0 = all
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    log_every: int = 10
+    eval_every: int = 1
+
+
+def validate(config) -> None:
     """Refuse settings that cannot work, before anything is written."""
     from ..models.wsp import BACKBONES
     from .data import PRETRAIN_JOINTS
 
     problems = []
+    if isinstance(config, FinetuneConfig):
+        from ..evaluate.protocols import PROTOCOLS
+
+        if config.protocol not in (*PROTOCOLS, "all"):
+            problems.append(f"protocol {config.protocol!r} is not one of "
+                            f"{', '.join((*PROTOCOLS, 'all'))}")
+        if config.depth_bins < 2:
+            problems.append("depth_bins must be at least 2")
+    elif not 0 < config.sampled_joints < len(PRETRAIN_JOINTS):
+        problems.append(f"sampled_joints must be in 1..{len(PRETRAIN_JOINTS) - 1}")
     if config.backbone not in BACKBONES:
         problems.append(f"unknown backbone {config.backbone!r}; one of {', '.join(BACKBONES)}")
     if config.input_size < 32 or config.input_size % 32:
         problems.append(f"input_size {config.input_size} is not a multiple of 32")
-    if not 0 < config.sampled_joints < len(PRETRAIN_JOINTS):
-        problems.append(f"sampled_joints must be in 1..{len(PRETRAIN_JOINTS) - 1}")
     if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0:
         problems.append("epochs, batch_size and lr must be positive")
     if not 0 <= config.val_fraction < 1:
@@ -118,8 +161,7 @@ def load_config(cls, preset: str | None, overrides: list[str] | None = None,
             setattr(config, key, coerce(value, getattr(config, key), key))
         except ValueError as e:
             raise InputError("--set", f"{item!r}: {e}") from None
-    if isinstance(config, PretrainConfig):
-        validate(config)
+    validate(config)
     return config
 
 

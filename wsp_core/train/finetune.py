@@ -1,0 +1,299 @@
+"""3D fine-tuning: PoseNet's head on a backbone from WSP pre-training (or from scratch: the
+PoseNet baseline), trained with integral regression on single-person 3D samples.
+
+Data: ``FORMAT:PATH`` with FORMAT one of ``synth`` (a synthetic world folder: its ``single/``
+set), ``h36m-npz`` (mmpose's npz; images in ``images/`` beside it) or ``h36m`` (the 3DMPPE JSON
+annotation folder; images in ``../images``). The manifest lists every sample with its split by
+the config's protocol (docs/TRAINING.md).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ..atomic import atomic_write
+from ..errors import InputError
+from ..evaluate.metrics import axis_errors, mpjpe, pa_mpjpe, per_action
+from ..evaluate.protocols import protocol_split
+from ..skeleton import H36M
+from .config import FinetuneConfig
+from .data import MEAN, STD, crop_affine, worker_init
+from .manifest import read_manifest
+from .runner import Task, even_sample, run_training, to_device
+
+DATA_FORMATS = ("synth", "h36m-npz", "h36m")
+ROOT = H36M.index("pelvis")
+FLIP = np.array([H36M.canonical.index(n.replace("l_", "r_", 1) if n.startswith("l_") else
+                                      n.replace("r_", "l_", 1) if n.startswith("r_") else n)
+                 for n in H36M.canonical])
+DEPTH_RANGE_MM = 2000.0
+
+
+def read_3d_source(spec: str):
+    """(Pose3DSet, image folder) of ``FORMAT:PATH``."""
+    from ..formats.h36m import read_h36m_json, read_h36m_npz
+
+    fmt, sep, path = spec.partition(":")
+    if not sep or fmt not in DATA_FORMATS:
+        raise InputError(spec, f"expected FORMAT:PATH with FORMAT one of {', '.join(DATA_FORMATS)}")
+    path = Path(path)
+    if fmt == "synth":
+        return read_h36m_npz(path / "single" / "annotations.npz"), path / "single" / "images"
+    if fmt == "h36m-npz":
+        return read_h36m_npz(path), path.parent / "images"
+    return read_h36m_json(path), path.parent / "images"
+
+
+def export_samples(spec: str, path: Path, cfg: FinetuneConfig) -> dict[str, Any]:
+    """Write the fine-tuning manifest: every sample with its split under the protocol."""
+    data, images = read_3d_source(spec)
+    if cfg.protocol == "all":
+        test = np.array([zlib.crc32(n.encode()) % 10_000 < cfg.val_fraction * 10_000
+                         for n in data.images], dtype=bool)
+        train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
+    else:
+        try:
+            train_idx, test_idx, _ = protocol_split(data.subjects, data.actions, cfg.protocol,
+                                                    cfg.action)
+        except ValueError as e:
+            raise InputError(spec, str(e)) from None
+    split = np.full(len(data), "", dtype=object)
+    split[train_idx], split[test_idx] = "train", "val"
+    counts = {"train": int(len(train_idx)), "val": int(len(test_idx))}
+    with atomic_write(path) as f:
+        for k in range(len(data)):
+            if not split[k]:
+                continue
+            f.write(json.dumps({
+                "sample_id": k, "image": str(images / data.images[k]), "split": split[k],
+                "box": data.boxes[k].round(3).tolist(), "joints_img": data.joints_img[k].round(3).tolist(),
+                "joints_cam": data.joints_cam[k].round(2).tolist(),
+                "visible": data.visible[k].tolist(), "f": data.f[k].tolist(), "c": data.c[k].tolist(),
+                "subject": int(data.subjects[k]), "action": data.actions[k]},
+                separators=(",", ":")) + "\n")
+    return {"source": spec, "protocol": cfg.protocol, **counts}
+
+
+def targets(joints_img: np.ndarray, joints_cam: np.ndarray, visible: np.ndarray, m: np.ndarray,
+            input_size: int, depth_bins: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """PoseNet's targets (J, 3) in heatmap pixels and depth bins, and their weights (J,).
+
+    x, y: the joints through the crop affine ``m``, then (px + 0.5) / 4 − 0.5; z: the depth
+    relative to the root, ±1000 mm mapped onto bins 0 … D − 1. A joint outside the crop or the
+    depth range gets weight 0.
+    """
+    hm = input_size // 4
+    xy = joints_img @ m[:, :2].T + m[:, 2]
+    if flip:
+        xy[:, 0] = input_size - 1 - xy[:, 0]
+    xy = (xy + 0.5) / 4.0 - 0.5
+    z = ((joints_cam[:, 2] - joints_cam[ROOT, 2]) / DEPTH_RANGE_MM + 0.5) * (depth_bins - 1)
+    target = np.concatenate([xy, z[:, None]], 1)
+    weight = visible & (xy >= 0).all(1) & (xy <= hm - 1).all(1) & (z >= 0) & (z <= depth_bins - 1)
+    if flip:
+        target, weight = target[FLIP], weight[FLIP]
+    return target.astype(np.float32), weight.astype(np.float32)
+
+
+class Pose3DDataset(Dataset):
+    def __init__(self, rows: list[dict[str, Any]], cfg: FinetuneConfig, train: bool) -> None:
+        self.rows, self.cfg, self.train = rows, cfg, train and cfg.augment
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        row, cfg = self.rows[index], self.cfg
+        rng = np.random.default_rng([cfg.seed, self.epoch, int(row["sample_id"])])
+        image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(row["image"], "cannot read the image")
+        x, y, w, h = row["box"]
+        centre, side = np.array([x + w / 2, y + h / 2]), max(w, h, 1.0)
+        rotation, flip = 0.0, False
+        if self.train:  # as 3DMPPE: scale 1 ± clip(N(0,1), ±1)·s, rotation clip(N(0,1), ±2)·r
+            side *= 1.0 + float(np.clip(rng.normal(), -1, 1)) * cfg.aug_scale
+            if rng.random() < 0.6:
+                rotation = float(np.clip(rng.normal(), -2, 2)) * cfg.aug_rotation
+            flip = cfg.aug_flip and rng.random() < 0.5
+        m = crop_affine(centre, side, rotation, cfg.input_size)
+        crop = cv2.warpAffine(image, m, (cfg.input_size, cfg.input_size), flags=cv2.INTER_LINEAR)
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        if flip:
+            crop = crop[:, ::-1]
+        if self.train and cfg.aug_colour > 0:
+            c = cfg.aug_colour
+            crop = np.clip(crop * rng.uniform(1 - c, 1 + c, 3).astype(np.float32), 0, 1)
+        cam = np.asarray(row["joints_cam"], dtype=np.float64)
+        target, weight = targets(np.asarray(row["joints_img"], dtype=np.float64), cam,
+                                 np.asarray(row["visible"], dtype=bool), m, cfg.input_size,
+                                 cfg.depth_bins, flip)
+        inverse = cv2.invertAffineTransform(m)
+        return {"image": torch.from_numpy(np.ascontiguousarray(((crop - MEAN) / STD)
+                                                               .transpose(2, 0, 1))),
+                "target": torch.from_numpy(target), "weight": torch.from_numpy(weight),
+                "joints_cam": torch.from_numpy(cam.astype(np.float32)),
+                "crop_to_image": torch.from_numpy(inverse.astype(np.float32)),
+                "root_depth": torch.tensor(float(cam[ROOT, 2])),
+                "f": torch.tensor(row["f"], dtype=torch.float32),
+                "c": torch.tensor(row["c"], dtype=torch.float32),
+                "sample_id": torch.tensor(int(row["sample_id"]))}
+
+
+def make_loader(rows, cfg: FinetuneConfig, train: bool, world: int, rank: int) -> DataLoader:
+    dataset = Pose3DDataset(rows, cfg, train)
+    per_rank = max(1, cfg.batch_size // world)
+    sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
+                                 drop_last=False)
+    return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
+                      worker_init_fn=worker_init,
+                      drop_last=train and len(dataset) > per_rank * world,
+                      pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
+
+
+def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
+    from ..models.posenet import PoseNet
+
+    model = PoseNet(cfg.backbone, len(H36M.joints), cfg.head_channels, cfg.depth_bins)
+    if cfg.init and cfg.init != "none":
+        from .checkpoint import load_checkpoint
+
+        state = load_checkpoint(cfg.init)
+        if state.get("kind") != "wsp-pretrain":
+            raise InputError(cfg.init, f"is a {state.get('kind')!r} checkpoint; --init takes a "
+                                       "WSP pre-training checkpoint")
+        if not model.init_from_wsp(state["model"]):
+            raise InputError(cfg.init, f"holds no {cfg.backbone} backbone to start from")
+    model = model.to(device)
+    if device.type == "cuda" and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def training_step(model, batch, optimizer, cfg: FinetuneConfig, cuda: bool) -> torch.Tensor:
+    """L1 between the soft-argmax coordinates and the targets, on the joints with weight (eq. 12)."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+        pred = model(batch["image"])
+    err = (pred.float() - batch["target"]).abs() * batch["weight"][..., None]
+    loss = err.sum() / (batch["weight"].sum() * 3).clamp(min=1)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return torch.stack([loss.detach()]).float()
+
+
+@torch.inference_mode()
+def predict_3d(model, loader, device, cfg: FinetuneConfig) -> dict[str, np.ndarray]:
+    """Camera-frame predictions (mm, root depth from the ground truth) and the ground truth."""
+    from ..models.posenet import decode
+
+    model.eval()
+    preds, gts, ids = [], [], []
+    cuda = device.type == "cuda"
+    for batch in loader:
+        batch = to_device(batch, device, cfg.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+            out = model(batch["image"]).float()
+        cam = decode(out, batch["crop_to_image"], batch["root_depth"], batch["f"], batch["c"],
+                     cfg.input_size // 4, cfg.input_size, ROOT, cfg.depth_bins)
+        preds.append(cam.cpu().numpy())
+        gts.append(batch["joints_cam"].cpu().numpy())
+        ids.append(batch["sample_id"].cpu().numpy())
+    if not preds:
+        return {"pred": np.zeros((0, 17, 3)), "gt": np.zeros((0, 17, 3)), "sample_id": np.zeros(0)}
+    return {"pred": np.concatenate(preds), "gt": np.concatenate(gts),
+            "sample_id": np.concatenate(ids)}
+
+
+def summary_3d(pred: dict[str, np.ndarray], actions: list[str]) -> dict[str, Any]:
+    """MPJPE (root-aligned), PA-MPJPE, per-axis errors, and MPJPE by action with its average."""
+    p, g = pred["pred"], pred["gt"]
+    if len(p) == 0:
+        return {"samples": 0}
+    per_pose = np.linalg.norm((p - p[:, ROOT:ROOT + 1]) - (g - g[:, ROOT:ROOT + 1]), axis=-1).mean(1)
+    return {"samples": int(len(p)), "mpjpe": mpjpe(p, g, root=ROOT), "pa_mpjpe": pa_mpjpe(p, g),
+            **{f"{k}_error": v for k, v in axis_errors(p, g, root=ROOT).items()},
+            "by_action": per_action(per_pose, actions)}
+
+
+def _rows(path: Path, cfg: FinetuneConfig) -> tuple[list, list]:
+    rows = read_manifest(path)
+    train_rows = [r for r in rows if r["split"] == "train"]
+    val_rows = [r for r in rows if r["split"] == "val"]
+    if cfg.max_samples:
+        train_rows = even_sample(train_rows, cfg.max_samples)
+        val_rows = even_sample(val_rows, max(2, cfg.max_samples // 4))
+    return train_rows, val_rows
+
+
+def _validate(model, loader, device, cfg: FinetuneConfig) -> tuple[dict[str, Any], float | None]:
+    actions = {r["sample_id"]: r["action"] for r in loader.dataset.rows}
+    pred = predict_3d(model, loader, device, cfg)
+    s = summary_3d(pred, [actions[int(k)] for k in pred["sample_id"]])
+    if not s["samples"]:
+        return {}, None
+    columns = {"val_mpjpe": s["mpjpe"], "val_pa_mpjpe": s["pa_mpjpe"],
+               "val_action_mpjpe": s["by_action"]["average"], "val_z_error": s["z_error"]}
+    return columns, -s["mpjpe"]
+
+
+FINETUNE_TASK = Task(kind="posenet-finetune", config_cls=FinetuneConfig, loss_names=("loss",),
+                     export=export_samples, rows=_rows, make_loader=make_loader,
+                     build_model=build_model, step=training_step, validate=_validate,
+                     job_kind="finetune", unit="samples")
+
+
+def finetune(data: str, out: Path, cfg: FinetuneConfig, resume: bool = False,
+             progress: str = "bar", store: Path | None = None) -> dict[str, Any]:
+    """Run (or resume) 3D fine-tuning on ``FORMAT:PATH`` data; returns the summary."""
+    return run_training(FINETUNE_TASK, data, out, cfg, resume, progress, store=store,
+                        source_key="data")
+
+
+def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | None = None,
+            batch: int = 32, workers: int = 2, device: str = "auto") -> dict[str, Any]:
+    """The field's 3D metrics of a fine-tuned checkpoint on the test samples of a protocol
+    (``all``: every sample), with the ground-truth root depth."""
+    import tempfile
+
+    from .checkpoint import load_checkpoint
+    from .runner import config_from_checkpoint, pick_device
+
+    state = load_checkpoint(ckpt)
+    cfg = config_from_checkpoint(state, Path(ckpt), FINETUNE_TASK)
+    cfg.device, cfg.workers, cfg.batch_size, cfg.init = device, workers, batch, "none"
+    cfg.protocol, cfg.action, cfg.val_fraction = protocol, action, 1.0
+    with tempfile.TemporaryDirectory() as tmp:
+        export_samples(data, Path(tmp) / "m.jsonl", cfg)
+        rows = [r for r in read_manifest(Path(tmp) / "m.jsonl") if r["split"] == "val"]
+    if not rows:
+        raise InputError(data, f"no test sample under protocol {protocol}")
+    dev = pick_device(cfg)
+    model = build_model(cfg, dev)
+    model.load_state_dict(state["model"])
+    pred = predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev, cfg)
+    actions = {r["sample_id"]: r["action"] for r in rows}
+    return {"checkpoint": str(ckpt), "epoch": state["epoch"], "data": data, "protocol": protocol,
+            **summary_3d(pred, [actions[int(k)] for k in pred["sample_id"]])}
+
+
+def format_3d(result: dict[str, Any]) -> str:
+    lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}) on {result['data']}, "
+             f"protocol {result['protocol']}: {result['samples']} samples",
+             f"MPJPE {result['mpjpe']:.1f} mm   PA-MPJPE {result['pa_mpjpe']:.1f} mm   "
+             f"X {result['x_error']:.1f}   Y {result['y_error']:.1f}   Z {result['z_error']:.1f} mm",
+             "MPJPE by action (mm): " + ", ".join(f"{a} {v:.1f}" for a, v in
+                                                 result["by_action"].items())]
+    return "\n".join(lines)
