@@ -102,3 +102,23 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     bad = run_cli("finetune", "--data", f"synth:{world}", "--init", db, "--out", tmp_path / "x",
                   "--preset", "smoke", check=False)
     assert bad.returncode == 2 and "not a readable checkpoint" in bad.stderr
+
+
+def test_predict_on_a_real_photo(world, tmp_path):
+    from conftest import sample
+
+    run_cli("finetune", "--data", f"synth:{world}", "--init", "none", "--out", tmp_path / "ft",
+            "--preset", "smoke", "--set", "epochs=1", "--progress", "none")
+    photo = sample("coco", "000000196141.jpg")
+    out = tmp_path / "pred.json"
+    result = json.loads(run_cli("predict", "--ckpt", tmp_path / "ft" / "last.pt", photo,
+                                "--box", "247.76,74.23,169.67,300.78", "--box",
+                                "453.77,206.81,177.23,210.87", "--out", out, "--json").stdout)
+    assert len(result["persons"]) == 2 and json.loads(out.read_text()) == result
+    for person in result["persons"]:
+        joints = np.array(person["joints_mm"])
+        assert joints.shape == (17, 3) and np.allclose(joints[0], 0)        # root-relative
+        assert np.abs(joints).max() < 3000
+    bad = run_cli("predict", "--ckpt", tmp_path / "ft" / "last.pt", photo, "--box", "1,2,3",
+                  check=False)
+    assert bad.returncode == 2 and "not x,y,w,h" in bad.stderr

@@ -153,6 +153,18 @@ def _add_eval_3d(sub) -> None:
     p.set_defaults(func=cmd_eval_3d)
 
 
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="root-relative 3D joints (mm) for person boxes of a photo")
+    p.add_argument("--ckpt", required=True, type=Path, help="a fine-tuned checkpoint")
+    p.add_argument("image", type=Path, help="a JPEG or PNG")
+    p.add_argument("--box", action="append", default=[], metavar="X,Y,W,H",
+                   help="a person box in pixels (repeatable; default: the whole image)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", type=Path, help="also write the JSON to this file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsp-core", description="WSP Studio: weakly-supervised 3D pose pre-training from "
@@ -160,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report,
-                _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d):
+                _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d,
+                _add_predict):
         add(sub)
     return parser
 
@@ -323,6 +336,27 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
                      args.device)
     _emit(args, result, format_3d(result))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .atomic import atomic_write
+    from .train.finetune import predict_image
+
+    boxes = []
+    for text in args.box:
+        try:
+            boxes.append([float(v) for v in text.split(",")])
+        except ValueError:
+            raise WspError(f"--box {text}: expected four numbers x,y,w,h") from None
+    result = predict_image(args.ckpt, args.image, boxes, args.device)
+    if args.out:
+        with atomic_write(args.out) as f:
+            f.write(json.dumps(result, indent=1))
+    summary = "\n".join(
+        f"person {k + 1} box {p['box']}: {len(p['joints_mm'])} joints, root-relative mm "
+        f"(head {p['joints_mm'][10]})" for k, p in enumerate(result["persons"]))
+    _emit(args, result, summary)
     return 0
 
 

@@ -297,3 +297,59 @@ def format_3d(result: dict[str, Any]) -> str:
              "MPJPE by action (mm): " + ", ".join(f"{a} {v:.1f}" for a, v in
                                                  result["by_action"].items())]
     return "\n".join(lines)
+
+
+#: The real-world extent of a person's box in 3DMPPE (mm), for the root depth of a photo.
+BOX_3D_MM = 2000.0
+
+
+def predict_image(ckpt: Path, image_path: Path, boxes: list[list[float]] | None = None,
+                  device: str = "auto") -> dict[str, Any]:
+    """Root-relative 3D joints (mm) and 2D joints (px) for each person box of a photo.
+
+    A photo has no intrinsics: the focal length is taken as the image's larger side and the
+    principal point as its centre; the root depth follows from the box size as in RootNet
+    (Z = f · 2000 mm / box side). Root-relative coordinates depend on these only mildly.
+    """
+    from ..models.posenet import decode
+    from .checkpoint import load_checkpoint
+    from .runner import config_from_checkpoint, pick_device
+
+    state = load_checkpoint(ckpt)
+    cfg = config_from_checkpoint(state, Path(ckpt), FINETUNE_TASK)
+    cfg.device, cfg.init = device, "none"
+    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(image_path, "cannot read the image (JPEG or PNG expected)")
+    h, w = image.shape[:2]
+    boxes = boxes or [[0.0, 0.0, float(w), float(h)]]
+    for box in boxes:
+        if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+            raise InputError(image_path, f"box {box} is not x,y,w,h with a positive size")
+    dev = pick_device(cfg)
+    model = build_model(cfg, dev)
+    model.load_state_dict(state["model"])
+    model.eval()
+    f, c = float(max(w, h)), (w / 2.0, h / 2.0)
+    crops, inverses, roots = [], [], []
+    for x, y, bw, bh in boxes:
+        side = max(bw, bh)
+        m = crop_affine(np.array([x + bw / 2, y + bh / 2]), side, 0.0, cfg.input_size)
+        crop = cv2.warpAffine(image, m, (cfg.input_size, cfg.input_size), flags=cv2.INTER_LINEAR)
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        crops.append(((crop - MEAN) / STD).transpose(2, 0, 1))
+        inverses.append(cv2.invertAffineTransform(m))
+        roots.append(f * BOX_3D_MM / side)
+    n = len(boxes)
+    with torch.inference_mode():
+        out = model(torch.from_numpy(np.stack(crops)).to(dev)).float()
+        cam = decode(out, torch.tensor(np.stack(inverses), dtype=torch.float32, device=dev),
+                     torch.tensor(roots, dtype=torch.float32, device=dev),
+                     torch.tensor([[f, f]] * n, device=dev), torch.tensor([c] * n, device=dev),
+                     cfg.input_size // 4, cfg.input_size, ROOT, cfg.depth_bins).cpu().numpy()
+    px = cam[..., :2] / cam[..., 2:] * f + np.array(c)
+    persons = [{"box": [round(float(v), 2) for v in box],
+                "joints_mm": np.round(cam[k] - cam[k, ROOT], 1).tolist(),
+                "joints_px": np.round(px[k], 1).tolist()} for k, box in enumerate(boxes)]
+    return {"image": str(image_path), "checkpoint": str(ckpt), "joints": list(H36M.joints),
+            "root": H36M.joints[ROOT], "persons": persons}
