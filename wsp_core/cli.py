@@ -132,6 +132,8 @@ def _add_finetune(sub) -> None:
                                     "GPU, cpu-small on the CPU)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--protocol", help="subject1, subject2, cross-action or all")
+    p.add_argument("--mts-db", type=Path,
+                   help="MTS: mix 2D samples from this store's MCPC persons into every batch")
     p.add_argument("--db", type=Path, help="a store to record the job in")
     p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
     p.add_argument("--resume", action="store_true")
@@ -310,7 +312,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from .train.config import FinetuneConfig, load_config
     from .train.finetune import finetune
 
-    given = args.set or args.preset or args.init or args.protocol or args.data
+    given = args.set or args.preset or args.init or args.protocol or args.data or args.mts_db
     if args.resume and given:
         raise WspError(f"{args.out}: --resume continues with the run's own config "
                        "(config.json); --data, --init, --preset, --set and --protocol are not taken")
@@ -318,7 +320,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         raise WspError("--data: FORMAT:PATH is needed to start a run")
     preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
     overrides = args.set + [f"init={args.init or 'none'}"] + \
-        ([f"protocol={args.protocol}"] if args.protocol else [])
+        ([f"protocol={args.protocol}"] if args.protocol else []) + \
+        ([f"mts_db={args.mts_db.resolve()}"] if args.mts_db else [])
     cfg = load_config(FinetuneConfig, preset, overrides, kind="finetune")
     data = args.data or _run_config(args.out).get("data")
     summary = finetune(data, args.out, cfg, args.resume, "none" if args.json else args.progress,

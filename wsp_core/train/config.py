@@ -76,6 +76,7 @@ class FinetuneConfig:
     aug_colour: float = 0.2
     bn_frozen: bool = False
     max_samples: int = 0                   # 0 = all
+    mts_db: str | None = None              # MTS: a store whose MCPC persons give 2D half-batches
     seed: int = 0
     device: str = "auto"
     bf16: bool = True

@@ -79,25 +79,68 @@ def export_samples(spec: str, path: Path, cfg: FinetuneConfig) -> dict[str, Any]
                 "visible": data.visible[k].tolist(), "f": data.f[k].tolist(), "c": data.c[k].tolist(),
                 "subject": int(data.subjects[k]), "action": data.actions[k]},
                 separators=(",", ":")) + "\n")
+        if cfg.mts_db:
+            counts["train_2d"] = _write_2d_rows(Path(cfg.mts_db), f)
     return {"source": spec, "protocol": cfg.protocol, **counts}
 
 
-def targets(joints_img: np.ndarray, joints_cam: np.ndarray, visible: np.ndarray, m: np.ndarray,
-            input_size: int, depth_bins: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
-    """PoseNet's targets (J, 3) in heatmap pixels and depth bins, and their weights (J,).
+#: Sample ids of 2D (MTS) rows start here, so they never meet a 3D sample's id.
+ID_2D = 1_000_000_000
+
+
+def _write_2d_rows(db: Path, f) -> int:
+    """MTS: every MCPC person of the store as a 2D sample (Human3.6M joints it has, no depth)."""
+    from sqlalchemy import select
+
+    from ..skeleton import FORMAT_JOINT_SETS, to_canonical
+    from ..store import open_store
+    from ..store.models import Image, Person, Source
+
+    count = 0
+    with open_store(db, create=False) as store, store.read() as session:
+        query = (select(Person, Image.file_name, Source.images_dir, Source.format)
+                 .join(Image, Image.id == Person.image_id)
+                 .join(Source, Source.id == Image.source_id).where(Person.mcpc == 1))
+        for person, file_name, images_dir, fmt in session.execute(query):
+            kp = to_canonical(np.asarray(person.keypoints, dtype=np.float64),
+                              FORMAT_JOINT_SETS[fmt], names=H36M.canonical)
+            if (kp[:, 2] > 0).sum() < 6:
+                continue
+            f.write(json.dumps({
+                "sample_id": ID_2D + person.id, "kind": "2d", "split": "train",
+                "image": str(Path(images_dir) / file_name),
+                "box": [person.bbox_x, person.bbox_y, person.bbox_w, person.bbox_h],
+                "joints_img": np.round(kp[:, :2], 2).tolist(), "visible": (kp[:, 2] > 0).tolist(),
+                "action": "2d"}, separators=(",", ":")) + "\n")
+            count += 1
+    return count
+
+
+def targets(joints_img: np.ndarray, joints_cam: np.ndarray | None, visible: np.ndarray,
+            m: np.ndarray, input_size: int, depth_bins: int,
+            flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """PoseNet's targets (J, 3) in heatmap pixels and depth bins, and their weights (J, 3).
 
     x, y: the joints through the crop affine ``m``, then (px + 0.5) / 4 − 0.5; z: the depth
     relative to the root, ±1000 mm mapped onto bins 0 … D − 1. A joint outside the crop or the
-    depth range gets weight 0.
+    depth range gets weight 0. Without ``joints_cam`` (a 2D sample, MTS) z has weight 0.
     """
     hm = input_size // 4
     xy = joints_img @ m[:, :2].T + m[:, 2]
     if flip:
         xy[:, 0] = input_size - 1 - xy[:, 0]
     xy = (xy + 0.5) / 4.0 - 0.5
-    z = ((joints_cam[:, 2] - joints_cam[ROOT, 2]) / DEPTH_RANGE_MM + 0.5) * (depth_bins - 1)
+    if joints_cam is None:
+        z = np.zeros(len(xy))
+        has_z = np.zeros(len(xy), dtype=bool)
+    else:
+        z = ((joints_cam[:, 2] - joints_cam[ROOT, 2]) / DEPTH_RANGE_MM + 0.5) * (depth_bins - 1)
+        has_z = (z >= 0) & (z <= depth_bins - 1)
     target = np.concatenate([xy, z[:, None]], 1)
-    weight = visible & (xy >= 0).all(1) & (xy <= hm - 1).all(1) & (z >= 0) & (z <= depth_bins - 1)
+    in_xy = visible & (xy >= 0).all(1) & (xy <= hm - 1).all(1)
+    weight = np.stack([in_xy, in_xy, in_xy & has_z], 1)
+    if joints_cam is not None:  # a 3D sample counts a joint only with all three coordinates
+        weight &= weight[:, 2:3]
     if flip:
         target, weight = target[FLIP], weight[FLIP]
     return target.astype(np.float32), weight.astype(np.float32)
@@ -136,10 +179,11 @@ class Pose3DDataset(Dataset):
         if self.train and cfg.aug_colour > 0:
             c = cfg.aug_colour
             crop = np.clip(crop * rng.uniform(1 - c, 1 + c, 3).astype(np.float32), 0, 1)
-        cam = np.asarray(row["joints_cam"], dtype=np.float64)
-        target, weight = targets(np.asarray(row["joints_img"], dtype=np.float64), cam,
-                                 np.asarray(row["visible"], dtype=bool), m, cfg.input_size,
-                                 cfg.depth_bins, flip)
+        is_3d = "joints_cam" in row
+        cam = np.asarray(row["joints_cam"], dtype=np.float64) if is_3d else np.zeros((17, 3))
+        target, weight = targets(np.asarray(row["joints_img"], dtype=np.float64),
+                                 cam if is_3d else None, np.asarray(row["visible"], dtype=bool),
+                                 m, cfg.input_size, cfg.depth_bins, flip)
         inverse = cv2.invertAffineTransform(m)
         return {"image": torch.from_numpy(np.ascontiguousarray(((crop - MEAN) / STD)
                                                                .transpose(2, 0, 1))),
@@ -147,12 +191,45 @@ class Pose3DDataset(Dataset):
                 "joints_cam": torch.from_numpy(cam.astype(np.float32)),
                 "crop_to_image": torch.from_numpy(inverse.astype(np.float32)),
                 "root_depth": torch.tensor(float(cam[ROOT, 2])),
-                "f": torch.tensor(row["f"], dtype=torch.float32),
-                "c": torch.tensor(row["c"], dtype=torch.float32),
+                "f": torch.tensor(row.get("f", [1.0, 1.0]), dtype=torch.float32),
+                "c": torch.tensor(row.get("c", [0.0, 0.0]), dtype=torch.float32),
                 "sample_id": torch.tensor(int(row["sample_id"]))}
 
 
+class MixedBatchSampler:
+    """MTS batches: each global batch holds half 3D samples and half 2D ones (the 2D list is
+    reshuffled and cycled as needed); an epoch is one pass over the 3D samples. Each process
+    takes every world-th sample of each half, so it gets both kinds."""
+
+    def __init__(self, n3d: int, n2d: int, batch: int, seed: int, world: int, rank: int) -> None:
+        self.n3d, self.n2d, self.half = n3d, n2d, max(1, batch // 2)
+        self.seed, self.world, self.rank, self.epoch = seed, world, rank, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return max(1, self.n3d // self.half)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order3 = rng.permutation(self.n3d)
+        needed = len(self) * self.half
+        order2 = np.concatenate([rng.permutation(self.n2d) for _ in range(-(-needed // self.n2d))])
+        for k in range(len(self)):
+            part = slice(k * self.half, (k + 1) * self.half)
+            three, two = order3[part], self.n3d + order2[part]
+            yield [int(i) for i in (*three[self.rank::self.world], *two[self.rank::self.world])]
+
+
 def make_loader(rows, cfg: FinetuneConfig, train: bool, world: int, rank: int) -> DataLoader:
+    n2d = sum(1 for r in rows if r.get("kind") == "2d")
+    if train and n2d:
+        rows = [r for r in rows if r.get("kind") != "2d"] + [r for r in rows if r.get("kind") == "2d"]
+        sampler = MixedBatchSampler(len(rows) - n2d, n2d, cfg.batch_size, cfg.seed, world, rank)
+        return DataLoader(Pose3DDataset(rows, cfg, train), batch_sampler=sampler,
+                          num_workers=cfg.workers, worker_init_fn=worker_init,
+                          pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
     dataset = Pose3DDataset(rows, cfg, train)
     per_rank = max(1, cfg.batch_size // world)
     sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
@@ -183,11 +260,12 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
 
 
 def training_step(model, batch, optimizer, cfg: FinetuneConfig, cuda: bool) -> torch.Tensor:
-    """L1 between the soft-argmax coordinates and the targets, on the joints with weight (eq. 12)."""
+    """L1 between the soft-argmax coordinates and the targets, on the coordinates with weight
+    (eq. 12); a 2D sample (MTS) has no depth target."""
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
         pred = model(batch["image"])
-    err = (pred.float() - batch["target"]).abs() * batch["weight"][..., None]
-    loss = err.sum() / (batch["weight"].sum() * 3).clamp(min=1)
+    err = (pred.float() - batch["target"]).abs() * batch["weight"]
+    loss = err.sum() / batch["weight"].sum().clamp(min=1)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -230,12 +308,14 @@ def summary_3d(pred: dict[str, np.ndarray], actions: list[str]) -> dict[str, Any
 
 def _rows(path: Path, cfg: FinetuneConfig) -> tuple[list, list]:
     rows = read_manifest(path)
-    train_rows = [r for r in rows if r["split"] == "train"]
+    train_rows = [r for r in rows if r["split"] == "train" and r.get("kind") != "2d"]
+    rows_2d = [r for r in rows if r.get("kind") == "2d"]
     val_rows = [r for r in rows if r["split"] == "val"]
     if cfg.max_samples:
         train_rows = even_sample(train_rows, cfg.max_samples)
         val_rows = even_sample(val_rows, max(2, cfg.max_samples // 4))
-    return train_rows, val_rows
+        rows_2d = even_sample(rows_2d, cfg.max_samples)
+    return train_rows + rows_2d, val_rows
 
 
 def _validate(model, loader, device, cfg: FinetuneConfig) -> tuple[dict[str, Any], float | None]:

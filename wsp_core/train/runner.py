@@ -208,7 +208,8 @@ def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: in
     """One pass over the training data; returns the epoch's mean losses and speed."""
     set_train_mode(model, cfg.bn_frozen)
     loader.dataset.set_epoch(epoch)
-    loader.sampler.set_epoch(epoch)
+    sampler = loader.batch_sampler if hasattr(loader.batch_sampler, "set_epoch") else loader.sampler
+    sampler.set_epoch(epoch)
     sums = torch.zeros(len(task.loss_names), dtype=torch.float64)
     steps, samples, start = 0, 0, time.perf_counter()
     total = len(loader)
