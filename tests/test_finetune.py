@@ -151,3 +151,18 @@ def test_mts_batches_are_half_2d_and_2d_has_no_depth_loss(world, tmp_path):
                   "--out", tmp_path / "mts", "--preset", "smoke", "--set", "epochs=1",
                   "--progress", "jsonl")
     assert json.loads(out.stdout.splitlines()[-1])["status"] == "finished"
+
+
+def test_custom_protocol_narrow_train_wide_test(world, tmp_path):
+    cfg = load_config(FinetuneConfig, "smoke", ["protocol=custom", "train_subjects=1,5,6,7,8",
+                                                "train_actions=standing,walking",
+                                                "test_subjects=9,11,2"], kind="finetune")
+    rows = rows_of(world, tmp_path, cfg)
+    train = [r for r in rows if r["split"] == "train"]
+    test = [r for r in rows if r["split"] == "val"]
+    assert train and test
+    assert {r["action"] for r in train} <= {"standing", "walking"}
+    assert {r["subject"] for r in train} <= {1, 5, 6, 7, 8}
+    assert {r["subject"] for r in test} <= {9, 11, 2}
+    with pytest.raises(Exception, match="needs train_subjects and test_subjects"):
+        load_config(FinetuneConfig, "smoke", ["protocol=custom"], kind="finetune")

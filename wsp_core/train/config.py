@@ -59,8 +59,11 @@ class FinetuneConfig:
     input_size: int = 256
     head_channels: int = 256
     depth_bins: int = 64
-    protocol: str = "subject1"             # subject1 | subject2 | cross-action | all
+    protocol: str = "subject1"             # subject1 | subject2 | cross-action | all | custom
     action: str | None = None              # the training action of cross-action
+    train_subjects: str = ""               # custom: comma lists; empty actions = all actions
+    train_actions: str = ""
+    test_subjects: str = ""
     val_fraction: float = 0.1              # held-out images with protocol "all"
     epochs: int = 25
     batch_size: int = 32
@@ -95,9 +98,11 @@ def validate(config) -> None:
     if isinstance(config, FinetuneConfig):
         from ..evaluate.protocols import PROTOCOLS
 
-        if config.protocol not in (*PROTOCOLS, "all"):
+        if config.protocol not in (*PROTOCOLS, "all", "custom"):
             problems.append(f"protocol {config.protocol!r} is not one of "
-                            f"{', '.join((*PROTOCOLS, 'all'))}")
+                            f"{', '.join((*PROTOCOLS, 'all', 'custom'))}")
+        if config.protocol == "custom" and not (config.train_subjects and config.test_subjects):
+            problems.append("protocol custom needs train_subjects and test_subjects")
         if config.depth_bins < 2:
             problems.append("depth_bins must be at least 2")
     elif not 0 < config.sampled_joints < len(PRETRAIN_JOINTS):

@@ -59,6 +59,8 @@ def export_samples(spec: str, path: Path, cfg: FinetuneConfig) -> dict[str, Any]
         test = np.array([zlib.crc32(n.encode()) % 10_000 < cfg.val_fraction * 10_000
                          for n in data.images], dtype=bool)
         train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
+    elif cfg.protocol == "custom":
+        train_idx, test_idx = custom_split(data.subjects, data.actions, cfg)
     else:
         try:
             train_idx, test_idx, _ = protocol_split(data.subjects, data.actions, cfg.protocol,
@@ -114,6 +116,22 @@ def _write_2d_rows(db: Path, f) -> int:
                 "action": "2d"}, separators=(",", ":")) + "\n")
             count += 1
     return count
+
+
+def _ints(text: str) -> set[int]:
+    return {int(v) for v in text.split(",") if v.strip()}
+
+
+def custom_split(subjects, actions, cfg: FinetuneConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Protocol ``custom``: train on ``train_subjects`` (only ``train_actions`` when given), test
+    on every action of ``test_subjects`` — e.g. a narrow 3D training set and a wide test set."""
+    subjects, actions = np.asarray(subjects), np.asarray(actions)
+    wanted = {a.strip() for a in cfg.train_actions.split(",") if a.strip()}
+    train = np.isin(subjects, list(_ints(cfg.train_subjects)))
+    if wanted:
+        train &= np.isin(actions, list(wanted))
+    test = np.isin(subjects, list(_ints(cfg.test_subjects))) & ~train
+    return np.flatnonzero(train), np.flatnonzero(test)
 
 
 def targets(joints_img: np.ndarray, joints_cam: np.ndarray | None, visible: np.ndarray,
@@ -354,7 +372,9 @@ def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | Non
     state = load_checkpoint(ckpt)
     cfg = config_from_checkpoint(state, Path(ckpt), FINETUNE_TASK)
     cfg.device, cfg.workers, cfg.batch_size, cfg.init = device, workers, batch, "none"
-    cfg.protocol, cfg.action, cfg.val_fraction = protocol, action, 1.0
+    if protocol != "custom":  # custom keeps the subject lists the checkpoint was trained with
+        cfg.protocol, cfg.action = protocol, action
+    cfg.val_fraction, cfg.mts_db = 1.0, None
     with tempfile.TemporaryDirectory() as tmp:
         export_samples(data, Path(tmp) / "m.jsonl", cfg)
         rows = [r for r in read_manifest(Path(tmp) / "m.jsonl") if r["split"] == "val"]
