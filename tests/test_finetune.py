@@ -166,3 +166,20 @@ def test_custom_protocol_narrow_train_wide_test(world, tmp_path):
     assert {r["subject"] for r in test} <= {9, 11, 2}
     with pytest.raises(Exception, match="needs train_subjects and test_subjects"):
         load_config(FinetuneConfig, "smoke", ["protocol=custom"], kind="finetune")
+
+
+def test_multi_person_scenes_as_3d_data_with_3dpck(world, tmp_path):
+    from wsp_core.train.finetune import read_3d_source
+
+    data, images = read_3d_source(f"synth-scenes:{world}")
+    assert len(data) > 20 and images == world
+    proj = data.joints_cam[..., :2] / data.joints_cam[..., 2:] * data.f[:, None] + data.c[:, None]
+    vis = data.visible
+    assert np.abs(proj - data.joints_img)[vis].max() < 0.03 * 480 + 1   # annotation noise only
+    run_cli("finetune", "--data", f"synth:{world}", "--init", "none", "--out", tmp_path / "ft",
+            "--preset", "smoke", "--set", "epochs=1", "--progress", "none")
+    result = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "last.pt", "--data",
+                                f"synth-scenes:{world}", "--protocol", "all", "--workers", 0,
+                                "--json").stdout)
+    pck = result["pck3d_150"]
+    assert 0 <= pck["all"] <= pck["matched"] <= 1

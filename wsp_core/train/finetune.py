@@ -2,8 +2,10 @@
 PoseNet baseline), trained with integral regression on single-person 3D samples.
 
 Data: ``FORMAT:PATH`` with FORMAT one of ``synth`` (a synthetic world folder: its ``single/``
-set), ``h36m-npz`` (mmpose's npz; images in ``images/`` beside it) or ``h36m`` (the 3DMPPE JSON
-annotation folder; images in ``../images``). The manifest lists every sample with its split by
+set), ``h36m-npz`` (mmpose's npz; images in ``images/`` beside it), ``h36m`` (the 3DMPPE JSON
+annotation folder; images in ``../images``), or a multi-person 3D set whose every person is a
+sample: ``synth-scenes`` (a world's ``scenes.json``), ``muco`` / ``mupots`` (3DMPPE JSON files;
+images beside them). On multi-person sets eval-3d adds 3DPCK All/Matched. The manifest lists every sample with its split by
 the config's protocol (docs/TRAINING.md).
 """
 
@@ -29,7 +31,7 @@ from .data import MEAN, STD, crop_affine, worker_init
 from .manifest import read_manifest
 from .runner import Task, even_sample, run_training, to_device
 
-DATA_FORMATS = ("synth", "h36m-npz", "h36m")
+DATA_FORMATS = ("synth", "h36m-npz", "h36m", "synth-scenes", "muco", "mupots")
 ROOT = H36M.index("pelvis")
 FLIP = np.array([H36M.canonical.index(n.replace("l_", "r_", 1) if n.startswith("l_") else
                                       n.replace("r_", "l_", 1) if n.startswith("r_") else n)
@@ -49,7 +51,35 @@ def read_3d_source(spec: str):
         return read_h36m_npz(path / "single" / "annotations.npz"), path / "single" / "images"
     if fmt == "h36m-npz":
         return read_h36m_npz(path), path.parent / "images"
-    return read_h36m_json(path), path.parent / "images"
+    if fmt == "h36m":
+        return read_h36m_json(path), path.parent / "images"
+    if fmt == "synth-scenes":
+        return multi_person_set("synth", path / "scenes.json", path), path
+    return multi_person_set(fmt, path, path.parent), path.parent
+
+
+def multi_person_set(fmt: str, ann: Path, images: Path):
+    """Every person of a multi-person 3D source (MuCo, MuPoTS, the synthetic scenes) as a
+    sample in Human3.6M's joint order; joints the source lacks are marked not visible."""
+    from ..formats import read_source
+    from ..formats.h36m import Pose3DSet
+    from ..skeleton import to_canonical
+
+    data = read_source(fmt, ann, images)
+    cam = np.concatenate([data.keypoints_cam, np.ones(data.keypoints_cam.shape[:2] + (1,))], -1)
+    cam = to_canonical(cam, data.joint_set, names=H36M.canonical)
+    img = to_canonical(data.keypoints, data.joint_set, names=H36M.canonical)
+    intr = data.image_intrinsics
+    f = np.array([intr[i]["f"] for i in data.person_image]).reshape(-1, 2)
+    c = np.array([intr[i]["c"] for i in data.person_image]).reshape(-1, 2)
+    extra = [e or {} for e in data.person_extra]
+    keep = (cam[:, ROOT, 3] > 0) & (cam[:, ROOT, 2] > 0)
+    names = [data.image_files[i] for i in data.person_image]
+    sel = np.flatnonzero(keep)
+    return Pose3DSet([names[k] for k in sel], cam[sel, :, :3], img[sel, :, :2],
+                     (img[sel, :, 2] > 0) & (cam[sel, :, 3] > 0), f[sel], c[sel], data.bbox[sel],
+                     np.array([int(extra[k].get("subject", 0)) for k in sel], dtype=int),
+                     [str(extra[k].get("action", "all")) for k in sel])
 
 
 def export_samples(spec: str, path: Path, cfg: FinetuneConfig) -> dict[str, Any]:
@@ -313,15 +343,25 @@ def predict_3d(model, loader, device, cfg: FinetuneConfig) -> dict[str, np.ndarr
             "sample_id": np.concatenate(ids)}
 
 
-def summary_3d(pred: dict[str, np.ndarray], actions: list[str]) -> dict[str, Any]:
+def summary_3d(pred: dict[str, np.ndarray], actions: list[str],
+               images: list[str] | None = None) -> dict[str, Any]:
     """MPJPE (root-aligned), PA-MPJPE, per-axis errors, and MPJPE by action with its average."""
     p, g = pred["pred"], pred["gt"]
     if len(p) == 0:
         return {"samples": 0}
     per_pose = np.linalg.norm((p - p[:, ROOT:ROOT + 1]) - (g - g[:, ROOT:ROOT + 1]), axis=-1).mean(1)
-    return {"samples": int(len(p)), "mpjpe": mpjpe(p, g, root=ROOT), "pa_mpjpe": pa_mpjpe(p, g),
-            **{f"{k}_error": v for k, v in axis_errors(p, g, root=ROOT).items()},
-            "by_action": per_action(per_pose, actions)}
+    out = {"samples": int(len(p)), "mpjpe": mpjpe(p, g, root=ROOT), "pa_mpjpe": pa_mpjpe(p, g),
+           **{f"{k}_error": v for k, v in axis_errors(p, g, root=ROOT).items()},
+           "by_action": per_action(per_pose, actions)}
+    if images is not None and len(set(images)) < len(images):  # multi-person: MuPoTS's 3DPCK
+        from ..evaluate.metrics import pck3d_multi
+
+        groups: dict[str, list[int]] = {}
+        for k, name in enumerate(images):
+            groups.setdefault(name, []).append(k)
+        scenes = [(p[idx], g[idx]) for idx in groups.values()]
+        out["pck3d_150"] = pck3d_multi(scenes, ROOT, 150.0)
+    return out
 
 
 def _rows(path: Path, cfg: FinetuneConfig) -> tuple[list, list]:
@@ -384,9 +424,10 @@ def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | Non
     model = build_model(cfg, dev)
     model.load_state_dict(state["model"])
     pred = predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev, cfg)
-    actions = {r["sample_id"]: r["action"] for r in rows}
+    by_id = {r["sample_id"]: r for r in rows}
     return {"checkpoint": str(ckpt), "epoch": state["epoch"], "data": data, "protocol": protocol,
-            **summary_3d(pred, [actions[int(k)] for k in pred["sample_id"]])}
+            **summary_3d(pred, [by_id[int(k)]["action"] for k in pred["sample_id"]],
+                         [by_id[int(k)]["image"] for k in pred["sample_id"]])}
 
 
 def format_3d(result: dict[str, Any]) -> str:
@@ -396,6 +437,9 @@ def format_3d(result: dict[str, Any]) -> str:
              f"X {result['x_error']:.1f}   Y {result['y_error']:.1f}   Z {result['z_error']:.1f} mm",
              "MPJPE by action (mm): " + ", ".join(f"{a} {v:.1f}" for a, v in
                                                  result["by_action"].items())]
+    if "pck3d_150" in result:
+        pck = result["pck3d_150"]
+        lines.append(f"3DPCK@150mm: All {100 * pck['all']:.1f}  Matched {100 * pck['matched']:.1f}")
     return "\n".join(lines)
 
 
