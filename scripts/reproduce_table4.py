@@ -66,14 +66,14 @@ def main(argv=None) -> dict:
             "--images", world_2d)
     wsp = args.wsp_ckpt
     if wsp is None:
-        run = args.out / "wsp"
+        run = args.out / "wsp-pretrain"
         if not (run / "best.pt").is_file():
             cli("pretrain", "--db", db, "--out", run, "--preset", "cpu-small", "--set",
                 f"epochs={args.pretrain_epochs}", "--progress", "none")
         wsp = run / "best.pt"
     rows = {}
     for name, from_wsp, mts in RUNS:
-        run = args.out / name.lower().replace("+", "-")
+        run = args.out / ("ft-" + name.lower().replace("+", "-"))
         if not (run / "best.pt").is_file():
             extra = ["--mts-db", db] if mts else []
             sets = [f"--set={s}" for s in NARROW + [f"epochs={args.epochs}",
