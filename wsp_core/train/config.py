@@ -15,17 +15,14 @@ PRESETS_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
 
 
 @dataclass
-class PretrainConfig:
-    """WSP pre-training. Defaults are the paper's (the ``paper`` preset)."""
+class RunConfig:
+    """What every kind of training shares: optimisation, augmentation, devices, logging.
+    Defaults are the paper's pre-training ones; each kind sets its own in its class."""
 
     backbone: str = "resnet50"             # resnet18 | resnet34 | resnet50
-    backbone_weights: str | None = None    # a torchvision state dict a user has
     input_size: int = 256
     head_channels: int = 256
-    rd_hidden: int = 256
-    sampled_joints: int = 8                # N < J random joints per pair
-    alpha: float = 50.0                    # L = L_hm + alpha * L_rd
-    sigma: float = 2.0                     # heatmap Gaussian, in heatmap pixels
+    val_fraction: float = 0.1              # images held out (by a hash of their path)
     epochs: int = 50
     batch_size: int = 64                   # global batch (split across processes)
     lr: float = 1e-3
@@ -39,8 +36,6 @@ class PretrainConfig:
     aug_flip: bool = True
     aug_colour: float = 0.2
     bn_frozen: bool = False                # BN layers in eval mode (small batches, DDP checks)
-    val_fraction: float = 0.1              # images held out (by image id hash)
-    max_pairs: int = 0                     # 0 = all pairs of the manifest
     seed: int = 0
     device: str = "auto"                   # auto | cpu | cuda
     bf16: bool = True                      # autocast on CUDA
@@ -51,42 +46,33 @@ class PretrainConfig:
 
 
 @dataclass
-class FinetuneConfig:
+class PretrainConfig(RunConfig):
+    """WSP pre-training. Defaults are the paper's (the ``paper`` preset)."""
+
+    backbone_weights: str | None = None    # a torchvision state dict a user has
+    rd_hidden: int = 256
+    sampled_joints: int = 8                # N < J random joints per pair
+    alpha: float = 50.0                    # L = L_hm + alpha * L_rd
+    sigma: float = 2.0                     # heatmap Gaussian, in heatmap pixels
+    max_pairs: int = 0                     # 0 = all pairs of the manifest
+
+
+@dataclass
+class FinetuneConfig(RunConfig):
     """3D fine-tuning (PoseNet head, integral regression). Defaults are the paper's."""
 
-    backbone: str = "resnet50"
     init: str = "none"                     # a WSP checkpoint, or none (the PoseNet baseline)
-    input_size: int = 256
-    head_channels: int = 256
     depth_bins: int = 64
     protocol: str = "subject1"             # subject1 | subject2 | cross-action | all | custom
     action: str | None = None              # the training action of cross-action
     train_subjects: str = ""               # custom: comma lists; empty actions = all actions
     train_actions: str = ""
     test_subjects: str = ""
-    val_fraction: float = 0.1              # held-out images with protocol "all"
     epochs: int = 25
     batch_size: int = 32
-    lr: float = 1e-3
     lr_steps: list[int] = field(default_factory=lambda: [17, 21])
-    lr_factor: float = 0.1
-    weight_decay: float = 0.0
-    workers: int = 4
-    augment: bool = True
-    aug_scale: float = 0.25
-    aug_rotation: float = 30.0
-    aug_flip: bool = True
-    aug_colour: float = 0.2
-    bn_frozen: bool = False
     max_samples: int = 0                   # 0 = all
     mts_db: str | None = None              # MTS: a store whose MCPC persons give 2D half-batches
-    seed: int = 0
-    device: str = "auto"
-    bf16: bool = True
-    channels_last: bool = True
-    compile: bool = False
-    log_every: int = 10
-    eval_every: int = 1
 
 
 def validate(config) -> None:

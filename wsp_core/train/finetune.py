@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write
 from ..errors import InputError
@@ -29,7 +29,7 @@ from ..skeleton import H36M
 from .config import FinetuneConfig
 from .data import MEAN, STD, crop_affine, worker_init
 from .manifest import read_manifest
-from .runner import Task, even_sample, run_training, to_device
+from .runner import Task, epoch_loader, even_sample, run_training, to_device
 
 DATA_FORMATS = ("synth", "h36m-npz", "h36m", "synth-scenes", "muco", "mupots")
 ROOT = H36M.index("pelvis")
@@ -278,14 +278,7 @@ def make_loader(rows, cfg: FinetuneConfig, train: bool, world: int, rank: int) -
         return DataLoader(Pose3DDataset(rows, cfg, train), batch_sampler=sampler,
                           num_workers=cfg.workers, worker_init_fn=worker_init,
                           pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
-    dataset = Pose3DDataset(rows, cfg, train)
-    per_rank = max(1, cfg.batch_size // world)
-    sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
-                                 drop_last=False)
-    return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
-                      worker_init_fn=worker_init,
-                      drop_last=train and len(dataset) > per_rank * world,
-                      pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
+    return epoch_loader(Pose3DDataset(rows, cfg, train), cfg, train, world, rank)
 
 
 def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:

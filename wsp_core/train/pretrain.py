@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from ..errors import InputError
 from ..evaluate.metrics import rd_scores
 from .config import PretrainConfig
-from .data import PRETRAIN_JOINTS, PairDataset, check_images, worker_init
+from .data import PRETRAIN_JOINTS, PairDataset, check_images
 from .manifest import export_manifest, read_manifest
-from .runner import (Task, config_from_checkpoint as _config_from_checkpoint, even_sample,
-                     run_training, to_device)
+from .runner import (Task, config_from_checkpoint as _config_from_checkpoint, epoch_loader,
+                     even_sample, run_training, to_device)
 
 #: RD protocol 1: cumulative subsets by scale gap.
 DELTA_S_SUBSETS = (1.0, 0.5, 0.3, 0.1)
@@ -43,17 +43,7 @@ def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
                           aug={"scale": cfg.aug_scale, "rotation": cfg.aug_rotation,
                                "flip": cfg.aug_flip, "colour": cfg.aug_colour},
                           seed=cfg.seed, ankles_removed=ankles_removed)
-    per_rank = max(1, (batch or cfg.batch_size) // world)
-    # the same sampler for one process or many: its shuffled order, dealt out round-robin, puts
-    # the same pairs in a global batch whatever the number of processes
-    sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
-                                 drop_last=False)
-    # workers are not persistent: each epoch's workers copy the dataset after set_epoch(), so
-    # augmentation changes from epoch to epoch
-    return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
-                      worker_init_fn=worker_init,
-                      drop_last=train and len(dataset) > per_rank * world,
-                      pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
+    return epoch_loader(dataset, cfg, train, world, rank, batch)
 
 
 def training_step(model, batch: dict[str, torch.Tensor], optimizer, cfg: PretrainConfig,

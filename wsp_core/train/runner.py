@@ -360,6 +360,28 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     return summary
 
 
+def epoch_loader(dataset, cfg, train: bool, world: int, rank: int,
+                 batch: int | None = None) -> DataLoader:
+    """A DataLoader over ``dataset`` with the sampler every kind of training uses.
+
+    One ``DistributedSampler`` for one process or many: its shuffled order, dealt out
+    round-robin, puts the same samples in a global batch whatever the number of processes.
+    Workers are not persistent: each epoch's workers copy the dataset after ``set_epoch``, so
+    augmentation changes from epoch to epoch.
+    """
+    from torch.utils.data import DistributedSampler
+
+    from .data import worker_init
+
+    per_rank = max(1, (batch or cfg.batch_size) // world)
+    sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
+                                 drop_last=False)
+    return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
+                      worker_init_fn=worker_init,
+                      drop_last=train and len(dataset) > per_rank * world,
+                      pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
+
+
 def even_sample(rows: list, n: int) -> list:
     """``n`` rows spread evenly over ``rows`` (all of them when there are not more)."""
     if len(rows) <= n:
