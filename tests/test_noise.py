@@ -37,13 +37,8 @@ def person(ankle_y, depth_mm, x, extra):
             "iscrowd": 0, **extra}
 
 
-def test_noise_report_counts_by_hand(tmp_path):
-    # image 1: A lower and truly closer (right); B on a step, lower?? no: C higher but truly closer
-    anns = [
-        dict(person(400, 4000, 100, {"action": "standing", "elevation_m": 0.0}), id=1, image_id=1),
-        dict(person(300, 8000, 300, {"action": "standing", "elevation_m": 0.0}), id=2, image_id=1),
-        dict(person(250, 3000, 500, {"action": "standing", "elevation_m": 0.6}), id=3, image_id=1),
-    ]
+def report_of_one_image(tmp_path, anns: list[dict]) -> dict:
+    """The noise report of a one-image synthetic source made of ``anns``."""
     images = [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480,
                "f": [500, 500], "c": [320, 240]}]
     ann = tmp_path / "scenes.json"
@@ -52,7 +47,18 @@ def test_noise_report_counts_by_hand(tmp_path):
     write_image(tmp_path / "a.jpg", (640, 480))
     with open_store(tmp_path / "s.db") as store:
         import_source(store, label_source(read_source("synth", ann, tmp_path)), "hand")
-        report = noise_report(store)["sources"][0]
+        return noise_report(store)["sources"][0]
+
+
+def test_noise_report_counts_by_hand(tmp_path):
+    # person 1 is lowest and truly closest; person 3 stands on a 0.6 m step: its ankles are the
+    # highest in the image although it is the closest of all
+    anns = [
+        dict(person(400, 4000, 100, {"action": "standing", "elevation_m": 0.0}), id=1, image_id=1),
+        dict(person(300, 8000, 300, {"action": "standing", "elevation_m": 0.0}), id=2, image_id=1),
+        dict(person(250, 3000, 500, {"action": "standing", "elevation_m": 0.6}), id=3, image_id=1),
+    ]
+    report = report_of_one_image(tmp_path, anns)
     # pairs (1,2): label 1, truth 1 (4 m < 8 m) right; (1,3): label 1, truth 0 (3 m) wrong;
     # (2,3): label 1, truth 0 wrong. Person 3 stands raised: both wrong pairs have that cause.
     assert report["pairs"] == 3 and report["wrong"] == 2
@@ -65,13 +71,5 @@ def test_scale_proxy_counts_each_person_once(tmp_path):
     anns = [dict(person(400 - 30 * k, 4000 + 1000 * k, 100 + 150 * k,
                         {"action": "standing", "elevation_m": 0.0}), id=k + 1, image_id=1)
             for k in range(4)]
-    images = [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480,
-               "f": [500, 500], "c": [320, 240]}]
-    ann = tmp_path / "scenes.json"
-    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [
-        {"id": 1, "name": "person", "keypoints": list(CANONICAL)}]}))
-    write_image(tmp_path / "a.jpg", (640, 480))
-    with open_store(tmp_path / "s.db") as store:
-        import_source(store, label_source(read_source("synth", ann, tmp_path)), "hand")
-        report = noise_report(store)["sources"][0]
+    report = report_of_one_image(tmp_path, anns)
     assert report["pairs"] == 6 and report["scale_proxy"]["persons"] == 4
