@@ -1,18 +1,44 @@
-"""Entry point of ``wsp-app``.
+"""Entry point of ``wsp-app``: the desktop application.
 
-The curator's desk (issue "The curator's desk") is not built yet: until then the command says so
-and points to the headless ``wsp-core`` commands that already work.
+``wsp-app [--db STORE]`` opens the store (or, without ``--db``, the last one used). A store that
+cannot be opened is refused with its reason, and the window opens empty.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 
-def main() -> int:
-    print("wsp-app: the desktop application is not built yet; use 'wsp-core import', "
-          "'wsp-core stats', 'wsp-core review' and 'wsp-core export' meanwhile.", file=sys.stderr)
-    return 1
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="wsp-app", description="WSP Studio: review the "
+                                     "automatic relative-depth labels of a store")
+    parser.add_argument("--db", type=Path, help="the store to open (default: the last one)")
+    parser.add_argument("--reviewer", help="the name written with each review "
+                                           "(default: the login name)")
+    parser.add_argument("--settings", type=Path,
+                        help="an INI file for the window's settings (default: the user's)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from .window import MainWindow, default_settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("WSP Studio")
+    settings = (QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings
+                else default_settings())
+    window = MainWindow(settings, reviewer=args.reviewer)
+    window.show()
+    path = args.db or settings.value("last_store")
+    if path and (args.db or Path(path).exists()):
+        window.open_store(path)
+    return app.exec()
 
 
 if __name__ == "__main__":

@@ -129,6 +129,30 @@ FORMAT_JOINT_SETS: dict[str, JointSet] = {
     "mupots": MUPOTS, "synth": SYNTH, "h36m": H36M,
 }
 
+#: The limbs drawn between canonical joints (a joint set draws those whose two ends it has).
+BONES: tuple[tuple[str, str], ...] = (
+    ("r_ankle", "r_knee"), ("r_knee", "r_hip"), ("l_ankle", "l_knee"), ("l_knee", "l_hip"),
+    ("r_ankle", "r_toe"), ("l_ankle", "l_toe"), ("r_hip", "l_hip"), ("pelvis", "r_hip"),
+    ("pelvis", "l_hip"), ("pelvis", "spine"), ("spine", "thorax"), ("r_hip", "r_shoulder"),
+    ("l_hip", "l_shoulder"), ("r_shoulder", "l_shoulder"), ("thorax", "neck"),
+    ("neck", "head"), ("head", "head_top"), ("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"),
+    ("r_wrist", "r_hand"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
+    ("l_wrist", "l_hand"), ("nose", "r_eye"), ("nose", "l_eye"), ("r_eye", "r_ear"),
+    ("l_eye", "l_ear"),
+)
+#: Bones drawn only when the set lacks the joint between their ends (MPII: neck to head top).
+_BRIDGES: tuple[tuple[str, str, str], ...] = (("neck", "head_top", "head"),)
+
+
+def bones(joint_set: JointSet) -> list[tuple[int, int]]:
+    """The limbs of ``joint_set`` as pairs of indices into its own joint order."""
+    out = [(joint_set.index(a), joint_set.index(b)) for a, b in BONES
+           if joint_set.has(a) and joint_set.has(b)]
+    out += [(joint_set.index(a), joint_set.index(b)) for a, b, between in _BRIDGES
+            if joint_set.has(a) and joint_set.has(b) and not joint_set.has(between)]
+    return out
+
+
 #: Joints that can be derived when a set lacks them: name -> the two joints it is the middle of.
 DERIVED: dict[str, tuple[str, str]] = {
     "pelvis": ("l_hip", "r_hip"),

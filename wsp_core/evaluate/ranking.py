@@ -37,3 +37,18 @@ def precision_at(y_true: np.ndarray, score: np.ndarray, fraction: float) -> floa
     tie_break = np.random.default_rng(0).random(len(y))
     top = np.lexsort((tie_break, -np.asarray(score, dtype=np.float64)))[:k]
     return float(y[top].mean())
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval of a binomial proportion (95 % for z = 1.96); None when n = 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is sound near 0 and 1, where the
+    accuracy of automatic labels lives (about 0.9).
+    """
+    if n <= 0:
+        return None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -1,0 +1,184 @@
+"""The curator's desk without Qt: filters, queues, the QA estimate, the review session."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import import_samples
+from wsp_core.curation import ReviewSession
+from wsp_core.evaluate.ranking import wilson_interval
+from wsp_core.skeleton import COCO, MPII, bones
+from wsp_core.store import add_review, check_effective_labels, open_store, pair_history
+from wsp_core.store.browse import (PairFilter, load_qa, load_queue, pair_detail, pair_rows,
+                                   qa_estimate, qa_key, review_activity)
+from wsp_core.store.predictions import write_predictions
+
+
+@pytest.fixture
+def store(db):
+    import_samples(db, "coco", "crowdpose")
+    with open_store(db) as st:
+        yield st
+
+
+def all_pairs(store) -> list[dict]:
+    return pair_rows(store, load_queue(store).ids)
+
+
+def test_wilson_interval_by_hand():
+    low, high = wilson_interval(9, 10)
+    assert (round(low, 4), round(high, 4)) == (0.5958, 0.9821)
+    assert wilson_interval(0, 0) is None
+    low, high = wilson_interval(10, 10)
+    assert high == 1.0 and 0.69 < low < 0.73
+
+
+def test_bones_follow_each_joint_set():
+    names = {(COCO.joints[i], COCO.joints[j]) for i, j in bones(COCO)}
+    assert ("left_shoulder", "left_elbow") in {(a, b) for a, b in names} | {(b, a) for a, b in names}
+    assert len(bones(COCO)) == 16
+    mpii = {(MPII.canonical[i], MPII.canonical[j]) for i, j in bones(MPII)}
+    assert ("neck", "head_top") in mpii  # MPII has no head joint between them
+
+
+def test_filters_select_by_source_status_reason_delta_s_and_image(store):
+    rows = all_pairs(store)
+    assert len(rows) == 13
+    coco = load_queue(store, PairFilter(sources=("test_coco",)))
+    assert {r["source"] for r in pair_rows(store, coco.ids)} == {"test_coco"}
+    assert len(coco) == 12
+    ds = np.array([r["delta_s"] for r in rows])
+    cut = float(np.median(ds))
+    low = load_queue(store, PairFilter(delta_s_max=cut))
+    assert len(low) == int((ds <= cut).sum()) and np.all(low.delta_s <= cut)
+    band = load_queue(store, PairFilter(delta_s_min=cut, delta_s_max=cut))
+    assert len(band) == int((ds == cut).sum())
+    name = rows[-1]["image"]
+    by_image = load_queue(store, PairFilter(image=name[2:-3]))
+    assert {r["image"] for r in pair_rows(store, by_image.ids)} == {name}
+    assert len(load_queue(store, PairFilter(image="100%_no"))) == 0  # LIKE wildcards escaped
+    first = rows[0]["pair_id"]
+    add_review(store, first, "ambiguous", "hugging")
+    add_review(store, rows[1]["pair_id"], "flip", "stairs")
+    assert list(load_queue(store, PairFilter(statuses=("ambiguous",))).ids) == [first]
+    assert len(load_queue(store, PairFilter(statuses=("auto",)))) == 11
+    assert list(load_queue(store, PairFilter(reasons=("stairs",))).ids) == [rows[1]["pair_id"]]
+    with pytest.raises(ValueError, match="ΔS range is empty"):
+        load_queue(store, PairFilter(delta_s_min=0.5, delta_s_max=0.1))
+    with pytest.raises(ValueError, match="unknown status"):
+        load_queue(store, PairFilter(statuses=("done",)))
+
+
+def test_suspicious_queue_puts_model_disagreement_first_then_cue_conflicts(store):
+    rows = all_pairs(store)
+    ids = [r["pair_id"] for r in rows]
+    labels = {r["pair_id"]: r["label"] for r in rows}
+    # the model agrees with every label but two; it disagrees most with ids[5]
+    probs = {p: (0.9 if labels[p] == 1 else 0.1) for p in ids[:8]}
+    probs[ids[3]] = 0.3 if labels[ids[3]] == 1 else 0.7
+    probs[ids[5]] = 0.05 if labels[ids[5]] == 1 else 0.95
+    write_predictions(store, "/runs/a/best.pt", list(probs), list(probs.values()))
+    queue = load_queue(store, kind="suspicious", checkpoint="/runs/a/best.pt")
+    assert list(queue.ids[:2]) == [ids[5], ids[3]]
+    assert math.isclose(queue.disagreement[0], 0.95) and math.isclose(queue.disagreement[1], 0.7)
+    unscored = queue.ids[8:]
+    susp = {r["pair_id"]: r["suspicion"] for r in rows}
+    assert [susp[p] for p in unscored] == sorted((susp[p] for p in unscored), reverse=True)
+    assert set(unscored) == set(ids[8:])
+    disagree = load_queue(store, PairFilter(disagree=True), checkpoint="/runs/a/best.pt")
+    assert sorted(disagree.ids) == sorted([ids[3], ids[5]])
+    assert len(load_queue(store, PairFilter(disagree=True))) == 0  # no model chosen
+    # flipping a pair the model disagrees with makes them agree: it leaves the filter
+    add_review(store, ids[5], "flip")
+    again = load_queue(store, PairFilter(disagree=True), checkpoint="/runs/a/best.pt")
+    assert list(again.ids) == [ids[3]]
+
+
+def test_qa_queue_is_a_fixed_permutation_and_its_prefix_estimates_accuracy(store):
+    qa = load_qa(store)
+    order = load_queue(store)
+    assert sorted(qa.ids) == sorted(order.ids) and list(qa.ids) != list(order.ids)
+    assert list(load_qa(store).ids) == list(qa.ids)  # the same order every time
+    assert list(np.argsort(qa_key(order.ids))) == [list(order.ids).index(p) for p in qa.ids]
+    estimate = qa_estimate(qa)
+    assert estimate["sample"] == 0 and estimate["accuracy"] is None
+    verdicts = ["accept", "accept", "flip", "accept", "exclude"]
+    for pair, verdict in zip(qa.ids, verdicts):
+        add_review(store, int(pair), verdict)
+    add_review(store, int(qa.ids[7]), "flip")  # beyond a gap: not in the sample
+    estimate = qa_estimate(load_qa(store, PairFilter(statuses=("auto",))))  # status ignored
+    assert estimate["sample"] == 5 and estimate["next_position"] == 5
+    assert (estimate["right"], estimate["wrong"], estimate["excluded"]) == (3, 1, 1)
+    assert estimate["accuracy"] == 0.75
+    assert estimate["ci95"] == pytest.approx(list(wilson_interval(3, 4)))
+    with pytest.raises(ValueError):
+        qa_estimate(load_queue(store))
+
+
+def test_pair_detail_has_what_the_view_draws(store):
+    pair = int(load_queue(store).ids[0])
+    detail = pair_detail(store, pair, checkpoint=None)
+    assert detail["format"] == "coco" and len(detail["joint_names"]) == 17
+    assert detail["bones"] == bones(COCO) and detail["ankles"] == [15, 16]
+    assert detail["a"]["person_id"] != detail["b"]["person_id"]
+    assert len(detail["a"]["keypoints"]) == 17 and detail["image"].endswith(detail["file_name"])
+    assert all(o["person_id"] not in (detail["a"]["person_id"], detail["b"]["person_id"])
+               for o in detail["others"])
+    assert detail["label"] == detail["auto_label"] and detail["prob"] is None
+
+
+def test_session_reviews_undo_and_redo_as_new_reviews(store):
+    queue = load_queue(store)
+    session = ReviewSession(store, queue, reviewer="ana")
+    first, second = int(queue.ids[0]), int(queue.ids[1])
+    auto = pair_rows(store, [first])[0]["auto_label"]
+    session.review("flip", "stairs")
+    assert session.current == second
+    session.review("ambiguous", "hugging")
+    assert [r["verdict"] for r in pair_history(store, first)] == ["flip"]
+    assert pair_rows(store, [first])[0]["label"] == 1 - auto
+    assert session.undo().pair_id == second
+    assert session.current == second
+    assert [r["verdict"] for r in pair_history(store, second)] == ["ambiguous", "reset"]
+    assert session.undo().pair_id == first
+    row = pair_rows(store, [first])[0]
+    assert (row["status"], row["label"]) == ("auto", auto)
+    assert session.undo() is None
+    session.redo()
+    row = pair_rows(store, [first])[0]
+    assert (row["status"], row["reason"], row["label"]) == ("flip", "stairs", 1 - auto)
+    assert [r["verdict"] for r in pair_history(store, first)] == ["flip", "reset", "flip"]
+    session.go_to_pair(second)
+    session.annotate("two people on a stage")
+    history = pair_history(store, second)
+    assert history[-1]["verdict"] == "reset" and history[-1]["note"] == "two people on a stage"
+    assert all(r["reviewer"] == "ana" for r in history)
+    assert queue.reviewed() == 1 and check_effective_labels(store) == []
+    session.review("accept")  # a new review empties the redo stack
+    assert session.redo() is None
+
+
+def test_session_keeps_its_place_when_the_queue_changes(store):
+    queue = load_queue(store)
+    session = ReviewSession(store, queue)
+    session.go(4)
+    pair = session.current
+    session.replace_queue(load_queue(store, kind="qa"))
+    assert session.current == pair
+    session.replace_queue(load_queue(store, PairFilter(sources=("test_crowdpose",))))
+    assert session.position == 0 and len(session.queue) == 1
+    session.step(+5)
+    assert session.position == 0
+
+
+def test_review_activity_counts_reviews_and_current_verdicts(store):
+    ids = [int(i) for i in load_queue(store).ids[:3]]
+    add_review(store, ids[0], "flip", "sitting")
+    add_review(store, ids[1], "exclude", "annotation_error")
+    add_review(store, ids[1], "reset")
+    activity = review_activity(store)
+    assert activity["bucket"] == "hour" and sum(activity["counts"]) == 3
+    assert activity["verdicts_by_reason"] == [{"status": "flip", "reason": "sitting", "pairs": 1}]

@@ -1,0 +1,95 @@
+"""Every keyboard shortcut of the app, as named actions in one place (napari's habit).
+
+Widgets never bind keys themselves: the window builds a QAction per spec below and connects it
+to the handler of the same name. The help dialog (F1) and docs/CURATION.md list this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from wsp_core.store.models import REASONS
+
+REASON_TEXT = {"hugging": "hugging", "sitting": "sitting", "stairs": "stairs / raised ground",
+               "occlusion": "occlusion", "annotation_error": "annotation error",
+               "other": "other"}
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    text: str
+    shortcuts: tuple[str, ...]
+    group: str
+    help: str = ""
+
+
+def _reason_actions() -> list[ActionSpec]:
+    out = []
+    for k, reason in enumerate(REASONS, start=1):
+        text = REASON_TEXT[reason]
+        out.append(ActionSpec(f"ambiguous_{reason}", f"Ambiguous: {text}", (str(k),), "Review",
+                              "neither label is right for sure; the pair leaves training"))
+    for k, reason in enumerate(REASONS, start=1):
+        out.append(ActionSpec(f"flip_{reason}", f"Flip, because of {REASON_TEXT[reason]}",
+                              (f"Alt+{k}",), "Review", "the other person is closer"))
+    for k, reason in enumerate(REASONS, start=1):
+        out.append(ActionSpec(f"exclude_{reason}", f"Exclude, because of {REASON_TEXT[reason]}",
+                              (f"Ctrl+{k}",), "Review", "the pair is unusable"))
+    return out
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open_store", "&Open store…", ("Ctrl+O",), "File"),
+    ActionSpec("refresh", "&Refresh", ("F5",), "File",
+               "re-read the queue (other processes may have written to the store)"),
+    ActionSpec("quit", "&Quit", ("Ctrl+Q",), "File"),
+    ActionSpec("accept", "&Accept", ("Space", "Y"), "Review",
+               "the automatic label is right"),
+    ActionSpec("flip", "&Flip", ("F",), "Review", "the other person is closer"),
+    ActionSpec("exclude", "E&xclude", ("X",), "Review", "the pair is unusable"),
+    *_reason_actions(),
+    ActionSpec("reset", "&Reset to automatic", ("R",), "Review",
+               "forget the verdict: the automatic label applies again"),
+    ActionSpec("note", "Add a &note…", ("N",), "Review", "a free note on the current pair"),
+    ActionSpec("undo", "&Undo", ("Ctrl+Z",), "Review", "a new review restores the pair"),
+    ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Review"),
+    ActionSpec("next", "&Next pair", ("D", "Right", "PgDown"), "Navigate"),
+    ActionSpec("previous", "&Previous pair", ("A", "Left", "PgUp"), "Navigate"),
+    ActionSpec("next_unreviewed", "Next &unreviewed pair", ("Shift+D",), "Navigate"),
+    ActionSpec("first", "&First pair", ("Home",), "Navigate"),
+    ActionSpec("focus_filters", "&Filters", ("Ctrl+F",), "Navigate", "edit the filters"),
+    ActionSpec("zoom_in", "Zoom &in", ("+", "="), "View"),
+    ActionSpec("zoom_out", "Zoom &out", ("-",), "View"),
+    ActionSpec("zoom_fit", "&Fit image", ("0",), "View"),
+    ActionSpec("help", "&Keyboard shortcuts", ("F1",), "Help"),
+)
+SPECS: dict[str, ActionSpec] = {spec.name: spec for spec in ACTIONS}
+
+
+def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]]) -> dict[str, QAction]:
+    """One QAction per spec, connected to ``handlers[name]`` and added to ``parent``.
+
+    Raises KeyError when a spec has no handler, so a new shortcut cannot be forgotten.
+    """
+    actions: dict[str, QAction] = {}
+    for spec in ACTIONS:
+        action = QAction(spec.text, parent)
+        action.setObjectName(spec.name)
+        action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
+        if spec.help:
+            action.setStatusTip(spec.help)
+        action.triggered.connect(handlers[spec.name])
+        parent.addAction(action)
+        actions[spec.name] = action
+    return actions
+
+
+def help_rows() -> list[tuple[str, str, str, str]]:
+    """(group, keys, action, what it does) for the help dialog."""
+    return [(spec.group, ", ".join(spec.shortcuts), spec.text.replace("&", "").rstrip("…"),
+             spec.help) for spec in ACTIONS]

@@ -1,0 +1,137 @@
+"""The filter and queue panel: what the desk shows, and in which order.
+
+Any change is applied after a short pause (typing a file name does not run a query per key).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLineEdit, QWidget)
+
+from wsp_core.store.browse import QUEUES, PairFilter
+from wsp_core.store.models import REASONS, STATUSES
+
+from .actions import REASON_TEXT
+
+_ANY = "any"
+
+
+def _delta_s_box(tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(-0.001, 10.0)
+    box.setDecimals(3)
+    box.setSingleStep(0.05)
+    box.setSpecialValueText(_ANY)  # shown at the minimum: no bound
+    box.setValue(box.minimum())
+    box.setToolTip(tip)
+    return box
+
+
+def _short_path(path: str) -> str:
+    """A checkpoint's run folder and file name (the whole path is in the tooltip)."""
+    return "/".join(Path(path).parts[-2:])
+
+
+class FilterPanel(QWidget):
+    """Emits ``changed`` when the filter, the queue or the checkpoint changes."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self, singleShot=True, interval=200)
+        self._timer.timeout.connect(self.changed)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.queue = QComboBox()
+        for key, text in QUEUES.items():
+            self.queue.addItem(text, key)
+        form.addRow("Queue", self.queue)
+        self.status = QComboBox()
+        self.status.addItem(_ANY, ())
+        self.status.addItem("not reviewed", ("auto",))
+        self.status.addItem("reviewed", tuple(s for s in STATUSES if s != "auto"))
+        for status in STATUSES[1:]:
+            self.status.addItem(status, (status,))
+        form.addRow("Status", self.status)
+        self.source = QComboBox()
+        form.addRow("Source", self.source)
+        self.reason = QComboBox()
+        self.reason.addItem(_ANY, ())
+        for reason in REASONS:
+            self.reason.addItem(REASON_TEXT[reason], (reason,))
+        form.addRow("Reason", self.reason)
+        row = QHBoxLayout()
+        self.ds_min = _delta_s_box("smallest ΔS (scale gap) shown")
+        self.ds_max = _delta_s_box("largest ΔS (scale gap) shown")
+        row.addWidget(self.ds_min)
+        row.addWidget(self.ds_max)
+        form.addRow("ΔS from, to", row)
+        self.image = QLineEdit()
+        self.image.setPlaceholderText("part of an image file name")
+        self.image.setClearButtonEnabled(True)
+        form.addRow("Image", self.image)
+        self.checkpoint = QComboBox()
+        self.checkpoint.setToolTip("the model whose probabilities the suspicious queue and the "
+                                   "disagreement filter use")
+        form.addRow("Model", self.checkpoint)
+        self.disagree = QCheckBox("only where the model disagrees")
+        form.addRow("", self.disagree)
+        for combo in (self.queue, self.status, self.source, self.reason, self.checkpoint):
+            combo.currentIndexChanged.connect(self._later)
+        for box in (self.ds_min, self.ds_max):
+            box.valueChanged.connect(self._later)
+        self.image.textChanged.connect(self._later)
+        self.disagree.toggled.connect(self._later)
+        self.set_sources([])
+        self.set_checkpoints([])
+
+    def _later(self, *_args) -> None:
+        self._timer.start()
+
+    def set_sources(self, names: list[str]) -> None:
+        self._refill(self.source, [("all sources", ())] + [(n, (n,)) for n in names])
+
+    def set_checkpoints(self, checkpoints: list[dict]) -> None:
+        items = [("no model", None)] + [(_short_path(c["checkpoint"]), c["checkpoint"])
+                                        for c in checkpoints]
+        self._refill(self.checkpoint, items)
+        if checkpoints and self.checkpoint.currentIndex() == 0:
+            self.checkpoint.setCurrentIndex(1)  # the latest model, by default
+
+    @staticmethod
+    def _refill(combo: QComboBox, items: list[tuple[str, object]]) -> None:
+        current = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        for text, data in items:
+            combo.addItem(text, data)
+            combo.setItemData(combo.count() - 1, str(data), Qt.ItemDataRole.ToolTipRole)
+        index = combo.findData(current)
+        combo.setCurrentIndex(max(index, 0))
+        combo.blockSignals(False)
+
+    def _bound(self, box: QDoubleSpinBox) -> float | None:
+        return None if box.value() <= box.minimum() else box.value()
+
+    def pair_filter(self) -> PairFilter:
+        return PairFilter(statuses=self.status.currentData(), sources=self.source.currentData(),
+                          reasons=self.reason.currentData(),
+                          delta_s_min=self._bound(self.ds_min),
+                          delta_s_max=self._bound(self.ds_max), image=self.image.text(),
+                          disagree=self.disagree.isChecked())
+
+    def queue_kind(self) -> str:
+        return self.queue.currentData()
+
+    def checkpoint_path(self) -> str | None:
+        return self.checkpoint.currentData()
+
+    def set_queue_kind(self, kind: str) -> None:
+        self.queue.setCurrentIndex(self.queue.findData(kind))
+
+    def set_status(self, statuses: tuple[str, ...]) -> None:
+        self.status.setCurrentIndex(self.status.findData(statuses))

@@ -1,0 +1,99 @@
+"""Images read off the GUI thread, kept in a small LRU cache, prefetched ahead of the cursor.
+
+A missing or unreadable file is cached too, as its reason, so the pair view shows a
+placeholder that says why and the review goes on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageReader
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An image as read: the picture (None when it could not be read), the reason it could
+    not, and the factor from the picture's pixels to the file's (large images are shrunk)."""
+
+    image: QImage | None
+    error: str | None = None
+    scale: float = 1.0
+
+
+def read_image(path: str, max_side: int = 2048) -> Loaded:
+    """Read one image file (any thread); large images are shrunk to ``max_side``."""
+    if not os.path.exists(path):
+        return Loaded(None, f"image not found: {path}")
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    scale = 1.0
+    if size.isValid() and max(size.width(), size.height()) > max_side:
+        scale = max(size.width(), size.height()) / max_side
+        reader.setScaledSize(size / scale)
+    image = reader.read()
+    if image.isNull():
+        return Loaded(None, f"cannot read image {os.path.basename(path)}: {reader.errorString()}")
+    return Loaded(image, None, scale)
+
+
+class _Signals(QObject):
+    done = Signal(str, object)
+
+
+class _ReadTask(QRunnable):
+    def __init__(self, path: str, signals: _Signals, max_side: int) -> None:
+        super().__init__()
+        self.path, self.signals, self.max_side = path, signals, max_side
+
+    def run(self) -> None:
+        self.signals.done.emit(self.path, read_image(self.path, self.max_side))
+
+
+class ImageLoader(QObject):
+    """``get`` answers from the cache; ``request`` reads in the pool and emits ``loaded``."""
+
+    loaded = Signal(str)
+
+    def __init__(self, capacity: int = 48, max_side: int = 2048, threads: int = 2) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.max_side = max_side
+        self._cache: OrderedDict[str, Loaded] = OrderedDict()
+        self._in_flight: set[str] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._signals = _Signals()
+        self._signals.done.connect(self._on_done)
+
+    def get(self, path: str) -> Loaded | None:
+        loaded = self._cache.get(path)
+        if loaded is not None:
+            self._cache.move_to_end(path)
+        return loaded
+
+    def request(self, path: str) -> None:
+        if path in self._cache or path in self._in_flight:
+            return
+        self._in_flight.add(path)
+        self._pool.start(_ReadTask(path, self._signals, self.max_side))
+
+    def prefetch(self, paths) -> None:
+        for path in paths:
+            self.request(path)
+
+    def wait(self, msecs: int = 5000) -> bool:
+        """Wait for reads in flight (tests, benchmarks, shutdown)."""
+        return self._pool.waitForDone(msecs)
+
+    def _on_done(self, path: str, loaded: Loaded) -> None:
+        self._in_flight.discard(path)
+        self._cache[path] = loaded
+        self._cache.move_to_end(path)
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        self.loaded.emit(path)

@@ -1,0 +1,114 @@
+"""The list of a queue's pairs: a Qt table model that pages rows in from the store.
+
+The model holds only the queue's id array; the columns of a row are read, a page of rows at a
+time, when the view first asks to paint it, and a few pages are kept. A queue of 220,000 pairs
+costs the list one page query, never a whole table.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from wsp_core.store.browse import Queue, pair_rows
+from wsp_core.store.db import Store
+
+COLUMNS = ("#", "pair", "source", "image", "status", "label", "ΔS", "suspicion", "model P")
+#: Fixed widths (px): sizing columns to their contents would read every row.
+WIDTHS = (52, 56, 96, 130, 110, 70, 52, 64, 60)
+_STATUS_COLOURS = {"accept": QColor("#2a7"), "flip": QColor("#e80"), "ambiguous": QColor("#a6c"),
+                   "exclude": QColor("#d33")}
+
+
+class QueueModel(QAbstractTableModel):
+    def __init__(self, store: Store, queue: Queue, page_size: int = 200, pages: int = 16) -> None:
+        super().__init__()
+        self.store = store
+        self.queue = queue
+        self.page_size = page_size
+        self.max_pages = pages
+        self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self.page_reads = 0  # pages read from the store (tests check the paging)
+
+    def set_queue(self, queue: Queue) -> None:
+        self.beginResetModel()
+        self.queue = queue
+        self._pages.clear()
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.queue)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def row(self, position: int) -> dict[str, Any] | None:
+        """The columns of the pair at ``position`` of the queue (reads its page if needed)."""
+        if not 0 <= position < len(self.queue):
+            return None
+        page = position // self.page_size
+        rows = self._pages.get(page)
+        if rows is None:
+            start = page * self.page_size
+            ids = self.queue.ids[start:start + self.page_size]
+            rows = pair_rows(self.store, ids, self.queue.checkpoint)
+            self.page_reads += 1
+            self._pages[page] = rows
+            while len(self._pages) > self.max_pages:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page)
+        offset = position - page * self.page_size
+        return rows[offset] if offset < len(rows) else None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole):
+            return None
+        row = self.row(index.row())
+        if row is None:
+            return None
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return _STATUS_COLOURS.get(row["status"]) if column in ("status", "label") else None
+        return _cell(column, index.row(), row)
+
+    def update_pair(self, pair_id: int, status: str, label: int | None,
+                    reason: str | None) -> None:
+        """Show a review at once (before the page is read again)."""
+        position = self.queue.index_of(pair_id)
+        if position is None:
+            return
+        rows = self._pages.get(position // self.page_size)
+        if rows is not None:
+            offset = position % self.page_size
+            if offset < len(rows):
+                rows[offset].update(status=status, label=label, reason=reason)
+        self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+
+
+def _cell(column: str, position: int, row: dict[str, Any]) -> str:
+    if column == "#":
+        return str(position + 1)
+    if column == "pair":
+        return str(row["pair_id"])
+    if column == "status":
+        return row["status"] + (f" ({row['reason']})" if row["reason"] else "")
+    if column == "label":
+        return {1: "A closer", 0: "B closer"}.get(row["label"], "not used")
+    if column == "ΔS":
+        return "–" if row["delta_s"] is None else f"{row['delta_s']:.3f}"
+    if column == "suspicion":
+        return f"{row['suspicion']:.2f}"
+    if column == "model P":
+        return "–" if row["prob"] is None else f"{row['prob']:.2f}"
+    return str(row[column])

@@ -1,0 +1,115 @@
+"""The side panels of the Pairs tab: the current pair's review history, and the statistics
+(ΔS histogram, reviews over time, verdicts by reason, the QA accuracy estimate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from wsp_core.store.browse import Queue
+
+HISTORY_COLUMNS = ("time (UTC)", "verdict", "reason", "reviewer", "note")
+
+
+class HistoryPanel(QTableWidget):
+    """Every review of the current pair, oldest first (one pair's history is short)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(HISTORY_COLUMNS), parent)
+        self.setHorizontalHeaderLabels(HISTORY_COLUMNS)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+
+    def show_history(self, reviews: list[dict[str, Any]]) -> None:
+        self.setRowCount(len(reviews))
+        for row, review in enumerate(reviews):
+            values = (review["created_at"].replace("T", " ")[:19], review["verdict"],
+                      review["reason"] or "", review["reviewer"], review["note"] or "")
+            for col, value in enumerate(values):
+                self.setItem(row, col, QTableWidgetItem(value))
+        if reviews:
+            self.scrollToBottom()
+
+
+def qa_text(estimate: dict[str, Any]) -> str:
+    """The QA estimate in one line of rich text."""
+    if estimate["accuracy"] is None:
+        return ("<b>QA estimate:</b> no sample yet: review the <i>random QA sample</i> queue "
+                "from its start")
+    low, high = estimate["ci95"]
+    judged = estimate["right"] + estimate["wrong"]
+    return (f"<b>Automatic labels right: {estimate['accuracy']:.1%}</b> "
+            f"(95% CI {low:.1%}–{high:.1%}; {estimate['right']} of {judged} judged in a random "
+            f"sample of {estimate['sample']}, {estimate['ambiguous']} ambiguous, "
+            f"{estimate['excluded']} excluded)")
+
+
+class StatsPanel(QWidget):
+    """pyqtgraph plots of the filtered pairs and of the reviews."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.qa_label = QLabel()
+        self.qa_label.setWordWrap(True)
+        layout.addWidget(self.qa_label)
+        self.plots = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.plots, 1)
+        self.hist = self.plots.addPlot(row=0, col=0, title="ΔS of the filtered pairs")
+        self.hist.setLabel("bottom", "ΔS")
+        self.hist.setLabel("left", "pairs")
+        self.timeline = self.plots.addPlot(row=1, col=0, title="reviews over time")
+        self.reasons = self.plots.addPlot(row=2, col=0, title="reviewed pairs by reason")
+        self.last: dict[str, Any] = {}
+
+    def show_stats(self, queue: Queue, activity: dict[str, Any],
+                   estimate: dict[str, Any]) -> None:
+        self.qa_label.setText(qa_text(estimate))
+        self._histogram(queue.delta_s)
+        self._timeline(activity)
+        self._reasons(activity["verdicts_by_reason"])
+        self.last = {"estimate": estimate, "activity": activity}
+
+    def _histogram(self, delta_s: np.ndarray) -> None:
+        self.hist.clear()
+        values = delta_s[~np.isnan(delta_s)]
+        if not len(values):
+            return
+        counts, edges = np.histogram(values, bins=min(40, max(5, len(values) // 20)))
+        self.hist.plot(edges, counts, stepMode="center", fillLevel=0,
+                       brush=(46, 196, 255, 120), pen=pg.mkPen("#2ec4ff"))
+
+    def _timeline(self, activity: dict[str, Any]) -> None:
+        self.timeline.clear()
+        times, counts = activity["times"], activity["counts"]
+        self.timeline.setLabel("bottom", f"{activity['bucket']} (UTC)")
+        if not times:
+            return
+        x = np.arange(len(times))
+        self.timeline.addItem(pg.BarGraphItem(x=x, height=counts, width=0.8, brush="#ff9f1c"))
+        step = max(1, len(times) // 4)
+        self.timeline.getAxis("bottom").setTicks([[(int(i), times[i][5:]) for i in x[::step]]])
+
+    def _reasons(self, rows: list[dict[str, Any]]) -> None:
+        self.reasons.clear()
+        if not rows:
+            return
+        statuses = ("accept", "flip", "ambiguous", "exclude")
+        reasons = sorted({r["reason"] or "none" for r in rows})
+        colours = {"accept": "#2a7", "flip": "#e80", "ambiguous": "#a6c", "exclude": "#d33"}
+        width = 0.8 / len(statuses)
+        for k, status in enumerate(statuses):
+            heights = [sum(r["pairs"] for r in rows
+                           if r["status"] == status and (r["reason"] or "none") == reason)
+                       for reason in reasons]
+            if any(heights):
+                x = np.arange(len(reasons)) - 0.4 + (k + 0.5) * width
+                self.reasons.addItem(pg.BarGraphItem(x=x, height=heights, width=width,
+                                                     brush=colours[status], name=status))
+        self.reasons.getAxis("bottom").setTicks([list(enumerate(reasons))])

@@ -1,0 +1,188 @@
+"""The main window: tabs, menus built from the named actions, recent stores, saved state."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (QDialog, QFileDialog, QHeaderView, QLabel, QMainWindow,
+                               QMessageBox, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout)
+
+from wsp_core.errors import WspError
+from wsp_core.store.db import open_store
+
+from .actions import ACTIONS, build_actions, help_rows
+from .pairs_tab import PairsTab
+
+MAX_RECENT = 8
+STORE_FILTER = "WSP stores (*.db *.sqlite);;All files (*)"
+
+
+def default_settings() -> QSettings:
+    return QSettings("WSP Studio", "wsp-app")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, reviewer: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings or default_settings()
+        self.setWindowTitle("WSP Studio")
+        self.store_path: Path | None = None
+        self.tabs = QTabWidget()
+        self.pairs = PairsTab(self, reviewer=reviewer)
+        self.tabs.addTab(self.pairs, "Pairs")
+        self.setCentralWidget(self.tabs)
+        self.status_label = QLabel("no store open")
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.pairs.status_changed.connect(self.status_label.setText)
+        self.pairs.error.connect(self._show_error)
+        self.actions = build_actions(self, self._handlers())
+        self._build_menus()
+        self.resize(1400, 860)
+        self._restore_window()
+
+    # -- actions -----------------------------------------------------------------------------
+    def _handlers(self) -> dict:
+        p = self.pairs
+        handlers = {
+            "open_store": self.choose_store, "refresh": p.refresh, "quit": self.close,
+            "accept": lambda: p.review("accept"), "flip": lambda: p.review("flip"),
+            "exclude": lambda: p.review("exclude"), "reset": lambda: p.review("reset"),
+            "note": p.note, "undo": p.undo, "redo": p.redo, "next": p.next,
+            "previous": p.previous, "next_unreviewed": p.next_unreviewed, "first": p.first,
+            "focus_filters": lambda: p.filters.queue.setFocus(),
+            "zoom_in": lambda: p.view.zoom(1.25), "zoom_out": lambda: p.view.zoom(0.8),
+            "zoom_fit": p.view.zoom_fit, "help": self.show_help,
+        }
+        for spec in ACTIONS:
+            verdict, _, reason = spec.name.partition("_")
+            if reason and verdict in ("ambiguous", "flip", "exclude"):
+                handlers[spec.name] = lambda v=verdict, r=reason: p.review(v, r)
+        return handlers
+
+    def _build_menus(self) -> None:
+        menus = {}
+        for spec in ACTIONS:
+            if spec.group not in menus:
+                menus[spec.group] = self.menuBar().addMenu(f"&{spec.group}")
+            menu = menus[spec.group]
+            if spec.name == "quit":
+                self.recent_menu = menus["File"].addMenu("Open &recent")
+                menu.addSeparator()
+            menu.addAction(self.actions[spec.name])
+        self._fill_recent()
+
+    def show_help(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        rows = help_rows()
+        table = QTableWidget(len(rows), 4)
+        table.setObjectName("shortcuts")
+        table.setHorizontalHeaderLabels(("group", "keys", "action", "what it does"))
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                table.setItem(r, c, QTableWidgetItem(value))
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        dialog.resize(760, 640)
+        self.help_dialog = dialog
+        dialog.show()
+
+    # -- stores ------------------------------------------------------------------------------
+    def choose_store(self) -> None:
+        start = str(self.store_path.parent) if self.store_path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a WSP store", start, STORE_FILTER)
+        if path:
+            self.open_store(path)
+
+    def open_store(self, path: str | Path) -> bool:
+        """Open a store; a bad file is refused with its reason and the current store stays."""
+        path = Path(path).resolve()
+        try:
+            store = open_store(path, create=False)
+        except WspError as e:
+            self._show_error(str(e))
+            return False
+        if self.store_path is not None:
+            self._remember_place()
+            if not self._close_current():
+                store.close()
+                return False
+        self.store_path = path
+        key = _store_key(path)
+        pair = self.settings.value(f"stores/{key}/pair")
+        self.pairs.open(store, self.settings.value(f"stores/{key}/queue"),
+                        int(pair) if pair not in (None, "") else None)
+        self.setWindowTitle(f"WSP Studio: {path.name}")
+        self._add_recent(path)
+        return True
+
+    def _close_current(self) -> bool:
+        store = self.pairs.store
+        while not self.pairs.close_store(timeout=10.0):
+            if not self.pairs.ask_to_wait():
+                return False
+        if store is not None:
+            store.close()
+        return True
+
+    def _remember_place(self) -> None:
+        session = self.pairs.session
+        if self.store_path is None or session is None:
+            return
+        key = _store_key(self.store_path)
+        self.settings.setValue(f"stores/{key}/queue", session.queue.kind)
+        self.settings.setValue(f"stores/{key}/pair", session.current or "")
+
+    def recent_stores(self) -> list[str]:
+        value = self.settings.value("recent_stores") or []
+        return [value] if isinstance(value, str) else list(value)
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self.recent_stores() if p != str(path)]
+        self.settings.setValue("recent_stores", recent[:MAX_RECENT])
+        self.settings.setValue("last_store", str(path))
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_stores():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_store(p))
+        self.recent_menu.setEnabled(bool(self.recent_stores()))
+
+    def _show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+        QMessageBox.warning(self, "WSP Studio", message)
+
+    # -- window state ------------------------------------------------------------------------
+    def _restore_window(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.value("window/pairs_splitter")
+        if splitter is not None:
+            self.pairs.splitter.restoreState(splitter)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._remember_place()
+        if not self._close_current():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/pairs_splitter", self.pairs.splitter.saveState())
+        self.settings.sync()
+        event.accept()
+
+
+def _store_key(path: Path) -> str:
+    return hashlib.sha1(str(path).encode()).hexdigest()[:16]

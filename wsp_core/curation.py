@@ -1,0 +1,150 @@
+"""A curator's review session: a queue, a cursor, and undo/redo written as new reviews.
+
+Qt-free: the desktop app drives it from key presses, a test or a script can drive it directly.
+Every review goes through ``writer`` (by default :func:`add_review`, one transaction each; the
+app passes one that hands the review to its writer thread). The session keeps what it wrote in
+memory, so undo knows the state it undoes even while the write is still on its way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .store.browse import Queue, pair_rows
+from .store.db import Store
+from .store.queries import add_review, effective, normalise_reason
+
+#: writer(pair_id, verdict, reason, note): append one review.
+Writer = Callable[[int, str, "str | None", "str | None"], Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One review this session wrote: the pair's state before, and the review itself."""
+
+    pair_id: int
+    before_status: str
+    before_reason: str | None
+    verdict: str
+    reason: str | None
+    note: str | None
+
+
+def restoring_verdict(status: str) -> str:
+    """The verdict that brings a pair back to ``status`` ("auto" is restored by "reset")."""
+    return "reset" if status == "auto" else status
+
+
+class ReviewSession:
+    """Walks a queue; records verdicts; undoes and redoes them as new reviews."""
+
+    def __init__(self, store: Store, queue: Queue, writer: Writer | None = None,
+                 reviewer: str | None = None, advance: bool = True) -> None:
+        self.store = store
+        self.queue = queue
+        self.reviewer = reviewer
+        self.writer: Writer = writer or (lambda pid, verdict, reason, note: add_review(
+            store, pid, verdict, reason, note, reviewer))
+        self.advance = advance
+        self.position = 0
+        self.undo_stack: list[Step] = []
+        self.redo_stack: list[Step] = []
+        self._state: dict[int, tuple[str, str | None]] = {}  # what this session wrote
+
+    # -- the cursor -------------------------------------------------------------------------
+    @property
+    def current(self) -> int | None:
+        """The pair id under the cursor (None for an empty queue)."""
+        if not len(self.queue):
+            return None
+        return int(self.queue.ids[self.position])
+
+    def go(self, position: int) -> int | None:
+        """Move the cursor (clamped to the queue); returns the pair id there."""
+        if len(self.queue):
+            self.position = max(0, min(int(position), len(self.queue) - 1))
+        return self.current
+
+    def step(self, delta: int) -> int | None:
+        return self.go(self.position + delta)
+
+    def go_to_pair(self, pair_id: int) -> bool:
+        """Put the cursor on a pair; False when the queue does not hold it."""
+        k = self.queue.index_of(pair_id)
+        if k is None:
+            return False
+        self.position = k
+        return True
+
+    def replace_queue(self, queue: Queue) -> None:
+        """A new filter or queue: stay on the same pair when the new queue holds it."""
+        pair = self.current
+        self.queue = queue
+        self.position = 0
+        if pair is not None:
+            self.go_to_pair(pair)
+
+    # -- reviews ----------------------------------------------------------------------------
+    def state(self, pair_id: int) -> tuple[str, str | None]:
+        """(status, reason) of a pair, as this session last left it, else as stored."""
+        if pair_id in self._state:
+            return self._state[pair_id]
+        rows = pair_rows(self.store, [pair_id])
+        if not rows:
+            return "auto", None
+        return rows[0]["status"], rows[0]["reason"]
+
+    def review(self, verdict: str, reason: str | None = None, note: str | None = None) -> Step:
+        """Record a verdict on the current pair, then (with ``advance``) move to the next."""
+        pair = self.current
+        if pair is None:
+            raise ValueError("the queue is empty")
+        step = self._write(pair, verdict, normalise_reason(reason), note)
+        self.undo_stack.append(step)
+        self.redo_stack.clear()
+        if self.advance and verdict != "reset":
+            self.step(+1)
+        return step
+
+    def annotate(self, note: str) -> Step:
+        """A note on the current pair: a review that keeps its verdict and reason."""
+        pair = self.current
+        if pair is None:
+            raise ValueError("the queue is empty")
+        status, reason = self.state(pair)
+        step = self._write(pair, restoring_verdict(status), reason, note)
+        self.undo_stack.append(step)
+        self.redo_stack.clear()
+        return step
+
+    def undo(self) -> Step | None:
+        """Write a review that restores the pair as it was before the last step; the cursor
+        goes back to that pair. None when there is nothing to undo."""
+        if not self.undo_stack:
+            return None
+        step = self.undo_stack.pop()
+        self._write(step.pair_id, restoring_verdict(step.before_status), step.before_reason,
+                    None)
+        self.redo_stack.append(step)
+        self.go_to_pair(step.pair_id)
+        return step
+
+    def redo(self) -> Step | None:
+        """Write the undone review again; the cursor goes to its pair."""
+        if not self.redo_stack:
+            return None
+        step = self.redo_stack.pop()
+        self._write(step.pair_id, step.verdict, step.reason, step.note)
+        self.undo_stack.append(step)
+        self.go_to_pair(step.pair_id)
+        return step
+
+    def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> Step:
+        before_status, before_reason = self.state(pair_id)
+        status, _ = effective(verdict, 0)  # validates the verdict
+        self.writer(pair_id, verdict, reason, note)
+        self._state[pair_id] = (status, reason if status != "auto" else None)
+        self.queue.set_status(pair_id, status)
+        return Step(pair_id, before_status, before_reason, verdict, reason, note)
