@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests; `make test` runs them under Xvfb
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("WSP_SAMPLES", ROOT.parent / "shared" / "real-samples"))
 

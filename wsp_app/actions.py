@@ -83,7 +83,8 @@ def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]]) -> d
         action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
         if spec.help:
             action.setStatusTip(spec.help)
-        action.triggered.connect(handlers[spec.name])
+        handler = handlers[spec.name]
+        action.triggered.connect(lambda _checked=False, run=handler: run())
         parent.addAction(action)
         actions[spec.name] = action
     return actions

@@ -17,6 +17,11 @@ from wsp_core.store.models import REASONS, STATUSES
 from .actions import REASON_TEXT
 
 _ANY = "any"
+#: (text, key) of the status choices; STATUS_SETS maps a key to the statuses it selects.
+STATUS_CHOICES = [(_ANY, ""), ("not reviewed", "auto"), ("reviewed", "reviewed")] + \
+    [(s, s) for s in STATUSES[1:]]
+STATUS_SETS = {"": (), "reviewed": tuple(s for s in STATUSES if s != "auto"),
+               **{s: (s,) for s in STATUSES}}
 
 
 def _delta_s_box(tip: str) -> QDoubleSpinBox:
@@ -51,18 +56,15 @@ class FilterPanel(QWidget):
             self.queue.addItem(text, key)
         form.addRow("Queue", self.queue)
         self.status = QComboBox()
-        self.status.addItem(_ANY, ())
-        self.status.addItem("not reviewed", ("auto",))
-        self.status.addItem("reviewed", tuple(s for s in STATUSES if s != "auto"))
-        for status in STATUSES[1:]:
-            self.status.addItem(status, (status,))
+        for text, key in STATUS_CHOICES:
+            self.status.addItem(text, key)
         form.addRow("Status", self.status)
         self.source = QComboBox()
         form.addRow("Source", self.source)
         self.reason = QComboBox()
-        self.reason.addItem(_ANY, ())
+        self.reason.addItem(_ANY, "")
         for reason in REASONS:
-            self.reason.addItem(REASON_TEXT[reason], (reason,))
+            self.reason.addItem(REASON_TEXT[reason], reason)
         form.addRow("Reason", self.reason)
         row = QHBoxLayout()
         self.ds_min = _delta_s_box("smallest ΔS (scale gap) shown")
@@ -92,8 +94,12 @@ class FilterPanel(QWidget):
     def _later(self, *_args) -> None:
         self._timer.start()
 
+    def is_pending(self) -> bool:
+        """A change waits for its short pause before it is applied."""
+        return self._timer.isActive()
+
     def set_sources(self, names: list[str]) -> None:
-        self._refill(self.source, [("all sources", ())] + [(n, (n,)) for n in names])
+        self._refill(self.source, [("all sources", "")] + [(n, n) for n in names])
 
     def set_checkpoints(self, checkpoints: list[dict]) -> None:
         items = [("no model", None)] + [(_short_path(c["checkpoint"]), c["checkpoint"])
@@ -118,8 +124,10 @@ class FilterPanel(QWidget):
         return None if box.value() <= box.minimum() else box.value()
 
     def pair_filter(self) -> PairFilter:
-        return PairFilter(statuses=self.status.currentData(), sources=self.source.currentData(),
-                          reasons=self.reason.currentData(),
+        source, reason = self.source.currentData(), self.reason.currentData()
+        return PairFilter(statuses=STATUS_SETS[self.status.currentData()],
+                          sources=(source,) if source else (),
+                          reasons=(reason,) if reason else (),
                           delta_s_min=self._bound(self.ds_min),
                           delta_s_max=self._bound(self.ds_max), image=self.image.text(),
                           disagree=self.disagree.isChecked())
@@ -133,5 +141,6 @@ class FilterPanel(QWidget):
     def set_queue_kind(self, kind: str) -> None:
         self.queue.setCurrentIndex(self.queue.findData(kind))
 
-    def set_status(self, statuses: tuple[str, ...]) -> None:
-        self.status.setCurrentIndex(self.status.findData(statuses))
+    def set_status(self, key: str) -> None:
+        """Choose a status by key: "" (any), "auto", "reviewed" or a verdict."""
+        self.status.setCurrentIndex(self.status.findData(key))

@@ -22,6 +22,8 @@ from .panels import HistoryPanel, StatsPanel
 from .writer import ReviewWriter
 
 PREFETCH = 4
+#: A review write that has waited this long is waiting for another process: say so.
+BUSY_AFTER_S = 1.0
 
 
 class PairsTab(QWidget):
@@ -58,6 +60,9 @@ class PairsTab(QWidget):
         self.stats = StatsPanel()
         self._stats_timer = QTimer(self, singleShot=True, interval=1500)
         self._stats_timer.timeout.connect(self.refresh_stats)
+        self._busy_timer = QTimer(self, interval=500)
+        self._busy_timer.timeout.connect(self._check_busy)
+        self._busy_timer.start()
         self._build()
 
     def _build(self) -> None:
@@ -201,9 +206,14 @@ class PairsTab(QWidget):
         text += f"   ·   saving {pending}…" if pending else "   ·   all saved"
         self.status_changed.emit(text)
 
-    def _on_busy(self, message: str) -> None:
-        self.status_changed.emit(f"waiting for the store (another process is writing): "
-                                 f"{self.writer.pending if self.writer else 0} reviews queued")
+    def _on_busy(self, _message: str = "") -> None:
+        self.status_changed.emit(
+            f"waiting for the store (another process is writing): "
+            f"{self.writer.pending if self.writer else 0} reviews queued, saved when it frees")
+
+    def _check_busy(self) -> None:
+        if self.writer is not None and self.writer.waiting_s() > BUSY_AFTER_S:
+            self._on_busy()
 
     def _on_saved(self, review: dict[str, Any]) -> None:
         if self.detail is not None and review["pair_id"] == self.detail["pair_id"]:

@@ -36,6 +36,9 @@ class ReviewWriter(QObject):
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        #: time.monotonic() when the write now in progress started (None when idle): a write
+        #: that takes long is waiting for another process's lock.
+        self.write_started: float | None = None
         self._thread = threading.Thread(target=self._run, name="review-writer", daemon=True)
         self._thread.start()
 
@@ -74,6 +77,7 @@ class ReviewWriter(QObject):
 
     def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> None:
         while True:
+            self.write_started = time.monotonic()
             try:
                 review = add_review(self.store, pair_id, verdict, reason, note, self.reviewer)
             except StoreError as e:
@@ -86,5 +90,12 @@ class ReviewWriter(QObject):
             except Exception as e:  # noqa: BLE001 - shown to the curator, the thread lives on
                 self.failed.emit(f"review of pair {pair_id} not saved: {e}")
                 return
+            finally:
+                self.write_started = None
             self.saved.emit(review)
             return
+
+    def waiting_s(self) -> float:
+        """How long the write in progress has been waiting (0 when idle)."""
+        started = self.write_started
+        return 0.0 if started is None else time.monotonic() - started

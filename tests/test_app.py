@@ -1,0 +1,345 @@
+"""The curator's desk, driven as a curator drives it: keys on the real window (pytest-qt),
+on a store built from the synthetic world and the real samples."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from conftest import ROOT, import_samples  # noqa: E402
+from helpers import two_person_coco  # noqa: E402
+from wsp_core.store import check_effective_labels, open_store  # noqa: E402
+from wsp_core.store.browse import load_queue, pair_rows  # noqa: E402
+from wsp_core.store.models import REASONS  # noqa: E402
+from wsp_core.store.predictions import write_predictions  # noqa: E402
+from wsp_app.actions import ACTIONS  # noqa: E402
+from wsp_app.window import MainWindow  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def base_store(tmp_path_factory) -> Path:
+    """Synthetic world (12 images) + the COCO and CrowdPose samples, built once per module."""
+    from wsp_core.cli import main
+    from wsp_core.synth.world import generate_world
+
+    folder = tmp_path_factory.mktemp("desk")
+    generate_world(folder / "world", 12, seed=3, workers=1)
+    db = folder / "store.db"
+    assert main(["import", "--db", str(db), "--format", "synth", "--ann",
+                 str(folder / "world" / "scenes.json"), "--images", str(folder / "world"),
+                 "--name", "synth-world"]) == 0
+    import_samples(db, "coco", "crowdpose")
+    return db
+
+
+@pytest.fixture
+def db(base_store, tmp_path) -> Path:
+    path = tmp_path / "store.db"
+    shutil.copy(base_store, path)
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def errors(monkeypatch) -> list[str]:
+    """Every warning the window shows (instead of a modal dialog)."""
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a: shown.append(text))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, settings, errors):
+    made = []
+
+    def make(db: Path | None = None) -> MainWindow:
+        win = MainWindow(settings, reviewer="tester")
+        qtbot.addWidget(win)
+        win.show()
+        with qtbot.waitActive(win):  # window shortcuts need the active window
+            win.activateWindow()
+        if db is not None:
+            assert win.open_store(db)
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        win.close()
+
+
+def press(qtbot, win, *keys, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    for key in keys:
+        qtbot.keyClick(win, key, modifier)
+
+
+def saved(qtbot, win) -> None:
+    qtbot.waitUntil(lambda: win.pairs.writer.pending == 0, timeout=10000)
+
+
+def settled(qtbot, win) -> None:
+    """Wait until the filter panel has applied its last change."""
+    qtbot.waitUntil(lambda: not win.pairs.filters.is_pending())
+
+
+def reviews(db: Path) -> list[tuple]:
+    with open_store(db) as st:
+        rows = st.engine.connect().exec_driver_sql(
+            "SELECT pair_id, verdict, reason, reviewer FROM reviews ORDER BY id").fetchall()
+        return [tuple(r) for r in rows]
+
+
+def test_keyboard_review_writes_one_review_per_key(qtbot, window, db):
+    win = window(db)
+    queue = win.pairs.session.queue
+    ids = [int(i) for i in queue.ids[:7]]
+    press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_F, Qt.Key.Key_3)
+    press(qtbot, win, Qt.Key.Key_2, modifier=Qt.KeyboardModifier.AltModifier)
+    press(qtbot, win, Qt.Key.Key_5, modifier=Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, win, Qt.Key.Key_X, Qt.Key.Key_D)
+    saved(qtbot, win)
+    assert reviews(db) == [
+        (ids[0], "accept", None, "tester"), (ids[1], "flip", None, "tester"),
+        (ids[2], "ambiguous", REASONS[2], "tester"), (ids[3], "flip", REASONS[1], "tester"),
+        (ids[4], "exclude", REASONS[4], "tester"), (ids[5], "exclude", None, "tester")]
+    assert win.pairs.session.position == 7  # six verdicts, then D
+    press(qtbot, win, Qt.Key.Key_A)
+    assert win.pairs.session.current == ids[6]
+    assert "reviewed 6 /" in win.status_label.text()
+    assert f"position 7 / {len(queue):,}" in win.status_label.text()
+    with open_store(db) as st:
+        rows = {r["pair_id"]: r for r in pair_rows(st, ids)}
+        assert check_effective_labels(st) == []
+    assert rows[ids[1]]["label"] == 1 - rows[ids[1]]["auto_label"]
+    assert rows[ids[2]]["label"] is None and rows[ids[0]]["status"] == "accept"
+    model = win.pairs.model
+    assert model.data(model.index(1, 4)) == "flip"  # the list shows the verdict at once
+
+
+def test_undo_and_redo_write_new_reviews_and_move_back(qtbot, window, db):
+    win = window(db)
+    ids = [int(i) for i in win.pairs.session.queue.ids[:2]]
+    press(qtbot, win, Qt.Key.Key_F, Qt.Key.Key_4)
+    press(qtbot, win, Qt.Key.Key_Z, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert win.pairs.session.current == ids[1]
+    press(qtbot, win, Qt.Key.Key_Z, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert win.pairs.session.current == ids[0]
+    assert win.pairs.info.headline.text() in ("A is closer", "B is closer")
+    press(qtbot, win, Qt.Key.Key_Y, modifier=Qt.KeyboardModifier.ControlModifier)
+    saved(qtbot, win)
+    assert [r[:3] for r in reviews(db)] == [
+        (ids[0], "flip", None), (ids[1], "ambiguous", "occlusion"), (ids[1], "reset", None),
+        (ids[0], "reset", None), (ids[0], "flip", None)]
+    qtbot.waitUntil(lambda: win.pairs.history.rowCount() == 3)
+    verdicts = [win.pairs.history.item(r, 1).text() for r in range(3)]
+    assert verdicts == ["flip", "reset", "flip"]
+
+
+def test_filters_and_queues_change_what_the_desk_walks(qtbot, window, db):
+    with open_store(db) as st:
+        every = load_queue(st)
+        ids = [int(i) for i in every.ids]
+        labels = {r["pair_id"]: r["label"] for r in pair_rows(st, ids)}
+        worst = ids[-3]
+        agree = {p: 0.9 if labels[p] == 1 else 0.1 for p in ids}
+        probs = [1 - agree[p] + (0.08 if agree[p] < 0.5 else -0.08) if p == worst else agree[p]
+                 for p in ids]  # the model disagrees with one pair, with P 0.98 or 0.02
+        write_predictions(st, str(db.parent / "run" / "best.pt"), ids, probs)
+    win = window(db)
+    panel = win.pairs.filters
+    assert panel.checkpoint_path() == str(db.parent / "run" / "best.pt")  # the latest model
+    press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_F)
+    saved(qtbot, win)
+    panel.set_status("auto")
+    qtbot.waitUntil(lambda: len(win.pairs.session.queue) == len(ids) - 2)
+    assert set(win.pairs.session.queue.ids) == set(ids[2:])
+    panel.source.setCurrentIndex(panel.source.findText("test_crowdpose"))
+    qtbot.waitUntil(lambda: len(win.pairs.session.queue) == 1)
+    assert win.pairs.model.rowCount() == 1
+    assert win.pairs.detail["source"] == "test_crowdpose"
+    panel.source.setCurrentIndex(0)
+    panel.set_status("")
+    panel.set_queue_kind("suspicious")
+    qtbot.waitUntil(lambda: win.pairs.session.queue.kind == "suspicious")
+    assert int(win.pairs.session.queue.ids[0]) == worst
+    press(qtbot, win, Qt.Key.Key_Home)
+    assert win.pairs.detail["pair_id"] == worst
+    assert win.pairs.info.values["model P(A closer)"].text() in ("0.020", "0.980")
+    panel.ds_max.setValue(0.1)
+    settled(qtbot, win)
+    assert 0 < len(win.pairs.session.queue) < len(ids)
+    assert (win.pairs.session.queue.delta_s <= 0.1).all()
+    panel.ds_max.setValue(panel.ds_max.minimum())
+    panel.image.setText("000004")
+    settled(qtbot, win)
+    assert 0 < len(win.pairs.session.queue) < len(ids)
+    assert all("000004" in r["image"] for r in
+               pair_rows(win.pairs.store, win.pairs.session.queue.ids))
+    panel.image.setText("")
+    panel.set_queue_kind("qa")
+    qtbot.waitUntil(lambda: win.pairs.session.queue.kind == "qa")
+    press(qtbot, win, Qt.Key.Key_Home)
+    press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_Space, Qt.Key.Key_F)
+    saved(qtbot, win)
+    win.pairs.refresh_stats()
+    estimate = win.pairs.stats.last["estimate"]
+    assert estimate["sample"] >= 3 and estimate["right"] + estimate["wrong"] >= 3
+    assert "Automatic labels right" in win.pairs.stats.qa_label.text()
+
+
+def test_reopening_shows_the_same_state_and_place(qtbot, window, db, settings):
+    win = window(db)
+    win.pairs.filters.set_queue_kind("qa")
+    qtbot.waitUntil(lambda: win.pairs.session.queue.kind == "qa")
+    press(qtbot, win, Qt.Key.Key_Home, Qt.Key.Key_F, Qt.Key.Key_1, Qt.Key.Key_D)
+    place = win.pairs.session.current
+    first = int(win.pairs.session.queue.ids[0])
+    win.close()
+    again = window()
+    assert again.recent_stores() == [str(db.resolve())]
+    assert again.open_store(db)
+    assert again.pairs.session.queue.kind == "qa" and again.pairs.session.current == place
+    assert again.pairs.model.row(0)["status"] == "flip"
+    assert again.pairs.session.queue.reviewed() == 2
+    assert [r[1] for r in reviews(db)] == ["flip", "ambiguous"]
+    again.pairs.go(0)
+    assert again.pairs.detail["pair_id"] == first and again.pairs.detail["status"] == "flip"
+
+
+def test_missing_and_corrupt_images_show_a_placeholder_and_review_still_works(
+        qtbot, window, tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    db = tmp_path / "small.db"
+    from wsp_core.cli import main
+
+    assert main(["import", "--db", str(db), "--format", "coco", "--ann", str(ann),
+                 "--images", str(images)]) == 0
+    (images / "a.jpg").unlink()
+    win = window(db)
+    qtbot.waitUntil(lambda: win.pairs.view.placeholder not in (None, "loading image…"))
+    assert win.pairs.view.placeholder.startswith("image not found:")
+    press(qtbot, win, Qt.Key.Key_Space)
+    saved(qtbot, win)
+    assert [r[1] for r in reviews(db)] == ["accept"]
+    (images / "a.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    win.pairs.loader._cache.clear()
+    win.pairs.go(0)
+    qtbot.waitUntil(lambda: (win.pairs.view.placeholder or "").startswith("cannot read"))
+    press(qtbot, win, Qt.Key.Key_F)
+    saved(qtbot, win)
+    assert [r[1] for r in reviews(db)] == ["accept", "flip"]
+
+
+def test_a_bad_store_is_refused_and_the_open_one_stays(qtbot, window, db, tmp_path, errors):
+    win = window(db)
+    bad = tmp_path / "notes.db"
+    bad.write_text("not a database")
+    assert not win.open_store(bad)
+    assert errors and str(bad) in errors[0] and "not a WSP store" in errors[0]
+    assert win.store_path == db.resolve() and win.pairs.session is not None
+    press(qtbot, win, Qt.Key.Key_Space)
+    saved(qtbot, win)
+    assert len(reviews(db)) == 1
+
+
+def test_a_locked_store_does_not_freeze_the_desk(qtbot, window, db, errors):
+    """Another process holds the write lock (as an import does): keys still work at once, the
+    reviews wait in the writer and land when the lock is released; nothing says 'locked'."""
+    win = window(db)
+    ids = [int(i) for i in win.pairs.session.queue.ids[:3]]
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "c.execute(\"INSERT INTO wsp_meta VALUES ('lock_test', '1')\")\n"
+         "print('locked', flush=True)\n"
+         "sys.stdin.readline()\n"
+         "c.execute('COMMIT')\n", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_F, Qt.Key.Key_D, Qt.Key.Key_X)
+        # the keys were handled while the lock is held: nothing could be written yet
+        assert win.pairs.session.position == 4
+        assert win.pairs.writer.pending == 3
+        press(qtbot, win, Qt.Key.Key_A, Qt.Key.Key_A)  # browsing reads the store meanwhile
+        assert win.pairs.detail["pair_id"] == ids[2]
+        qtbot.waitUntil(lambda: "waiting for the store" in win.status_label.text(), timeout=5000)
+    finally:
+        holder.communicate("\n", timeout=30)
+    saved(qtbot, win)
+    assert [r[:2] for r in reviews(db)] == [(ids[0], "accept"), (ids[1], "flip"),
+                                           (int(win.pairs.session.queue.ids[3]), "exclude")]
+    assert not errors
+
+
+def test_sigkill_after_n_reviews_loses_none(tmp_path, db):
+    n = 9
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "app_driver.py"), str(db),
+                             str(tmp_path / "s.ini"), str(n)], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    watchdog = threading.Timer(120, proc.kill)  # a driver that hangs fails the test
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            if line.strip() == f"saved {n}":
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    got = reviews(db)
+    assert len(got) == n and {r[3] for r in got} == {"driver"}
+    with open_store(db) as st:
+        assert check_effective_labels(st) == []
+        first = [int(i) for i in load_queue(st).ids[:n]]
+    assert [r[0] for r in got] == first
+    assert [r[1] for r in got][:4] == ["accept", "flip", "ambiguous", "exclude"]
+
+
+def test_every_action_has_a_handler_a_shortcut_and_a_help_row(qtbot, window):
+    win = window()
+    for spec in ACTIONS:
+        action = win.actions[spec.name]
+        assert action.shortcuts(), spec.name
+    win.show_help()
+    table = win.help_dialog.findChild(type(win.pairs.history).__mro__[1], "shortcuts")
+    assert table.rowCount() == len(ACTIONS)
+    keys = {table.item(r, 1).text() for r in range(table.rowCount())}
+    assert "Space, Y" in keys and "Alt+1" in keys and "Ctrl+Z" in keys
+    shortcuts = [s for a in win.actions.values() for s in a.shortcuts()]
+    assert len(shortcuts) == len(set(s.toString() for s in shortcuts))  # no key bound twice
+
+
+def test_the_list_pages_rows_in_instead_of_loading_the_table(qtbot, window, db):
+    win = window(db)
+    model = win.pairs.model
+    assert model.rowCount() == len(win.pairs.session.queue)
+    model.page_size = 5
+    model._pages.clear()
+    reads = model.page_reads
+    last = model.rowCount() - 1
+    win.pairs.go(last)
+    assert model.data(model.index(last, 1)) == str(win.pairs.session.current)
+    assert model.page_reads - reads <= 3  # the pages on screen, not the whole queue
