@@ -37,8 +37,10 @@ demo: $(STAMP)
 	$(VENV)/bin/wsp-core eval-3d --ckpt $(DEMO)/ft-run/best.pt --data synth:$(DEMO)/world --protocol all --workers 0
 	$(PY) scripts/reproduce_table4.py --images 150 --pretrain-epochs 1 --epochs 2 --out $(DEMO)/table4 --no-docs
 
+# GUI tests need a display: scripts/with_display.sh runs pytest under Xvfb (installing it if
+# missing), else on Qt's offscreen platform.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	scripts/with_display.sh $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) scripts/bench_labels.py

@@ -36,6 +36,7 @@ class PairsTab(QWidget):
         super().__init__(parent)
         self.reviewer = reviewer
         self.store: Store | None = None
+        self.index: browse.PairIndex | None = None
         self.session: ReviewSession | None = None
         self.writer: ReviewWriter | None = None
         self.detail: dict[str, Any] | None = None
@@ -97,6 +98,7 @@ class PairsTab(QWidget):
         self.writer.busy.connect(self._on_busy)
         self.writer.failed.connect(self.error)
         self.model.store = store
+        self.index = browse.PairIndex(store)
         self.filters.blockSignals(True)
         self.filters.set_sources(browse.source_names(store))
         self.filters.set_checkpoints(browse.checkpoints(store))
@@ -105,7 +107,7 @@ class PairsTab(QWidget):
         self.filters.blockSignals(False)
         queue = self._load_queue()
         self.session = ReviewSession(store, queue, writer=self.writer.submit,
-                                     reviewer=self.reviewer)
+                                     reviewer=self.reviewer, index=self.index)
         self.model.set_queue(queue)
         if pair_id is not None:
             self.session.go_to_pair(pair_id)
@@ -121,13 +123,13 @@ class PairsTab(QWidget):
             self.writer.close()
             self.writer = None
         self.loader.wait(2000)
-        self.store, self.session, self.detail = None, None, None
+        self.store, self.index, self.session, self.detail = None, None, None, None
         return True
 
     def _load_queue(self) -> browse.Queue:
         try:
-            return browse.load_queue(self.store, self.filters.pair_filter(),
-                                     self.filters.queue_kind(), self.filters.checkpoint_path())
+            return self.index.queue(self.filters.pair_filter(), self.filters.queue_kind(),
+                                    self.filters.checkpoint_path())
         except ValueError as e:
             self.error.emit(str(e))
             return browse.Queue.empty()
@@ -146,6 +148,7 @@ class PairsTab(QWidget):
         """Re-read everything (another process may have written: an import, a score job)."""
         if self.store is None:
             return
+        self.index.reload()
         self.filters.blockSignals(True)
         self.filters.set_sources(browse.source_names(self.store))
         self.filters.set_checkpoints(browse.checkpoints(self.store))
@@ -229,7 +232,7 @@ class PairsTab(QWidget):
         if queue.kind == "qa" and not flt.statuses:
             qa_queue = queue
         else:
-            qa_queue = browse.load_qa(self.store, flt, self.filters.checkpoint_path())
+            qa_queue = browse.load_qa(self.store, flt, self.filters.checkpoint_path(), self.index)
         self.stats.show_stats(queue, browse.review_activity(self.store),
                               browse.qa_estimate(qa_queue))
 

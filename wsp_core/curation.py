@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .store.browse import Queue, pair_rows
+from .store.browse import PairIndex, Queue, pair_rows
 from .store.db import Store
 from .store.queries import add_review, effective, normalise_reason
 
@@ -41,8 +41,10 @@ class ReviewSession:
     """Walks a queue; records verdicts; undoes and redoes them as new reviews."""
 
     def __init__(self, store: Store, queue: Queue, writer: Writer | None = None,
-                 reviewer: str | None = None, advance: bool = True) -> None:
+                 reviewer: str | None = None, advance: bool = True,
+                 index: PairIndex | None = None) -> None:
         self.store = store
+        self.index = index  # a snapshot the app filters from: kept up to date with our reviews
         self.queue = queue
         self.reviewer = reviewer
         self.writer: Writer = writer or (lambda pid, verdict, reason, note: add_review(
@@ -145,6 +147,11 @@ class ReviewSession:
         before_status, before_reason = self.state(pair_id)
         status, _ = effective(verdict, 0)  # validates the verdict
         self.writer(pair_id, verdict, reason, note)
-        self._state[pair_id] = (status, reason if status != "auto" else None)
+        kept_reason = reason if status != "auto" else None
+        self._state[pair_id] = (status, kept_reason)
         self.queue.set_status(pair_id, status)
+        if self.index is not None:
+            auto = self.index.auto_label_of(pair_id)
+            if auto is not None:
+                self.index.record(pair_id, status, effective(verdict, auto)[1], kept_reason)
         return Step(pair_id, before_status, before_reason, verdict, reason, note)

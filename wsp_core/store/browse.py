@@ -3,11 +3,13 @@ details, the random-QA accuracy estimate and the statistics panel's data.
 
 Qt-free (the app in ``wsp_app`` calls it; so can a notebook). A queue over a few hundred
 thousand pairs must come back in well under 100 ms, so the hot queries are hand-written SQL run
-on the driver connection, returning numpy columns (docs/adr/0008-review-queues.md).
+on the driver connection, and queues are filtered and sorted in numpy from a columnar snapshot
+of the pairs table (:class:`PairIndex`; docs/adr/0008-review-queues.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -104,36 +106,123 @@ def _in_clause(name: str, values: tuple, params: dict[str, Any]) -> str:
     return ", ".join(keys)
 
 
-def _where(flt: PairFilter, checkpoint: str | None, params: dict[str, Any]) -> list[str]:
-    clauses = []
-    if flt.statuses:
-        clauses.append(f"p.status IN ({_in_clause('st', flt.statuses, params)})")
-    if flt.sources:
-        names = _in_clause("src", flt.sources, params)
-        clauses.append(f"p.source_id IN (SELECT id FROM sources WHERE name IN ({names}))")
-    if flt.reasons:
-        clauses.append(f"p.reason IN ({_in_clause('rs', flt.reasons, params)})")
-    if flt.delta_s_min is not None:
-        params["ds_min"] = float(flt.delta_s_min)
-        clauses.append("p.delta_s >= :ds_min")
-    if flt.delta_s_max is not None:
-        params["ds_max"] = float(flt.delta_s_max)
-        clauses.append("p.delta_s <= :ds_max")
-    if flt.image.strip():
-        text = flt.image.strip()
-        params["img"] = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clauses.append("p.image_id IN (SELECT id FROM images WHERE file_name LIKE :img ESCAPE '\\')")
-    if flt.disagree:
+_STATUS_CODE = {s: k for k, s in enumerate(STATUSES)}
+_REASON_CODE = {r: k for k, r in enumerate(REASONS)}
+
+
+class PairIndex:
+    """A columnar snapshot of the pairs table (ids, status, reason, ΔS, scores, labels), from
+    which queues are filtered and sorted in numpy: a few milliseconds for 220,000 pairs, where
+    fetching the rows again would cost a few hundred.
+
+    Reviews this process writes are recorded into it (:meth:`record`); what other processes
+    write (an import, a scoring job) shows after :meth:`reload`.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reload()
+
+    def reload(self) -> None:
+        rows = _driver_rows(self.store, "SELECT id, source_id, image_id, status, "
+                            "COALESCE(reason, ''), delta_s, suspicion, auto_label, "
+                            "COALESCE(label, -1) FROM pairs ORDER BY id", {})
+        n = len(rows)
+        cols = list(zip(*rows)) if n else [()] * 9
+        self.ids = np.fromiter(cols[0], np.int64, n)
+        self.source_id = np.fromiter(cols[1], np.int64, n)
+        self.image_id = np.fromiter(cols[2], np.int64, n)
+        self.status = np.fromiter((_STATUS_CODE[v] for v in cols[3]), np.int8, n)
+        self.reason = np.fromiter((_REASON_CODE.get(v, -1) for v in cols[4]), np.int8, n)
+        self.delta_s = np.array(cols[5], dtype=np.float64) if n else np.zeros(0)
+        self.suspicion = np.array(cols[6], dtype=np.float64) if n else np.zeros(0)
+        self.auto_label = np.fromiter(cols[7], np.int8, n)
+        self.label = np.fromiter(cols[8], np.int8, n)
+        self.sources = dict(_driver_rows(self.store, "SELECT name, id FROM sources", {}))
+        images = _driver_rows(self.store, "SELECT id, file_name FROM images", {})
+        self._image_ids = np.fromiter((r[0] for r in images), np.int64, len(images))
+        self._image_names = [r[1].casefold() for r in images]
+        self._probs: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, pair_id: int) -> int | None:
+        k = int(np.searchsorted(self.ids, pair_id))
+        return k if k < len(self.ids) and self.ids[k] == pair_id else None
+
+    def record(self, pair_id: int, status: str, label: int | None, reason: str | None) -> None:
+        """A review this process wrote (or is writing)."""
+        k = self.position(pair_id)
+        if k is not None:
+            self.status[k] = _STATUS_CODE[status]
+            self.label[k] = -1 if label is None else label
+            self.reason[k] = _REASON_CODE.get(reason or "", -1)
+
+    def auto_label_of(self, pair_id: int) -> int | None:
+        k = self.position(pair_id)
+        return None if k is None else int(self.auto_label[k])
+
+    def probs(self, checkpoint: str | None) -> np.ndarray:
+        """The model probability of each pair (NaN where the checkpoint did not score it)."""
         if checkpoint is None:
-            clauses.append("0")  # no model has scored the store: nothing can disagree
-        else:
-            clauses.append("pr.prob IS NOT NULL AND "
-                           "(COALESCE(p.label, p.auto_label) = 1) != (pr.prob >= 0.5)")
-    return clauses
+            return np.full(len(self.ids), np.nan)
+        if checkpoint not in self._probs:
+            rows = _driver_rows(self.store, "SELECT pair_id, prob FROM predictions "
+                                "WHERE checkpoint = :c", {"c": checkpoint})
+            out = np.full(len(self.ids), np.nan)
+            if rows and len(self.ids):
+                pair_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+                k = np.clip(np.searchsorted(self.ids, pair_ids), 0, len(self.ids) - 1)
+                found = self.ids[k] == pair_ids
+                out[k[found]] = np.fromiter((r[1] for r in rows), np.float64, len(rows))[found]
+            self._probs[checkpoint] = out
+        return self._probs[checkpoint]
+
+    def disagreement(self, checkpoint: str | None) -> np.ndarray:
+        """The model's probability of the other label than the one training would use
+        (FiftyOne's "mistakenness"); NaN without a prediction."""
+        prob = self.probs(checkpoint)
+        used = np.where(self.label >= 0, self.label, self.auto_label)
+        return np.where(used == 1, 1.0 - prob, prob)
+
+    def mask(self, flt: PairFilter, checkpoint: str | None = None) -> np.ndarray:
+        """Which pairs (in id order) the filter selects."""
+        flt.check()
+        keep = np.ones(len(self.ids), bool)
+        if flt.statuses:
+            keep &= np.isin(self.status, [_STATUS_CODE[s] for s in flt.statuses])
+        if flt.sources:
+            keep &= np.isin(self.source_id, [self.sources.get(s, -1) for s in flt.sources])
+        if flt.reasons:
+            keep &= np.isin(self.reason, [_REASON_CODE[r] for r in flt.reasons])
+        with np.errstate(invalid="ignore"):  # an unknown ΔS (NaN) passes no bound
+            if flt.delta_s_min is not None:
+                keep &= self.delta_s >= flt.delta_s_min
+            if flt.delta_s_max is not None:
+                keep &= self.delta_s <= flt.delta_s_max
+        text = flt.image.strip().casefold()
+        if text:
+            hits = [i for i, name in zip(self._image_ids, self._image_names) if text in name]
+            keep &= np.isin(self.image_id, hits)
+        if flt.disagree:
+            keep &= self.disagreement(checkpoint) > 0.5
+        return keep
+
+    def queue(self, flt: PairFilter = PairFilter(), kind: str = "order",
+              checkpoint: str | None = None) -> Queue:
+        """The pairs a filter selects, in the order of queue ``kind`` (see :func:`load_queue`)."""
+        if kind not in QUEUES:
+            raise ValueError(f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
+        keep = np.flatnonzero(self.mask(flt, checkpoint))
+        disagreement = self.disagreement(checkpoint)[keep]
+        order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep], disagreement)]
+        return Queue(self.ids[order], self.status[order], self.delta_s[order],
+                     self.disagreement(checkpoint)[order], kind, checkpoint)
 
 
 def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order",
-               checkpoint: str | None = None) -> Queue:
+               checkpoint: str | None = None, index: PairIndex | None = None) -> Queue:
     """The pair ids a filter selects, in the order of queue ``kind`` (see QUEUES).
 
     - ``order``: by pair id (import order: image by image).
@@ -141,37 +230,10 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
       the model's probability of the other label), then the others by cue-conflict suspicion.
     - ``qa``: a fixed pseudo-random order (a hash of the pair id), so that any prefix of it is
       a simple random sample of the filtered pairs (see :func:`qa_estimate`).
+
+    ``index`` reuses a snapshot (the app keeps one); without it the pairs are read afresh.
     """
-    if kind not in QUEUES:
-        raise ValueError(f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
-    flt.check()
-    params: dict[str, Any] = {}
-    clauses = _where(flt, checkpoint, params)
-    join = ""
-    if checkpoint is not None:
-        params["ckpt"] = checkpoint
-        join = "LEFT JOIN predictions pr ON pr.pair_id = p.id AND pr.checkpoint = :ckpt"
-    prob = "pr.prob" if checkpoint is not None else "NULL"
-    sql = (f"SELECT p.id, p.status, p.delta_s, p.suspicion, COALESCE(p.label, p.auto_label), "
-           f"{prob} FROM pairs p {join}"
-           + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY p.id")
-    rows = _driver_rows(store, sql, params)
-    return _queue_from_rows(rows, kind, checkpoint)
-
-
-def _queue_from_rows(rows: list[tuple], kind: str, checkpoint: str | None) -> Queue:
-    n = len(rows)
-    cols = list(zip(*rows)) if n else [()] * 6
-    ids = np.fromiter(cols[0], dtype=np.int64, count=n)
-    code = {s: k for k, s in enumerate(STATUSES)}
-    status = np.fromiter((code[s] for s in cols[1]), dtype=np.int8, count=n)
-    delta_s = np.array(cols[2], dtype=np.float64) if n else np.zeros(0)
-    suspicion = np.array(cols[3], dtype=np.float64) if n else np.zeros(0)
-    label = np.array(cols[4], dtype=np.float64) if n else np.zeros(0)
-    prob = np.array(cols[5], dtype=np.float64) if n else np.zeros(0)  # None -> NaN
-    disagreement = np.where(label == 1, 1.0 - prob, prob)
-    order = _queue_order(kind, ids, suspicion, disagreement)
-    return Queue(ids[order], status[order], delta_s[order], disagreement[order], kind, checkpoint)
+    return (index or PairIndex(store)).queue(flt, kind, checkpoint)
 
 
 def _queue_order(kind: str, ids: np.ndarray, suspicion: np.ndarray,
@@ -223,9 +285,10 @@ def qa_estimate(queue: Queue) -> dict[str, Any]:
             "next_position": n if n < len(queue) else None}
 
 
-def load_qa(store: Store, flt: PairFilter = PairFilter(), checkpoint: str | None = None) -> Queue:
+def load_qa(store: Store, flt: PairFilter = PairFilter(), checkpoint: str | None = None,
+            index: PairIndex | None = None) -> Queue:
     """The QA queue of a filter, ignoring its status choice (reviewed pairs are the sample)."""
-    return load_queue(store, replace(flt, statuses=()), "qa", checkpoint)
+    return load_queue(store, replace(flt, statuses=()), "qa", checkpoint, index)
 
 
 _ROW_SQL = """
@@ -256,40 +319,51 @@ def pair_rows(store: Store, ids, checkpoint: str | None = None) -> list[dict[str
     return [by_id[i] for i in ids if i in by_id]
 
 
+_DETAIL_SQL = """
+SELECT p.person_a, p.person_b, p.auto_label, p.label, p.status, p.reason, p.delta_s, p.margin_px,
+       p.margin_rel, p.hug, p.size_conflict, p.knee_line, p.suspicion, p.image_id, s.name,
+       s.format, s.joint_names, s.images_dir, i.file_name, i.width, i.height
+FROM pairs p JOIN sources s ON s.id = p.source_id JOIN images i ON i.id = p.image_id
+WHERE p.id = :id
+"""
+_PERSONS_SQL = ("SELECT id, bbox_x, bbox_y, bbox_w, bbox_h, keypoints, scale, ankle_y, mcpc "
+                "FROM persons WHERE image_id = :image ORDER BY id")
+
+
 def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> dict[str, Any]:
     """Everything the pair view draws: the image, both persons, the other persons of the image,
     the labels, ΔS, margin, cue-conflict scores and the model's probability."""
-    from .models import Image, Pair, Person, Prediction, Source
-
     with store.read() as session:
-        pair = session.get(Pair, int(pair_id))
-        if pair is None:
+        conn = session.connection()
+        row = conn.exec_driver_sql(_DETAIL_SQL, {"id": int(pair_id)}).fetchone()
+        if row is None:
             raise StoreError(store.path, f"pair {pair_id} does not exist")
-        image = session.get(Image, pair.image_id)
-        source = session.get(Source, pair.source_id)
-        persons = {p.id: p for p in session.query(Person).filter(Person.image_id == image.id)}
+        (a, b, auto, label, status, reason, delta_s, margin_px, margin_rel, hug, size, knee,
+         suspicion, image_id, source, fmt, joint_names, images_dir, file_name, width,
+         height) = row
+        persons = {r[0]: _person_view(r) for r in
+                   conn.exec_driver_sql(_PERSONS_SQL, {"image": image_id}).fetchall()}
         prob = None
         if checkpoint is not None:
-            prob = session.query(Prediction.prob).filter(
-                Prediction.pair_id == pair.id, Prediction.checkpoint == checkpoint).scalar()
-        joint_set = _joint_set(source.format, source.joint_names)
-        return {
-            "pair_id": pair.id, "source": source.name, "format": source.format,
-            "image": os.path.join(source.images_dir, image.file_name),
-            "file_name": image.file_name, "width": image.width, "height": image.height,
-            "a": _person_view(persons[pair.person_a]), "b": _person_view(persons[pair.person_b]),
-            "others": [_person_view(p) for pid, p in sorted(persons.items())
-                       if pid not in (pair.person_a, pair.person_b)],
-            "joint_names": list(source.joint_names),
-            "bones": bones(joint_set) if joint_set else [],
-            "ankles": ([k for k, c in enumerate(joint_set.canonical) if c.endswith("_ankle")]
-                       if joint_set else []),
-            "auto_label": pair.auto_label, "label": pair.label, "status": pair.status,
-            "reason": pair.reason, "delta_s": pair.delta_s, "margin_px": pair.margin_px,
-            "margin_rel": pair.margin_rel, "hug": pair.hug, "size_conflict": pair.size_conflict,
-            "knee_line": pair.knee_line, "suspicion": pair.suspicion, "prob": prob,
-            "checkpoint": checkpoint,
-        }
+            found = conn.exec_driver_sql(
+                "SELECT prob FROM predictions WHERE pair_id = :id AND checkpoint = :c",
+                {"id": int(pair_id), "c": checkpoint}).fetchone()
+            prob = found[0] if found else None
+    names = json.loads(joint_names)
+    joint_set = _joint_set(fmt, names)
+    return {
+        "pair_id": int(pair_id), "source": source, "format": fmt,
+        "image": os.path.join(images_dir, file_name), "file_name": file_name,
+        "width": width, "height": height, "a": persons[a], "b": persons[b],
+        "others": [p for pid, p in persons.items() if pid not in (a, b)],
+        "joint_names": names, "bones": bones(joint_set) if joint_set else [],
+        "ankles": ([k for k, c in enumerate(joint_set.canonical) if c.endswith("_ankle")]
+                   if joint_set else []),
+        "auto_label": auto, "label": label, "status": status, "reason": reason,
+        "delta_s": delta_s, "margin_px": margin_px, "margin_rel": margin_rel, "hug": hug,
+        "size_conflict": size, "knee_line": knee, "suspicion": suspicion, "prob": prob,
+        "checkpoint": checkpoint,
+    }
 
 
 def _joint_set(fmt: str, names: list[str]) -> JointSet | None:
@@ -301,10 +375,10 @@ def _joint_set(fmt: str, names: list[str]) -> JointSet | None:
     return None
 
 
-def _person_view(p) -> dict[str, Any]:
-    return {"person_id": p.id, "bbox": [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h],
-            "keypoints": p.keypoints, "scale": p.scale, "ankle_y": p.ankle_y,
-            "mcpc": bool(p.mcpc)}
+def _person_view(row: tuple) -> dict[str, Any]:
+    pid, x, y, w, h, keypoints, scale, ankle_y, mcpc = row
+    return {"person_id": pid, "bbox": [x, y, w, h], "keypoints": json.loads(keypoints),
+            "scale": scale, "ankle_y": ankle_y, "mcpc": bool(mcpc)}
 
 
 def image_paths(store: Store, ids) -> dict[int, str]:
