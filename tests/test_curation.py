@@ -166,9 +166,16 @@ def test_session_keeps_its_place_when_the_queue_changes(store):
     session = ReviewSession(store, queue)
     session.go(4)
     pair = session.current
+    session.replace_queue(load_queue(store, PairFilter(statuses=("auto",))))
+    assert session.current == pair  # a filter change on the same kind of queue keeps the pair
+    qa = load_queue(store, kind="qa")
+    add_review(store, int(qa.ids[0]), "accept")
     session.replace_queue(load_queue(store, kind="qa"))
-    assert session.current == pair
-    session.replace_queue(load_queue(store, PairFilter(sources=("test_crowdpose",))))
+    assert session.position == 1  # the QA queue starts where its sample grows
+    session.replace_queue(load_queue(store, kind="suspicious"))
+    assert session.position == 0
+    session.replace_queue(load_queue(store, PairFilter(sources=("test_crowdpose",)),
+                                     kind="suspicious"))
     assert session.position == 0 and len(session.queue) == 1
     session.step(+5)
     assert session.position == 0

@@ -66,6 +66,7 @@ class StatsPanel(QWidget):
         self.hist.setLabel("left", "pairs")
         self.timeline = self.plots.addPlot(row=1, col=0, title="reviews over time")
         self.reasons = self.plots.addPlot(row=2, col=0, title="reviewed pairs by reason")
+        self.reasons.addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.last: dict[str, Any] = {}
 
     def show_stats(self, queue: Queue, activity: dict[str, Any],
@@ -98,6 +99,8 @@ class StatsPanel(QWidget):
 
     def _reasons(self, rows: list[dict[str, Any]]) -> None:
         self.reasons.clear()
+        if self.reasons.legend is not None:
+            self.reasons.legend.clear()
         if not rows:
             return
         statuses = ("accept", "flip", "ambiguous", "exclude")
@@ -113,3 +116,4 @@ class StatsPanel(QWidget):
                 self.reasons.addItem(pg.BarGraphItem(x=x, height=heights, width=width,
                                                      brush=colours[status], name=status))
         self.reasons.getAxis("bottom").setTicks([list(enumerate(reasons))])
+        self.reasons.setXRange(-0.6, len(reasons) - 0.4, padding=0)

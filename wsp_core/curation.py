@@ -81,12 +81,18 @@ class ReviewSession:
         return True
 
     def replace_queue(self, queue: Queue) -> None:
-        """A new filter or queue: stay on the same pair when the new queue holds it."""
+        """A new filter on the same kind of queue stays on the same pair when the new queue
+        holds it. Another kind of queue starts at its start: the first pair, or for the QA
+        queue the first pair of the random order without a verdict (where the sample grows)."""
         pair = self.current
+        same_kind = queue.kind == self.queue.kind
         self.queue = queue
         self.position = 0
-        if pair is not None:
-            self.go_to_pair(pair)
+        if same_kind and pair is not None and self.go_to_pair(pair):
+            return
+        if queue.kind == "qa":
+            unreviewed = (queue.status == 0).nonzero()[0]
+            self.position = int(unreviewed[0]) if len(unreviewed) else 0
 
     # -- reviews ----------------------------------------------------------------------------
     def state(self, pair_id: int) -> tuple[str, str | None]:
@@ -128,7 +134,7 @@ class ReviewSession:
             return None
         step = self.undo_stack.pop()
         self._write(step.pair_id, restoring_verdict(step.before_status), step.before_reason,
-                    None)
+                    "undo")
         self.redo_stack.append(step)
         self.go_to_pair(step.pair_id)
         return step

@@ -1,0 +1,110 @@
+"""Screenshots of the desktop app for docs/, taken from the real window (run under Xvfb).
+
+Works on a copy of a store (default: the one `make demo` builds, which a model has scored). To
+fill the statistics, a simulated curator reviews the first pairs of the random QA queue by the
+synthetic world's 3D truth (accept when the automatic label is right, flip when wrong), so the
+QA estimate shown can be checked against the measured label noise.
+
+Usage: scripts/with_display.sh .venv/bin/python scripts/app_screenshots.py [--db demo-out/store.db]
+       [--out docs] [--reviews 60]
+The last line printed is one JSON object: the files written and the QA estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def truth_by_pair(db: Path) -> dict[int, int]:
+    from wsp_core.store import iter_export, open_store
+
+    with open_store(db, create=False) as store:
+        return {row["pair_id"]: row["truth"] for row in iter_export(store, with_truth=True)
+                if row["truth"] is not None}
+
+
+def wait(app, tab, rounds: int = 40) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+        tab.loader.wait(200)
+    app.processEvents()
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=Path("demo-out/store.db"))
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--reviews", type=int, default=60)
+    args = parser.parse_args(argv)
+    if not args.db.exists():
+        sys.exit(f"app_screenshots: {args.db}: no such store (run `make demo` first)")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from wsp_app.window import MainWindow
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "store.db"
+        shutil.copy(args.db, db)
+        truth = truth_by_pair(db)
+        app = QApplication.instance() or QApplication([])
+        window = MainWindow(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat),
+                            reviewer="curator")
+        window.resize(1500, 900)
+        window.show()
+        window.open_store(db)
+        tab = window.pairs
+        tab.filters.set_queue_kind("qa")
+        tab.filters._timer.stop()
+        tab.reload_queue()
+        done = 0
+        while done < args.reviews and tab.session.current is not None:
+            pair = tab.session.current
+            if pair in truth:
+                auto = tab.index.auto_label_of(pair)
+                tab.review("accept" if truth[pair] == auto else "flip",
+                           None if truth[pair] == auto else "stairs")
+            else:
+                tab.review("accept")
+            done += 1
+        tab.writer.flush(60)
+        tab.refresh_stats()
+        files = []
+        tab.filters.set_queue_kind("suspicious")
+        tab.filters._timer.stop()
+        tab.reload_queue()
+        tab.first()
+        wait(app, tab)
+        files.append(_save(window, args.out / "desk_pairs.png"))
+        tab.side.setCurrentWidget(tab.stats)
+        wait(app, tab)
+        files.append(_save(window, args.out / "desk_statistics.png"))
+        tab.side.setCurrentWidget(tab.history)
+        tab.review("flip", "hugging")
+        tab.undo()
+        tab.writer.flush(60)
+        wait(app, tab)
+        files.append(_save(window, args.out / "desk_history.png"))
+        window.show_help()
+        wait(app, tab)
+        files.append(_save(window.help_dialog, args.out / "desk_shortcuts.png"))
+        estimate = tab.stats.last["estimate"]
+        window.close()
+    result = {"files": files, "qa_estimate": estimate}
+    print(json.dumps(result))
+    return result
+
+
+def _save(widget, path: Path) -> str:
+    widget.grab().save(str(path))
+    return str(path)
+
+
+if __name__ == "__main__":
+    main()
