@@ -175,3 +175,25 @@ def test_export_rows_follow_the_interface(db, tmp_path):
     assert len(row["a"]["keypoints"]) == 14 and row["a"]["keypoints"][12] == [351, 163, 1]
     assert (row["auto_label"], row["label"], row["status"], row["reason"]) == (1, None, "ambiguous", "hugging")
     json.dumps(row)
+
+
+def test_opening_a_store_twice_in_one_process_keeps_the_first_ones_locks(db, samples):
+    """Opening a store must not drop the POSIX locks an open store of the same process holds
+    (it once read the header with open()/close()): another process then deleted the WAL
+    under it and the next read failed with "disk I/O error"."""
+    from conftest import import_samples, run_cli
+    from wsp_core.store.jobs import finish_job, list_jobs, start_job
+
+    import_samples(db, "coco")
+    with open_store(db) as app:
+        list_jobs(app)
+        with open_store(db, create=False) as other:
+            list_jobs(other)
+        job = start_job(app, "stats", {}, db.parent)
+        run_cli("stats", "--db", db)  # another process opens and closes the store
+        with open_store(db, create=False) as other:
+            list_jobs(other)
+        finish_job(app, job, "finished", None)
+        with open_store(db, create=False) as other:
+            assert [j["status"] for j in list_jobs(other)] == ["finished"]
+        assert list_jobs(app)[0]["status"] == "finished"

@@ -24,7 +24,6 @@ from ..errors import StoreError
 SCHEMA_REVISION = "0001"
 APP_MARK = "wsp-studio"
 BUSY_TIMEOUT_S = 60.0
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -96,7 +95,7 @@ def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
 
 
 def _check_file(path: Path, create: bool) -> bool:
-    """True when the store must be created. Refuses a file that is not SQLite."""
+    """True when the store must be created. Refuses a folder, or a missing store without create."""
     if path.is_dir():
         raise StoreError(path, "is a folder, not a store file")
     if not path.exists() or path.stat().st_size == 0:
@@ -105,9 +104,10 @@ def _check_file(path: Path, create: bool) -> bool:
         if not path.parent.is_dir():
             raise StoreError(path, f"folder {path.parent} does not exist")
         return True
-    with open(path, "rb") as f:
-        if f.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
-            raise StoreError(path, "not a WSP store (not an SQLite database)")
+    # The file's header is read by SQLite (in _inspect), never with open(): closing any other
+    # descriptor of a database file drops every POSIX lock this process holds on it, and
+    # another process may then delete the WAL under this process's open connections
+    # (sqlite.org/howtocorrupt.html §2.2). tests/test_store.py checks it.
     return False
 
 
@@ -135,6 +135,8 @@ def _inspect(path: Path) -> str | None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
+        if "not a database" in str(e):
+            raise StoreError(path, "not a WSP store (not an SQLite database)") from None
         raise StoreError(path, f"not a WSP store ({e})") from None
 
 
