@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("WSP_SAMPLES", ROOT.parent / "shared" / "real-samples"))
 
 
+def pytest_configure(config) -> None:
+    """PyTorch loads triton (and its own LLVM) lazily, at a first forward pass; loaded after an
+    OpenGL context on Mesa's llvmpipe (the GUI tests' vispy views) it segfaults on LLVM's
+    symbols. Loaded first, both work. The app itself never imports torch (ADR 0009)."""
+    try:
+        import triton  # noqa: F401
+    except Exception:  # noqa: BLE001 - no triton, no clash
+        pass
+
+
 def sample(*parts: str) -> Path:
     path = SAMPLES.joinpath(*parts)
     if not path.exists():
@@ -50,3 +60,74 @@ def import_samples(db: Path, *which: str) -> None:
     for fmt in which:
         assert main(["import", "--db", str(db), "--format", fmt, "--ann",
                      str(sample(fmt, files[fmt])), "--images", str(sample(fmt))]) == 0
+
+
+# -- the desktop app (pytest-qt); Qt is imported only by the tests that use these -----------------
+@pytest.fixture(scope="session")
+def desk_store(tmp_path_factory) -> Path:
+    """Synthetic world (12 images) + the COCO and CrowdPose samples, built once per session.
+    Tests work on copies (see the ``db`` fixtures of the GUI test modules)."""
+    from wsp_core.cli import main
+    from wsp_core.synth.world import generate_world
+
+    folder = tmp_path_factory.mktemp("desk")
+    generate_world(folder / "world", 12, seed=3, workers=1)
+    db = folder / "store.db"
+    assert main(["import", "--db", str(db), "--format", "synth", "--ann",
+                 str(folder / "world" / "scenes.json"), "--images", str(folder / "world"),
+                 "--name", "synth-world"]) == 0
+    import_samples(db, "coco", "crowdpose")
+    return db
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def errors(monkeypatch) -> list[str]:
+    """Every warning the window shows (instead of a modal dialog)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a: shown.append(text))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, settings, errors):
+    """``window(db=None)`` makes the real main window (active, so its shortcuts work),
+    optionally with a store open; every window made is closed after the test."""
+    from wsp_app.window import MainWindow
+
+    made = []
+
+    def make(db: Path | None = None):
+        win = MainWindow(settings, reviewer="tester")
+        qtbot.addWidget(win)
+        win.show()
+        with qtbot.waitActive(win):  # window shortcuts need the active window
+            win.activateWindow()
+        if db is not None:
+            assert win.open_store(db)
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        win.close()
+
+
+def press(qtbot, win, *keys, modifier=None) -> None:
+    from PySide6.QtCore import Qt
+
+    for key in keys:
+        qtbot.keyClick(win, key, modifier or Qt.KeyboardModifier.NoModifier)
+
+
+def saved(qtbot, win) -> None:
+    """Wait until the review writer has committed every review handed to it."""
+    qtbot.waitUntil(lambda: win.pairs.writer.pending == 0, timeout=10000)

@@ -15,82 +15,23 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
-from conftest import ROOT, import_samples  # noqa: E402
+from conftest import ROOT, press, saved  # noqa: E402
 from helpers import two_person_coco  # noqa: E402
 from wsp_core.store import check_effective_labels, open_store  # noqa: E402
 from wsp_core.store.browse import load_queue, pair_rows  # noqa: E402
 from wsp_core.store.models import REASONS  # noqa: E402
 from wsp_core.store.predictions import write_predictions  # noqa: E402
 from wsp_app.actions import ACTIONS  # noqa: E402
-from wsp_app.window import MainWindow  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def base_store(tmp_path_factory) -> Path:
-    """Synthetic world (12 images) + the COCO and CrowdPose samples, built once per module."""
-    from wsp_core.cli import main
-    from wsp_core.synth.world import generate_world
-
-    folder = tmp_path_factory.mktemp("desk")
-    generate_world(folder / "world", 12, seed=3, workers=1)
-    db = folder / "store.db"
-    assert main(["import", "--db", str(db), "--format", "synth", "--ann",
-                 str(folder / "world" / "scenes.json"), "--images", str(folder / "world"),
-                 "--name", "synth-world"]) == 0
-    import_samples(db, "coco", "crowdpose")
-    return db
 
 
 @pytest.fixture
-def db(base_store, tmp_path) -> Path:
+def db(desk_store, tmp_path) -> Path:
+    """A fresh copy of the desk's store for each test."""
     path = tmp_path / "store.db"
-    shutil.copy(base_store, path)
+    shutil.copy(desk_store, path)
     return path
-
-
-@pytest.fixture
-def settings(tmp_path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def errors(monkeypatch) -> list[str]:
-    """Every warning the window shows (instead of a modal dialog)."""
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a: shown.append(text))
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, settings, errors):
-    made = []
-
-    def make(db: Path | None = None) -> MainWindow:
-        win = MainWindow(settings, reviewer="tester")
-        qtbot.addWidget(win)
-        win.show()
-        with qtbot.waitActive(win):  # window shortcuts need the active window
-            win.activateWindow()
-        if db is not None:
-            assert win.open_store(db)
-        made.append(win)
-        return win
-
-    yield make
-    for win in made:
-        win.close()
-
-
-def press(qtbot, win, *keys, modifier=Qt.KeyboardModifier.NoModifier) -> None:
-    for key in keys:
-        qtbot.keyClick(win, key, modifier)
-
-
-def saved(qtbot, win) -> None:
-    qtbot.waitUntil(lambda: win.pairs.writer.pending == 0, timeout=10000)
 
 
 def settled(qtbot, win) -> None:

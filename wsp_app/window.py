@@ -14,7 +14,10 @@ from wsp_core.errors import WspError
 from wsp_core.store.db import open_store
 
 from .actions import ACTIONS, build_actions, help_rows
+from .jobs_tab import JobsTab
 from .pairs_tab import PairsTab
+from .photo_tab import PhotoTab
+from .view3d_tab import View3DTab
 
 MAX_RECENT = 8
 STORE_FILTER = "WSP stores (*.db *.sqlite);;All files (*)"
@@ -32,12 +35,20 @@ class MainWindow(QMainWindow):
         self.store_path: Path | None = None
         self.tabs = QTabWidget()
         self.pairs = PairsTab(self, reviewer=reviewer)
+        self.jobs = JobsTab(self)
+        self.view3d = View3DTab(lambda: self.pairs.detail, self)
+        self.photo = PhotoTab(self)
         self.tabs.addTab(self.pairs, "Pairs")
+        self.tabs.addTab(self.jobs, "Jobs")
+        self.tabs.addTab(self.view3d, "3D")
+        self.tabs.addTab(self.photo, "Photo")
         self.setCentralWidget(self.tabs)
+        self.jobs.job_finished.connect(self._on_job_finished)
         self.status_label = QLabel("no store open")
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.pairs.status_changed.connect(self.status_label.setText)
         self.pairs.error.connect(self._show_error)
+        self.jobs.error.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.actions = build_actions(self, self._handlers())
         self._build_menus()
         self.resize(1400, 860)
@@ -118,9 +129,15 @@ class MainWindow(QMainWindow):
         pair = self.settings.value(f"stores/{key}/pair")
         self.pairs.open(store, self.settings.value(f"stores/{key}/queue"),
                         int(pair) if pair not in (None, "") else None)
+        self.jobs.set_store(store)
         self.setWindowTitle(f"WSP Studio: {path.name}")
         self._add_recent(path)
         return True
+
+    def _on_job_finished(self, kind: str, status: str) -> None:
+        """An import or a scoring job changed the store: show its pairs and predictions."""
+        if status == "finished" and kind in ("import", "score") and self.pairs.store is not None:
+            self.pairs.refresh()
 
     def _close_current(self) -> bool:
         store = self.pairs.store
@@ -172,7 +189,24 @@ class MainWindow(QMainWindow):
         if splitter is not None:
             self.pairs.splitter.restoreState(splitter)
 
+    def _stop_jobs(self) -> bool:
+        """Closing while a job runs asks first; the job is stopped, never left behind."""
+        if not self.jobs.running():
+            return True
+        answer = QMessageBox.question(
+            self, "A job is running",
+            f"{self.jobs.runner.kind} is still running. Stop it and quit? A training run "
+            "stops after its current step and can be resumed later.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self.jobs.shutdown()
+        return True
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self._stop_jobs():
+            event.ignore()
+            return
         self._remember_place()
         if not self._close_current():
             event.ignore()

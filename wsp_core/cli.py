@@ -148,6 +148,8 @@ def _add_eval_3d(sub) -> None:
     p.add_argument("--protocol", default="subject1",
                    help="subject1, subject2, cross-action or all (every sample)")
     p.add_argument("--action", help="the training action of cross-action")
+    p.add_argument("--samples", type=Path, metavar="FILE.npz",
+                   help="also write each sample's prediction, truth and errors, worst first")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -337,7 +339,7 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
     from .train.finetune import eval_3d, format_3d
 
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
-                     args.device)
+                     args.device, args.samples)
     _emit(args, result, format_3d(result))
     return 0
 

@@ -212,3 +212,25 @@ def _int_or_zero(value: Any) -> int:
 def _brief(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def person_boxes(ann: Path, image_name: str) -> list[list[float]]:
+    """The person boxes [x, y, w, h] that a COCO-style file gives one image (matched by file
+    name, folders ignored), for predicting on a photo. Crowd regions are left out."""
+    ann = Path(ann)
+    data = load_json(ann)
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
+            or not isinstance(data.get("annotations"), list):
+        raise InputError(ann, "not a COCO-style file (needs 'images' and 'annotations' lists)")
+    wanted = Path(image_name).name
+    ids = {img.get("id") for img in data["images"] if isinstance(img, dict)
+           and Path(str(img.get("file_name", ""))).name == wanted}
+    if not ids:
+        raise InputError(ann, f"lists no image named {wanted}")
+    boxes = []
+    for k, a in enumerate(data["annotations"]):
+        if isinstance(a, dict) and a.get("image_id") in ids and not a.get("iscrowd"):
+            box = _bbox(ann, str(a.get("id", k)), a.get("bbox"))
+            if box[2] > 0 and box[3] > 0:
+                boxes.append([float(v) for v in box])
+    return boxes

@@ -393,10 +393,9 @@ def finetune(data: str, out: Path, cfg: FinetuneConfig, resume: bool = False,
                         source_key="data")
 
 
-def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | None = None,
-            batch: int = 32, workers: int = 2, device: str = "auto") -> dict[str, Any]:
-    """The field's 3D metrics of a fine-tuned checkpoint on the test samples of a protocol
-    (``all``: every sample), with the ground-truth root depth."""
+def _predict_protocol(ckpt: Path, data: str, protocol: str, action: str | None, batch: int,
+                      workers: int, device: str):
+    """(checkpoint state, predictions, manifest rows by sample id) on a protocol's test set."""
     import tempfile
 
     from .checkpoint import load_checkpoint
@@ -417,10 +416,60 @@ def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | Non
     model = build_model(cfg, dev)
     model.load_state_dict(state["model"])
     pred = predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev, cfg)
-    by_id = {r["sample_id"]: r for r in rows}
-    return {"checkpoint": str(ckpt), "epoch": state["epoch"], "data": data, "protocol": protocol,
-            **summary_3d(pred, [by_id[int(k)]["action"] for k in pred["sample_id"]],
-                         [by_id[int(k)]["image"] for k in pred["sample_id"]])}
+    return state, pred, {r["sample_id"]: r for r in rows}
+
+
+def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | None = None,
+            batch: int = 32, workers: int = 2, device: str = "auto",
+            samples_out: Path | None = None) -> dict[str, Any]:
+    """The field's 3D metrics of a fine-tuned checkpoint on the test samples of a protocol
+    (``all``: every sample), with the ground-truth root depth. ``samples_out`` also writes every
+    sample's prediction, truth and per-joint errors, worst first (see :func:`write_samples`)."""
+    state, pred, by_id = _predict_protocol(ckpt, data, protocol, action, batch, workers, device)
+    result = {"checkpoint": str(ckpt), "epoch": state["epoch"], "data": data,
+              "protocol": protocol,
+              **summary_3d(pred, [by_id[int(k)]["action"] for k in pred["sample_id"]],
+                           [by_id[int(k)]["image"] for k in pred["sample_id"]])}
+    if samples_out is not None:
+        write_samples(samples_out, worst_first(pred, by_id))
+        result["samples_file"] = str(samples_out)
+    return result
+
+
+def worst_first(pred: dict[str, np.ndarray], by_id: dict[int, dict]) -> dict[str, np.ndarray]:
+    """Root-relative predictions and truths (mm), per-joint errors and MPJPE of each sample,
+    the worst sample first: what the app's 3D tab browses."""
+    p = pred["pred"] - pred["pred"][:, ROOT:ROOT + 1]
+    g = pred["gt"] - pred["gt"][:, ROOT:ROOT + 1]
+    errors = np.linalg.norm(p - g, axis=-1)
+    order = np.argsort(-errors.mean(1), kind="stable")
+    rows = [by_id[int(k)] for k in pred["sample_id"][order]]
+    return {"pred": p[order], "gt": g[order], "errors": errors[order],
+            "mpjpe": errors.mean(1)[order],
+            "image": np.array([r["image"] for r in rows], dtype=str),
+            "action": np.array([r["action"] for r in rows], dtype=str),
+            "joints": np.array(H36M.joints, dtype=str)}
+
+
+SAMPLE_ARRAYS = ("pred", "gt", "errors", "mpjpe", "image", "action", "joints")
+
+
+def write_samples(path: Path, table: dict[str, np.ndarray]) -> None:
+    """The samples as an .npz of plain arrays (no pickled objects), written atomically."""
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **{k: table[k] for k in SAMPLE_ARRAYS})
+
+
+def read_samples(path: Path) -> dict[str, np.ndarray]:
+    """Read what :func:`write_samples` wrote; never unpickles (allow_pickle=False)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in SAMPLE_ARRAYS if k not in z.files]
+            if missing:
+                raise InputError(path, f"not an eval-3d samples file (no {', '.join(missing)})")
+            return {k: z[k] for k in SAMPLE_ARRAYS}
+    except (OSError, ValueError) as e:
+        raise InputError(path, f"cannot read the samples: {e}") from None
 
 
 def format_3d(result: dict[str, Any]) -> str:

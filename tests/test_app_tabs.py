@@ -1,0 +1,264 @@
+"""The Jobs, 3D and Photo tabs, driven on the real window (under Xvfb: `make test`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from conftest import press, run_cli, sample, saved  # noqa: E402
+from wsp_core.store import open_store  # noqa: E402
+from wsp_core.store.jobs import list_jobs  # noqa: E402
+
+needs_gl = pytest.mark.skipif(os.environ.get("QT_QPA_PLATFORM") == "offscreen",
+                              reason="OpenGL needs a display: run under Xvfb (make test)")
+JOB_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture
+def db(desk_store, tmp_path) -> Path:
+    path = tmp_path / "store.db"
+    shutil.copy(desk_store, path)
+    return path
+
+
+def finished(qtbot, jobs) -> None:
+    qtbot.waitUntil(lambda: not jobs.running(), timeout=JOB_TIMEOUT_MS)
+
+
+def jobs_in_store(db: Path) -> list[dict]:
+    with open_store(db, create=False) as st:
+        return list_jobs(st)
+
+
+# -- Jobs --------------------------------------------------------------------------------------
+def test_a_job_runs_to_the_end_with_live_curves_and_its_evaluation_tables(
+        qtbot, window, db, tmp_path):
+    win = window(db)
+    jobs = win.jobs
+    run = tmp_path / "run"
+    jobs.set_values("pretrain", {"out": str(run), "preset": "smoke", "set": "epochs=2"})
+    assert jobs.values()["db"] == str(db.resolve())  # the open store, by default
+    assert jobs.launch()
+    assert not jobs.launch_button.isEnabled()
+    finished(qtbot, jobs)
+    assert "pretrain finished" in jobs.message.text()
+    xs, ys = jobs.curves["step:loss"].getData()
+    assert len(xs) >= 4 and np.isfinite(ys).all()  # smoke: 4 steps an epoch, 2 epochs
+    assert len(jobs.curves["epoch:loss"].getData()[0]) == 2
+    assert jobs.progress_bar.value() == jobs.progress_bar.maximum()
+    assert (run / "best.pt").exists()
+    rows = [j for j in jobs_in_store(db) if j["kind"] == "pretrain"]
+    assert rows and rows[-1]["status"] == "finished"
+    jobs.refresh_jobs()
+    assert jobs.jobs.item(0, 1).text() == "pretrain" and jobs.jobs.item(0, 2).text() == "finished"
+    jobs.set_values("eval-rd", {"ckpt": str(run / "best.pt"), "db": str(db)})
+    assert jobs.launch()
+    finished(qtbot, jobs)
+    assert "RD protocol 1 (by scale gap)" in jobs.result.toPlainText()
+    assert "AUC" in jobs.result.toPlainText()
+    evals = [j for j in jobs_in_store(db) if j["kind"] == "eval-rd"]
+    assert evals and evals[-1]["status"] == "finished"  # the tab records what does not record itself
+
+
+def test_cancel_leaves_a_resumable_checkpoint_and_resume_finishes(qtbot, window, db, tmp_path):
+    win = window(db)
+    jobs = win.jobs
+    run = tmp_path / "run"
+    jobs.set_values("pretrain", {"out": str(run), "preset": "smoke",
+                                 "set": "epochs=3 max_pairs=48"})
+    assert jobs.launch()
+    qtbot.waitUntil(lambda: "step:loss" in jobs.curves, timeout=JOB_TIMEOUT_MS)
+    jobs.cancel()
+    finished(qtbot, jobs)
+    assert jobs.runner.status == "stopped" and "Resume" in jobs.message.text()
+    assert (run / "last.pt").exists() and not (run / "STOP").exists()
+    assert [j["status"] for j in jobs_in_store(db) if j["kind"] == "pretrain"] == ["stopped"]
+    assert jobs.resume_button.isEnabled()
+    assert jobs.resume()
+    finished(qtbot, jobs)
+    assert "pretrain finished" in jobs.message.text()
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [0, 1, 2]
+    assert [j["status"] for j in jobs_in_store(db) if j["kind"] == "pretrain"] == ["finished"]
+
+
+def test_a_crashing_job_shows_its_error_and_the_app_keeps_working(qtbot, window, db, tmp_path):
+    win = window(db)
+    jobs = win.jobs
+    jobs.set_values("pretrain", {"db": str(tmp_path / "missing.db"), "out": str(tmp_path / "r"),
+                                 "preset": "smoke", "set": ""})
+    assert jobs.launch()
+    finished(qtbot, jobs)
+    assert "pretrain failed" in jobs.message.text() and "no such store" in jobs.message.text()
+    jobs.set_values("pretrain", {"db": str(db), "set": "epochs=many"})
+    assert jobs.launch()
+    finished(qtbot, jobs)
+    assert "pretrain failed" in jobs.message.text() and "epochs" in jobs.message.text()
+    jobs.set_values("synth", {"out": "", "images": "3"})
+    assert not jobs.launch()  # refused before it starts: the form names the field
+    assert "output folder: required" in jobs.message.text()
+    assert jobs.launch_button.isEnabled()
+    win.tabs.setCurrentWidget(win.pairs)
+    press(qtbot, win, Qt.Key.Key_Space)
+    saved(qtbot, win)
+    assert win.pairs.session.queue.reviewed() == 1
+
+
+def test_closing_with_a_running_job_asks_and_leaves_no_process(qtbot, window, db, tmp_path,
+                                                               monkeypatch):
+    win = window(db)
+    jobs = win.jobs
+    jobs.set_values("pretrain", {"out": str(tmp_path / "run"), "preset": "smoke",
+                                 "set": "epochs=200 max_pairs=64"})
+    assert jobs.launch()
+    qtbot.waitUntil(lambda: "step:loss" in jobs.curves, timeout=JOB_TIMEOUT_MS)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    assert not win.close()  # "No": the window and the job stay
+    assert jobs.running()
+    pid = jobs.runner.pid()
+    assert win.close()
+    assert not jobs.running()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert (tmp_path / "run" / "last.pt").exists()  # stopped gracefully: resumable
+
+
+# -- 3D and Photo --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ckpt_3d(tmp_path_factory, desk_store) -> tuple[Path, Path]:
+    """A smoke 3D checkpoint trained on the test store's synthetic world, and that world."""
+    world = desk_store.parent / "world"
+    out = tmp_path_factory.mktemp("ft3d") / "ft"
+    run_cli("finetune", "--data", f"synth:{world}", "--init", "none", "--out", out,
+            "--preset", "smoke", "--set", "epochs=1", "--progress", "none")
+    return out / "last.pt", world
+
+
+@needs_gl
+def test_the_3d_view_draws_a_skeleton_in_its_colour_at_its_joints(qtbot, tmp_path):
+    from wsp_app.scene import PERSON_COLOURS, SceneModel, side_by_side
+    from wsp_app.viewer3d import SkeletonView
+    from wsp_core.skeleton import H36M, bones
+
+    model = SceneModel()
+    view = SkeletonView(model)
+    qtbot.addWidget(view)
+    view.resize(700, 560)
+    view.show()
+    qtbot.waitExposed(view)
+    rng = np.random.default_rng(4)
+    joints = rng.uniform(-600, 600, (17, 3))
+    joints[0] = 0
+    model.set_skeletons(side_by_side([joints], bones(H36M), tuple(H36M.joints)))
+    image = view.render()
+    pixels = view.joint_pixels(0)
+    colour = np.array(PERSON_COLOURS[0]) * 255
+    h, w = image.shape[:2]
+    hits = 0
+    for x, y in pixels:
+        assert 0 <= x < w and 0 <= y < h, "a joint is off the canvas"
+        patch = image[int(round(y)) - 1:int(round(y)) + 2, int(round(x)) - 1:int(round(x)) + 2, :3]
+        hits += bool((np.abs(patch.astype(float) - colour).max(axis=-1) < 40).any())
+    assert hits == len(pixels)
+    background = image[2, 2, :3].astype(float)
+    assert np.abs(background - colour).max() > 100
+    x, y = pixels[5]
+    view._on_press(type("Press", (), {"pos": (x + 2, y - 1)})())
+    assert model.picked == (0, 5) and H36M.joints[5] in view.info.text()
+    view.save_png(str(tmp_path / "view.png"))
+    from PIL import Image
+
+    assert Image.open(tmp_path / "view.png").size == (w, h)
+
+
+@needs_gl
+def test_the_3d_tab_browses_evaluation_samples_worst_first_and_the_current_pair(
+        qtbot, window, db, ckpt_3d):
+    ckpt, world = ckpt_3d
+    win = window(db)
+    tab = win.view3d
+    tab.ckpt.setText(str(ckpt))
+    tab.data.setText(f"synth:{world}")
+    tab.evaluate()
+    qtbot.waitUntil(lambda: tab.samples is not None, timeout=JOB_TIMEOUT_MS)
+    mpjpe = tab.samples["mpjpe"]
+    assert tab.table.rowCount() == len(mpjpe) > 0 and list(mpjpe) == sorted(mpjpe, reverse=True)
+    assert len(tab.model.skeletons) == 2 and tab.model.colour_by_error
+    assert np.isclose(tab.model.skeletons[0].errors_mm.mean(), mpjpe[0])
+    tab.show_pair()
+    qtbot.waitUntil(lambda: [s.label for s in tab.model.skeletons] == ["person A", "person B"],
+                    timeout=JOB_TIMEOUT_MS)
+    assert all(s.joints_mm.shape == (17, 3) for s in tab.model.skeletons)
+
+
+@needs_gl
+def test_the_photo_flow_gives_the_json_of_wsp_core_predict(qtbot, window, ckpt_3d, tmp_path):
+    ckpt, _ = ckpt_3d
+    win = window()
+    photo = win.photo
+    image = sample("coco", "000000196141.jpg")
+    assert photo.open_image(image)
+    assert photo.load_boxes(sample("coco", "test_coco.json"))
+    assert len(photo.canvas.boxes) == 5
+    view = photo.canvas
+    win.tabs.setCurrentWidget(photo)
+    start, end = view.mapFromScene(20, 300), view.mapFromScene(90, 420)
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view.viewport(), pos=QPoint((start.x() + end.x()) // 2, end.y() - 5))
+    qtbot.mouseMove(view.viewport(), pos=end)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=end)
+    assert len(photo.canvas.boxes) == 6  # one drawn with the mouse
+    photo.ckpt.setText(str(ckpt))
+    assert photo.predict()
+    qtbot.waitUntil(lambda: photo.result is not None, timeout=JOB_TIMEOUT_MS)
+    out = tmp_path / "photo.json"
+    photo.export(out)
+    result = json.loads(out.read_text())
+    assert len(result["persons"]) == 6
+    for person in result["persons"]:
+        assert np.array(person["joints_mm"]).shape == (17, 3)
+        assert np.allclose(person["joints_mm"][0], 0)  # root-relative
+    assert len(photo.model.skeletons) == 6
+    args = [a for box in photo.canvas.boxes for a in ("--box", ",".join(map(str, box)))]
+    cli = json.loads(run_cli("predict", "--ckpt", ckpt, image, *args, "--json").stdout)
+    assert np.allclose([p["joints_mm"] for p in cli["persons"]],
+                       [p["joints_mm"] for p in result["persons"]], atol=0.11)
+
+
+def test_the_app_process_never_imports_torch(tmp_path, db):
+    """Training and inference run in wsp-core processes (ADR 0009): a window with every tab,
+    a store open, a pair shown and reviewed, imports neither torch nor triton."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = (
+        "import sys\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from wsp_app.window import MainWindow\n"
+        f"w = MainWindow(QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat))\n"
+        "w.show()\n"
+        f"assert w.open_store({str(db)!r})\n"
+        "w.pairs.review('accept'); w.pairs.writer.flush(10)\n"
+        "for tab in range(w.tabs.count()): w.tabs.setCurrentIndex(tab); app.processEvents()\n"
+        "w.close()\n"
+        "print(sorted(m for m in ('torch', 'triton', 'torchvision') if m in sys.modules))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

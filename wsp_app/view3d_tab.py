@@ -1,0 +1,187 @@
+"""The 3D tab: evaluation samples (worst first) and the current pair's two persons, as 3D
+skeletons in the vispy viewer. Inference runs in a ``wsp-core`` process (eval-3d --samples,
+predict), never in the GUI's."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from wsp_core.launch import PROTOCOLS, predict_command, samples_command
+from wsp_core.skeleton import H36M, bones
+
+from .process import JobRunner, run_core
+from .scene import SceneModel, sample_skeletons, side_by_side
+from .viewer3d import SkeletonView
+
+SAMPLE_COLUMNS = ("rank", "MPJPE mm", "action", "image")
+
+
+def file_row(edit: QLineEdit, parent: QWidget, title: str, pattern: str) -> QWidget:
+    """A line edit with a "…" button that picks a file into it."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(edit, 1)
+    button = QToolButton()
+    button.setText("…")
+
+    def browse() -> None:
+        path, _ = QFileDialog.getOpenFileName(parent, title, edit.text(), pattern)
+        if path:
+            edit.setText(path)
+
+    button.clicked.connect(browse)
+    row.addWidget(button)
+    return box
+
+
+class View3DTab(QWidget):
+    def __init__(self, current_pair=None, parent: QWidget | None = None) -> None:
+        """``current_pair()`` gives the Pairs tab's pair detail (or None)."""
+        super().__init__(parent)
+        self.current_pair = current_pair or (lambda: None)
+        self.model = SceneModel()
+        self.viewer = SkeletonView(self.model)
+        self.call: JobRunner | None = None  # the wsp-core process of the last request
+        self.samples: dict[str, Any] | None = None
+        self._samples_dir = tempfile.TemporaryDirectory(prefix="wsp-3d-")
+        self.ckpt = QLineEdit()
+        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint, e.g. runs/ft1/best.pt")
+        self.data = QLineEdit()
+        self.data.setPlaceholderText("FORMAT:PATH, e.g. synth:demo-out/world")
+        self.protocol = QComboBox()
+        self.protocol.addItems(list(PROTOCOLS))
+        self.protocol.setCurrentText("all")
+        self.evaluate_button = QPushButton("Evaluate: worst samples first")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.pair_button = QPushButton("Show the current pair's persons")
+        self.pair_button.clicked.connect(self.show_pair)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.table = QTableWidget(0, len(SAMPLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(SAMPLE_COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_sample_selected)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        form = QFormLayout()
+        form.addRow("Checkpoint", file_row(self.ckpt, self, "A 3D checkpoint",
+                                           "Checkpoints (*.pt)"))
+        form.addRow("3D data", self.data)
+        form.addRow("Protocol", self.protocol)
+        column.addLayout(form)
+        column.addWidget(self.evaluate_button)
+        column.addWidget(self.pair_button)
+        column.addWidget(self.message)
+        column.addWidget(self.table, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.viewer)
+        splitter.setSizes([420, 980])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #d33;" if error else "")
+        self.message.setText(text)
+
+    def _checkpoint(self) -> str | None:
+        path = self.ckpt.text().strip()
+        if not path:
+            self._say("choose a 3D checkpoint first", error=True)
+            return None
+        return path
+
+    # -- evaluation samples ----------------------------------------------------------------------
+    def busy(self) -> bool:
+        return self.call is not None and self.call.running()
+
+    def evaluate(self) -> None:
+        ckpt, data = self._checkpoint(), self.data.text().strip()
+        if ckpt is None:
+            return
+        if not data:
+            self._say("give the 3D data as FORMAT:PATH", error=True)
+            return
+        protocol = self.protocol.currentText()
+        self._say(f"evaluating {ckpt} on {data} ({protocol})…")
+        self.evaluate_button.setEnabled(False)
+        out = Path(self._samples_dir.name) / "samples.npz"
+        self.call = run_core(self, "eval-3d", samples_command(ckpt, data, protocol, out),
+                             self._show_samples, self._failed)
+
+    def _show_samples(self, result: dict[str, Any]) -> None:
+        from wsp_core.errors import WspError
+        from wsp_core.train.finetune import read_samples
+
+        self.evaluate_button.setEnabled(True)
+        try:
+            samples = read_samples(Path(result["samples_file"]))
+        except WspError as e:
+            self._failed(str(e))
+            return
+        self.samples = samples
+        n = len(samples["mpjpe"])
+        self.table.setRowCount(n)
+        for r in range(n):
+            values = (str(r + 1), f"{samples['mpjpe'][r]:.1f}", samples["action"][r],
+                      samples["image"][r])
+            for c, value in enumerate(values):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+        self._say(f"{n} samples, mean MPJPE {np.mean(samples['mpjpe']):.1f} mm; the worst "
+                  "first. Click a joint to read its error.")
+        if n:
+            self.table.selectRow(0)
+
+    def _on_sample_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and self.samples is not None:
+            self.show_sample(rows[0].row())
+
+    def show_sample(self, k: int) -> None:
+        s = self.samples
+        skeletons = sample_skeletons(s["pred"][k], s["gt"][k], bones(H36M), tuple(s["joints"]),
+                                     f"sample {k + 1} prediction")
+        self.model.set_skeletons(skeletons)
+        self.viewer.by_error.setChecked(True)
+
+    # -- the current pair ------------------------------------------------------------------------
+    def show_pair(self) -> None:
+        detail = self.current_pair()
+        ckpt = self._checkpoint()
+        if ckpt is None:
+            return
+        if detail is None:
+            self._say("no pair is selected in the Pairs tab", error=True)
+            return
+        boxes = [detail["a"]["bbox"], detail["b"]["bbox"]]
+        image = detail["image"]
+        self._say(f"predicting pair {detail['pair_id']}…")
+        self.call = run_core(self, "predict", predict_command(ckpt, image, boxes),
+                             self._show_persons, self._failed)
+
+    def _show_persons(self, result: dict[str, Any]) -> None:
+        persons = [np.asarray(p["joints_mm"]) for p in result["persons"]]
+        self.model.set_skeletons(side_by_side(persons, bones(H36M), tuple(result["joints"]),
+                                              ["person A", "person B"]))
+        self.viewer.by_error.setChecked(False)
+        self._say("person A (orange) and B (cyan), root-relative, side by side")
+
+    def _failed(self, text: str) -> None:
+        self.evaluate_button.setEnabled(True)
+        self._say(text, error=True)
