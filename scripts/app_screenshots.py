@@ -3,10 +3,12 @@
 Works on a copy of a store (default: the one `make demo` builds, which a model has scored). To
 fill the statistics, a simulated curator reviews the first pairs of the random QA queue by the
 synthetic world's 3D truth (accept when the automatic label is right, flip when wrong), so the
-QA estimate shown can be checked against the measured label noise.
+QA estimate shown can be checked against the measured label noise. Then it runs a short
+pre-training from the Jobs tab, evaluates the demo's 3D checkpoint in the 3D tab, and predicts
+on a real COCO sample in the Photo tab.
 
 Usage: scripts/with_display.sh .venv/bin/python scripts/app_screenshots.py [--db demo-out/store.db]
-       [--out docs] [--reviews 60]
+       [--out docs] [--reviews 60] [--ckpt demo-out/ft-run/best.pt] [--world demo-out/world]
 The last line printed is one JSON object: the files written and the QA estimate.
 """
 
@@ -40,6 +42,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--db", type=Path, default=Path("demo-out/store.db"))
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--reviews", type=int, default=60)
+    parser.add_argument("--ckpt", type=Path, default=Path("demo-out/ft-run/best.pt"))
+    parser.add_argument("--world", type=Path, default=Path("demo-out/world"))
+    parser.add_argument("--photo", type=Path,
+                        default=Path("../shared/real-samples/coco/000000196141.jpg"))
     args = parser.parse_args(argv)
     if not args.db.exists():
         sys.exit(f"app_screenshots: {args.db}: no such store (run `make demo` first)")
@@ -95,10 +101,55 @@ def main(argv=None) -> dict:
         wait(app, tab)
         files.append(_save(window.help_dialog, args.out / "desk_shortcuts.png"))
         estimate = tab.stats.last["estimate"]
+        window.help_dialog.close()
+        files += other_tabs(app, window, Path(tmp), args)
         window.close()
     result = {"files": files, "qa_estimate": estimate}
     print(json.dumps(result))
     return result
+
+
+def until(app, done, timeout_s: float = 600.0) -> None:
+    import time
+
+    start = time.monotonic()
+    while not done():
+        if time.monotonic() - start > timeout_s:
+            raise SystemExit("app_screenshots: timed out waiting for the app")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def other_tabs(app, window, tmp: Path, args) -> list[str]:
+    """The Jobs tab after a short run, the 3D tab on evaluation samples, the Photo tab."""
+    files = []
+    jobs = window.jobs
+    window.tabs.setCurrentWidget(jobs)
+    jobs.set_values("pretrain", {"out": str(tmp / "run"), "preset": "smoke",
+                                 "set": "epochs=6 max_pairs=96 val_fraction=0.3"})
+    jobs.launch()
+    until(app, lambda: not jobs.running())
+    files.append(_save(window, args.out / "app_jobs.png"))
+    view = window.view3d
+    window.tabs.setCurrentWidget(view)
+    view.ckpt.setText(str(args.ckpt))
+    view.data.setText(f"synth:{args.world}")
+    view.evaluate()
+    until(app, lambda: view.samples is not None or not view.busy())
+    for _ in range(20):
+        app.processEvents()
+    files.append(_save(window, args.out / "app_3d.png"))
+    photo = window.photo
+    window.tabs.setCurrentWidget(photo)
+    photo.open_image(args.photo)
+    photo.load_boxes(args.photo.parent / "test_coco.json")
+    photo.ckpt.setText(str(args.ckpt))
+    photo.predict()
+    until(app, lambda: photo.result is not None or not photo.busy())
+    for _ in range(20):
+        app.processEvents()
+    files.append(_save(window, args.out / "app_photo.png"))
+    return files
 
 
 def _save(widget, path: Path) -> str:

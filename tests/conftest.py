@@ -66,7 +66,7 @@ def import_samples(db: Path, *which: str) -> None:
 @pytest.fixture(scope="session")
 def desk_store(tmp_path_factory) -> Path:
     """Synthetic world (12 images) + the COCO and CrowdPose samples, built once per session.
-    Tests work on copies (see the ``db`` fixtures of the GUI test modules)."""
+    Tests work on copies (``desk_db``)."""
     from wsp_core.cli import main
     from wsp_core.synth.world import generate_world
 
@@ -78,6 +78,16 @@ def desk_store(tmp_path_factory) -> Path:
                  "--name", "synth-world"]) == 0
     import_samples(db, "coco", "crowdpose")
     return db
+
+
+@pytest.fixture
+def desk_db(desk_store, tmp_path) -> Path:
+    """A fresh copy of the desk's store for one test."""
+    import shutil
+
+    path = tmp_path / "store.db"
+    shutil.copy(desk_store, path)
+    return path
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ on a store built from the synthetic world and the real samples."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,11 +26,8 @@ from wsp_app.actions import ACTIONS  # noqa: E402
 
 
 @pytest.fixture
-def db(desk_store, tmp_path) -> Path:
-    """A fresh copy of the desk's store for each test."""
-    path = tmp_path / "store.db"
-    shutil.copy(desk_store, path)
-    return path
+def db(desk_db) -> Path:
+    return desk_db
 
 
 def settled(qtbot, win) -> None:

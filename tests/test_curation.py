@@ -37,8 +37,8 @@ def test_wilson_interval_by_hand():
 
 
 def test_bones_follow_each_joint_set():
-    names = {(COCO.joints[i], COCO.joints[j]) for i, j in bones(COCO)}
-    assert ("left_shoulder", "left_elbow") in {(a, b) for a, b in names} | {(b, a) for a, b in names}
+    names = {frozenset((COCO.joints[i], COCO.joints[j])) for i, j in bones(COCO)}
+    assert frozenset(("left_shoulder", "left_elbow")) in names
     assert len(bones(COCO)) == 16
     mpii = {(MPII.canonical[i], MPII.canonical[j]) for i, j in bones(MPII)}
     assert ("neck", "head_top") in mpii  # MPII has no head joint between them

@@ -17,16 +17,17 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.launch import KINDS, TRAINING, JobProgress, format_result, job_command, run_folder
 from wsp_core.store.db import Store
 from wsp_core.store.jobs import finish_job, list_jobs, start_job
 
 from .process import JobRunner
+from .widgets import path_row
 
 SELF_RECORDING = ("pretrain", "finetune")  # these write their own row in the jobs table
 
@@ -75,7 +76,8 @@ class JobsTab(QWidget):
         self.jobs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.jobs.horizontalHeader().setStretchLastSection(True)
         self.jobs.itemSelectionChanged.connect(self._on_job_selected)
-        self.loss_plot = pg.PlotWidget(title="training losses (per step)")
+        self.loss_plot = pg.PlotWidget(title="training losses (per step, log scale)")
+        self.loss_plot.setLogMode(y=True)
         self.loss_plot.addLegend(offset=(-4, 4))
         self.loss_plot.setLabel("bottom", "epoch")
         self.metric_plot = pg.PlotWidget(title="validation metrics (per epoch)")
@@ -151,32 +153,13 @@ class JobsTab(QWidget):
                     widget.setPlaceholderText(f.help)
                 row = widget
                 if f.kind in ("file", "dir"):
-                    row = self._with_browse(widget, f.kind)
+                    row = path_row(widget, self, folder=f.kind == "dir",
+                                   title=f"Choose the {f.label}")
             if f.name == "db" and self.store is not None:
                 widget.setText(str(self.store.path))
             widget.setToolTip(f.help)
             self.form.addRow(f.label + (" *" if f.required else ""), row)
             self._inputs[f.name] = widget
-
-    def _with_browse(self, edit: QLineEdit, kind: str) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(edit, 1)
-        button = QToolButton()
-        button.setText("…")
-
-        def browse() -> None:
-            if kind == "dir":
-                path = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text())
-            else:
-                path, _ = QFileDialog.getOpenFileName(self, "Choose a file", edit.text())
-            if path:
-                edit.setText(path)
-
-        button.clicked.connect(browse)
-        row.addWidget(button)
-        return box
 
     def values(self) -> dict[str, str]:
         out = {}

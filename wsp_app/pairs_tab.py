@@ -278,20 +278,19 @@ class PairsTab(QWidget):
             self._show_step(step.pair_id)
 
     def undo(self) -> None:
-        if self.session is not None:
-            step = self.session.undo()
-            if step is None:
-                self.status_changed.emit("nothing to undo")
-                return
-            self._show_step(step.pair_id)
+        self._replay("undo")
 
     def redo(self) -> None:
-        if self.session is not None:
-            step = self.session.redo()
-            if step is None:
-                self.status_changed.emit("nothing to redo")
-                return
-            self._show_step(step.pair_id)
+        self._replay("redo")
+
+    def _replay(self, which: str) -> None:
+        if self.session is None:
+            return
+        step = getattr(self.session, which)()
+        if step is None:
+            self.status_changed.emit(f"nothing to {which}")
+            return
+        self._show_step(step.pair_id)
 
     def _show_step(self, pair_id: int) -> None:
         position = self.session.queue.index_of(pair_id)

@@ -19,8 +19,8 @@ from wsp_core.skeleton import H36M, bones
 
 from .process import JobRunner, run_core
 from .scene import SceneModel, person_colour, side_by_side
-from .view3d_tab import file_row
 from .viewer3d import SkeletonView
+from .widgets import path_row
 
 MIN_BOX_PX = 8.0
 
@@ -153,11 +153,16 @@ class PhotoTab(QWidget):
                        self.export_button):
             bar.addWidget(button)
         form = QFormLayout()
-        form.addRow("Checkpoint", file_row(self.ckpt, self, "A 3D checkpoint",
-                                           "Checkpoints (*.pt)"))
+        form.addRow("Checkpoint", path_row(self.ckpt, self, title="A 3D checkpoint",
+                                           pattern="Checkpoints (*.pt)"))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.viewer)
+        splitter.setChildrenCollapsible(False)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([700, 700])
+        self.canvas.setMinimumWidth(320)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)

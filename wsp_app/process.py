@@ -4,7 +4,7 @@ into a JobProgress, and a cancel that escalates (STOP file, SIGTERM, SIGKILL).
 The app runs every training job and every inference this way: the GUI process never imports
 torch. Besides keeping the window responsive, this avoids a crash: PyTorch's triton and Mesa's
 llvmpipe (the OpenGL of the vispy views under Xvfb or without a GPU) each bring their own LLVM,
-and loading triton after an OpenGL context exists segfaults (docs/adr/0009-inference-in-a-process.md).
+and loading triton after an OpenGL context exists segfaults (docs/adr/0009-*.md).
 """
 
 from __future__ import annotations

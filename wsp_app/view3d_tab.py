@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout,
+                               QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from wsp_core.launch import PROTOCOLS, predict_command, samples_command
 from wsp_core.skeleton import H36M, bones
@@ -21,27 +20,9 @@ from wsp_core.skeleton import H36M, bones
 from .process import JobRunner, run_core
 from .scene import SceneModel, sample_skeletons, side_by_side
 from .viewer3d import SkeletonView
+from .widgets import path_row
 
 SAMPLE_COLUMNS = ("rank", "MPJPE mm", "action", "image")
-
-
-def file_row(edit: QLineEdit, parent: QWidget, title: str, pattern: str) -> QWidget:
-    """A line edit with a "…" button that picks a file into it."""
-    box = QWidget()
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(edit, 1)
-    button = QToolButton()
-    button.setText("…")
-
-    def browse() -> None:
-        path, _ = QFileDialog.getOpenFileName(parent, title, edit.text(), pattern)
-        if path:
-            edit.setText(path)
-
-    button.clicked.connect(browse)
-    row.addWidget(button)
-    return box
 
 
 class View3DTab(QWidget):
@@ -79,8 +60,8 @@ class View3DTab(QWidget):
         left = QWidget()
         column = QVBoxLayout(left)
         form = QFormLayout()
-        form.addRow("Checkpoint", file_row(self.ckpt, self, "A 3D checkpoint",
-                                           "Checkpoints (*.pt)"))
+        form.addRow("Checkpoint", path_row(self.ckpt, self, title="A 3D checkpoint",
+                                           pattern="Checkpoints (*.pt)"))
         form.addRow("3D data", self.data)
         form.addRow("Protocol", self.protocol)
         column.addLayout(form)
@@ -139,10 +120,13 @@ class View3DTab(QWidget):
         n = len(samples["mpjpe"])
         self.table.setRowCount(n)
         for r in range(n):
-            values = (str(r + 1), f"{samples['mpjpe'][r]:.1f}", samples["action"][r],
-                      samples["image"][r])
+            image = str(samples["image"][r])
+            values = (str(r + 1), f"{samples['mpjpe'][r]:.1f}", str(samples["action"][r]),
+                      "/".join(Path(image).parts[-2:]))
             for c, value in enumerate(values):
-                self.table.setItem(r, c, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                item.setToolTip(image)
+                self.table.setItem(r, c, item)
         self._say(f"{n} samples, mean MPJPE {np.mean(samples['mpjpe']):.1f} mm; the worst "
                   "first. Click a joint to read its error.")
         if n:

@@ -202,12 +202,12 @@ class JobProgress:
                 ys.append(float(value))
 
     def epoch_curves(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Validation metrics per epoch: name -> ([epoch + 1], [value])."""
-        skip = {"event", "epoch", "time_s", "lr", "samples_per_s"}
+        """Validation metrics per epoch (the ``val_*`` columns): name -> ([epoch + 1], [value]).
+        The epoch's mean training losses are left out: the step curves show them."""
         out: dict[str, tuple[list[float], list[float]]] = {}
         for row in self.epoch_rows:
             for name, value in row.items():
-                if name not in skip and isinstance(value, (int, float)):
+                if name.startswith("val_") and isinstance(value, (int, float)):
                     xs, ys = out.setdefault(name, ([], []))
                     xs.append(row["epoch"] + 1)
                     ys.append(float(value))

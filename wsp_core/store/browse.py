@@ -390,7 +390,8 @@ def image_paths(store: Store, ids) -> dict[int, str]:
     sql = ("SELECT p.id, s.images_dir, i.file_name FROM pairs p "
            "JOIN sources s ON s.id = p.source_id JOIN images i ON i.id = p.image_id "
            f"WHERE p.id IN ({_in_clause('id', ids, params)})")
-    return {pid: os.path.join(folder, name) for pid, folder, name in _driver_rows(store, sql, params)}
+    rows = _driver_rows(store, sql, params)
+    return {pid: os.path.join(folder, name) for pid, folder, name in rows}
 
 
 def source_names(store: Store) -> list[str]:

@@ -1,0 +1,74 @@
+"""The Jobs tab's commands and the reading of a job's output, without Qt."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from wsp_core.launch import (JobProgress, format_result, job_command, predict_command,
+                             run_folder, samples_command)
+
+CORE = [sys.executable, "-m", "wsp_core.cli"]
+
+
+def test_job_commands_are_what_a_terminal_runs():
+    argv = job_command("pretrain", {"db": "s.db", "out": "runs/a", "preset": "smoke",
+                                    "set": "epochs=2 max_pairs=16"})
+    assert argv == CORE + ["pretrain", "--db", "s.db", "--out", "runs/a", "--preset", "smoke",
+                           "--set", "epochs=2", "--set", "max_pairs=16", "--progress", "jsonl"]
+    argv = job_command("finetune", {"data": "synth:w", "out": "runs/f"})
+    assert argv[-4:] == ["--init", "none", "--progress", "jsonl"] and "subject1" in argv
+    assert job_command("score", {"db": "s.db", "ckpt": "r/best.pt"})[-1] == "--json"
+    assert job_command("pretrain", {"out": "runs/a"}, resume=True) == \
+        CORE + ["pretrain", "--out", "runs/a", "--resume", "--progress", "jsonl"]
+    assert run_folder("eval-rd", {"ckpt": "runs/a/best.pt"}).as_posix() == "runs/a"
+    assert predict_command("c.pt", "p.jpg", [[1, 2, 3.5, 4]]) == \
+        CORE + ["predict", "--ckpt", "c.pt", "p.jpg", "--box", "1.0,2.0,3.5,4.0", "--json"]
+    assert samples_command("c.pt", "synth:w", "all", "s.npz")[-3:] == ["--samples", "s.npz",
+                                                                      "--json"]
+
+
+@pytest.mark.parametrize("kind, values, message", [
+    ("synth", {"out": "", "images": "3"}, "output folder: required"),
+    ("synth", {"out": "w", "images": "ten"}, "images: 'ten' is not a whole number"),
+    ("pretrain", {"db": "s", "out": "o", "preset": "huge"}, "preset: 'huge' is not one of"),
+    ("pretrain", {"db": "s", "out": "o", "set": "epochs"}, "overrides: 'epochs' is not KEY=VALUE"),
+    ("import", {"db": "s", "ann": "a.json", "images": "i", "format": "coco"}, None),
+    ("train", {}, "unknown job kind"),
+])
+def test_a_bad_form_names_its_field(kind, values, message):
+    if message is None:
+        assert job_command(kind, values)[3] == kind
+        return
+    with pytest.raises(ValueError, match=message):
+        job_command(kind, values)
+    with pytest.raises(ValueError, match="only training jobs resume"):
+        job_command("score", {}, resume=True)
+
+
+def test_progress_reads_events_curves_and_the_result():
+    progress = JobProgress()
+    lines = [
+        {"event": "start", "epochs": 2, "start_epoch": 0},
+        {"event": "step", "epoch": 0, "step": 2, "steps": 4, "loss": 3.0, "loss_rd": 0.5,
+         "lr": 0.1, "samples_per_s": 9.0, "eta_s": 30.0},
+        {"event": "epoch", "epoch": 0, "loss": 2.5, "time_s": 1.0, "val_auc": 0.7,
+         "val_auc_ds_0.1": None},
+        {"event": "step", "epoch": 1, "step": 4, "steps": 4, "loss": 2.0, "loss_rd": 0.4,
+         "lr": 0.01, "samples_per_s": 9.0, "eta_s": 0.0},
+    ]
+    for line in lines:
+        progress.feed(json.dumps(line))
+    assert progress.feed("Traceback: not json") is None
+    assert progress.step_curves["loss"] == ([0.5, 2.0], [3.0, 2.0])
+    assert set(progress.step_curves) == {"loss", "loss_rd"}
+    assert progress.fraction == 1.0 and progress.eta_s == 0.0 and progress.epochs_done == 1
+    assert progress.epoch_curves() == {"val_auc": ([1], [0.7])}
+    progress.feed(json.dumps({"event": "stopped", "epochs_done": 1}))
+    assert progress.status == "stopped"
+    result = JobProgress()
+    result.feed(json.dumps({"checkpoint": "c", "pairs": 3}))
+    assert result.result == {"checkpoint": "c", "pairs": 3} and result.status is None
+    assert format_result("score", result.result).startswith("{")
