@@ -263,3 +263,19 @@ def test_the_app_process_never_imports_torch(tmp_path, db):
                           timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_core_process_gets_the_apps_environment(qtbot, monkeypatch):
+    """Jobs see the user's environment (PATH, HOME, CUDA_VISIBLE_DEVICES…), unbuffered."""
+    import sys
+
+    from wsp_app.process import run_core
+
+    monkeypatch.setenv("WSP_TEST_MARK", "seen")
+    out: list = []
+    code = ("import json, os; print(json.dumps({k: os.environ.get(k) for k in "
+            "('WSP_TEST_MARK', 'PYTHONUNBUFFERED', 'PATH')}))")
+    run_core(None, "env", [sys.executable, "-c", code], out.append, out.append)
+    qtbot.waitUntil(lambda: bool(out), timeout=30000)
+    assert out[0]["WSP_TEST_MARK"] == "seen" and out[0]["PYTHONUNBUFFERED"] == "1"
+    assert out[0]["PATH"] == os.environ["PATH"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from wsp_core.launch import TRAINING, JobProgress
 
@@ -45,7 +45,7 @@ class JobRunner(QObject):
         self.status: str | None = None
 
     def start(self) -> None:
-        env = self.process.processEnvironment()
+        env = QProcessEnvironment.systemEnvironment()  # the app's own, plus:
         env.insert("PYTHONUNBUFFERED", "1")
         self.process.setProcessEnvironment(env)
         self.process.start(self.argv[0], self.argv[1:])
