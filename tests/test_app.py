@@ -101,6 +101,11 @@ def test_filters_and_queues_change_what_the_desk_walks(qtbot, window, db):
     win = window(db)
     panel = win.pairs.filters
     assert panel.checkpoint_path() == str(db.parent / "run" / "best.pt")  # the latest model
+    panel.checkpoint.setCurrentIndex(0)  # "no model" stays chosen through a refresh
+    press(qtbot, win, Qt.Key.Key_F5)
+    assert panel.checkpoint_path() is None
+    panel.checkpoint.setCurrentIndex(1)
+    settled(qtbot, win)
     press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_F)
     saved(qtbot, win)
     panel.set_status("auto")

@@ -101,12 +101,15 @@ class FilterPanel(QWidget):
     def set_sources(self, names: list[str]) -> None:
         self._refill(self.source, [("all sources", "")] + [(n, n) for n in names])
 
-    def set_checkpoints(self, checkpoints: list[dict]) -> None:
+    def set_checkpoints(self, checkpoints: list[dict], fresh: bool = False) -> None:
+        """The models that scored the store, the latest first. ``fresh`` (a store just
+        opened): choose the latest; else keep the curator's choice, "no model" included."""
+        listed = self.checkpoint.count() > 1
         items = [("no model", None)] + [(_short_path(c["checkpoint"]), c["checkpoint"])
                                         for c in checkpoints]
         self._refill(self.checkpoint, items)
-        if checkpoints and self.checkpoint.currentIndex() == 0:
-            self.checkpoint.setCurrentIndex(1)  # the latest model, by default
+        if checkpoints and (fresh or not listed) and self.checkpoint.currentIndex() == 0:
+            self.checkpoint.setCurrentIndex(1)
 
     @staticmethod
     def _refill(combo: QComboBox, items: list[tuple[str, object]]) -> None:

@@ -101,7 +101,7 @@ class PairsTab(QWidget):
         self.index = browse.PairIndex(store)
         self.filters.blockSignals(True)
         self.filters.set_sources(browse.source_names(store))
-        self.filters.set_checkpoints(browse.checkpoints(store))
+        self.filters.set_checkpoints(browse.checkpoints(store), fresh=True)
         if queue_kind in browse.QUEUES:
             self.filters.set_queue_kind(queue_kind)
         self.filters.blockSignals(False)
