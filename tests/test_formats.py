@@ -214,3 +214,25 @@ def test_mpii_keys_survive_entries_added_elsewhere(tmp_path):
     again = read_source("mpii", f, sample("mpii"))
     assert again.person_keys[1:] == first.person_keys
     assert first.person_keys[0] == "005808361.jpg#0"
+
+
+def test_person_boxes_of_one_photo_from_a_coco_file(tmp_path):
+    from helpers import coco_file, standing_person
+    from wsp_core.formats.coco import person_boxes
+
+    images = [{"id": 1, "file_name": "sub/a.jpg", "width": 640, "height": 480},
+              {"id": 2, "file_name": "b.jpg", "width": 640, "height": 480}]
+    anns = [{"id": 1, "image_id": 1, "iscrowd": 0, "bbox": [10, 20, 30, 40]},
+            {"id": 2, "image_id": 1, "iscrowd": 0, "keypoints": standing_person(100, 300, 100)},
+            {"id": 3, "image_id": 1, "iscrowd": 1, "bbox": [0, 0, 5, 5]},
+            {"id": 4, "image_id": 2, "iscrowd": 0, "bbox": [1, 2, 3, 4]}]
+    ann = coco_file(tmp_path / "ann.json", images, anns)
+    boxes = person_boxes(ann, "/photos/a.jpg")
+    assert boxes[0] == [10.0, 20.0, 30.0, 40.0] and len(boxes) == 2
+    x, y, w, h = boxes[1]  # from the keypoints: eyes at y 205, ankles at 300; grown by 20 %
+    assert np.isclose(h, 1.2 * 95) and np.isclose(y, 205 - 0.1 * 95)
+    with pytest.raises(InputError, match="lists no image named c.jpg"):
+        person_boxes(ann, "c.jpg")
+    (tmp_path / "bad.json").write_text('{"images": []}')
+    with pytest.raises(InputError, match="not a COCO-style file"):
+        person_boxes(tmp_path / "bad.json", "a.jpg")
