@@ -67,8 +67,7 @@ def main(argv=None) -> dict:
         window.open_store(db)
         tab = window.pairs
         tab.filters.set_queue_kind("qa")
-        tab.filters._timer.stop()
-        tab.reload_queue()
+        tab.filters.apply_now()
         done = 0
         while done < args.reviews and tab.session.current is not None:
             pair = tab.session.current
@@ -83,8 +82,7 @@ def main(argv=None) -> dict:
         tab.refresh_stats()
         files = []
         tab.filters.set_queue_kind("suspicious")
-        tab.filters._timer.stop()
-        tab.reload_queue()
+        tab.filters.apply_now()
         tab.first()
         wait(app, tab)
         files.append(_save(window, args.out / "desk_pairs.png"))

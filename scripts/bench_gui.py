@@ -165,8 +165,7 @@ def bench_window(db: Path, folder: Path) -> dict:
     for status in ("auto", "", "reviewed", ""):
         tab.filters.set_status(status)
         t = time.perf_counter()
-        tab.filters._timer.stop()
-        tab.reload_queue()
+        tab.filters.apply_now()
         settle()
         filters.append(time.perf_counter() - t)
     result = {"open_s": round(open_s, 2)}

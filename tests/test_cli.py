@@ -175,3 +175,13 @@ def test_export_into_a_folder_and_synth_into_an_impossible_place(store_with_coco
     (tmp_path / "afile").write_text("x")
     assert_one_line_error(run_cli("synth", "--out", tmp_path / "afile" / "w", "--images", 1,
                                   check=False), "cannot create the folder")
+
+
+def test_outputs_in_a_missing_folder_are_refused_before_any_work(tmp_path):
+    missing = tmp_path / "no" / "samples.npz"
+    proc = run_cli("eval-3d", "--ckpt", tmp_path / "any.pt", "--data", "synth:w",
+                   "--samples", missing, check=False)
+    assert_one_line_error(proc, f"{missing}: folder {missing.parent} does not exist")
+    proc = run_cli("predict", "--ckpt", tmp_path / "any.pt", tmp_path / "p.jpg",
+                   "--out", tmp_path, check=False)
+    assert_one_line_error(proc, "is a folder; give a file name like pose.json")

@@ -94,6 +94,11 @@ class FilterPanel(QWidget):
     def _later(self, *_args) -> None:
         self._timer.start()
 
+    def apply_now(self) -> None:
+        """Apply the last change without waiting for the pause."""
+        self._timer.stop()
+        self.changed.emit()
+
     def is_pending(self) -> bool:
         """A change waits for its short pause before it is applied."""
         return self._timer.isActive()

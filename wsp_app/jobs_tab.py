@@ -17,8 +17,8 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
+from PySide6.QtWidgets import (QComboBox, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -27,7 +27,7 @@ from wsp_core.store.db import Store
 from wsp_core.store.jobs import finish_job, list_jobs, start_job
 
 from .process import JobRunner
-from .widgets import path_row
+from .widgets import path_row, readonly_table
 
 SELF_RECORDING = ("pretrain", "finetune")  # these write their own row in the jobs table
 
@@ -68,13 +68,8 @@ class JobsTab(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress_bar = QProgressBar()
         self.eta = QLabel("")
-        self.jobs = QTableWidget(0, 5)
-        self.jobs.setHorizontalHeaderLabels(("job", "kind", "status", "run folder", "started"))
-        self.jobs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.jobs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.jobs.verticalHeader().setVisible(False)
-        self.jobs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.jobs.horizontalHeader().setStretchLastSection(True)
+        self.jobs = readonly_table(QTableWidget(),
+                                   ("job", "kind", "status", "run folder", "started"))
         self.jobs.itemSelectionChanged.connect(self._on_job_selected)
         self.loss_plot = pg.PlotWidget(title="training losses (per step, log scale)")
         self.loss_plot.setLogMode(y=True)
@@ -296,13 +291,13 @@ class JobsTab(QWidget):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
 
-    def _on_line(self, text: str) -> None:
+    def _on_line(self, text: str, event: str) -> None:
         self.log.appendPlainText(text)
         progress = self.runner.progress
-        if text.startswith('{"event": "step"') or text.startswith('{"event":"step"'):
+        if event == "step":
             self._draw_progress(progress)
             self._draw_curves(self.loss_plot, progress.step_curves, "step")
-        elif '"event": "epoch"' in text:
+        elif event == "epoch":
             self._draw_curves(self.metric_plot, progress.epoch_curves(), "epoch")
 
     def _draw_progress(self, progress: JobProgress) -> None:

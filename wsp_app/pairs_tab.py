@@ -100,7 +100,7 @@ class PairsTab(QWidget):
         self.model.store = store
         self.index = browse.PairIndex(store)
         self.filters.blockSignals(True)
-        self.filters.set_sources(browse.source_names(store))
+        self.filters.set_sources(list(self.index.sources))
         self.filters.set_checkpoints(browse.checkpoints(store), fresh=True)
         if queue_kind in browse.QUEUES:
             self.filters.set_queue_kind(queue_kind)
@@ -150,7 +150,7 @@ class PairsTab(QWidget):
             return
         self.index.reload()
         self.filters.blockSignals(True)
-        self.filters.set_sources(browse.source_names(self.store))
+        self.filters.set_sources(list(self.index.sources))
         self.filters.set_checkpoints(browse.checkpoints(self.store))
         self.filters.blockSignals(False)
         self.reload_queue()

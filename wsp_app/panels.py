@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget,
+from PySide6.QtWidgets import (QLabel, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from wsp_core.store.browse import Queue
+
+from .widgets import readonly_table
 
 HISTORY_COLUMNS = ("time (UTC)", "verdict", "reason", "reviewer", "note")
 
@@ -19,12 +21,8 @@ class HistoryPanel(QTableWidget):
     """Every review of the current pair, oldest first (one pair's history is short)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(HISTORY_COLUMNS), parent)
-        self.setHorizontalHeaderLabels(HISTORY_COLUMNS)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.verticalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.horizontalHeader().setStretchLastSection(True)
+        super().__init__(parent)
+        readonly_table(self, HISTORY_COLUMNS)
 
     def show_history(self, reviews: list[dict[str, Any]]) -> None:
         self.setRowCount(len(reviews))

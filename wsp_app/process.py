@@ -24,7 +24,7 @@ GRACE_S = 20.0
 class JobRunner(QObject):
     """One job's process: its output lines go to a JobProgress; cancel escalates."""
 
-    line = Signal(str)
+    line = Signal(str, str)  # the line, and its event ("step", "epoch"…; "" for a log line)
     finished = Signal(str, str)  # status (finished, stopped, failed), error text
 
     def __init__(self, kind: str, argv: list[str], folder: Path | None,
@@ -95,15 +95,15 @@ class JobRunner(QObject):
         *lines, self._buffer = self._buffer.split(b"\n")
         for raw in lines:
             text = raw.decode("utf-8", "replace")
-            self.progress.feed(text)
-            self.line.emit(text)
+            event = self.progress.feed(text)
+            self.line.emit(text, str(event.get("event", "")) if event else "")
 
     def _read_stderr(self) -> None:
         text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
         for part in text.replace("\r", "\n").splitlines():
             if part.strip():
                 self._stderr.append(part)
-                self.line.emit(part)
+                self.line.emit(part, "")
 
     def error_text(self) -> str:
         errors = [s for s in self._stderr if "error" in s.lower()]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout,
-                               QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QLabel, QLineEdit, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from wsp_core.launch import PROTOCOLS, predict_command, samples_command
@@ -20,7 +20,7 @@ from wsp_core.skeleton import H36M, bones
 from .process import JobRunner, run_core
 from .scene import SceneModel, sample_skeletons, side_by_side
 from .viewer3d import SkeletonView
-from .widgets import path_row
+from .widgets import path_row, readonly_table
 
 SAMPLE_COLUMNS = ("rank", "MPJPE mm", "action", "image")
 
@@ -48,14 +48,8 @@ class View3DTab(QWidget):
         self.pair_button.clicked.connect(self.show_pair)
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.table = QTableWidget(0, len(SAMPLE_COLUMNS))
-        self.table.setHorizontalHeaderLabels(SAMPLE_COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = readonly_table(QTableWidget(), SAMPLE_COLUMNS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_sample_selected)
         left = QWidget()
         column = QVBoxLayout(left)

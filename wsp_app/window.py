@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHeaderView, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
 
@@ -18,6 +18,7 @@ from .jobs_tab import JobsTab
 from .pairs_tab import PairsTab
 from .photo_tab import PhotoTab
 from .view3d_tab import View3DTab
+from .widgets import readonly_table
 
 MAX_RECENT = 8
 STORE_FILTER = "WSP stores (*.db *.sqlite);;All files (*)"
@@ -89,15 +90,12 @@ class MainWindow(QMainWindow):
         dialog = QDialog(self)
         dialog.setWindowTitle("Keyboard shortcuts")
         rows = help_rows()
-        table = QTableWidget(len(rows), 4)
+        table = readonly_table(QTableWidget(len(rows), 4),
+                               ("group", "keys", "action", "what it does"))
         table.setObjectName("shortcuts")
-        table.setHorizontalHeaderLabels(("group", "keys", "action", "what it does"))
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
                 table.setItem(r, c, QTableWidgetItem(value))
-        table.verticalHeader().setVisible(False)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
         layout = QVBoxLayout(dialog)
         layout.addWidget(table)
         dialog.resize(760, 640)

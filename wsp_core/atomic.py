@@ -20,6 +20,19 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def check_target(path: str | os.PathLike[str], example: str = "out.json") -> Path:
+    """Refuse, before any work, an output path ``atomic_write`` could not replace: its folder
+    is missing, or it is a folder. Raises InputError naming the path."""
+    from .errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, f"is a folder; give a file name like {example}")
+    if not path.parent.is_dir():
+        raise InputError(path, f"folder {path.parent} does not exist")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file for ``path`` (mode "w" or "wb"); on success it replaces ``path``."""

@@ -336,8 +336,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_3d(args: argparse.Namespace) -> int:
+    from .atomic import check_target
     from .train.finetune import eval_3d, format_3d
 
+    if args.samples is not None:
+        check_target(args.samples, "samples.npz")
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
                      args.device, args.samples)
     _emit(args, result, format_3d(result))
@@ -345,9 +348,11 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .atomic import atomic_write
+    from .atomic import atomic_write, check_target
     from .train.finetune import predict_image
 
+    if args.out is not None:
+        check_target(args.out, "pose.json")
     boxes = []
     for text in args.box:
         try:

@@ -96,9 +96,13 @@ class ReviewSession:
 
     # -- reviews ----------------------------------------------------------------------------
     def state(self, pair_id: int) -> tuple[str, str | None]:
-        """(status, reason) of a pair, as this session last left it, else as stored."""
+        """(status, reason) of a pair: as this session last left it, else as the snapshot
+        (``index``) or, without one, the store has it."""
         if pair_id in self._state:
             return self._state[pair_id]
+        known = self.index.state(pair_id) if self.index is not None else None
+        if known is not None:
+            return known
         rows = pair_rows(self.store, [pair_id])
         if not rows:
             return "auto", None

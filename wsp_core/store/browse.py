@@ -138,7 +138,8 @@ class PairIndex:
         self.suspicion = np.array(cols[6], dtype=np.float64) if n else np.zeros(0)
         self.auto_label = np.fromiter(cols[7], np.int8, n)
         self.label = np.fromiter(cols[8], np.int8, n)
-        self.sources = dict(_driver_rows(self.store, "SELECT name, id FROM sources", {}))
+        self.sources = dict(_driver_rows(self.store, "SELECT name, id FROM sources ORDER BY id",
+                                         {}))  # name -> id, in import order
         images = _driver_rows(self.store, "SELECT id, file_name FROM images", {})
         self._image_ids = np.fromiter((r[0] for r in images), np.int64, len(images))
         self._image_names = [r[1].casefold() for r in images]
@@ -158,6 +159,14 @@ class PairIndex:
             self.status[k] = _STATUS_CODE[status]
             self.label[k] = -1 if label is None else label
             self.reason[k] = _REASON_CODE.get(reason or "", -1)
+
+    def state(self, pair_id: int) -> tuple[str, str | None] | None:
+        """(status, reason) of a pair in the snapshot (None when it is not in it)."""
+        k = self.position(pair_id)
+        if k is None:
+            return None
+        reason = int(self.reason[k])
+        return STATUSES[self.status[k]], (REASONS[reason] if reason >= 0 else None)
 
     def auto_label_of(self, pair_id: int) -> int | None:
         k = self.position(pair_id)
@@ -392,10 +401,6 @@ def image_paths(store: Store, ids) -> dict[int, str]:
            f"WHERE p.id IN ({_in_clause('id', ids, params)})")
     rows = _driver_rows(store, sql, params)
     return {pid: os.path.join(folder, name) for pid, folder, name in rows}
-
-
-def source_names(store: Store) -> list[str]:
-    return [r[0] for r in _driver_rows(store, "SELECT name FROM sources ORDER BY id", {})]
 
 
 def checkpoints(store: Store) -> list[dict[str, Any]]:

@@ -11,14 +11,13 @@ import getpass
 import json
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
-from ..atomic import atomic_write
-from ..errors import InputError, StoreError
+from ..atomic import atomic_write, check_target
+from ..errors import StoreError
 from .db import Store
 from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
 
@@ -211,11 +210,7 @@ def _person(p: Person) -> dict[str, Any]:
 def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None = None,
                  progress: Callable[[int], None] | None = None) -> int:
     """Write the export atomically (temp file, then os.replace); returns the number of pairs."""
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise InputError(out, f"folder {out.parent} does not exist")
-    if out.is_dir():
-        raise InputError(out, "is a folder; give a file name like pairs.jsonl")
+    out = check_target(out, "pairs.jsonl")
     count = 0
     with atomic_write(out) as f:
         for row in iter_export(store, source):
