@@ -11,7 +11,10 @@ offscreen platform, measures:
 - ``review_ms_p50/p95``: a verdict key (hand-off to the writer, advance, show the next pair);
 - ``query_ms``: each filter and queue query in wsp_core, as the desk runs them on its snapshot
   of the pairs table (target ≤ 100 ms), and the snapshot's own load (at open and refresh); and
-  ``apply_filter_ms``: a filter change applied in the window (query, list reset, pair, stats).
+  ``apply_filter_ms``: a filter change applied in the window (query, list reset, pair, stats);
+- ``gc_full_ms``: a full garbage collection with the store open, the longest pause the window's
+  GUI-thread collector (ADR 0010) can add to a key press; ``gc_runs``: the collections it ran
+  during the measurements above, per generation, and ``gc_pause_ms_max``, the longest of them.
 
 Usage: python scripts/bench_gui.py [--images 30000] [--keep DIR]
 The last line printed is one JSON object with the figures.
@@ -20,6 +23,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -122,6 +126,16 @@ def bench_window(db: Path, folder: Path) -> dict:
     from wsp_app.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    pauses: list[tuple[int, float]] = []
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            pauses.append((info["generation"], time.perf_counter() - started.pop()))
+
+    gc.callbacks.append(on_gc)
     window = MainWindow(QSettings(str(folder / "bench.ini"), QSettings.Format.IniFormat))
     window.resize(1400, 860)
     window.show()
@@ -168,7 +182,15 @@ def bench_window(db: Path, folder: Path) -> dict:
         tab.filters.apply_now()
         settle()
         filters.append(time.perf_counter() - t)
-    result = {"open_s": round(open_s, 2)}
+    gc.callbacks.remove(on_gc)
+    gc_full = []
+    for _ in range(5):
+        t = time.perf_counter()
+        gc.collect()
+        gc_full.append(time.perf_counter() - t)
+    result = {"open_s": round(open_s, 2), "gc_full_ms": round(max(gc_full) * 1000, 1),
+              "gc_runs": [sum(1 for g, _ in pauses if g == k) for k in range(3)],
+              "gc_pause_ms_max": round(max((t for _, t in pauses), default=0) * 1000, 1)}
     result["next_ms_p50"], result["next_ms_p95"] = percentiles(warm)
     result["next_cold_ms_p50"], result["next_cold_ms_p95"] = percentiles(cold)
     result["review_ms_p50"], result["review_ms_p95"] = percentiles(reviews)

@@ -108,27 +108,63 @@ def errors(monkeypatch) -> list[str]:
 
 
 @pytest.fixture
-def window(qtbot, settings, errors):
+def questions(monkeypatch) -> list[str]:
+    """Modal dialogs never block a test. A modal dialog runs Qt's own event loop, where
+    pytest-timeout's alarm never reaches Python: the test would hang, not fail. So a question is
+    recorded here and answered Yes (wait for the store, stop the job), and any other modal
+    dialog fails the test at once."""
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+    asked: list[str] = []
+
+    def question(_parent, _title, text, *a, **k):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    def refuse(name: str):
+        def modal(*a, **k):
+            raise AssertionError(f"the test opened a modal dialog: {name}")
+        return modal
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    for cls, names in ((QFileDialog, ("getOpenFileName", "getSaveFileName",
+                                      "getExistingDirectory")),
+                       (QInputDialog, ("getText", "getMultiLineText", "getItem", "getInt"))):
+        for name in names:
+            monkeypatch.setattr(cls, name, refuse(f"{cls.__name__}.{name}"))
+    return asked
+
+
+@pytest.fixture
+def window(qtbot, settings, errors, questions):
     """``window(db=None)`` makes the real main window (active, so its shortcuts work),
-    optionally with a store open; every window made is closed after the test."""
+    optionally with a store open. Every window made is closed and deleted after the test, on
+    this (the GUI) thread, and its garbage collected here too (see wsp_app/gui_gc.py)."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     from wsp_app.window import MainWindow
 
     made = []
 
     def make(db: Path | None = None):
         win = MainWindow(settings, reviewer="tester")
-        qtbot.addWidget(win)
+        made.append(win)
         win.show()
         with qtbot.waitActive(win):  # window shortcuts need the active window
             win.activateWindow()
         if db is not None:
             assert win.open_store(db)
-        made.append(win)
         return win
 
     yield make
     for win in made:
         win.close()
+        win.deleteLater()
+    made.clear()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 def press(qtbot, win, *keys, modifier=None) -> None:

@@ -36,8 +36,8 @@ def settled(qtbot, win) -> None:
 
 
 def reviews(db: Path) -> list[tuple]:
-    with open_store(db) as st:
-        rows = st.engine.connect().exec_driver_sql(
+    with open_store(db) as st, st.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
             "SELECT pair_id, verdict, reason, reviewer FROM reviews ORDER BY id").fetchall()
         return [tuple(r) for r in rows]
 
@@ -285,3 +285,30 @@ def test_the_list_pages_rows_in_instead_of_loading_the_table(qtbot, window, db):
     win.pairs.go(last)
     assert model.data(model.index(last, 1)) == str(win.pairs.session.current)
     assert model.page_reads - reads <= 3  # the pages on screen, not the whole queue
+
+
+def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot, window):
+    """A cycle collected by the review writer's or an image read's thread would delete its Qt
+    objects off the GUI thread; while a window is open only the GUI thread collects."""
+    import gc
+
+    win = window()
+    assert not gc.isenabled()
+    where: list[str] = []
+
+    class Cyclic:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            where.append(threading.current_thread().name)
+
+    Cyclic()
+    worker = threading.Thread(target=lambda: [[] for _ in range(100_000)], name="worker")
+    worker.start()
+    worker.join()
+    assert where == []  # with automatic collection the worker's allocations collect it
+    qtbot.waitUntil(lambda: bool(where), timeout=5000)
+    assert where == ["MainThread"]
+    win.close()
+    assert gc.isenabled()

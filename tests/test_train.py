@@ -68,7 +68,8 @@ def test_manifest_leaves_out_ambiguous_and_excluded_pairs(store, tmp_path):
         add_review(s, 2, "ambiguous", "hugging")
         add_review(s, 3, "flip")
         info = export_manifest(s, tmp_path / "m.jsonl", 0.5)
-        total = s.engine.connect().exec_driver_sql("SELECT count(*) FROM pairs").scalar()
+        with s.engine.connect() as conn:
+            total = conn.exec_driver_sql("SELECT count(*) FROM pairs").scalar()
     rows = read_manifest(tmp_path / "m.jsonl")
     assert info["left_out"] == 2 and len(rows) == total - 2 == info["train"] + info["val"]
     flipped = next(r for r in rows if r["pair_id"] == 3)

@@ -59,15 +59,16 @@ class ImageLoader(QObject):
 
     loaded = Signal(str)
 
-    def __init__(self, capacity: int = 48, max_side: int = 2048, threads: int = 2) -> None:
-        super().__init__()
+    def __init__(self, capacity: int = 48, max_side: int = 2048, threads: int = 2,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.capacity = capacity
         self.max_side = max_side
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
         self._in_flight: set[str] = set()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
-        self._signals = _Signals()
+        self._signals = _Signals(self)  # after the pool: deleted after its reads end
         self._signals.done.connect(self._on_done)
 
     def get(self, path: str) -> Loaded | None:

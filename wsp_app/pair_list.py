@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 from PySide6.QtGui import QColor
 
 from wsp_core.store.browse import Queue, pair_rows
@@ -24,8 +24,9 @@ _STATUS_COLOURS = {"accept": QColor("#2a7"), "flip": QColor("#e80"), "ambiguous"
 
 
 class QueueModel(QAbstractTableModel):
-    def __init__(self, store: Store, queue: Queue, page_size: int = 200, pages: int = 16) -> None:
-        super().__init__()
+    def __init__(self, store: Store, queue: Queue, page_size: int = 200, pages: int = 16,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.store = store
         self.queue = queue
         self.page_size = page_size

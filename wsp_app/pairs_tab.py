@@ -40,11 +40,13 @@ class PairsTab(QWidget):
         self.session: ReviewSession | None = None
         self.writer: ReviewWriter | None = None
         self.detail: dict[str, Any] | None = None
-        self.loader = ImageLoader()
+        # Qt objects get a parent: Qt deletes them on the GUI thread, never Python's garbage
+        # collector on whichever thread (the review writer, an image read) happens to run it.
+        self.loader = ImageLoader(parent=self)
         self.loader.loaded.connect(self._on_image_loaded)
         self.filters = FilterPanel()
         self.filters.changed.connect(self.reload_queue)
-        self.model = QueueModel(None, browse.Queue.empty())  # type: ignore[arg-type]
+        self.model = QueueModel(None, browse.Queue.empty(), parent=self)  # type: ignore[arg-type]
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -14,6 +14,7 @@ from wsp_core.errors import WspError
 from wsp_core.store.db import open_store
 
 from .actions import ACTIONS, build_actions, help_rows
+from .gui_gc import GuiThreadCollector
 from .jobs_tab import JobsTab
 from .pairs_tab import PairsTab
 from .photo_tab import PhotoTab
@@ -31,6 +32,8 @@ def default_settings() -> QSettings:
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, reviewer: str | None = None) -> None:
         super().__init__()
+        self.collector = GuiThreadCollector(self)
+        self.collector.start()
         self.settings = settings or default_settings()
         self.setWindowTitle("WSP Studio")
         self.store_path: Path | None = None
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/pairs_splitter", self.pairs.splitter.saveState())
         self.settings.sync()
+        self.collector.stop()
         event.accept()
 
 
