@@ -22,12 +22,10 @@ The last line printed is one JSON object with the figures.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +34,7 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_labels import generate  # noqa: E402
+from bench_labels import bench_args, generate, work_folder  # noqa: E402
 
 
 def make_store(folder: Path, n_images: int, seed: int) -> tuple[Path, dict]:
@@ -201,17 +199,11 @@ def bench_window(db: Path, folder: Path) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=30_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
-    args = parser.parse_args(argv)
+    args = bench_args(__doc__, 30_000, argv)
     from wsp_core.store import open_store
     from wsp_core.store.browse import checkpoints
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
+    with work_folder(args.keep) as folder:
         db, result = make_store(folder, args.images, args.seed)
         result["cpus"] = os.cpu_count()
         with open_store(db) as store:

@@ -17,6 +17,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -123,15 +124,27 @@ def bench_import(ann: Path, images_dir: Path, folder: Path) -> dict:
             "db_mb": round(db.stat().st_size / 2**20, 1)}
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=50_000)
+def bench_args(doc: str, images: int, argv=None) -> argparse.Namespace:
+    """The arguments of a benchmark on generated COCO-style data: --images, --seed, --keep."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--images", type=int, default=images)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def work_folder(keep: Path | None):
+    """``keep`` (made if missing, kept), else a temporary folder removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
+        folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+
+
+def main(argv=None) -> dict:
+    args = bench_args(__doc__, 50_000, argv)
+    with work_folder(args.keep) as folder:
         t0 = time.perf_counter()
         ann, images_dir, n = generate(folder, args.images, args.seed)
         result = {"images": args.images, "generate_s": round(time.perf_counter() - t0, 1),

@@ -27,7 +27,8 @@ from wsp_core.store.db import Store
 from wsp_core.store.jobs import finish_job, list_jobs, start_job
 
 from .process import JobRunner
-from .widgets import path_row, readonly_table
+from .scene import person_colour
+from .widgets import path_row, readonly_table, say
 
 SELF_RECORDING = ("pretrain", "finetune")  # these write their own row in the jobs table
 
@@ -36,6 +37,10 @@ def _monospace() -> QFont:
     font = QFont("monospace")
     font.setStyleHint(QFont.StyleHint.TypeWriter)
     return font
+
+
+def _rgb255(rgb: tuple[float, float, float]) -> tuple[int, int, int]:
+    return tuple(round(c * 255) for c in rgb)  # type: ignore[return-value]
 
 
 class JobsTab(QWidget):
@@ -88,8 +93,8 @@ class JobsTab(QWidget):
         self.result.setFont(_monospace())
         self._build()
         self._build_form(self.kind.currentText())
-        self._poll = QTimer(self, interval=2000)
-        self._poll.timeout.connect(self.refresh_jobs)
+        self._poll = QTimer(self, interval=2000)  # jobs started elsewhere (the CLI) appear
+        self._poll.timeout.connect(lambda: self.isVisible() and self.refresh_jobs())
         self._poll.start()
         self._update_buttons()
 
@@ -179,6 +184,10 @@ class JobsTab(QWidget):
             self._inputs["db"].setText(str(store.path))
         self.refresh_jobs()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.refresh_jobs()
+
     def refresh_jobs(self) -> None:
         if self.store is None:
             return
@@ -242,8 +251,7 @@ class JobsTab(QWidget):
         self.runner.finished.connect(self._on_finished)
         self._record_start(kind, argv, folder, values)
         self.log.appendPlainText("$ wsp-core " + " ".join(argv[3:]))
-        self.message.setStyleSheet("")
-        self.message.setText(f"{kind} running…")
+        say(self.message, f"{kind} running…")
         self.progress_bar.setRange(0, 0)  # busy until the first progress event
         self.runner.start()
         self._update_buttons()
@@ -309,13 +317,12 @@ class JobsTab(QWidget):
             self.eta.setText(f"ETA {minutes}:{seconds:02d}")
 
     def _draw_curves(self, plot: pg.PlotWidget, curves: dict, prefix: str) -> None:
-        colours = ("#ff9f1c", "#2ec4ff", "#8bd94d", "#eb66cc", "#ffe640", "#9a80ff")
         for k, (name, (xs, ys)) in enumerate(sorted(curves.items())):
             key = f"{prefix}:{name}"
             if key not in self.curves:
                 self.curves[key] = plot.plot([], [], name=name, symbol="o" if prefix == "epoch"
                                              else None, symbolSize=5,
-                                             pen=pg.mkPen(colours[k % len(colours)], width=2))
+                                             pen=pg.mkPen(_rgb255(person_colour(k)), width=2))
             self.curves[key].setData(xs, ys)
 
     def _on_finished(self, status: str, error: str) -> None:
@@ -333,11 +340,10 @@ class JobsTab(QWidget):
         if status == "failed":
             self._fail(f"{runner.kind} failed: {error}")
         else:
-            self.message.setStyleSheet("")
             done = f", {progress.epochs_done} epochs done" if runner.kind in TRAINING else ""
             hint = " (Resume continues it)" if status == "stopped" and runner.kind in TRAINING \
                 else ""
-            self.message.setText(f"{runner.kind} {status} in {elapsed:.0f} s{done}{hint}")
+            say(self.message, f"{runner.kind} {status} in {elapsed:.0f} s{done}{hint}")
         if self._job_row is not None and self.store is not None:
             metrics = progress.result if isinstance(progress.result, dict) else None
             try:
@@ -351,8 +357,7 @@ class JobsTab(QWidget):
         self.job_finished.emit(runner.kind, status)
 
     def _fail(self, text: str) -> None:
-        self.message.setStyleSheet("color: #d33;")
-        self.message.setText(text)
+        say(self.message, text, error=True)
         self.error.emit(text)
 
     def _update_buttons(self) -> None:

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGraphicsScene, QGraphicsView,
@@ -18,9 +17,9 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGraphicsScene, QGraphi
 from wsp_core.skeleton import H36M, bones
 
 from .process import JobRunner, run_core
-from .scene import SceneModel, person_colour, side_by_side
+from .scene import SceneModel, person_colour, predicted_skeletons
 from .viewer3d import SkeletonView
-from .widgets import path_row
+from .widgets import checkpoint_row, say
 
 MIN_BOX_PX = 8.0
 
@@ -153,8 +152,7 @@ class PhotoTab(QWidget):
                        self.export_button):
             bar.addWidget(button)
         form = QFormLayout()
-        form.addRow("Checkpoint", path_row(self.ckpt, self, title="A 3D checkpoint",
-                                           pattern="Checkpoints (*.pt)"))
+        form.addRow("Checkpoint", checkpoint_row(self.ckpt, self))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.viewer)
@@ -171,8 +169,7 @@ class PhotoTab(QWidget):
         layout.addWidget(splitter, 1)
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color: #d33;" if error else "")
-        self.message.setText(text)
+        say(self.message, text, error)
 
     def open_image(self, path: str | Path) -> bool:
         pixmap = QPixmap(str(path))
@@ -234,10 +231,9 @@ class PhotoTab(QWidget):
         if not self.canvas.boxes:
             self.canvas.boxes = [p["box"] for p in result["persons"]]
         self.canvas.set_persons(result["persons"])
-        persons = [np.asarray(p["joints_mm"]) for p in result["persons"]]
-        self.model.set_skeletons(side_by_side(persons, bones(H36M), tuple(result["joints"])))
+        self.model.set_skeletons(predicted_skeletons(result, bones(H36M)))
         self.export_button.setEnabled(True)
-        self._say(f"{len(persons)} persons predicted: root-relative 3D joints (mm), "
+        self._say(f"{len(result['persons'])} persons predicted: root-relative 3D joints (mm), "
                   f"coloured as their boxes")
 
     def _failed(self, text: str) -> None:

@@ -61,11 +61,17 @@ class JobRunner(QObject):
         if not self.running():
             return
         self.cancelling = True
-        if self.kind in TRAINING and self.folder is not None and self.folder.is_dir():
-            (self.folder / "STOP").touch()
+        if self._request_stop():
             QTimer.singleShot(int(GRACE_S * 1000), self._terminate)
         else:
             self._terminate()
+
+    def _request_stop(self) -> bool:
+        """Ask a training run to stop after its step (its STOP file); False for other jobs."""
+        if self.kind in TRAINING and self.folder is not None and self.folder.is_dir():
+            (self.folder / "STOP").touch()
+            return True
+        return False
 
     def _terminate(self) -> None:
         if self.running():
@@ -81,8 +87,7 @@ class JobRunner(QObject):
         if not self.running():
             return
         self.cancelling = True
-        if self.kind in TRAINING and self.folder is not None and self.folder.is_dir():
-            (self.folder / "STOP").touch()
+        if self._request_stop():
             if self.process.waitForFinished(int(grace_s * 1000)):
                 return
         self.process.terminate()

@@ -107,12 +107,11 @@ class SceneModel:
         self._notify("picked")
         return found
 
-    def describe(self, picked: tuple[int, int] | None = None) -> str:
+    def describe(self) -> str:
         """The picked joint in words, with its error when known."""
-        picked = picked or self.picked
-        if picked is None:
+        if self.picked is None:
             return "click a joint to read its error"
-        k, j = picked
+        k, j = self.picked
         sk = self.skeletons[k]
         name = sk.names[j] if j < len(sk.names) else f"joint {j}"
         text = f"{sk.label}: {name}"
@@ -143,3 +142,10 @@ def side_by_side(persons_mm: list[np.ndarray], bones: list[tuple[int, int]],
         out.append(Skeleton(np.asarray(joints, dtype=np.float64), bones, person_colour(k), label,
                             names, offset_m=(x, 0.0, 0.0)))
     return out
+
+
+def predicted_skeletons(result: dict, bones: list[tuple[int, int]],
+                        labels: list[str] | None = None) -> list[Skeleton]:
+    """The persons of a ``wsp-core predict --json`` result, side by side."""
+    persons = [np.asarray(p["joints_mm"]) for p in result["persons"]]
+    return side_by_side(persons, bones, tuple(result["joints"]), labels)

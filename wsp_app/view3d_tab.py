@@ -18,9 +18,9 @@ from wsp_core.launch import PROTOCOLS, predict_command, samples_command
 from wsp_core.skeleton import H36M, bones
 
 from .process import JobRunner, run_core
-from .scene import SceneModel, sample_skeletons, side_by_side
+from .scene import SceneModel, predicted_skeletons, sample_skeletons
 from .viewer3d import SkeletonView
-from .widgets import path_row, readonly_table
+from .widgets import checkpoint_row, readonly_table, say
 
 SAMPLE_COLUMNS = ("rank", "MPJPE mm", "action", "image")
 
@@ -54,8 +54,7 @@ class View3DTab(QWidget):
         left = QWidget()
         column = QVBoxLayout(left)
         form = QFormLayout()
-        form.addRow("Checkpoint", path_row(self.ckpt, self, title="A 3D checkpoint",
-                                           pattern="Checkpoints (*.pt)"))
+        form.addRow("Checkpoint", checkpoint_row(self.ckpt, self))
         form.addRow("3D data", self.data)
         form.addRow("Protocol", self.protocol)
         column.addLayout(form)
@@ -72,8 +71,7 @@ class View3DTab(QWidget):
         layout.addWidget(splitter)
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color: #d33;" if error else "")
-        self.message.setText(text)
+        say(self.message, text, error)
 
     def _checkpoint(self) -> str | None:
         path = self.ckpt.text().strip()
@@ -154,9 +152,8 @@ class View3DTab(QWidget):
                              self._show_persons, self._failed)
 
     def _show_persons(self, result: dict[str, Any]) -> None:
-        persons = [np.asarray(p["joints_mm"]) for p in result["persons"]]
-        self.model.set_skeletons(side_by_side(persons, bones(H36M), tuple(result["joints"]),
-                                              ["person A", "person B"]))
+        self.model.set_skeletons(predicted_skeletons(result, bones(H36M),
+                                                     ["person A", "person B"]))
         self.viewer.by_error.setChecked(False)
         self._say("person A (orange) and B (cyan), root-relative, side by side")
 

@@ -9,7 +9,6 @@ import vispy
 
 vispy.use("pyside6")
 
-from PySide6.QtCore import Signal  # noqa: E402
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel,  # noqa: E402
                                QPushButton, QVBoxLayout, QWidget)
 from vispy import scene as vscene  # noqa: E402
@@ -22,8 +21,6 @@ JOINT_SIZE = 11
 
 class SkeletonView(QWidget):
     """The canvas and its controls: reset view, colour by error, save PNG, the picked joint."""
-
-    joint_picked = Signal(str)
 
     def __init__(self, model: SceneModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,9 +61,7 @@ class SkeletonView(QWidget):
         elif what == "colours":
             self._recolour()
         elif what == "picked":
-            text = self.model.describe()
-            self.info.setText(text)
-            self.joint_picked.emit(text)
+            self.info.setText(self.model.describe())
 
     def _rebuild(self) -> None:
         for line, markers in self._visuals:

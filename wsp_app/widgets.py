@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
-                               QLineEdit, QTableWidget, QToolButton, QWidget)
+                               QLabel, QLineEdit, QTableWidget, QToolButton, QWidget)
 
 
 def readonly_table(table: QTableWidget, columns: tuple[str, ...] | list[str]) -> QTableWidget:
@@ -17,6 +17,17 @@ def readonly_table(table: QTableWidget, columns: tuple[str, ...] | list[str]) ->
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def say(label: QLabel, text: str, error: bool = False) -> None:
+    """Show ``text`` in a tab's message line, in red when it is an error."""
+    label.setStyleSheet("color: #d33;" if error else "")
+    label.setText(text)
+
+
+def checkpoint_row(edit: QLineEdit, parent: QWidget) -> QWidget:
+    """``edit`` with a "…" button that picks a 3D checkpoint."""
+    return path_row(edit, parent, title="A 3D checkpoint", pattern="Checkpoints (*.pt)")
 
 
 def path_row(edit: QLineEdit, parent: QWidget, folder: bool = False,

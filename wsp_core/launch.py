@@ -151,7 +151,6 @@ class JobProgress:
     #: epoch rows of metrics.jsonl as they come
     epoch_rows: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
-    log: list[str] = field(default_factory=list)
     epochs_done: int = 0
 
     def feed(self, line: str) -> dict[str, Any] | None:
@@ -159,7 +158,6 @@ class JobProgress:
         text = line.strip()
         if not text:
             return None
-        self.log.append(text)
         if not text.startswith("{"):
             return None
         try:

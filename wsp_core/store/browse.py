@@ -224,10 +224,11 @@ class PairIndex:
         if kind not in QUEUES:
             raise ValueError(f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
         keep = np.flatnonzero(self.mask(flt, checkpoint))
-        disagreement = self.disagreement(checkpoint)[keep]
-        order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep], disagreement)]
+        disagreement = self.disagreement(checkpoint)
+        order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep],
+                                  disagreement[keep])]
         return Queue(self.ids[order], self.status[order], self.delta_s[order],
-                     self.disagreement(checkpoint)[order], kind, checkpoint)
+                     disagreement[order], kind, checkpoint)
 
 
 def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order",

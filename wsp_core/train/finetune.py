@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write
 from ..errors import InputError
-from ..evaluate.metrics import axis_errors, mpjpe, pa_mpjpe, per_action
+from ..evaluate.metrics import axis_errors, mpjpe, pa_mpjpe, per_action, root_align
 from ..evaluate.protocols import protocol_split
 from ..skeleton import H36M
 from .config import FinetuneConfig
@@ -439,13 +439,13 @@ def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | Non
 def worst_first(pred: dict[str, np.ndarray], by_id: dict[int, dict]) -> dict[str, np.ndarray]:
     """Root-relative predictions and truths (mm), per-joint errors and MPJPE of each sample,
     the worst sample first: what the app's 3D tab browses."""
-    p = pred["pred"] - pred["pred"][:, ROOT:ROOT + 1]
-    g = pred["gt"] - pred["gt"][:, ROOT:ROOT + 1]
+    p, g = root_align(pred["pred"], ROOT), root_align(pred["gt"], ROOT)
     errors = np.linalg.norm(p - g, axis=-1)
-    order = np.argsort(-errors.mean(1), kind="stable")
+    per_sample = errors.mean(1)
+    order = np.argsort(-per_sample, kind="stable")
     rows = [by_id[int(k)] for k in pred["sample_id"][order]]
     return {"pred": p[order], "gt": g[order], "errors": errors[order],
-            "mpjpe": errors.mean(1)[order],
+            "mpjpe": per_sample[order],
             "image": np.array([r["image"] for r in rows], dtype=str),
             "action": np.array([r["action"] for r in rows], dtype=str),
             "joints": np.array(H36M.joints, dtype=str)}
