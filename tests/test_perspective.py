@@ -87,7 +87,8 @@ def test_enumerate_pairs_all_pairs_within_images_only():
     assert (a < b).all()
 
 
-def test_tie_gives_label_zero_and_equal_scales_zero_gap():
+def test_tie_follows_eq7_and_equal_scales_give_zero_gap():
+    """The paper's eq. 7: y_A >= y_B (ankles) means Z_A <= Z_B, so an equal height labels 1."""
     kp = np.zeros((2, len(CANONICAL), 3))
     for p in range(2):
         kp[p, C["l_ankle"]] = (10 + p, 200, 2)
@@ -96,7 +97,7 @@ def test_tie_gives_label_zero_and_equal_scales_zero_gap():
         kp[p, C["neck"]] = (15, 120, 2)
     _, t = label_pairs(kp, CANONICAL_SET, np.zeros(2, dtype=int), np.array([[0, 0, 10, 10]] * 2, float),
                        np.array([480.0]))
-    assert t.label.tolist() == [0] and t.delta_s.tolist() == [0.0]
+    assert t.label.tolist() == [1] and t.delta_s.tolist() == [0.0]
 
 
 def test_nan_median_matches_numpy():

@@ -67,18 +67,19 @@ def test_manifest_leaves_out_ambiguous_and_excluded_pairs(store, tmp_path):
         add_review(s, 1, "exclude")
         add_review(s, 2, "ambiguous", "hugging")
         add_review(s, 3, "flip")
-        info = export_manifest(s, tmp_path / "m.jsonl", 0.5)
+        info = export_manifest(s, tmp_path / "m.jsonl", 0.4, 0.3)
         with s.engine.connect() as conn:
             total = conn.exec_driver_sql("SELECT count(*) FROM pairs").scalar()
     rows = read_manifest(tmp_path / "m.jsonl")
-    assert info["left_out"] == 2 and len(rows) == total - 2 == info["train"] + info["val"]
+    assert info["left_out"] == 2
+    assert len(rows) == total - 2 == info["train"] + info["val"] + info["test"]
     flipped = next(r for r in rows if r["pair_id"] == 3)
     assert flipped["label"] == 1 - flipped["auto_label"]
-    assert {r["split"] for r in rows} == {"train", "val"}
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
     by_image = {}
     for r in rows:
         by_image.setdefault(r["image"], set()).add(r["split"])
-    assert all(len(s) == 1 for s in by_image.values())  # an image is wholly train or wholly val
+    assert all(len(s) == 1 for s in by_image.values())  # an image is wholly in one split
 
 
 def test_dataset_sample_is_consistent(store, tmp_path):
@@ -131,7 +132,7 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     run.mkdir()
     (run / "STOP").write_text("")          # left behind by a killed run: must not stop this one
     out = run_cli("pretrain", "--db", db, "--out", run, *SMOKE, "--set", "val_fraction=0.3",
-                  "--set", "max_pairs=0", "--set", "epochs=2", "--progress", "jsonl")
+                  "--set", "test_fraction=0.3", "--set", "max_pairs=0", "--set", "epochs=2", "--progress", "jsonl")
     ev = events(out.stdout)
     assert ev[0]["event"] == "start" and ev[-1]["event"] == "done"
     assert ev[-1]["status"] == "finished" and ev[-1]["epochs_done"] == 2
@@ -152,7 +153,9 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     result = json.loads(run_cli("eval-rd", "--ckpt", run / "last.pt", "--workers", 0,
                                 "--json").stdout)
     p1 = result["protocol1"]["subsets"]["<= 1.0"]
-    assert result["split"] == "val" and p1["pairs"] > 0 and 0 <= p1["accuracy"] <= 1
+    assert result["split"] == "test" and p1["pairs"] > 0 and 0 <= p1["accuracy"] <= 1
+    manifest = read_manifest(run / "manifest.jsonl")
+    assert result["pairs"] == sum(r["split"] == "test" for r in manifest)
     assert set(result["protocol2"]["subsets"]) == {"<= 1.0", "<= 0.5", "<= 0.3", "<= 0.1"}
     assert result["protocol1"]["truth"]["pairs"] == result["pairs"]
     text = run_cli("eval-rd", "--ckpt", run / "last.pt", "--workers", 0).stdout

@@ -88,8 +88,10 @@ def _add_pretrain(sub) -> None:
                                     "GPU, cpu-small on the CPU)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (repeatable)")
-    p.add_argument("--backbone-weights", type=Path,
-                   help="initialise the ResNet from this torchvision state dict")
+    p.add_argument("--backbone-weights", metavar="imagenet|FILE|none",
+                   help="start the ResNet from torchvision's ImageNet weights (the paper's; "
+                        "looked for in $TORCH_HOME/hub/checkpoints), a torchvision state dict, "
+                        "or none (random)")
     p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
@@ -102,7 +104,9 @@ def _add_eval_rd(sub) -> None:
     p.add_argument("--db", type=Path, help="evaluate every labelled pair of this store "
                                            "(default: the run's held-out pairs)")
     p.add_argument("--manifest", type=Path, help="evaluate this manifest's pairs")
-    p.add_argument("--split", default="val", choices=("val", "train", "all"))
+    p.add_argument("--split", default="test", choices=("test", "val", "train", "all"),
+                   help="the run's own manifest split to evaluate (default test: images never "
+                        "used in training nor to choose best.pt)")
     p.add_argument("--protocol", default="both", choices=("1", "2", "both"))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .wsp import BACKBONES, deconv_head, resnet_backbone
+from .backbone import BACKBONES, deconv_head, init_head, resnet_backbone
 
 DEPTH_BINS = 64
 DEPTH_RANGE_MM = 2000.0  # root-relative depth spans ±1000 mm
@@ -33,12 +33,12 @@ def soft_argmax_3d(volumes: torch.Tensor) -> torch.Tensor:
 
 class PoseNet(nn.Module):
     def __init__(self, backbone: str = "resnet50", joints: int = 17, head_channels: int = 256,
-                 depth_bins: int = DEPTH_BINS) -> None:
+                 depth_bins: int = DEPTH_BINS, backbone_weights: str | None = None) -> None:
         super().__init__()
         self.joints, self.depth_bins = joints, depth_bins
-        self.backbone = resnet_backbone(backbone)
+        self.backbone = resnet_backbone(backbone, backbone_weights)
         self.deconv = deconv_head(BACKBONES[backbone], head_channels)
-        self.volume = nn.Conv2d(head_channels, joints * depth_bins, 1)
+        self.volume = init_head(nn.Conv2d(head_channels, joints * depth_bins, 1))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B, J, 3): x, y in heatmap pixels, z in depth bins."""

@@ -4,46 +4,23 @@ ResNet backbone → 3 deconvolutions (4×4, stride 2, BN, ReLU) → features F (
 and a 1×1 convolution → heatmaps M (J × h × h). Joint features F^j = F ⊗ M^j (eq. 5), pooled
 inside each person's box: F_P^j = Σ_box F · relu(M^j) / Σ_box relu(M^j), a (J, D) matrix per
 person. For N joints, a fully connected network on F_A^j ⊕ F_B^j gives the logit that A's joint
-is closer (eq. 6). The loss is L_hm + α·L_rd: L2 on heatmaps, binary cross-entropy on relative
-depth (eq. 8–10). We mask the head's deconvolved features rather than the backbone's 1/32-scale
+is closer (eq. 6). The loss is L_hm + α·L_rd (eq. 8): L_hm the squared L2 norm of each joint's
+heatmap error averaged over joints and samples (eq. 10), L_rd the binary cross-entropy of the
+sampled joints (eq. 9). ``detach_masks`` stops the relative-depth gradient at the heatmaps that
+mask the features (the paper is silent; docs/TRAINING.md measures both). The heads start as
+3DMPPE's (normal, std 0.001; :func:`~wsp_core.models.backbone.init_head`). We mask the head's deconvolved features rather than the backbone's 1/32-scale
 ones: they share the heatmaps' resolution (docs/adr/0006-wsp-joint-features.md).
 """
 
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import InputError
+from .backbone import BACKBONES, deconv_head, init_head, resnet_backbone
 
-BACKBONES = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
-
-
-def resnet_backbone(name: str, weights: str | None = None) -> nn.Sequential:
-    """A torchvision ResNet up to layer4 (random init, or a torchvision state dict from a file)."""
-    if name not in BACKBONES:
-        raise InputError("backbone", f"unknown backbone {name!r}; one of {', '.join(BACKBONES)}")
-    net = getattr(torchvision.models, name)(weights=None)
-    if weights:
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-            raise InputError(weights, f"not a readable torchvision state dict ({e})") from None
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if [k for k in missing if not k.startswith("fc.")]:
-            raise InputError(weights, f"not a {name} state dict (missing {missing[:3]})")
-    return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2,
-                         net.layer3, net.layer4)
-
-
-def deconv_head(in_channels: int, channels: int, layers: int = 3) -> nn.Sequential:
-    blocks: list[nn.Module] = []
-    for k in range(layers):
-        blocks += [nn.ConvTranspose2d(in_channels if k == 0 else channels, channels, 4, 2, 1,
-                                      bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)]
-    return nn.Sequential(*blocks)
+__all__ = ["BACKBONES", "WSPNet", "box_masks", "heatmap_loss", "wsp_loss"]
 
 
 def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
@@ -57,11 +34,13 @@ def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
 
 class WSPNet(nn.Module):
     def __init__(self, backbone: str = "resnet50", joints: int = 21, head_channels: int = 256,
-                 rd_hidden: int = 256, backbone_weights: str | None = None) -> None:
+                 rd_hidden: int = 256, backbone_weights: str | None = None,
+                 detach_masks: bool = False) -> None:
         super().__init__()
         self.backbone = resnet_backbone(backbone, backbone_weights)
         self.deconv = deconv_head(BACKBONES[backbone], head_channels)
-        self.heatmap = nn.Conv2d(head_channels, joints, 1)
+        self.heatmap = init_head(nn.Conv2d(head_channels, joints, 1))
+        self.detach_masks = detach_masks
         self.rd = nn.Sequential(nn.Linear(2 * head_channels, rd_hidden), nn.ReLU(inplace=True),
                                 nn.Linear(rd_hidden, 1))
 
@@ -78,19 +57,26 @@ class WSPNet(nn.Module):
         """Heatmaps (B, J, h, h) and relative-depth logits (B, N) for the joints asked for (B, N)."""
         feats = self.deconv(self.backbone(image))
         heat = self.heatmap(feats)
-        pooled = self.joint_features(feats, heat, boxes)
+        # detach_masks: the relative-depth loss trains the features, never the heatmaps
+        pooled = self.joint_features(feats, heat.detach() if self.detach_masks else heat, boxes)
         index = joints[:, None, :, None].expand(-1, 2, -1, pooled.shape[-1])
         picked = torch.gather(pooled, 2, index)                             # (B, 2, N, D)
         logits = self.rd(torch.cat([picked[:, 0], picked[:, 1]], -1)).squeeze(-1)
         return heat, logits
 
 
+def heatmap_loss(heat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Eq. 10: the squared L2 norm of each (sample, joint) heatmap's error, summed over the
+    map's pixels, averaged over the (sample, joint) pairs the source labels (weight 1)."""
+    per_map = ((heat.float() - target) ** 2).sum((-2, -1))                  # (B, J)
+    return (per_map * weight).sum() / weight.sum().clamp(min=1.0)
+
+
 def wsp_loss(heat: torch.Tensor, logits: torch.Tensor, batch: dict[str, torch.Tensor],
              alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """L = L_hm + α·L_rd. L_hm: mean squared error over the joints the source labels; L_rd:
-    binary cross-entropy of every sampled joint against the pair's label."""
-    weight = batch["hm_weight"][..., None, None]
-    l_hm = ((heat.float() - batch["heatmap"]) ** 2 * weight).mean()
+    """Eq. 8: L = L_hm + α·L_rd. L_hm as eq. 10 (:func:`heatmap_loss`); L_rd (eq. 9): binary
+    cross-entropy of every sampled joint's logit against the pair's label, averaged."""
+    l_hm = heatmap_loss(heat, batch["heatmap"], batch["hm_weight"])
     target = batch["label"][:, None].expand_as(logits)
     l_rd = F.binary_cross_entropy_with_logits(logits.float(), target)
     return l_hm + alpha * l_rd, l_hm, l_rd

@@ -1,7 +1,7 @@
 """MCPC selection, pair enumeration and perspective labels, vectorised over all pairs.
 
-``label = 1`` when person a's mean ankle y is larger than b's (a is lower in the image, so closer
-to the camera); a tie gives 0. Within an image, a is always the person the source lists first.
+``label = 1`` when person a's mean ankle y is at least b's (a is lower in the image, so closer
+to the camera): the paper's eq. 7, whose ≥ gives a tie 1 (docs/FORMATS.md). Within an image, a is always the person the source lists first.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def label_pairs(keypoints: np.ndarray, joint_set: JointSet, person_image: np.nda
     m = measure_persons(perspective_joints(keypoints, joint_set)) if measures is None else measures
     a, b = enumerate_pairs(person_image, m.mcpc)
     ya, yb = m.ankle_y[a], m.ankle_y[b]
-    label = (ya > yb).astype(np.int8)
+    label = (ya >= yb).astype(np.int8)  # eq. 7: a tie is labelled 1
     gap = np.abs(ya - yb)
     a_near = label == 1
     near, far = np.where(a_near, a, b), np.where(a_near, b, a)

@@ -75,7 +75,7 @@ def label_pairs_loop(kp, person_image, bbox, image_height) -> list[dict]:
                     if p not in scales:
                         scales[p] = person_scale(kp[p])
                 ya, yb = _ankle_y(kp[a]), _ankle_y(kp[b])
-                label = 1 if ya > yb else 0
+                label = 1 if ya >= yb else 0
                 gap = abs(ya - yb)
                 near, far = (a, b) if label else (b, a)
                 s_a, s_b, s_near, s_far = scales[a], scales[b], scales[near], scales[far]

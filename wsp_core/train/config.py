@@ -49,11 +49,14 @@ class RunConfig:
 class PretrainConfig(RunConfig):
     """WSP pre-training. Defaults are the paper's (the ``paper`` preset)."""
 
-    backbone_weights: str | None = None    # a torchvision state dict a user has
+    backbone_weights: str | None = "imagenet"  # imagenet | a torchvision state dict | none (random)
     rd_hidden: int = 256
     sampled_joints: int = 8                # N < J random joints per pair
     alpha: float = 50.0                    # L = L_hm + alpha * L_rd
     sigma: float = 2.0                     # heatmap Gaussian, in heatmap pixels
+    detach_masks: bool = False             # eq. 5's masks get no gradient from L_rd
+    epoch_pairs: str = "image"             # image: one random pair per image per epoch | all
+    test_fraction: float = 0.1             # images held out for eval-rd, never for choosing best
     max_pairs: int = 0                     # 0 = all pairs of the manifest
 
 
@@ -75,9 +78,21 @@ class FinetuneConfig(RunConfig):
     mts_db: str | None = None              # MTS: a store whose MCPC persons give 2D half-batches
 
 
+#: What an epoch of pre-training is: the paper's (§4.2.1: every image once, two of its persons
+#: drawn at random) or every pair of every image once.
+EPOCH_PAIRS = ("image", "all")
+#: Words that ask for a randomly initialised backbone.
+NO_WEIGHTS = ("none", "random", "")
+
+
+def weights_setting(value: str | None) -> str | None:
+    """A ``backbone_weights``/``init`` value with "none" and "random" read as None."""
+    return None if value is None or value.strip().lower() in NO_WEIGHTS else value
+
+
 def validate(config) -> None:
     """Refuse settings that cannot work, before anything is written."""
-    from ..models.wsp import BACKBONES
+    from ..models.backbone import BACKBONES
     from .data import PRETRAIN_JOINTS
 
     problems = []
@@ -91,8 +106,14 @@ def validate(config) -> None:
             problems.append("protocol custom needs train_subjects and test_subjects")
         if config.depth_bins < 2:
             problems.append("depth_bins must be at least 2")
-    elif not 0 < config.sampled_joints < len(PRETRAIN_JOINTS):
-        problems.append(f"sampled_joints must be in 1..{len(PRETRAIN_JOINTS) - 1}")
+    else:
+        if not 0 < config.sampled_joints < len(PRETRAIN_JOINTS):
+            problems.append(f"sampled_joints must be in 1..{len(PRETRAIN_JOINTS) - 1}")
+        if config.epoch_pairs not in EPOCH_PAIRS:
+            problems.append(f"epoch_pairs {config.epoch_pairs!r} is not one of "
+                            f"{', '.join(EPOCH_PAIRS)}")
+        if not (0 <= config.test_fraction < 1 and config.val_fraction + config.test_fraction < 1):
+            problems.append("test_fraction must be in [0, 1) and leave training images")
     if config.backbone not in BACKBONES:
         problems.append(f"unknown backbone {config.backbone!r}; one of {', '.join(BACKBONES)}")
     if config.input_size < 32 or config.input_size % 32:
@@ -153,6 +174,8 @@ def load_config(cls, preset: str | None, overrides: list[str] | None = None,
             setattr(config, key, coerce(value, getattr(config, key), key))
         except ValueError as e:
             raise InputError("--set", f"{item!r}: {e}") from None
+    if isinstance(config, PretrainConfig):
+        config.backbone_weights = weights_setting(config.backbone_weights)
     validate(config)
     return config
 

@@ -6,6 +6,10 @@ with: Gaussian heatmap targets of both persons' labelled joints, each person's b
 coordinates (features are pooled inside it), N randomly sampled joints among those the source
 annotates, and the label (1 = a closer), copied to every joint. Randomness is drawn from a
 generator seeded by (seed, epoch, pair id), so a sample is the same in one process or many.
+
+The paper's epoch (``per_image``): an index is an image, and each epoch draws one of its pairs
+(two of its persons, in random order) from a generator seeded by (seed, epoch, image); else an
+index is a pair and an epoch visits every pair of every image.
 Images are decoded with OpenCV inside the DataLoader's workers.
 """
 
@@ -96,8 +100,9 @@ class PairDataset(Dataset):
 
     def __init__(self, rows: list[dict[str, Any]], input_size: int, sampled_joints: int,
                  sigma: float = 2.0, augment: bool = False, aug: dict[str, float] | None = None,
-                 seed: int = 0, ankles_removed: bool = False) -> None:
+                 seed: int = 0, ankles_removed: bool = False, per_image: bool = False) -> None:
         self.rows = rows
+        self.groups = pairs_by_image(rows) if per_image else None
         self.size = input_size
         self.hm = input_size // 4
         self.n = sampled_joints
@@ -114,13 +119,23 @@ class PairDataset(Dataset):
                                       f"fewer than sampled_joints={sampled_joints}")
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.groups is None else len(self.groups)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def row(self, index: int) -> dict[str, Any]:
+        """The pair behind an index: in the paper's epoch, this epoch's draw from the image."""
+        if self.groups is None:
+            return self.rows[index]
+        group = self.groups[index]
+        draw = np.random.default_rng([self.seed, self.epoch, int(self.rows[group[0]]["pair_id"]),
+                                      _DRAW_STREAM])
+        row = self.rows[group[int(draw.integers(len(group)))]]
+        return swap_persons(row) if draw.random() < 0.5 else row
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        row = self.rows[index]
+        row = self.row(index)
         rng = np.random.default_rng([self.seed, self.epoch, int(row["pair_id"])])
         image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
         if image is None:
@@ -169,6 +184,25 @@ class PairDataset(Dataset):
             "delta_s": torch.tensor(float("nan") if row["delta_s"] is None else row["delta_s"]),
             "pair_id": torch.tensor(int(row["pair_id"])),
         }
+
+
+#: Keeps the per-image pair draw's random stream apart from the augmentation's.
+_DRAW_STREAM = 7
+
+
+def pairs_by_image(rows: list[dict[str, Any]]) -> list[list[int]]:
+    """Row indices grouped by image, in the order the images first appear."""
+    groups: dict[str, list[int]] = {}
+    for k, row in enumerate(rows):
+        groups.setdefault(row["image"], []).append(k)
+    return list(groups.values())
+
+
+def swap_persons(row: dict[str, Any]) -> dict[str, Any]:
+    """The same pair seen as (b, a): the label and the true order turn over."""
+    truth = row.get("truth")
+    return {**row, "a": row["b"], "b": row["a"], "label": 1 - int(row["label"]),
+            "truth": None if truth is None else 1 - int(truth)}
 
 
 def _union_square(boxes: list[list[float]]) -> tuple[np.ndarray, float]:

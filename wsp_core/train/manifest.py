@@ -2,10 +2,12 @@
 
 Curators may keep reviewing while a job runs; the job reads only its manifest, whose SHA-256 is
 recorded with the run (config.json, checkpoints, the jobs table). Pairs marked ambiguous or
-excluded are left out. Each row says whether it is held out for validation: an image is held
-out when a CRC of its path falls under ``val_fraction``, so both persons of a pair, and all pairs
-of an image, fall on the same side, and the split does not change between runs. The CRC is of
-``<source name>/<file name relative to the image folder>``, so moving a dataset keeps its split.
+excluded are left out. Each row says which split its image falls in, by a CRC of the image's
+path mapped to [0, 1): under ``test_fraction`` it is ``test`` (reported by ``eval-rd``, never
+used to choose a model), under ``test_fraction + val_fraction`` it is ``val`` (chooses
+``best.pt``), else ``train``. Both persons of a pair, and all pairs of an image, fall on the same
+side, and the split does not change between runs. The CRC is of ``<source name>/<file name
+relative to the image folder>``, so moving a dataset keeps its split.
 """
 
 from __future__ import annotations
@@ -22,21 +24,27 @@ from ..store.db import Store
 from ..store.queries import iter_export
 
 
-def is_val(image: str, val_fraction: float) -> bool:
-    return (zlib.crc32(image.encode("utf-8")) % 10_000) < val_fraction * 10_000
+SPLITS = ("train", "val", "test")
 
 
-def export_manifest(store: Store, path: Path, val_fraction: float) -> dict[str, Any]:
+def image_split(image: str, val_fraction: float, test_fraction: float = 0.0) -> str:
+    """The split of an image (by a CRC of its path): test, val or train."""
+    u = (zlib.crc32(image.encode("utf-8")) % 10_000) / 10_000
+    return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+
+
+def export_manifest(store: Store, path: Path, val_fraction: float,
+                    test_fraction: float = 0.0) -> dict[str, Any]:
     """Write the manifest atomically; returns its SHA-256 and counts."""
-    counts = {"train": 0, "val": 0, "left_out": 0}
+    counts = {**{s: 0 for s in SPLITS}, "left_out": 0}
     digest = hashlib.sha256()
     with atomic_write(path, "wb") as f:
         for row in iter_export(store, with_truth=True):
             if row["label"] is None:
                 counts["left_out"] += 1
                 continue
-            row["split"] = "val" if is_val(f"{row['source']}/{row['file_name']}", val_fraction) \
-                else "train"
+            row["split"] = image_split(f"{row['source']}/{row['file_name']}", val_fraction,
+                                       test_fraction)
             counts[row["split"]] += 1
             line = (json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8")
             digest.update(line)

@@ -1,8 +1,9 @@
 """WSP pre-training: the task that :mod:`wsp_core.train.runner` runs (docs/TRAINING.md).
 
-The manifest is the store's effective labels; the data are pair crops; the model is
-:class:`~wsp_core.models.wsp.WSPNet`; validation gives the relative-depth scores, and best.pt
-has the best validation AUC.
+The manifest is the store's effective labels, split by image into train, val and test; the data
+are pair crops; the model is :class:`~wsp_core.models.wsp.WSPNet`; validation gives the
+relative-depth scores on the val images, and best.pt has the best validation AUC. The test images
+are never seen in training or in the choice of best.pt: ``eval-rd`` reports on them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def build_model(cfg: PretrainConfig, device: torch.device) -> torch.nn.Module:
     from ..models.wsp import WSPNet
 
     model = WSPNet(cfg.backbone, len(PRETRAIN_JOINTS), cfg.head_channels, cfg.rd_hidden,
-                   cfg.backbone_weights).to(device)
+                   cfg.backbone_weights, cfg.detach_masks).to(device)
     if device.type == "cuda" and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -42,7 +43,8 @@ def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
                           augment=train and cfg.augment,
                           aug={"scale": cfg.aug_scale, "rotation": cfg.aug_rotation,
                                "flip": cfg.aug_flip, "colour": cfg.aug_colour},
-                          seed=cfg.seed, ankles_removed=ankles_removed)
+                          seed=cfg.seed, ankles_removed=ankles_removed,
+                          per_image=train and cfg.epoch_pairs == "image")
     return epoch_loader(dataset, cfg, train, world, rank, batch)
 
 
@@ -107,7 +109,7 @@ def _export(db: Path, path: Path, cfg: PretrainConfig) -> dict[str, Any]:
     if db is None:
         raise InputError("--db", "a store is needed to start a run")
     with open_store(db, create=False) as store:
-        return export_manifest(store, path, cfg.val_fraction)
+        return export_manifest(store, path, cfg.val_fraction, cfg.test_fraction)
 
 
 def _rows(path: Path, cfg: PretrainConfig) -> tuple[list, list]:
@@ -139,7 +141,12 @@ def config_from_checkpoint(state: dict[str, Any], path: Path) -> PretrainConfig:
 
 def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = False,
              progress: str = "bar") -> dict[str, Any]:
-    """Run (or resume) WSP pre-training on a store's effective labels; returns the summary."""
+    """Run (or resume) WSP pre-training on a store's effective labels; returns the summary.
+    Starting weights that are not here stop it at once, before anything is written."""
+    from ..models.backbone import check_weights_available
+
+    if not resume:
+        check_weights_available(cfg.backbone, cfg.backbone_weights)
     return run_training(WSP_TASK, db, out, cfg, resume, progress, store=db, source_key="db")
 
 

@@ -3,6 +3,7 @@ scoring a store's pairs so the review queue can put model disagreement first."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..models.backbone import describe_start
 from .checkpoint import load_checkpoint
 from .data import check_images
 from .manifest import read_manifest
@@ -19,10 +21,12 @@ from .runner import pick_device
 
 
 def load_wsp(ckpt: Path, device: str = "auto") -> tuple[torch.nn.Module, PretrainConfig, dict]:
+    """A trained WSP network, its config (as trained: ``backbone_weights`` says how it started)
+    and the checkpoint's dict."""
     state = load_checkpoint(ckpt)
     cfg = config_from_checkpoint(state, Path(ckpt))
-    cfg.device, cfg.backbone_weights = device, None
-    model = build_model(cfg, pick_device(cfg))
+    cfg.device = device
+    model = build_model(replace(cfg, backbone_weights=None), pick_device(cfg))
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, state
@@ -41,10 +45,11 @@ def store_rows(db: Path, labelled_only: bool = True) -> list[dict[str, Any]]:
 
 
 def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
-            split: str = "val", protocols: tuple[int, ...] = (1, 2), batch: int = 32,
+            split: str = "test", protocols: tuple[int, ...] = (1, 2), batch: int = 32,
             workers: int = 2, device: str = "auto") -> dict[str, Any]:
     """RD protocol 1 (by ΔS) and 2 (ankles removed) on a store, a manifest, or the run's
-    own held-out pairs (the manifest next to the checkpoint)."""
+    own held-out test pairs (the manifest next to the checkpoint; never seen in training nor in
+    the choice of best.pt)."""
     model, cfg, state = load_wsp(ckpt, device)
     if db is not None:
         rows, split = store_rows(db), "all"
@@ -52,12 +57,17 @@ def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
         manifest = manifest or Path(ckpt).parent / "manifest.jsonl"
         rows = read_manifest(manifest, split)
     if not rows:
-        raise InputError(manifest or db or ckpt, f"no labelled pair to evaluate (split {split})")
+        raise InputError(manifest or db or ckpt, f"no labelled pair to evaluate (split {split}; "
+                                                 "a run made before test splits existed has "
+                                                 "none: use --split val or --db)")
     check_images(rows)
     cfg.workers = workers
     dev = pick_device(cfg)
     result: dict[str, Any] = {"checkpoint": str(ckpt), "epoch": state["epoch"], "split": split,
-                              "pairs": len(rows)}
+                              "pairs": len(rows), "start": describe_start(cfg.backbone_weights)}
+    if split == "val":
+        result["note"] = ("the val pairs chose best.pt: numbers of best.pt on them are not "
+                          "held-out numbers")
     for protocol in protocols:
         loader = make_loader(rows, cfg, False, 1, 0, ankles_removed=protocol == 2, batch=batch)
         result[f"protocol{protocol}"] = rd_summary(predict(model, loader, dev, cfg))
@@ -93,8 +103,10 @@ def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
 
 def format_rd_tables(result: dict[str, Any]) -> str:
     """The paper's Tables 2 and 3: AUC, accuracy, precision, recall, F1 by ΔS subset (in %)."""
-    lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}), "
-             f"{result['pairs']} pairs ({result['split']})"]
+    lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}, backbone started "
+             f"from {result.get('start', '?')}), {result['pairs']} pairs ({result['split']})"]
+    if result.get("note"):
+        lines.append(f"note: {result['note']}")
     for protocol in (1, 2):
         r = result.get(f"protocol{protocol}")
         if not r:

@@ -1,0 +1,189 @@
+"""The paper's method, exactly: eq. 10's heatmap loss, the heads' initialisation, the masks of
+eq. 5, ImageNet starts, and the paper's epoch (one random pair per image)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from conftest import run_cli
+from wsp_core.errors import InputError
+from wsp_core.formats import read_source
+from wsp_core.models.backbone import imagenet_weights_file
+from wsp_core.models.wsp import WSPNet, heatmap_loss, wsp_loss
+from wsp_core.store import import_source, label_source, open_store
+from wsp_core.synth.world import generate_world
+from wsp_core.train.data import PRETRAIN_JOINTS, PairDataset
+from wsp_core.train.manifest import export_manifest, read_manifest
+
+SMOKE = ("--preset", "smoke", "--progress", "none")
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("method")
+    generate_world(folder / "world", 10, seed=5, workers=1)
+    db = folder / "store.db"
+    with open_store(db) as s:
+        import_source(s, label_source(read_source("synth", folder / "world" / "scenes.json",
+                                                  folder / "world")), "world")
+        export_manifest(s, folder / "m.jsonl", 0.0)
+    return db
+
+
+@pytest.fixture(scope="module")
+def rows(db) -> list[dict]:
+    return read_manifest(db.parent / "m.jsonl")
+
+
+def test_heatmap_loss_is_eq10_on_hand_made_maps():
+    """Eq. 10: (1 / (J·K)) Σ_k Σ_j ||M̂_k^j − M_k^j||², the squared L2 norm of each map's error,
+    over the maps the source labels."""
+    pred = torch.zeros(2, 3, 2, 2)
+    target = torch.zeros(2, 3, 2, 2)
+    pred[0, 0] = torch.tensor([[1.0, 0.0], [0.0, 0.0]])     # error norm² 1
+    target[0, 1] = torch.tensor([[0.0, 2.0], [0.0, 1.0]])   # error norm² 4 + 1 = 5
+    pred[1, 2] = torch.tensor([[0.5, 0.5], [0.5, 0.5]])     # error norm² 4 × 0.25 = 1
+    pred[1, 0] = torch.tensor([[9.0, 9.0], [9.0, 9.0]])     # unlabelled: never counts
+    weight = torch.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
+    expected = (1 + 5 + 0 + 0 + 1) / 5                      # five labelled maps
+    assert heatmap_loss(pred, target, weight).item() == pytest.approx(expected)
+    batch = {"heatmap": target, "hm_weight": weight, "label": torch.tensor([1.0, 0.0])}
+    logits = torch.tensor([[0.0, 2.0], [-1.0, 0.5]])
+    # eq. 9: mean binary cross-entropy of σ(logit) against the pair's label, every joint
+    p = 1 / (1 + np.exp(-np.array([[0.0, 2.0], [-1.0, 0.5]])))
+    bce = -np.mean([np.log(p[0, 0]), np.log(p[0, 1]), np.log(1 - p[1, 0]), np.log(1 - p[1, 1])])
+    total, l_hm, l_rd = wsp_loss(pred, logits, batch, alpha=50.0)
+    assert l_rd.item() == pytest.approx(bce, rel=1e-6)
+    assert total.item() == pytest.approx(expected + 50.0 * bce, rel=1e-6)
+
+
+def test_heads_start_as_3dmppe():
+    """3DMPPE's HeadNet: deconvolutions and the final 1×1 convolution normal with std 0.001."""
+    net = WSPNet("resnet18", len(PRETRAIN_JOINTS), 64, 16)
+    deconv = [m.weight for m in net.deconv if isinstance(m, torch.nn.ConvTranspose2d)]
+    for w in [*deconv, net.heatmap.weight]:
+        assert 0.0008 < w.std().item() < 0.0012 and abs(w.mean().item()) < 1e-4
+    assert not net.heatmap.bias.abs().any()
+
+
+def _batch(rows, n=8, size=64):
+    ds = PairDataset(rows[:n], size, 4, augment=False)
+    return {k: torch.stack([ds[i][k] for i in range(min(n, len(rows)))]) for k in ds[0]}
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_masks_get_the_relative_depth_gradient_unless_detached(rows, detach):
+    torch.manual_seed(0)
+    batch = _batch(rows, 4)
+    net = WSPNet("resnet18", len(PRETRAIN_JOINTS), 16, 16, detach_masks=detach)
+    _, logits = net(batch["image"], batch["boxes"], batch["joints"])
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, batch["label"][:, None].expand_as(logits)).backward()
+    grad = net.heatmap.weight.grad
+    assert (grad is None or not grad.any()) if detach else grad.abs().sum() > 0
+    assert net.deconv[0].weight.grad.abs().sum() > 0          # the features learn either way
+
+
+def test_a_short_run_learns_heatmaps_better_than_all_zero(rows):
+    """With eq. 10's scale and α = 50, the heatmap head learns maps (not only masks)."""
+    torch.manual_seed(0)
+    batch = _batch(rows, 8)
+    net = WSPNet("resnet18", len(PRETRAIN_JOINTS), 32, 16)
+    zero = heatmap_loss(torch.zeros_like(batch["heatmap"]), batch["heatmap"],
+                        batch["hm_weight"]).item()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(40):
+        heat, logits = net(batch["image"], batch["boxes"], batch["joints"])
+        loss, l_hm, _ = wsp_loss(heat, logits, batch, 50.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        heat, _ = net(batch["image"], batch["boxes"], batch["joints"])
+    assert heatmap_loss(heat, batch["heatmap"], batch["hm_weight"]).item() < 0.7 * zero
+
+
+def _fake_imagenet(torch_home: Path, name: str = "resnet18") -> torch.nn.Module:
+    """A state dict made on the fly where torchvision's ImageNet file would be."""
+    reference = getattr(torchvision.models, name)(weights=None)
+    with torch.no_grad():
+        reference.conv1.weight.fill_(0.125)
+    path = torch_home / "hub" / "checkpoints" / imagenet_weights_file(name).name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(reference.state_dict(), path)
+    return reference
+
+
+def test_imagenet_start_loads_torchvisions_file_from_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    with pytest.raises(InputError, match=r"resnet18-[0-9a-f]+\.pth: resnet18 ImageNet weights not "
+                                         r"found: download https://download.pytorch.org/"):
+        WSPNet("resnet18", len(PRETRAIN_JOINTS), 16, 16, "imagenet")
+    reference = _fake_imagenet(tmp_path / "home")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    net = WSPNet("resnet18", len(PRETRAIN_JOINTS), 16, 16, "imagenet")
+    assert torch.equal(net.backbone[0].weight, reference.conv1.weight)
+    from wsp_core.models.posenet import PoseNet
+
+    pose = PoseNet("resnet18", 17, 16, 8, backbone_weights="imagenet")
+    assert torch.equal(pose.backbone[4][0].conv1.weight, reference.layer1[0].conv1.weight)
+
+
+def test_pretrain_stops_at_once_without_the_imagenet_file(db, tmp_path):
+    env = {"TORCH_HOME": str(tmp_path / "nothing")}
+    proc = run_cli("pretrain", "--db", db, "--out", tmp_path / "run", *SMOKE,
+                   "--backbone-weights", "imagenet", check=False, env=env)
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and "resnet18 ImageNet weights not found" in line
+    assert str(tmp_path / "nothing" / "hub" / "checkpoints") in line
+    assert not (tmp_path / "run").exists()                  # nothing written
+    _fake_imagenet(tmp_path / "home")
+    run_cli("pretrain", "--db", db, "--out", tmp_path / "run", *SMOKE, "--set", "epochs=1",
+            "--backbone-weights", "imagenet", env={"TORCH_HOME": str(tmp_path / "home")})
+    text = run_cli("eval-rd", "--ckpt", tmp_path / "run" / "last.pt", "--split", "all",
+                   "--workers", 0, "--protocol", "1").stdout
+    assert "backbone started from ImageNet" in text
+
+
+def test_the_papers_epoch_is_one_random_pair_per_image(rows):
+    images = {r["image"] for r in rows}
+    crowded = [img for img in images if sum(r["image"] == img for r in rows) >= 3]
+    assert crowded, "the test world needs an image with three or more pairs"
+    ds = PairDataset(rows, 64, 4, augment=True, seed=2, per_image=True)
+    assert len(ds) == len(images)
+
+    def draws(dataset, epoch):
+        dataset.set_epoch(epoch)
+        return [(dataset.row(k)["pair_id"], dataset.row(k)["label"]) for k in range(len(dataset))]
+
+    first = draws(ds, 0)
+    again = PairDataset(rows, 64, 4, augment=True, seed=2, per_image=True)  # another process
+    assert draws(again, 0) == first                        # the same for a seed and an epoch
+    assert {rows[0]["image"]} == {r["image"] for r in rows if r["pair_id"] == first[0][0]}
+    later = [draws(ds, e) for e in range(1, 12)]
+    k = next(i for i, g in enumerate(ds.groups) if len(g) >= 3)
+    assert len({d[k][0] for d in [first, *later]}) >= 2     # another pair of that image later
+    by_id = {r["pair_id"]: r["label"] for r in rows}
+    swapped = [(p, lab) for d in [first, *later] for p, lab in d if lab != by_id[p]]
+    assert swapped                                          # persons come in either order
+    whole = PairDataset(rows, 64, 4, per_image=False)
+    assert len(whole) == len(rows)
+
+
+def test_a_swapped_pair_is_the_same_pair_seen_the_other_way(rows):
+    from wsp_core.train.data import swap_persons
+
+    row = next(r for r in rows if r.get("truth") is not None)
+    other = swap_persons(row)
+    assert (other["a"], other["b"]) == (row["b"], row["a"])
+    assert other["label"] == 1 - row["label"] and other["truth"] == 1 - row["truth"]
+    a = PairDataset([row], 64, 4)[0]
+    b = PairDataset([other], 64, 4)[0]
+    assert torch.equal(a["boxes"][0], b["boxes"][1]) and torch.equal(a["image"], b["image"])
