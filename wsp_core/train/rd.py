@@ -10,21 +10,15 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .checkpoint import load_checkpoint
 from .data import check_images
 from .manifest import read_manifest
 from .config import PretrainConfig
-from .pretrain import build_model, config_from_checkpoint, make_loader, predict, rd_summary
-from .runner import pick_device
+from .pretrain import WSP_TASK, make_loader, predict, rd_summary
+from .runner import load_trained, pick_device
 
 
 def load_wsp(ckpt: Path, device: str = "auto") -> tuple[torch.nn.Module, PretrainConfig, dict]:
-    state = load_checkpoint(ckpt)
-    cfg = config_from_checkpoint(state, Path(ckpt))
-    cfg.device, cfg.backbone_weights = device, None
-    model = build_model(cfg, pick_device(cfg))
-    model.load_state_dict(state["model"])
-    model.eval()
+    model, cfg, state, _ = load_trained(ckpt, WSP_TASK, device, backbone_weights=None)
     return model, cfg, state
 
 
