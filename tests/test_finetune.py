@@ -10,7 +10,8 @@ import torch
 from conftest import run_cli
 from wsp_core.synth.world import generate_world
 from wsp_core.train.config import FinetuneConfig, load_config
-from wsp_core.train.finetune import Pose3DDataset, export_samples
+from wsp_core.train.data3d import Pose3DDataset
+from wsp_core.train.finetune import export_samples
 from wsp_core.train.manifest import read_manifest
 
 
@@ -44,7 +45,7 @@ def test_targets_decode_back_to_the_truth(world, tmp_path):
 def test_flip_swaps_left_and_right(world, tmp_path):
     cfg = load_config(FinetuneConfig, "smoke", ["augment=false"], kind="finetune")
     rows = rows_of(world, tmp_path, cfg)
-    from wsp_core.train.finetune import FLIP, targets
+    from wsp_core.train.data3d import FLIP, targets
     from wsp_core.train.data import crop_affine
 
     r = rows[0]
@@ -125,7 +126,8 @@ def test_predict_on_a_real_photo(world, tmp_path):
 
 
 def test_mts_batches_are_half_2d_and_2d_has_no_depth_loss(world, tmp_path):
-    from wsp_core.train.finetune import MixedBatchSampler, _rows, make_loader
+    from wsp_core.train.data3d import MixedBatchSampler, make_loader
+    from wsp_core.train.finetune import _rows
 
     db = tmp_path / "s.db"
     run_cli("import", "--db", db, "--format", "synth", "--ann", world / "scenes.json",
@@ -169,7 +171,7 @@ def test_custom_protocol_narrow_train_wide_test(world, tmp_path):
 
 
 def test_multi_person_scenes_as_3d_data_with_3dpck(world, tmp_path):
-    from wsp_core.train.finetune import read_3d_source
+    from wsp_core.formats.pose3d import read_3d_source
 
     data, images = read_3d_source(f"synth-scenes:{world}")
     assert len(data) > 20 and images == world

@@ -100,7 +100,7 @@ class View3DTab(QWidget):
 
     def _show_samples(self, result: dict[str, Any]) -> None:
         from wsp_core.errors import WspError
-        from wsp_core.train.finetune import read_samples
+        from wsp_core.evaluate.pose3d import read_samples
 
         self.evaluate_button.setEnabled(True)
         try:

@@ -341,7 +341,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def cmd_eval_3d(args: argparse.Namespace) -> int:
     from .atomic import check_target
-    from .train.finetune import eval_3d, format_3d
+    from .evaluate.pose3d import format_3d
+    from .train.eval3d import eval_3d
 
     if args.samples is not None:
         check_target(args.samples, "samples.npz")
@@ -353,7 +354,7 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .atomic import atomic_write, check_target
-    from .train.finetune import predict_image
+    from .train.photo import predict_image
 
     if args.out is not None:
         check_target(args.out, "pose.json")

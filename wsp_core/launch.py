@@ -219,7 +219,7 @@ def format_result(kind: str, result: dict[str, Any]) -> str:
 
         return format_rd_tables(result)
     if kind == "eval-3d":
-        from .train.finetune import format_3d
+        from .evaluate.pose3d import format_3d
 
         return format_3d(result)
     return json.dumps(result, indent=1, default=str)

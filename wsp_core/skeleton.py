@@ -102,6 +102,8 @@ H36M = JointSet(
      "spine", "thorax", "neck", "head_top", "l_shoulder", "l_elbow", "l_wrist",
      "r_shoulder", "r_elbow", "r_wrist"),
 )
+#: The root joint of Human3.6M's order (the pelvis): 3D poses are compared relative to it.
+ROOT = H36M.index("pelvis")
 
 _MUCO_NAMES = ("Head_top", "Thorax", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder",
                "L_Elbow", "L_Wrist", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee",

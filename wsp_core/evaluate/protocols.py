@@ -33,3 +33,21 @@ def protocol_split(subjects, actions, protocol: str,
         return np.flatnonzero(train), np.flatnonzero(~train), spec["metric"]
     return (np.flatnonzero(np.isin(subjects, spec["train"])),
             np.flatnonzero(np.isin(subjects, spec["test"])), spec["metric"])
+
+
+def _ints(text: str) -> set[int]:
+    return {int(v) for v in text.split(",") if v.strip()}
+
+
+def custom_split(subjects, actions, train_subjects: str, test_subjects: str,
+                 train_actions: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Protocol ``custom``: train on ``train_subjects`` (only ``train_actions`` when given), test
+    on every action of ``test_subjects`` — e.g. a narrow 3D training set and a wide test set.
+    Subjects and actions are comma-separated lists."""
+    subjects, actions = np.asarray(subjects), np.asarray(actions)
+    wanted = {a.strip() for a in train_actions.split(",") if a.strip()}
+    train = np.isin(subjects, list(_ints(train_subjects)))
+    if wanted:
+        train &= np.isin(actions, list(wanted))
+    test = np.isin(subjects, list(_ints(test_subjects))) & ~train
+    return np.flatnonzero(train), np.flatnonzero(test)

@@ -63,6 +63,20 @@ def crop_affine(centre: np.ndarray, side: float, rotation_deg: float, out: int) 
     return m
 
 
+def crop_image(image: np.ndarray, centre: np.ndarray, side: float, rotation_deg: float,
+               out: int) -> tuple[np.ndarray, np.ndarray]:
+    """The square of ``side`` around ``centre`` (rotated) of a BGR image as an RGB float crop
+    (out, out, 3) in 0…1, and the 2×3 affine from image to crop pixels."""
+    m = crop_affine(centre, side, rotation_deg, out)
+    crop = cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_LINEAR)
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0, m
+
+
+def normalise(crop: np.ndarray) -> np.ndarray:
+    """An RGB crop (H, W, 3) in 0…1 as the network's (3, H, W) input (ImageNet mean and std)."""
+    return np.ascontiguousarray(((crop - MEAN) / STD).transpose(2, 0, 1))
+
+
 def remove_ankles(image: np.ndarray, persons: list[np.ndarray], boxes: list[list[float]]) -> np.ndarray:
     """RD protocol 2: hide each person's ankle regions, the cue the labels were made from.
 
@@ -151,9 +165,7 @@ class PairDataset(Dataset):
             if rng.random() < 0.6:
                 rotation = float(np.clip(rng.normal(), -2, 2)) * self.aug["rotation"]
             flip = bool(self.aug["flip"]) and rng.random() < 0.5
-        m = crop_affine(centre, side, rotation, self.size)
-        crop = cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR)
-        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        crop, m = crop_image(image, centre, side, rotation, self.size)
         joints = np.stack([_transform(p, m) for p in persons])           # (2, J, 3) crop px
         box_hm = np.stack([_transform_box(b, m) for b in boxes]) / 4.0     # (2, 4) heatmap px
         present = self._present[row["format"]].copy()
@@ -172,9 +184,8 @@ class PairDataset(Dataset):
         target = gaussian_targets(hm_joints, self.hm, self.sigma)
         labelled = (joints[..., 2] > 0).any(0) & present
         choice = rng.choice(np.flatnonzero(present), size=self.n, replace=False)
-        image_t = torch.from_numpy(np.ascontiguousarray(((crop - MEAN) / STD).transpose(2, 0, 1)))
         return {
-            "image": image_t, "heatmap": torch.from_numpy(target),
+            "image": torch.from_numpy(normalise(crop)), "heatmap": torch.from_numpy(target),
             "hm_weight": torch.from_numpy(labelled.astype(np.float32)),
             "boxes": torch.from_numpy(box_hm.astype(np.float32)),
             "joints": torch.from_numpy(np.sort(choice).astype(np.int64)),

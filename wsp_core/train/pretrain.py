@@ -20,8 +20,7 @@ from ..evaluate.metrics import rd_scores
 from .config import PretrainConfig
 from .data import PRETRAIN_JOINTS, PairDataset, check_images
 from .manifest import export_manifest, read_manifest
-from .runner import (Task, config_from_checkpoint as _config_from_checkpoint, epoch_loader,
-                     even_sample, run_training, to_device)
+from .runner import Task, epoch_loader, even_sample, run_training, to_device
 
 #: RD protocol 1: cumulative subsets by scale gap.
 DELTA_S_SUBSETS = (1.0, 0.5, 0.3, 0.1)
@@ -132,11 +131,6 @@ WSP_TASK = Task(kind="wsp-pretrain", config_cls=PretrainConfig,
                 loss_names=("loss", "loss_hm", "loss_rd"), export=_export, rows=_rows,
                 make_loader=make_loader, build_model=build_model, step=training_step,
                 validate=_validate, job_kind="pretrain", unit="pairs")
-
-
-def config_from_checkpoint(state: dict[str, Any], path: Path) -> PretrainConfig:
-    """The config a WSP pre-training checkpoint was made with; InputError for another kind."""
-    return _config_from_checkpoint(state, path, WSP_TASK)
 
 
 def pretrain(db: Path | None, out: Path, cfg: PretrainConfig, resume: bool = False,

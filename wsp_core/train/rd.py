@@ -3,7 +3,6 @@ scoring a store's pairs so the review queue can put model disagreement first."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,18 @@ import torch
 
 from ..errors import InputError
 from ..models.backbone import describe_start
-from .checkpoint import load_checkpoint
 from .data import check_images
 from .manifest import read_manifest
 from .config import PretrainConfig
-from .pretrain import build_model, config_from_checkpoint, make_loader, predict, rd_summary
-from .runner import pick_device
+from .pretrain import WSP_TASK, make_loader, predict, rd_summary
+from .runner import load_trained, pick_device
 
 
 def load_wsp(ckpt: Path, device: str = "auto") -> tuple[torch.nn.Module, PretrainConfig, dict]:
-    """A trained WSP network, its config (as trained: ``backbone_weights`` says how it started)
-    and the checkpoint's dict."""
-    state = load_checkpoint(ckpt)
-    cfg = config_from_checkpoint(state, Path(ckpt))
-    cfg.device = device
-    model = build_model(replace(cfg, backbone_weights=None), pick_device(cfg))
-    model.load_state_dict(state["model"])
-    model.eval()
+    """A trained WSP network, its config and the checkpoint's dict (the config's
+    ``backbone_weights`` is None: the checkpoint's weights replace the start's; how the network
+    started is ``state["config"]["backbone_weights"]``)."""
+    model, cfg, state, _ = load_trained(ckpt, WSP_TASK, device, backbone_weights=None)
     return model, cfg, state
 
 
@@ -64,7 +58,7 @@ def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
     cfg.workers = workers
     dev = pick_device(cfg)
     result: dict[str, Any] = {"checkpoint": str(ckpt), "epoch": state["epoch"], "split": split,
-                              "pairs": len(rows), "start": describe_start(cfg.backbone_weights)}
+                              "pairs": len(rows), "start": describe_start(state["config"].get("backbone_weights"))}
     if split == "val":
         result["note"] = ("the val pairs chose best.pt: numbers of best.pt on them are not "
                           "held-out numbers")

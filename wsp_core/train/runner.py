@@ -203,6 +203,23 @@ def config_from_checkpoint(state: dict[str, Any], path: Path, task: Task):
         raise InputError(path, f"its config does not fit this version of WSP Studio ({e})") from None
 
 
+def load_trained(ckpt: str | os.PathLike[str], task: Task, device: str = "auto",
+                 **overrides: Any) -> tuple[torch.nn.Module, Any, dict[str, Any], torch.device]:
+    """(model in eval mode, config, checkpoint state, device) of a trained checkpoint of
+    ``task``'s kind. ``overrides`` set config fields before the model is built (e.g. no start
+    weights to load: the checkpoint's own weights replace them)."""
+    state = load_checkpoint(ckpt)
+    cfg = config_from_checkpoint(state, Path(ckpt), task)
+    cfg.device = device
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    dev = pick_device(cfg)
+    model = task.build_model(cfg, dev)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, cfg, state, dev
+
+
 def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: int, world: int,
                     emit: Emit, stop: Callable[[], bool]) -> dict[str, Any]:
     """One pass over the training data; returns the epoch's mean losses and speed."""
