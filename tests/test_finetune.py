@@ -62,9 +62,12 @@ def test_protocol_split_in_the_manifest(world, tmp_path):
     cfg = load_config(FinetuneConfig, "smoke", ["protocol=subject1"], kind="finetune")
     info = export_samples(f"synth:{world}", tmp_path / "m.jsonl", cfg)
     rows = read_manifest(tmp_path / "m.jsonl")
-    assert {r["subject"] for r in rows if r["split"] == "train"} <= {1, 5, 6, 7, 8}
-    assert {r["subject"] for r in rows if r["split"] == "val"} <= {9, 11}
-    assert info["train"] + info["val"] == len(rows)
+    assert {r["subject"] for r in rows if r["split"] in ("train", "val")} <= {1, 5, 6, 7, 8}
+    assert {r["subject"] for r in rows if r["split"] == "test"} <= {9, 11}
+    assert info["train"] + info["val"] + info["test"] == len(rows)
+    # best.pt is chosen on val: training subjects' images, never a test subject's
+    val = {r["image"] for r in rows if r["split"] == "val"}
+    assert val and not val & {r["image"] for r in rows if r["split"] != "val"}
 
 
 def test_loss_falls_on_a_fixed_batch(world, tmp_path):
@@ -161,7 +164,7 @@ def test_custom_protocol_narrow_train_wide_test(world, tmp_path):
                                                 "test_subjects=9,11,2"], kind="finetune")
     rows = rows_of(world, tmp_path, cfg)
     train = [r for r in rows if r["split"] == "train"]
-    test = [r for r in rows if r["split"] == "val"]
+    test = [r for r in rows if r["split"] == "test"]
     assert train and test
     assert {r["action"] for r in train} <= {"standing", "walking"}
     assert {r["subject"] for r in train} <= {1, 5, 6, 7, 8}

@@ -187,3 +187,58 @@ def test_a_swapped_pair_is_the_same_pair_seen_the_other_way(rows):
     a = PairDataset([row], 64, 4)[0]
     b = PairDataset([other], 64, 4)[0]
     assert torch.equal(a["boxes"][0], b["boxes"][1]) and torch.equal(a["image"], b["image"])
+
+
+def test_pose_loss_is_eq12_on_hand_made_joints():
+    """Eq. 12: (1/J) Σ_j ||Ĵ_j − J_j||₁ over the joints that count; a coordinate without weight
+    (a 2D sample's depth) adds nothing."""
+    from wsp_core.train.finetune import pose_loss
+
+    pred = torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [5.0, 5.0, 5.0]]])
+    target = torch.tensor([[[1.5, 1.0, 5.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]])
+    weight = torch.tensor([[[1.0, 1.0, 1.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]])
+    # joint 0: 0.5 + 1 + 2 = 3.5; joint 1 (no depth): 1 + 1 = 2; joint 2 does not count
+    assert pose_loss(pred, target, weight).item() == pytest.approx((3.5 + 2.0) / 2)
+
+
+def test_synthetic_occlusion_as_3dmppe():
+    from wsp_core.train.data3d import synthetic_occlusion
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    box = (50.0, 40.0, 100.0, 120.0)
+    covered = []
+    for seed in range(200):
+        out = synthetic_occlusion(image, box, np.random.default_rng(seed))
+        changed = np.argwhere(out.any(-1))
+        if len(changed):
+            (y0, x0), (y1, x1) = changed.min(0), changed.max(0)
+            # over the person's box (a side longer than the box's reaches past it, as 3DMPPE's)
+            assert x0 < 150 and y0 < 160 and x1 >= 50 and y1 >= 40
+            assert (x0 >= 50 and x1 < 150) or (y0 >= 40 and y1 < 160)
+            covered.append((x1 - x0 + 1) * (y1 - y0 + 1) / (100 * 120))
+    assert len(covered) > 150 and max(covered) <= 0.7 + 0.05 and 0.25 < np.mean(covered) < 0.45
+    assert not image.any()                                       # the input is left alone
+
+
+def test_finetune_paper_preset_and_imagenet_init(tmp_path, monkeypatch):
+    from wsp_core.train.config import FinetuneConfig, load_config
+    from wsp_core.train.finetune import build_model, describe_init
+
+    paper = load_config(FinetuneConfig, "paper", kind="finetune")
+    assert (paper.batch_size, paper.init, paper.aug_occlusion, paper.lr, paper.lr_steps,
+            paper.epochs, paper.depth_bins) == (64, "imagenet", True, 1e-3, [17, 21], 25, 64)
+    assert load_config(FinetuneConfig, "smoke", ["init=random"], kind="finetune").init == "none"
+    reference = _fake_imagenet(tmp_path / "home")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    cfg = load_config(FinetuneConfig, "smoke", ["init=imagenet"], kind="finetune")
+    model = build_model(cfg, torch.device("cpu"))
+    assert torch.equal(model.backbone[0].weight, reference.conv1.weight)
+    assert "ImageNet" in describe_init("imagenet") and "not the paper's" in describe_init("none")
+
+
+def test_finetune_without_the_imagenet_file_stops_at_once(tmp_path):
+    proc = run_cli("finetune", "--data", f"synth:{tmp_path}", "--init", "imagenet", "--out",
+                   tmp_path / "run", "--preset", "smoke", check=False,
+                   env={"TORCH_HOME": str(tmp_path / "nothing")})
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "ImageNet weights not found" in proc.stderr and not (tmp_path / "run").exists()

@@ -130,7 +130,9 @@ def _add_finetune(sub) -> None:
     p = sub.add_parser("finetune", help="3D fine-tuning (PoseNet head) from a WSP checkpoint or none")
     p.add_argument("--data", help="FORMAT:PATH with FORMAT synth, h36m-npz or h36m "
                                   "(needed unless --resume)")
-    p.add_argument("--init", help="a WSP pre-training checkpoint, or none (the PoseNet baseline)")
+    p.add_argument("--init", help="a WSP pre-training checkpoint, imagenet (the PoseNet baseline, "
+                                  "as the paper) or none (random: not the paper's); default: "
+                                  "the preset's")
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--preset", help="paper, cpu-small, smoke or a TOML file (default: paper on a "
                                     "GPU, cpu-small on the CPU)")
@@ -325,7 +327,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if not args.resume and not args.data:
         raise WspError("--data: FORMAT:PATH is needed to start a run")
     preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
-    overrides = args.set + [f"init={args.init or 'none'}"] + \
+    overrides = args.set + ([f"init={args.init}"] if args.init else []) + \
         ([f"protocol={args.protocol}"] if args.protocol else []) + \
         ([f"mts_db={args.mts_db.resolve()}"] if args.mts_db else [])
     cfg = load_config(FinetuneConfig, preset, overrides, kind="finetune")

@@ -74,6 +74,7 @@ def read_samples(path: Path) -> dict[str, np.ndarray]:
 def format_3d(result: dict[str, Any]) -> str:
     lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}) on {result['data']}, "
              f"protocol {result['protocol']}: {result['samples']} samples",
+             f"network started from {result.get('start', '?')}",
              f"MPJPE {result['mpjpe']:.1f} mm   PA-MPJPE {result['pa_mpjpe']:.1f} mm   "
              f"X {result['x_error']:.1f}   Y {result['y_error']:.1f}   Z {result['z_error']:.1f} mm",
              "MPJPE by action (mm): " + ", ".join(f"{a} {v:.1f}" for a, v in

@@ -22,7 +22,9 @@ class RunConfig:
     backbone: str = "resnet50"             # resnet18 | resnet34 | resnet50
     input_size: int = 256
     head_channels: int = 256
-    val_fraction: float = 0.1              # images held out (by a hash of their path)
+    val_fraction: float = 0.1              # held out of training to choose best.pt (by hash)
+    test_fraction: float = 0.1             # held out for testing, never to choose best.pt
+                                           # (pre-training; fine-tuning's protocol all)
     epochs: int = 50
     batch_size: int = 64                   # global batch (split across processes)
     lr: float = 1e-3
@@ -56,7 +58,6 @@ class PretrainConfig(RunConfig):
     sigma: float = 2.0                     # heatmap Gaussian, in heatmap pixels
     detach_masks: bool = False             # eq. 5's masks get no gradient from L_rd
     epoch_pairs: str = "image"             # image: one random pair per image per epoch | all
-    test_fraction: float = 0.1             # images held out for eval-rd, never for choosing best
     max_pairs: int = 0                     # 0 = all pairs of the manifest
 
 
@@ -64,8 +65,9 @@ class PretrainConfig(RunConfig):
 class FinetuneConfig(RunConfig):
     """3D fine-tuning (PoseNet head, integral regression). Defaults are the paper's."""
 
-    init: str = "none"                     # a WSP checkpoint, or none (the PoseNet baseline)
+    init: str = "imagenet"                 # a WSP checkpoint | imagenet (PoseNet) | none (random)
     depth_bins: int = 64
+    aug_occlusion: bool = True             # 3DMPPE's synthetic occlusion (probability 0.5)
     protocol: str = "subject1"             # subject1 | subject2 | cross-action | all | custom
     action: str | None = None              # the training action of cross-action
     train_subjects: str = ""               # custom: comma lists; empty actions = all actions
@@ -112,8 +114,6 @@ def validate(config) -> None:
         if config.epoch_pairs not in EPOCH_PAIRS:
             problems.append(f"epoch_pairs {config.epoch_pairs!r} is not one of "
                             f"{', '.join(EPOCH_PAIRS)}")
-        if not (0 <= config.test_fraction < 1 and config.val_fraction + config.test_fraction < 1):
-            problems.append("test_fraction must be in [0, 1) and leave training images")
     if config.backbone not in BACKBONES:
         problems.append(f"unknown backbone {config.backbone!r}; one of {', '.join(BACKBONES)}")
     if config.input_size < 32 or config.input_size % 32:
@@ -122,6 +122,8 @@ def validate(config) -> None:
         problems.append("epochs, batch_size and lr must be positive")
     if not 0 <= config.val_fraction < 1:
         problems.append("val_fraction must be in [0, 1)")
+    if not (0 <= config.test_fraction < 1 and config.val_fraction + config.test_fraction < 1):
+        problems.append("test_fraction must be in [0, 1) and leave training images")
     if config.device not in ("auto", "cpu", "cuda"):
         problems.append(f"device {config.device!r} is not auto, cpu or cuda")
     if problems:
@@ -176,6 +178,8 @@ def load_config(cls, preset: str | None, overrides: list[str] | None = None,
             raise InputError("--set", f"{item!r}: {e}") from None
     if isinstance(config, PretrainConfig):
         config.backbone_weights = weights_setting(config.backbone_weights)
+    else:
+        config.init = weights_setting(config.init) or "none"
     validate(config)
     return config
 

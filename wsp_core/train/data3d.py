@@ -31,22 +31,26 @@ FLIP = np.array([H36M.canonical.index(n.replace("l_", "r_", 1) if n.startswith("
                  for n in H36M.canonical])
 
 
-def split_samples(data: Pose3DSet, cfg: FinetuneConfig, spec: str) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the training and test samples of ``data`` under the config's protocol
-    (``all``: a fixed fraction of the images, by a hash of their names, is the test set)."""
+def split_samples(data: Pose3DSet, cfg: FinetuneConfig,
+                  spec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the training, validation and test samples of ``data`` under the config's
+    protocol. The test set is the protocol's (``all``: the images whose name hashes under
+    ``test_fraction``); the validation set, which chooses best.pt, is taken from the training
+    side only (the images whose name hashes into the top ``val_fraction``), so no model is ever
+    chosen on the samples it is tested on."""
+    u = np.array([zlib.crc32(n.encode()) % 10_000 for n in data.images], dtype=np.int64) / 10_000
     if cfg.protocol == "all":
-        test = np.array([zlib.crc32(n.encode()) % 10_000 < cfg.val_fraction * 10_000
-                         for n in data.images], dtype=bool)
-        return np.flatnonzero(~test), np.flatnonzero(test)
-    if cfg.protocol == "custom":
-        return custom_split(data.subjects, data.actions, cfg.train_subjects, cfg.test_subjects,
-                            cfg.train_actions)
-    try:
-        train_idx, test_idx, _ = protocol_split(data.subjects, data.actions, cfg.protocol,
-                                                cfg.action)
-    except ValueError as e:
-        raise InputError(spec, str(e)) from None
-    return train_idx, test_idx
+        pool, test = np.flatnonzero(u >= cfg.test_fraction), np.flatnonzero(u < cfg.test_fraction)
+    elif cfg.protocol == "custom":
+        pool, test = custom_split(data.subjects, data.actions, cfg.train_subjects,
+                                  cfg.test_subjects, cfg.train_actions)
+    else:
+        try:
+            pool, test, _ = protocol_split(data.subjects, data.actions, cfg.protocol, cfg.action)
+        except ValueError as e:
+            raise InputError(spec, str(e)) from None
+    held = u[pool] >= 1 - cfg.val_fraction
+    return pool[~held], pool[held], test
 
 
 def sample_row(data: Pose3DSet, images, k: int, split: str) -> dict[str, Any]:
@@ -88,6 +92,34 @@ def targets(joints_img: np.ndarray, joints_cam: np.ndarray | None, visible: np.n
     return target.astype(np.float32), weight.astype(np.float32)
 
 
+#: 3DMPPE's synthetic occlusion: the rectangle's area is up to this share of the person's box,
+#: its aspect ratio (height / width) between 0.3 and 1 / 0.3.
+OCCLUSION_MAX_AREA = 0.7
+OCCLUSION_RATIO = (0.3, 1 / 0.3)
+
+
+def synthetic_occlusion(image: np.ndarray, box, rng: np.random.Generator,
+                        tries: int = 20) -> np.ndarray:
+    """3DMPPE's occlusion augmentation: a rectangle of uniform noise placed over the person's box
+    (area uniform in [0, 0.7] of the box, aspect ratio uniform in [0.3, 1/0.3]; a side longer
+    than the box's reaches past it, as in 3DMPPE's formula), drawn again
+    until it lies inside the image (at most ``tries`` times, else the image is left as is)."""
+    x, y, w, h = (float(v) for v in box)
+    height, width = image.shape[:2]
+    for _ in range(tries):
+        area = rng.uniform(0.0, OCCLUSION_MAX_AREA) * w * h
+        ratio = rng.uniform(*OCCLUSION_RATIO)
+        oh, ow = np.sqrt(area * ratio), np.sqrt(area / ratio)
+        ox, oy = rng.random() * (w - ow - 1) + x, rng.random() * (h - oh - 1) + y
+        if ox >= 0 and oy >= 0 and ox + ow < width and oy + oh < height:
+            out = image.copy()
+            x0, y0, cw, ch = int(ox), int(oy), int(ow), int(oh)
+            out[y0:y0 + ch, x0:x0 + cw] = rng.integers(0, 256, (ch, cw, image.shape[2]),
+                                                        dtype=np.uint8)
+            return out
+    return image
+
+
 class Pose3DDataset(Dataset):
     def __init__(self, rows: list[dict[str, Any]], cfg: FinetuneConfig, train: bool) -> None:
         self.rows, self.cfg, self.train = rows, cfg, train and cfg.augment
@@ -106,6 +138,8 @@ class Pose3DDataset(Dataset):
         if image is None:
             raise InputError(row["image"], "cannot read the image")
         x, y, w, h = row["box"]
+        if self.train and cfg.aug_occlusion and rng.random() < 0.5:
+            image = synthetic_occlusion(image, row["box"], rng)
         centre, side = np.array([x + w / 2, y + h / 2]), max(w, h, 1.0)
         rotation, flip = 0.0, False
         if self.train:  # as 3DMPPE: scale 1 ± clip(N(0,1), ±1)·s, rotation clip(N(0,1), ±2)·r

@@ -15,7 +15,7 @@ from ..formats.pose3d import read_3d_source
 from ..skeleton import ROOT
 from .config import FinetuneConfig
 from .data3d import make_loader, sample_row, split_samples
-from .finetune import FINETUNE_TASK
+from .finetune import FINETUNE_TASK, describe_init
 from .runner import load_trained, to_device
 
 
@@ -45,8 +45,8 @@ def predict_3d(model, loader, device, cfg: FinetuneConfig) -> dict[str, np.ndarr
 def test_rows(data: str, cfg: FinetuneConfig) -> list[dict[str, Any]]:
     """The test samples of ``FORMAT:PATH`` under the config's protocol, as manifest rows."""
     pose_set, images = read_3d_source(data)
-    _, test_idx = split_samples(pose_set, cfg, data)
-    return [sample_row(pose_set, images, int(k), "val") for k in test_idx]
+    _, _, test_idx = split_samples(pose_set, cfg, data)
+    return [sample_row(pose_set, images, int(k), "test") for k in test_idx]
 
 
 def _predict_protocol(ckpt: Path, data: str, protocol: str, action: str | None, batch: int,
@@ -56,7 +56,7 @@ def _predict_protocol(ckpt: Path, data: str, protocol: str, action: str | None, 
                                           batch_size=batch, init="none")
     if protocol != "custom":  # custom keeps the subject lists the checkpoint was trained with
         cfg.protocol, cfg.action = protocol, action
-    cfg.val_fraction, cfg.mts_db = 1.0, None
+    cfg.mts_db = None
     rows = test_rows(data, cfg)
     if not rows:
         raise InputError(data, f"no test sample under protocol {protocol}")
@@ -68,11 +68,11 @@ def eval_3d(ckpt: Path, data: str, protocol: str = "subject1", action: str | Non
             batch: int = 32, workers: int = 2, device: str = "auto",
             samples_out: Path | None = None) -> dict[str, Any]:
     """The field's 3D metrics of a fine-tuned checkpoint on the test samples of a protocol
-    (``all``: every sample), with the ground-truth root depth. ``samples_out`` also writes every
+    (``all``: the images the run's ``test_fraction`` holds out), with the ground-truth root depth. ``samples_out`` also writes every
     sample's prediction, truth and per-joint errors, worst first (see :func:`write_samples`)."""
     state, pred, by_id = _predict_protocol(ckpt, data, protocol, action, batch, workers, device)
     result = {"checkpoint": str(ckpt), "epoch": state["epoch"], "data": data,
-              "protocol": protocol,
+              "protocol": protocol, "start": describe_init(state["config"].get("init")),
               **summary_3d(pred, [by_id[int(k)]["action"] for k in pred["sample_id"]],
                            [by_id[int(k)]["image"] for k in pred["sample_id"]])}
     if samples_out is not None:

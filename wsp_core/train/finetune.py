@@ -19,6 +19,7 @@ from ..atomic import atomic_write
 from ..errors import InputError
 from ..evaluate.pose3d import summary_3d
 from ..formats.pose3d import read_3d_source
+from ..models.backbone import IMAGENET
 from ..skeleton import H36M
 from .config import FinetuneConfig
 from .data3d import make_loader, sample_row, split_samples
@@ -27,12 +28,14 @@ from .runner import Task, even_sample, run_training
 
 
 def export_samples(spec: str, path: Path, cfg: FinetuneConfig) -> dict[str, Any]:
-    """Write the fine-tuning manifest: every sample with its split under the protocol."""
+    """Write the fine-tuning manifest: every sample with its split under the protocol (train,
+    val from the training side, test: listed, never read by training)."""
     data, images = read_3d_source(spec)
-    train_idx, test_idx = split_samples(data, cfg, spec)
+    parts = dict(zip(("train", "val", "test"), split_samples(data, cfg, spec)))
     split = np.full(len(data), "", dtype=object)
-    split[train_idx], split[test_idx] = "train", "val"
-    counts = {"train": int(len(train_idx)), "val": int(len(test_idx))}
+    for name, idx in parts.items():
+        split[idx] = name
+    counts = {name: int(len(idx)) for name, idx in parts.items()}
     with atomic_write(path) as f:
         for k in range(len(data)):
             if split[k]:
@@ -78,8 +81,9 @@ def _write_2d_rows(db: Path, f) -> int:
 def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
     from ..models.posenet import PoseNet
 
-    model = PoseNet(cfg.backbone, len(H36M.joints), cfg.head_channels, cfg.depth_bins)
-    if cfg.init and cfg.init != "none":
+    model = PoseNet(cfg.backbone, len(H36M.joints), cfg.head_channels, cfg.depth_bins,
+                    backbone_weights=IMAGENET if cfg.init == IMAGENET else None)
+    if cfg.init not in ("none", IMAGENET):
         from .checkpoint import load_checkpoint
 
         state = load_checkpoint(cfg.init)
@@ -94,13 +98,37 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
     return model
 
 
+def describe_init(init: str | None) -> str:
+    """How a fine-tuned network started, as results print it (a WSP checkpoint's own start is
+    read from it when the file is still there)."""
+    from ..models.backbone import describe_start
+
+    if init in (None, "none", IMAGENET):
+        return describe_start(None if init in (None, "none") else IMAGENET) + \
+            (" — the PoseNet baseline" if init == IMAGENET else "")
+    try:
+        from .checkpoint import load_checkpoint
+
+        start = load_checkpoint(init).get("config", {}).get("backbone_weights")
+    except InputError:
+        return f"WSP pre-training {init} (no longer readable)"
+    return f"WSP pre-training {init}, itself started from {describe_start(start)}"
+
+
+def pose_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Eq. 12: the L1 norm of each joint's (x, y, z) error, averaged over the joints that count.
+    A coordinate with weight 0 (outside the crop or the depth range; a 2D sample's z in MTS)
+    adds nothing; a joint counts when any of its coordinates has weight."""
+    per_joint = ((pred.float() - target).abs() * weight).sum(-1)            # (B, J)
+    counted = (weight > 0).any(-1)
+    return per_joint.sum() / counted.sum().clamp(min=1)
+
+
 def training_step(model, batch, optimizer, cfg: FinetuneConfig, cuda: bool) -> torch.Tensor:
-    """L1 between the soft-argmax coordinates and the targets, on the coordinates with weight
-    (eq. 12); a 2D sample (MTS) has no depth target."""
+    """One step of eq. 12's L1 loss (:func:`pose_loss`) on the soft-argmax coordinates."""
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
         pred = model(batch["image"])
-    err = (pred.float() - batch["target"]).abs() * batch["weight"]
-    loss = err.sum() / batch["weight"].sum().clamp(min=1)
+    loss = pose_loss(pred, batch["target"], batch["weight"])
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -140,6 +168,11 @@ FINETUNE_TASK = Task(kind="posenet-finetune", config_cls=FinetuneConfig, loss_na
 
 def finetune(data: str, out: Path, cfg: FinetuneConfig, resume: bool = False,
              progress: str = "bar", store: Path | None = None) -> dict[str, Any]:
-    """Run (or resume) 3D fine-tuning on ``FORMAT:PATH`` data; returns the summary."""
+    """Run (or resume) 3D fine-tuning on ``FORMAT:PATH`` data; returns the summary. A missing
+    ImageNet file (``init = imagenet``) stops it at once, before anything is written."""
+    from ..models.backbone import check_weights_available
+
+    if not resume and cfg.init == IMAGENET:
+        check_weights_available(cfg.backbone, IMAGENET)
     return run_training(FINETUNE_TASK, data, out, cfg, resume, progress, store=store,
                         source_key="data")
