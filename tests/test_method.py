@@ -242,3 +242,20 @@ def test_finetune_without_the_imagenet_file_stops_at_once(tmp_path):
                    env={"TORCH_HOME": str(tmp_path / "nothing")})
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "ImageNet weights not found" in proc.stderr and not (tmp_path / "run").exists()
+
+
+def test_heatmap_scores_find_peaks_inside_each_persons_box():
+    from wsp_core.models.wsp import heatmap_scores
+
+    heat = torch.zeros(1, 2, 8, 8)
+    heat[0, 0, 2, 1] = 1.0          # joint 0: person a's peak at (x 1, y 2)
+    heat[0, 0, 6, 6] = 0.5          # joint 0: person b's peak at (6, 6), weaker than a's
+    heat[0, 1, 7, 0] = 1.0          # joint 1: a peak in neither box
+    joints = torch.tensor([[[[1.0, 3.0, 2], [2.0, 2.0, 2]],        # a: found (1 px); not found
+                            [[4.0, 6.0, 2], [5.0, 5.0, 0]]]])      # b: 2 px: found; unlabelled
+    batch = {"heatmap": torch.zeros(1, 2, 8, 8), "hm_weight": torch.ones(1, 2),
+             "hm_joints": joints, "boxes": torch.tensor([[[0.0, 0.0, 3.0, 4.0],
+                                                          [4.0, 4.0, 8.0, 8.0]]])}
+    loss, zero, maps, found, labelled = heatmap_scores(heat, batch).tolist()
+    assert (found, labelled, maps, zero) == (2, 3, 2, 0)
+    assert loss == pytest.approx(1 + 0.25 + 1)

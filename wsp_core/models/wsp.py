@@ -20,7 +20,10 @@ from torch.nn import functional as F
 
 from .backbone import BACKBONES, deconv_head, init_head, resnet_backbone
 
-__all__ = ["BACKBONES", "WSPNet", "box_masks", "heatmap_loss", "wsp_loss"]
+__all__ = ["BACKBONES", "WSPNet", "box_masks", "heatmap_loss", "heatmap_scores", "wsp_loss"]
+
+#: A joint is found when its heatmap's peak inside the person's box is this close (map pixels).
+PEAK_TOLERANCE = 2.0
 
 
 def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
@@ -80,3 +83,23 @@ def wsp_loss(heat: torch.Tensor, logits: torch.Tensor, batch: dict[str, torch.Te
     target = batch["label"][:, None].expand_as(logits)
     l_rd = F.binary_cross_entropy_with_logits(logits.float(), target)
     return l_hm + alpha * l_rd, l_hm, l_rd
+
+
+def heatmap_scores(heat: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sums over a batch: (eq. 10 loss, all-zero output's eq. 10 loss, labelled maps, joints
+    found, joints labelled). A person's labelled joint inside the map is found when the peak of
+    its joint's heatmap inside the person's box lies within :data:`PEAK_TOLERANCE` pixels."""
+    weight = batch["hm_weight"]
+    err = ((heat.float() - batch["heatmap"]) ** 2).sum((-2, -1))
+    zero = (batch["heatmap"] ** 2).sum((-2, -1))
+    size = heat.shape[-1]
+    joints = batch["hm_joints"]                                              # (B, 2, J, 3)
+    inside = (joints[..., :2] >= 0).all(-1) & (joints[..., :2] <= size - 1).all(-1)
+    labelled = (joints[..., 2] > 0) & inside & (weight[:, None] > 0)
+    masks = box_masks(batch["boxes"], size).bool()                           # (B, 2, h, w)
+    scores = heat.float()[:, None].masked_fill(~masks[:, :, None], float("-inf"))
+    peak = scores.flatten(-2).argmax(-1)                                     # (B, 2, J)
+    xy = torch.stack([peak % size, peak // size], -1).float()
+    found = ((xy - joints[..., :2]).norm(dim=-1) <= PEAK_TOLERANCE) & labelled
+    return torch.stack([(err * weight).sum(), (zero * weight).sum(), weight.sum(),
+                        found.sum().float(), labelled.sum().float()]).double()

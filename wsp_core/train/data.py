@@ -190,6 +190,7 @@ class PairDataset(Dataset):
             "boxes": torch.from_numpy(box_hm.astype(np.float32)),
             "joints": torch.from_numpy(np.sort(choice).astype(np.int64)),
             "present": torch.from_numpy(present),
+            "hm_joints": torch.from_numpy(hm_joints.astype(np.float32)),
             "label": torch.tensor(float(row["label"])),
             "truth": torch.tensor(float(-1 if row.get("truth") is None else row["truth"])),
             "delta_s": torch.tensor(float("nan") if row["delta_s"] is None else row["delta_s"]),

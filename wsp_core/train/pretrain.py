@@ -63,19 +63,26 @@ def training_step(model, batch: dict[str, torch.Tensor], optimizer, cfg: Pretrai
 
 @torch.inference_mode()
 def predict(model, loader, device, cfg: PretrainConfig) -> dict[str, np.ndarray]:
-    """Probabilities that A is closer for every (pair, joint the source annotates)."""
+    """Probabilities that A is closer for every (pair, joint the source annotates), and the
+    heatmaps' sums (:func:`~wsp_core.models.wsp.heatmap_scores`) under ``heatmaps``."""
+    from ..models.wsp import heatmap_scores
+
     model.eval()
     out: dict[str, list] = {k: [] for k in ("prob", "label", "truth", "delta_s", "pair_id", "present")}
+    sums = torch.zeros(5, dtype=torch.float64)
     cuda = device.type == "cuda"
     for batch in loader:
         batch = to_device(batch, device, cfg.channels_last)
         joints = torch.arange(len(PRETRAIN_JOINTS), device=device).expand(len(batch["label"]), -1)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
-            _, logits = model(batch["image"], batch["boxes"], joints)
+            heat, logits = model(batch["image"], batch["boxes"], joints)
         out["prob"].append(torch.sigmoid(logits.float()).cpu().numpy())
         for key in ("label", "truth", "delta_s", "pair_id", "present"):
             out[key].append(batch[key].cpu().numpy())
-    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+        sums += heatmap_scores(heat, batch).cpu()
+    result = {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+    result["heatmaps"] = sums.numpy()
+    return result
 
 
 def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -99,7 +106,16 @@ def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
         truth = {"pairs": int(truth_known.sum()), "accuracy_vs_truth": float((hit == t).mean()),
                  "accuracy_vs_labels": float((hit == lab).mean()),
                  "labels_vs_truth": float((lab == t).mean())}
-    return {"pairs": int(len(pred["prob"])), "subsets": rows, "truth": truth}
+    return {"pairs": int(len(pred["prob"])), "subsets": rows, "truth": truth,
+            "heatmaps": heatmap_summary(pred["heatmaps"])}
+
+
+def heatmap_summary(sums: np.ndarray) -> dict[str, float | None]:
+    """Eq. 10's loss of the predicted heatmaps and of an all-zero output (per labelled map),
+    and the share of labelled joints whose peak is found within 2 map pixels."""
+    loss, zero, maps, found, labelled = (float(v) for v in sums)
+    return {"loss": loss / maps if maps else None, "zero_loss": zero / maps if maps else None,
+            "peaks_within_2px": found / labelled if labelled else None}
 
 
 def _export(db: Path, path: Path, cfg: PretrainConfig) -> dict[str, Any]:
@@ -152,6 +168,10 @@ def _val_columns(val: dict[str, Any] | None) -> dict[str, Any]:
             "val_auc_ds_0.1": val["subsets"]["<= 0.1"]["auc"]}
     if val.get("truth"):
         cols["val_accuracy_vs_truth"] = val["truth"]["accuracy_vs_truth"]
+    hm = val.get("heatmaps") or {}
+    if hm.get("loss") is not None:
+        cols.update({"val_loss_hm": hm["loss"], "val_loss_hm_zero": hm["zero_loss"],
+                     "val_peaks_2px": hm["peaks_within_2px"]})
     return cols
 
 

@@ -119,5 +119,10 @@ def format_rd_tables(result: dict[str, Any]) -> str:
                          f"{100 * t['accuracy_vs_truth']:.2f} (vs the perspective labels "
                          f"{100 * t['accuracy_vs_labels']:.2f}; labels themselves right "
                          f"{100 * t['labels_vs_truth']:.2f})")
+        hm = r.get("heatmaps") or {}
+        if protocol == 1 and hm.get("loss") is not None:
+            lines.append(f"heatmaps: eq. 10 loss {hm['loss']:.3f} (all-zero output "
+                         f"{hm['zero_loss']:.3f}); peaks within 2 px of "
+                         f"{100 * hm['peaks_within_2px']:.1f} % of the labelled joints")
     return "\n".join(lines)
 
