@@ -1,4 +1,5 @@
-"""Benchmark of the curator's desk on a store of the paper's MCPC size (about 220,000 pairs).
+"""Benchmark of the curator's desk on a store of about 220,000 pairs (the paper's MCPC
+has 220,000 persons; its pairs number more).
 
 Generates a COCO-style source (bench_labels' generator; every image a hard link to one of 24
 distinct 640×480 JPEGs), imports it, scores every pair with a made-up model (so the suspicious
