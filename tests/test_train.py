@@ -153,6 +153,8 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
                                 "--json").stdout)
     p1 = result["protocol1"]["subsets"]["<= 1.0"]
     assert result["split"] == "val" and p1["pairs"] > 0 and 0 <= p1["accuracy"] <= 1
+    assert p1["pairs"] == result["pairs"] and result["order_seed"] == 0   # "<= 1.0": every pair
+    assert 0 <= p1["macro_f1"] <= 1
     assert set(result["protocol2"]["subsets"]) == {"<= 1.0", "<= 0.5", "<= 0.3", "<= 0.1"}
     assert result["protocol1"]["truth"]["pairs"] == result["pairs"]
     text = run_cli("eval-rd", "--ckpt", run / "last.pt", "--workers", 0).stdout

@@ -34,11 +34,29 @@ def store_rows(db: Path, labelled_only: bool = True) -> list[dict[str, Any]]:
     return rows
 
 
+def swap_pair(row: dict[str, Any]) -> dict[str, Any]:
+    """The same pair with A and B swapped: every label flips (1 = the new A closer)."""
+    out = {**row, "a": row["b"], "b": row["a"]}
+    for key in ("label", "auto_label", "truth"):
+        if out.get(key) is not None and out[key] >= 0:
+            out[key] = 1 - out[key]
+    return out
+
+
+def randomise_order(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Each pair with A and B swapped or not by a coin drawn from (seed, pair id): a source
+    lists persons in an order (often left to right, or the nearer first) that would otherwise
+    make one class the majority and tilt precision against recall."""
+    return [swap_pair(r) if np.random.default_rng([seed, int(r["pair_id"])]).random() < 0.5
+            else r for r in rows]
+
+
 def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
             split: str = "val", protocols: tuple[int, ...] = (1, 2), batch: int = 32,
-            workers: int = 2, device: str = "auto") -> dict[str, Any]:
+            workers: int = 2, device: str = "auto", order_seed: int | None = 0) -> dict[str, Any]:
     """RD protocol 1 (by ΔS) and 2 (ankles removed) on a store, a manifest, or the run's
-    own held-out pairs (the manifest next to the checkpoint)."""
+    own held-out pairs (the manifest next to the checkpoint). The A/B order of each pair is
+    randomised with ``order_seed`` (None: the source's order)."""
     model, cfg, state = load_wsp(ckpt, device)
     if db is not None:
         rows, split = store_rows(db), "all"
@@ -48,10 +66,12 @@ def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
     if not rows:
         raise InputError(manifest or db or ckpt, f"no labelled pair to evaluate (split {split})")
     check_images(rows)
+    if order_seed is not None:
+        rows = randomise_order(rows, order_seed)
     cfg.workers = workers
     dev = pick_device(cfg)
     result: dict[str, Any] = {"checkpoint": str(ckpt), "epoch": state["epoch"], "split": split,
-                              "pairs": len(rows)}
+                              "pairs": len(rows), "order_seed": order_seed}
     for protocol in protocols:
         loader = make_loader(rows, cfg, False, 1, 0, ankles_removed=protocol == 2, batch=batch)
         result[f"protocol{protocol}"] = rd_summary(predict(model, loader, dev, cfg))
@@ -87,8 +107,11 @@ def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
 
 def format_rd_tables(result: dict[str, Any]) -> str:
     """The paper's Tables 2 and 3: AUC, accuracy, precision, recall, F1 by ΔS subset (in %)."""
+    order = result.get("order_seed")
     lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}), "
-             f"{result['pairs']} pairs ({result['split']})"]
+             f"{result['pairs']} pairs ({result['split']}), A/B order "
+             + ("as the source lists it" if order is None else f"randomised (seed {order})"),
+             "Prec/Rec/F1: the class \"A closer\"; mPrec/mRec/mF1: macro, over both classes"]
     for protocol in (1, 2):
         r = result.get(f"protocol{protocol}")
         if not r:
@@ -96,10 +119,11 @@ def format_rd_tables(result: dict[str, Any]) -> str:
         title = "RD protocol 1 (by scale gap)" if protocol == 1 else \
             "RD protocol 2 (ankle regions removed)"
         lines += ["", title, f"{'ΔS':<8} {'pairs':>6} {'AUC':>7} {'Acc':>7} {'Prec':>7} "
-                             f"{'Rec':>7} {'F1':>7}"]
+                             f"{'Rec':>7} {'F1':>7} {'mPrec':>7} {'mRec':>7} {'mF1':>7}"]
         for subset, s in r["subsets"].items():
             vals = " ".join(f"{'-' if s[k] is None else f'{100 * s[k]:.2f}':>7}"
-                            for k in ("auc", "accuracy", "precision", "recall", "f1"))
+                            for k in ("auc", "accuracy", "precision", "recall", "f1",
+                                      "macro_precision", "macro_recall", "macro_f1"))
             lines.append(f"{subset:<8} {s['pairs']:>6} {vals}")
         if r.get("truth"):
             t = r["truth"]
