@@ -195,7 +195,7 @@ def test_multi_person_scenes_as_3d_data_with_3dpck(world, tmp_path):
     scenes = json.loads((world / "scenes.json").read_text())
     pelvis = CANONICAL.index("pelvis")
     dets = [{"image_id": a["image_id"], "bbox": a["bbox"], "root_cam": a["keypoints_cam"][pelvis]}
-            for a in scenes["annotations"]][1:]
+            for a in scenes["annotations"] if min(a["bbox"][2:]) > 0][1:]
     (tmp_path / "boxes.json").write_text(json.dumps(dets))
     boxed = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "last.pt", "--data",
                                f"synth-scenes:{world}", "--protocol", "all", "--workers", 0,
@@ -204,7 +204,8 @@ def test_multi_person_scenes_as_3d_data_with_3dpck(world, tmp_path):
     assert boxed["truths"] == result["truths"] and boxed["persons"] == result["persons"]
     photo = world / scenes["images"][0]["file_name"]
     first = [{"image_id": a["image_id"], "bbox": a["bbox"], "root_cam": a["keypoints_cam"][pelvis]}
-             for a in scenes["annotations"] if a["image_id"] == scenes["images"][0]["id"]]
+             for a in scenes["annotations"]
+             if a["image_id"] == scenes["images"][0]["id"] and min(a["bbox"][2:]) > 0]
     (tmp_path / "one.json").write_text(json.dumps(first))
     pred = json.loads(run_cli("predict", "--ckpt", tmp_path / "ft" / "last.pt", photo,
                               "--boxes", tmp_path / "one.json", "--json").stdout)

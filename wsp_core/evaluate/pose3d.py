@@ -105,14 +105,10 @@ def entry_image(path, n: int, entry, keys, what: str = "prediction") -> tuple[st
 
 
 def _joints(path, n: int, entry: dict, key: str, shape: tuple[int, int]) -> np.ndarray:
-    try:
-        out = np.asarray(entry.get(key), dtype=np.float64)
-    except (TypeError, ValueError):
-        out = None
-    if out is None or out.shape != shape or not np.isfinite(out).all():
-        raise InputError(path, f"prediction {n}: {key} must be {shape[0]} × {shape[1]} finite "
-                               "numbers (the set's own joint order)")
-    return out
+    from ..formats.base import finite_array
+
+    return finite_array(path, f"prediction {n} (the set's own joint order)", entry.get(key), key,
+                        shape)
 
 
 # ---- scoring -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import JointSet
-from .base import SourceData
+from .base import SourceData, finite_array
 
 
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
@@ -87,11 +87,4 @@ def _pair(value: Any) -> bool:
 
 
 def _array(path: Path, ann: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        out = np.asarray(ann.get(key), dtype=np.float64)
-    except (TypeError, ValueError):
-        out = None
-    if out is None or out.shape != shape or not np.isfinite(out).all():
-        raise InputError(path, f"annotation {ann.get('id')}: {key} must be {' × '.join(map(str, shape))} "
-                               "finite numbers")
-    return out
+    return finite_array(path, f"annotation {ann.get('id')}", ann.get(key), key, shape)

@@ -105,3 +105,24 @@ def muco_training_persons(person_image: np.ndarray, roots: np.ndarray) -> np.nda
                                     & (np.linalg.norm(d, axis=1) >= 500)).all():
                 keep[idx[a]] = True
     return keep
+
+
+def read_bbox_root(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(image id, box [x, y, w, h], root [X, Y, Z] mm) of each entry of 3DMPPE's
+    ``bbox_root_*_output.json``: a list of ``{image_id, bbox, root_cam}``; its boxes are
+    already extended to the input's aspect ratio (RootNet does it)."""
+    from .base import finite_array, load_json
+
+    entries = load_json(Path(path))
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InputError(path, "expected a list of {image_id, bbox, root_cam} (3DMPPE's "
+                               "bbox_root_*_output.json)")
+    out = []
+    for n, e in enumerate(entries):
+        box = finite_array(path, f"box {n}", np.ravel(e.get("bbox", [])), "bbox", (4,))
+        root = finite_array(path, f"box {n}", np.ravel(e.get("root_cam", [])), "root_cam", (3,))
+        if "image_id" not in e or box[2] <= 0 or box[3] <= 0 or root[2] <= 0:
+            raise InputError(path, f"box {n}: needs an image_id, a box of positive size and a "
+                                   "root in front of the camera")
+        out.append((str(e["image_id"]), box, root))
+    return out

@@ -19,7 +19,8 @@ from ..errors import InputError
 from ..evaluate.pose3d import (Predictions, entry_image, image_key, image_lookup, read_predictions,
                                reorder, score, take_samples, worst_first, write_samples)
 from ..formats.h36m import Pose3DSet
-from ..formats.pose3d import MULTI_PERSON_FORMATS, OWN_JOINTS, parse_spec, read_3d_source
+from ..formats.pose3d import (MULTI_PERSON_FORMATS, OWN_JOINTS, parse_spec, read_3d_source,
+                              read_bbox_root)
 from ..skeleton import CANONICAL, H36M, MUPOTS, ROOT
 from .config import FinetuneConfig
 from .data3d import FLIP, make_loader, sample_row, split_samples
@@ -77,24 +78,11 @@ def evaluation_set(data: str, cfg: FinetuneConfig) -> tuple[Pose3DSet, list[dict
 
 
 def box_rows(path: Path, gt: Pose3DSet, images: Path) -> list[dict[str, Any]]:
-    """Loader rows of a boxes-and-roots file in 3DMPPE's ``bbox_root_*_output.json`` layout:
-    a list of ``{image_id, bbox [x, y, w, h] (already extended), root_cam [X, Y, Z] mm}``."""
-    from ..formats.base import load_json
-
-    entries = load_json(Path(path))
-    if not isinstance(entries, list):
-        raise InputError(path, "expected a list of {image_id, bbox, root_cam} (3DMPPE's "
-                               "bbox_root_*_output.json)")
-    keys, rows = image_lookup(gt), []
-    for n, entry in enumerate(entries):
-        key, k = entry_image(path, n, entry, keys, "box")
-        box = np.asarray(entry.get("bbox"), dtype=float).ravel()
-        root = np.asarray(entry.get("root_cam"), dtype=float).ravel()
-        if box.shape != (4,) or root.shape != (3,) or not np.isfinite([*box, *root]).all() \
-                or box[2] <= 0 or box[3] <= 0 or root[2] <= 0:
-            raise InputError(path, f"box {n}: bbox must be x, y, w, h (w, h > 0) and root_cam "
-                                   "X, Y, Z (Z > 0)")
-        j = len(H36M.joints)
+    """Loader rows of a boxes-and-roots file (:func:`~wsp_core.formats.pose3d.read_bbox_root`):
+    each box cropped as it is, at its root's depth."""
+    keys, rows, j = image_lookup(gt), [], len(H36M.joints)
+    for n, (image_id, box, root) in enumerate(read_bbox_root(path)):
+        key, k = entry_image(path, n, {"image_id": image_id}, keys, "box")
         rows.append({"sample_id": n, "image": str(images / gt.images[k]), "split": "val",
                      "box": box.tolist(), "box_ready": True, "root_cam": root.tolist(),
                      "joints_img": [[0.0, 0.0]] * j, "joints_cam": [[0.0, 0.0, 0.0]] * j,

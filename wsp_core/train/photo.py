@@ -20,30 +20,17 @@ BOX_3D_MM = 2000.0
 
 
 def detections_of(path: Path, image_path: Path) -> list[tuple[list[float], float]]:
-    """(box, root depth mm) of each person a 3DMPPE ``bbox_root_*_output.json`` file lists for
-    this photo: entries whose ``image_id`` is the photo's file name or stem, or every entry when
-    the file lists one image only. Their boxes are already extended (RootNet does it)."""
-    from ..formats.base import load_json
+    """(box, root depth mm) of each person a boxes-and-roots file
+    (:func:`~wsp_core.formats.pose3d.read_bbox_root`) lists for this photo: entries whose
+    ``image_id`` is the photo's file name or stem, or every entry when it lists one image."""
+    from ..formats.pose3d import read_bbox_root
 
-    entries = load_json(Path(path))
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise InputError(path, "expected a list of {image_id, bbox, root_cam} (3DMPPE's "
-                               "bbox_root_*_output.json)")
-    ids = {str(e.get("image_id")) for e in entries}
-    mine = entries if len(ids) == 1 else \
-        [e for e in entries if str(e.get("image_id")) in (Path(image_path).name, Path(image_path).stem)]
+    entries = read_bbox_root(path)
+    names = {Path(image_path).name, Path(image_path).stem}
+    mine = entries if len({e[0] for e in entries}) == 1 else [e for e in entries if e[0] in names]
     if not mine:
         raise InputError(path, f"lists no box of image {Path(image_path).name}")
-    out = []
-    for n, e in enumerate(mine):
-        box = np.asarray(e.get("bbox"), dtype=float).ravel()
-        root = np.asarray(e.get("root_cam"), dtype=float).ravel()
-        if box.shape != (4,) or root.shape != (3,) or not np.isfinite([*box, *root]).all() \
-                or box[2] <= 0 or box[3] <= 0 or root[2] <= 0:
-            raise InputError(path, f"box {n}: bbox must be x, y, w, h (w, h > 0) and root_cam "
-                                   "X, Y, Z (Z > 0)")
-        out.append((box.tolist(), float(root[2])))
-    return out
+    return [(box.tolist(), float(root[2])) for _, box, root in mine]
 
 
 def predict_image(ckpt: Path, image_path: Path, boxes: list[list[float]] | None = None,
