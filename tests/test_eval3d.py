@@ -119,3 +119,17 @@ def test_muco_keeps_the_nearest_and_isolated_persons():
     roots = np.array([[0, 0, 5000.0], [300, 0, 4000.0], [2000, 0, 6000.0], [0, 0, 3000.0]])
     # person 1 is nearest in image 0; person 0 is within 500 mm (X-Y) of it; 2 is far from both
     assert muco_training_persons(image, roots).tolist() == [False, True, True, True]
+
+
+def test_nothing_predicted_scores_zero_all_and_null_matched(tmp_path):
+    write_mupots(tmp_path / "MuPoTS-3D.json")
+    (tmp_path / "p.json").write_text(json.dumps({"predictions": []}))
+    out = run_cli("eval-3d", "--pred", tmp_path / "p.json", "--data",
+                  f"mupots:{tmp_path / 'MuPoTS-3D.json'}", "--json").stdout   # protocol: all
+
+    def no_nan(name):
+        raise AssertionError(f"{name} is not JSON")
+
+    r = json.loads(out, parse_constant=no_nan)
+    assert r["protocol"] == "all" and r["samples"] == 0 and r["unmatched_truths"] == 5
+    assert r["pck3d_all"]["150"] == 0.0 and r["pck3d_matched"]["150"] is None

@@ -156,9 +156,9 @@ def _add_eval_3d(sub) -> None:
                              '"keypoints_cam", "keypoints_img"?}]} in the set\'s joint order')
     p.add_argument("--data", required=True,
                    help="FORMAT:PATH (synth, h36m-npz, h36m, synth-scenes, muco, mupots)")
-    p.add_argument("--protocol", default="subject1",
+    p.add_argument("--protocol",
                    help="subject1, subject2, cross-action, custom (the checkpoint's lists) or "
-                        "all (every sample)")
+                        "all (every sample); default subject1, on multi-person sets all")
     p.add_argument("--action", help="the training action of cross-action")
     p.add_argument("--boxes", type=Path, metavar="FILE.json",
                    help="detected boxes and estimated roots (3DMPPE's bbox_root_*_output.json) "

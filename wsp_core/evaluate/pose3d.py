@@ -19,7 +19,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import InputError
 from ..formats.h36m import Pose3DSet
-from ..skeleton import JointSet
+from ..skeleton import JointSet, to_canonical
 from .metrics import (axis_errors, joints_avg_paper, mpjpe, pa_mpjpe, pa_mpjpe_rigid,
                       per_action, per_pose_mpjpe, procrustes_align, root_align)
 from .mupots import Scene, match_identities, mupots_pck
@@ -42,14 +42,13 @@ def image_lookup(gt: Pose3DSet) -> dict[str, tuple[str, int]]:
     return keys
 
 
-def reorder(poses: np.ndarray, have: tuple[str, ...], want: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Poses (..., len(have), C) in the joint order ``want`` (canonical names), and the (len(want),)
-    mask of the joints ``have`` holds (the others are zeros)."""
-    poses = np.asarray(poses, dtype=np.float64)
-    present = np.array([n in have for n in want], dtype=bool)
-    out = np.zeros(poses.shape[:-2] + (len(want), poses.shape[-1]))
-    out[..., present, :] = poses[..., [have.index(n) for n in want if n in have], :]
-    return out, present
+def reorder(poses: np.ndarray, have: tuple[str, ...],
+            want: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Poses (..., len(have), C) in the joint order ``want`` (canonical names), and the
+    (len(want),) mask of the joints ``have`` holds (the others are zeros; nothing is derived)."""
+    out = to_canonical(np.asarray(poses, dtype=np.float64), JointSet("order", have, have),
+                       derive=False, names=want)
+    return out, np.array([n in have for n in want], dtype=bool)
 
 
 def take_samples(data: Pose3DSet, idx, have: tuple[str, ...], want: tuple[str, ...]) -> Pose3DSet:
@@ -189,6 +188,18 @@ def score(gt: Pose3DSet, preds: Predictions, root: int,
     return out, ok, pred
 
 
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, however deep in dicts and lists, made None
+    (JSON has no NaN: a metric with nothing to average over prints as null)."""
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 # ---- the per-sample table of the app's 3D tab ----------------------------------------------
 
 def worst_first(gt: Pose3DSet, ok: np.ndarray, pred: np.ndarray, root: int,
@@ -232,6 +243,7 @@ def read_samples(path: Path) -> dict[str, np.ndarray]:
 
 def format_3d(result: dict[str, Any]) -> str:
     """eval-3d's result as the terminal prints it."""
+    r = {k: _f(v) for k, v in result.items()}
     head = (f"checkpoint {result['checkpoint']} (epoch {result['epoch']})"
             if result.get("checkpoint") else f"predictions {result.get('predictions')}")
     lines = [f"{head} on {result['data']}, protocol {result['protocol']}: {result['samples']} "
@@ -239,20 +251,26 @@ def format_3d(result: dict[str, Any]) -> str:
              f"{result.get('boxes', 'ground truth')}, roots {result.get('roots', 'ground truth')}"]
     if not result["samples"]:
         return "\n".join(lines)
-    lines += [f"MPJPE {result['mpjpe']:.1f} mm   PA-MPJPE {result['pa_mpjpe']:.1f} mm (similarity)"
-              f"   {result['pa_mpjpe_rigid']:.1f} mm (rigid)",
-              f"X {result['x']:.1f}   Y {result['y']:.1f}   Z {result['z']:.1f} mm   "
-              f"Joints Avg (paper, √(X²+Y²+Z²)) {result['joints_avg_paper']:.1f} mm",
+    lines += [f"MPJPE {r['mpjpe']} mm   PA-MPJPE {r['pa_mpjpe']} mm (similarity)   "
+              f"{r['pa_mpjpe_rigid']} mm (rigid)",
+              f"X {r['x']}   Y {r['y']}   Z {r['z']} mm   Joints Avg (paper, √(X²+Y²+Z²)) "
+              f"{r['joints_avg_paper']} mm",
               "MPJPE by action (mm): " + _table(result["by_action"]),
               "PA-MPJPE by action (mm): " + _table(result["by_action_pa_mpjpe"])]
     if "pck3d_all" in result:
         for kind in ("all", "matched"):
-            pck = result[f"pck3d_{kind}"]
             lines.append(f"3DPCK {kind.capitalize():<7} " + "  ".join(
-                f"@{t} {v:.1f}" for t, v in pck.items()) +
-                f"   AUC {result[f'pck3d_auc_{kind}']:.1f}")
+                f"@{t} {_f(v)}" for t, v in result[f"pck3d_{kind}"].items()) +
+                f"   AUC {r[f'pck3d_auc_{kind}']}")
     return "\n".join(lines)
 
 
-def _table(values: dict[str, float]) -> str:
-    return ", ".join(f"{a} {v:.1f}" for a, v in values.items())
+def _f(value: Any) -> Any:
+    """A number to one decimal ("-" for None); anything else as it is."""
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if isinstance(value, float) else value
+
+
+def _table(values: dict[str, Any]) -> str:
+    return ", ".join(f"{a} {_f(v)}" for a, v in values.items())

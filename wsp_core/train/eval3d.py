@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..evaluate.pose3d import (Predictions, entry_image, image_key, image_lookup, read_predictions,
-                               reorder, score, take_samples, worst_first, write_samples)
+from ..evaluate.pose3d import (Predictions, entry_image, finite_or_none, image_key, image_lookup,
+                               read_predictions, reorder, score, take_samples, worst_first,
+                               write_samples)
 from ..formats.h36m import Pose3DSet
 from ..formats.pose3d import (MULTI_PERSON_FORMATS, OWN_JOINTS, parse_spec, read_3d_source,
                               read_bbox_root)
@@ -105,18 +106,19 @@ def model_predictions(pred: dict[str, np.ndarray], rows: list[dict], gt: Pose3DS
     return out
 
 
-def eval_3d(ckpt: Path | None, data: str, protocol: str = "subject1", action: str | None = None,
+def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: str | None = None,
             batch: int = 32, workers: int = 2, device: str = "auto",
             samples_out: Path | None = None, pred_file: Path | None = None,
             boxes: Path | None = None, flip: bool = True) -> dict[str, Any]:
     """The field's 3D numbers on the test samples of a protocol (``all``: every sample) for a
     fine-tuned checkpoint, or for the predictions of any model in ``pred_file``.
     ``samples_out`` also writes every matched sample's prediction, truth and per-joint errors,
-    worst first."""
+    worst first. ``protocol`` defaults to ``subject1``, on multi-person sets to ``all``."""
     if (ckpt is None) == (pred_file is None):
         raise InputError(pred_file or data, "give a checkpoint or --pred FILE, not both")
     model, cfg, state, dev = (None, FinetuneConfig(), {"epoch": None}, None) if ckpt is None else \
         load_trained(ckpt, FINETUNE_TASK, device, workers=workers, batch_size=batch, init="none")
+    protocol = protocol or ("all" if parse_spec(data)[0] in MULTI_PERSON_FORMATS else "subject1")
     if protocol != "custom" or ckpt is None:  # custom keeps the checkpoint's subject lists
         cfg.protocol, cfg.action = protocol, action
     cfg.val_fraction, cfg.mts_db = 1.0, None
@@ -138,7 +140,7 @@ def eval_3d(ckpt: Path | None, data: str, protocol: str = "subject1", action: st
               "protocol": protocol, "flip_test": bool(flip and ckpt is not None),
               "boxes": str(boxes) if boxes else "ground truth",
               "roots": str(boxes) if boxes else "ground truth", "joints": list(want),
-              **numbers}
+              **finite_or_none(numbers)}
     if samples_out is not None:
         names = (MUPOTS if multi else H36M).joints
         write_samples(samples_out, worst_first(gt, ok, matched, root, names))
