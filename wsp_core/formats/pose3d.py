@@ -51,11 +51,13 @@ def read_3d_source(spec: str, names: tuple[str, ...] = H36M.canonical,
 
 def multi_person_set(fmt: str, ann: Path, images: Path, names: tuple[str, ...] = H36M.canonical,
                      training: bool = True) -> Pose3DSet:
-    """Every person of a multi-person 3D source (MuCo, MuPoTS, the synthetic scenes) as a
-    sample in the joint order ``names``. A joint counts as visible when the source has its 3D
+    """Every person of a multi-person 3D source (MuCo, MuPoTS, the synthetic scenes) with a
+    root and a box of some size (the synthetic world writes people wholly outside the picture)
+    as a sample in the joint order ``names``. A joint counts as visible when the source has its 3D
     position and, for training, its 2D position lies in the image; the official MuPoTS
     evaluation scores every joint of an annotated person, so for evaluation (``training``
-    False) only the 3D position matters."""
+    False) only the 3D position matters, and a joint without a 2D label gets the projection of
+    its 3D position (what the 2D identity matching compares)."""
     from . import read_source
 
     data = read_source(fmt, ann, images)
@@ -67,7 +69,7 @@ def multi_person_set(fmt: str, ann: Path, images: Path, names: tuple[str, ...] =
     c = np.array([intr[i]["c"] for i in data.person_image]).reshape(-1, 2)
     extra = [e or {} for e in data.person_extra]
     root = names.index("pelvis")
-    keep = (cam[:, root, 3] > 0) & (cam[:, root, 2] > 0)
+    keep = (cam[:, root, 3] > 0) & (cam[:, root, 2] > 0) & (data.bbox[:, 2:] > 0).all(1)
     if fmt == "muco" and training:
         keep &= muco_training_persons(data.person_image, cam[:, root, :3])
     files = [data.image_files[i] for i in data.person_image]
@@ -75,6 +77,9 @@ def multi_person_set(fmt: str, ann: Path, images: Path, names: tuple[str, ...] =
     visible = cam[..., 3] > 0
     if training:
         visible &= img[..., 2] > 0
+    else:  # a joint without a 2D label (outside the image) is where its 3D position projects
+        proj = cam[..., :2] / np.where(cam[..., 2:3] > 0, cam[..., 2:3], 1.0) * f[:, None] + c[:, None]
+        img[..., :2] = np.where(img[..., 2:3] > 0, img[..., :2], proj)
     sel = np.flatnonzero(keep)
     return Pose3DSet([files[k] for k in sel], cam[sel, :, :3], img[sel, :, :2], visible[sel],
                      f[sel], c[sel], data.bbox[sel],

@@ -129,10 +129,9 @@ def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: s
     if pred_file is not None:
         preds = read_predictions(pred_file, OWN_JOINTS[parse_spec(data)[0]], want, gt)
     else:
-        if boxes is not None:
-            rows = box_rows(boxes, gt, images)
-        out = predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev, cfg, flip)
-        preds = model_predictions(out, rows, gt, want)
+        rows = rows if boxes is None else box_rows(boxes, gt, images)
+        preds = model_predictions(predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev,
+                                             cfg, flip), rows, gt, want)
     root = want.index("pelvis")
     numbers, ok, matched = score(gt, preds, root, multi)
     result = {"checkpoint": None if ckpt is None else str(ckpt), "epoch": state["epoch"],
