@@ -108,3 +108,34 @@ def test_3dmppe_json_layout(tmp_path):
     (tmp_path / "Human36M_subject9_joint_3d.json").write_text(json.dumps({"2": {}}))
     with pytest.raises(InputError, match="image 1: no camera or 3D joints"):
         read_h36m_json(tmp_path)
+
+
+def test_3dmppe_json_frames_every_5th_to_train_every_64th_to_test(tmp_path):
+    """3DMPPE's Human36M.py: frame_idx % 5 == 0 trains, % 64 == 0 tests; S1's action spellings."""
+    from wsp_core.formats.h36m import canonical_action, parse_imgname, read_h36m_json
+    from wsp_core.train.config import FinetuneConfig
+    from wsp_core.train.data3d import split_samples
+
+    world = np.random.default_rng(6).normal(0, 300, (17, 3))
+    frames = [0, 5, 7, 64, 65, 128, 320]
+    for subject in (1, 9):
+        images = [{"id": k, "file_name": f"s{subject}_{k}.jpg", "subject": subject,
+                   "action_idx": 2, "subaction_idx": 1, "cam_idx": 1, "frame_idx": fr}
+                  for k, fr in enumerate(frames)]
+        (tmp_path / f"Human36M_subject{subject}_data.json").write_text(json.dumps({
+            "images": images, "annotations": [{"id": k, "image_id": k, "bbox": [0, 0, 9, 9]}
+                                              for k in range(len(frames))]}))
+        (tmp_path / f"Human36M_subject{subject}_camera.json").write_text(json.dumps(
+            {"1": {"R": np.eye(3).tolist(), "t": [0, 0, 5000.0], "f": [1e3, 1e3], "c": [5e2, 5e2]}}))
+        (tmp_path / f"Human36M_subject{subject}_joint_3d.json").write_text(json.dumps(
+            {"2": {"1": {str(fr): world.tolist() for fr in frames}}}))
+    data = read_h36m_json(tmp_path)
+    train, test = split_samples(data, FinetuneConfig(protocol="subject1"), "h36m")
+    assert [data.frames[k] for k in train] == [0, 5, 65, 320]            # S1: every 5th
+    assert [data.frames[k] for k in test] == [0, 64, 128, 320]           # S9: every 64th
+    train, test = split_samples(data, FinetuneConfig(protocol="subject1", train_frame_step=1,
+                                                      test_frame_step=1), "h36m")
+    assert len(train) == len(test) == len(frames)
+    assert canonical_action("TakingPhoto") == "Photo" and canonical_action("WalkDog") == "WalkDog"
+    assert parse_imgname("S1/S1_WalkingDog 1.54138969/S1_WalkingDog 1.54138969_000001.jpg")[1] \
+        == "WalkDog"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from wsp_core.evaluate.metrics import (axis_errors, match_persons, mpjpe, pa_mpjpe, pck3d,
-                                       pck3d_curve, pck3d_multi, per_action, procrustes_align,
+from wsp_core.evaluate.metrics import (axis_errors, joints_avg_paper, mpjpe, pa_mpjpe,
+                                       pa_mpjpe_rigid, pck3d, per_action, procrustes_align,
                                        rd_scores)
 from wsp_core.evaluate.ranking import roc_auc
 
@@ -20,6 +20,41 @@ def test_rd_scores_by_hand():
     assert s["f1"] == pytest.approx(2 / 3)
     assert s["auc"] == pytest.approx(5 / 6)       # 5 of the 6 positive/negative pairs ordered right
     assert rd_scores([1, 1], [0.2, 0.9])["auc"] is None
+
+
+def test_macro_scores_by_hand():
+    s = rd_scores([1, 1, 1, 0], [0.9, 0.8, 0.2, 0.1])
+    # class 1: TP 2, FP 0, FN 1 -> P 1, R 2/3; class 0: TP 1, FP 1, FN 0 -> P 1/2, R 1
+    assert s["precision"] == 1.0 and s["recall"] == pytest.approx(2 / 3)
+    assert s["macro_precision"] == pytest.approx((1 + 0.5) / 2)
+    assert s["macro_recall"] == pytest.approx((2 / 3 + 1) / 2)
+    assert s["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+
+
+def test_randomised_order_swaps_persons_and_flips_every_label():
+    from wsp_core.train.rd import randomise_order
+
+    rows = [{"pair_id": k, "a": f"a{k}", "b": f"b{k}", "label": 1, "auto_label": 1,
+             "truth": None if k % 3 else 0} for k in range(200)]
+    out = randomise_order(rows, seed=0)
+    swapped = [r for r in out if r["a"].startswith("b")]
+    assert 70 < len(swapped) < 130 and out == randomise_order(rows, seed=0)
+    for r in swapped:
+        k = r["pair_id"]
+        assert (r["a"], r["b"], r["label"], r["auto_label"]) == (f"b{k}", f"a{k}", 0, 0)
+        assert r["truth"] == (None if k % 3 else 1)
+    assert all(r["label"] == 1 for r in out if r["a"].startswith("a"))
+
+
+def test_rd_protocol1_all_pairs_include_unknown_scale():
+    from wsp_core.train.pretrain import rd_summary
+
+    pred = {"prob": np.array([[0.9], [0.2], [0.7]]), "label": np.array([1, 0, 1]),
+            "truth": np.array([-1, -1, -1]), "delta_s": np.array([0.05, np.nan, 0.4]),
+            "pair_id": np.arange(3), "present": np.ones((3, 1))}
+    subsets = rd_summary(pred)["subsets"]
+    assert subsets["<= 1.0"]["pairs"] == 3 and subsets["<= 0.5"]["pairs"] == 2
+    assert subsets["<= 0.1"]["pairs"] == 1
 
 
 def test_rank_auc_agrees_with_scikit_learn():
@@ -63,21 +98,11 @@ def test_pa_mpjpe_does_not_reflect():
     assert pa_mpjpe(mirrored, gt) > 1.0
 
 
-def test_pck3d_and_curve_by_hand():
+def test_pck3d_by_hand():
     gt = np.zeros((1, 4, 3))
     pred = np.array([[[90.0, 0, 0], [0, 120.0, 0], [0, 0, 149.0], [151.0, 0, 0]]])
     assert pck3d(pred, gt, 150) == 0.75 and pck3d(pred, gt, 100) == 0.25
-    curve = pck3d_curve(pred, gt)
-    assert list(curve) == list(range(100, 151, 5)) and curve[125] == 0.5
-
-
-def test_pck3d_all_counts_a_missing_person_as_wrong():
-    person = np.zeros((17, 3)) + [0, 0, 5000.0]
-    other = person + [1000.0, 0, 0]
-    images = [(np.stack([person]), np.stack([person, other]))]       # the second is not predicted
-    result = pck3d_multi(images, root=0)
-    assert result["matched"] == 1.0 and result["all"] == 0.5
-    assert match_persons(np.array([[0, 0, 0], [900.0, 0, 0]]), np.array([[1000.0, 0, 0]])) == [(1, 0)]
+    assert pck3d(pred, gt, 150, visible=[[True, True, False, False]]) == 1.0
 
 
 def test_per_action_average_weighs_actions_alike():
@@ -86,16 +111,30 @@ def test_per_action_average_weighs_actions_alike():
     assert not math.isnan(table["average"])
 
 
-def test_protocol_splits():
+def test_protocol_splits_on_a_made_up_table():
     from wsp_core.evaluate.protocols import protocol_split
 
-    subjects = [1, 5, 9, 11, 11, 6, 2]
-    actions = ["Walk", "Sit", "Walk", "Eat", "Walk", "Eat", "Walk"]
+    # subject, action of each sample; the lists are written out from the protocols' definitions
+    table = [(1, "Walk"), (5, "Sit"), (9, "Walk"), (11, "Eat"), (11, "Walk"), (6, "Eat"),
+             (2, "Walk"), (8, "Walk"), (7, "Sit"), (9, "Sit")]
+    subjects, actions = [t[0] for t in table], [t[1] for t in table]
+
+    def expect(train_if, test_if):
+        return ([k for k, t in enumerate(table) if train_if(*t)],
+                [k for k, t in enumerate(table) if test_if(*t)])
+
     train, test, metric = protocol_split(subjects, actions, "subject1")
-    assert train.tolist() == [0, 1, 5] and test.tolist() == [2, 3, 4] and metric == "mpjpe"
+    assert (train.tolist(), test.tolist()) == expect(lambda s, a: s in (1, 5, 6, 7, 8),
+                                                     lambda s, a: s in (9, 11))
+    assert metric == "mpjpe"
     train, test, metric = protocol_split(subjects, actions, "subject2")
-    assert train.tolist() == [0, 1, 2, 5] and test.tolist() == [3, 4] and metric == "pa_mpjpe"
+    assert (train.tolist(), test.tolist()) == expect(lambda s, a: s in (1, 5, 6, 7, 8, 9),
+                                                     lambda s, a: s == 11)
+    assert metric == "pa_mpjpe"
+    # cross-action: one action of the training subjects; every action of S9 and S11
     train, test, _ = protocol_split(subjects, actions, "cross-action", "Walk")
-    assert train.tolist() == [0, 2, 4, 6] and test.tolist() == [1, 3, 5]
+    assert train.tolist() == [0, 7] and test.tolist() == [2, 3, 4, 9]
+    with pytest.raises(ValueError, match="training subjects"):
+        protocol_split(subjects, actions, "cross-action", "Dance")
     with pytest.raises(ValueError, match="unknown protocol"):
         protocol_split(subjects, actions, "subject3")

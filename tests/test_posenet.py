@@ -52,3 +52,32 @@ def test_posenet_shapes_and_wsp_initialisation():
     assert out.shape == (2, 17, 3)
     assert (out[..., :2] >= 0).all() and (out[..., :2] <= 15).all()
     assert (out[..., 2] >= 0).all() and (out[..., 2] <= DEPTH_BINS - 1).all()
+
+
+def test_flip_test_mirrors_back_and_swaps_sides():
+    """A mirror-equivariant model (joint j on the brightest column, told apart by 0.01·j; on the
+    mirrored crop each joint where its mirror twin's mirror is): the flip test must give back the
+    plain pass exactly. A missing left/right swap or a wrong mirror formula would not."""
+    from wsp_core.train.config import FinetuneConfig
+    from wsp_core.train.data3d import FLIP
+    from wsp_core.train.eval3d import _forward
+
+    cfg = FinetuneConfig(input_size=64, bf16=False)
+    offset = torch.arange(17).float() * 0.01
+
+    class Dot(torch.nn.Module):
+        def forward(self, x):
+            col = x[:, 0].amax(1).argmax(-1).float()                       # (B,) crop pixels
+            hm_x = ((col + 0.5) / 4 - 0.5)[:, None]
+            mirrored = x[:, 1, 0, 0] > 0                                     # the marker moved
+            out = torch.zeros(len(x), 17, 3)
+            out[..., 0] = torch.where(mirrored[:, None], hm_x - offset[torch.as_tensor(FLIP)],
+                                      hm_x + offset)
+            return out
+
+    images = torch.full((1, 3, 64, 64), -1.0)
+    images[0, 0, :, 9] = 1.0                                                  # the dot
+    images[0, 1, 0, -1] = 0.5                                                 # a corner marker
+    plain = _forward(Dot(), images, cfg, flip=False)
+    assert not torch.allclose(plain[0, FLIP, 0], plain[0, :, 0])             # sides differ
+    torch.testing.assert_close(_forward(Dot(), images, cfg, flip=True), plain)

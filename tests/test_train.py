@@ -156,6 +156,8 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     assert result["split"] == "test" and p1["pairs"] > 0 and 0 <= p1["accuracy"] <= 1
     manifest = read_manifest(run / "manifest.jsonl")
     assert result["pairs"] == sum(r["split"] == "test" for r in manifest)
+    assert p1["pairs"] == result["pairs"] and result["order_seed"] == 0   # "<= 1.0": every pair
+    assert 0 <= p1["macro_f1"] <= 1
     assert set(result["protocol2"]["subsets"]) == {"<= 1.0", "<= 0.5", "<= 0.3", "<= 0.1"}
     assert result["protocol1"]["truth"]["pairs"] == result["pairs"]
     text = run_cli("eval-rd", "--ckpt", run / "last.pt", "--workers", 0).stdout

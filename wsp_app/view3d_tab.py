@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from wsp_core.launch import PROTOCOLS, predict_command, samples_command
-from wsp_core.skeleton import H36M, bones
+from wsp_core.skeleton import H36M, JOINT_SETS, bones
 
 from .process import JobRunner, run_core
 from .scene import SceneModel, predicted_skeletons, sample_skeletons
@@ -131,7 +131,9 @@ class View3DTab(QWidget):
 
     def show_sample(self, k: int) -> None:
         s = self.samples
-        skeletons = sample_skeletons(s["pred"][k], s["gt"][k], bones(H36M), tuple(s["joints"]),
+        names = tuple(s["joints"])   # Human3.6M's, or MuPoTS's on a multi-person set
+        joint_set = next((j for j in JOINT_SETS.values() if j.joints == names), H36M)
+        skeletons = sample_skeletons(s["pred"][k], s["gt"][k], bones(joint_set), names,
                                      f"sample {k + 1} prediction")
         self.model.set_skeletons(skeletons)
         self.viewer.by_error.setChecked(True)

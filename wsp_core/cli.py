@@ -108,6 +108,10 @@ def _add_eval_rd(sub) -> None:
                    help="the run's own manifest split to evaluate (default test: images never "
                         "used in training nor to choose best.pt)")
     p.add_argument("--protocol", default="both", choices=("1", "2", "both"))
+    p.add_argument("--order-seed", type=int, default=0,
+                   help="seed of the random A/B order of each pair (default 0)")
+    p.add_argument("--source-order", dest="order_seed", action="store_const", const=None,
+                   help="keep each pair's A/B order as the source lists it")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -148,12 +152,25 @@ def _add_finetune(sub) -> None:
 
 
 def _add_eval_3d(sub) -> None:
-    p = sub.add_parser("eval-3d", help="MPJPE, PA-MPJPE, per-axis and per-action errors")
-    p.add_argument("--ckpt", required=True, type=Path)
-    p.add_argument("--data", required=True, help="FORMAT:PATH (synth, h36m-npz, h36m)")
-    p.add_argument("--protocol", default="subject1",
-                   help="subject1, subject2, cross-action or all (every sample)")
+    p = sub.add_parser("eval-3d", help="MPJPE, PA-MPJPE (similarity and rigid), per-axis and "
+                                       "per-action errors; MuPoTS's 3DPCK on multi-person sets "
+                                       "(docs/EVALUATION.md)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", type=Path, help="a fine-tuned checkpoint to evaluate")
+    source.add_argument("--pred", type=Path, metavar="FILE.json",
+                        help='any model\'s predictions: {"predictions": [{"image_id", '
+                             '"keypoints_cam", "keypoints_img"?}]} in the set\'s joint order')
+    p.add_argument("--data", required=True,
+                   help="FORMAT:PATH (synth, h36m-npz, h36m, synth-scenes, muco, mupots)")
+    p.add_argument("--protocol",
+                   help="subject1, subject2, cross-action, custom (the checkpoint's lists) or "
+                        "all (every sample); default subject1, on multi-person sets all")
     p.add_argument("--action", help="the training action of cross-action")
+    p.add_argument("--boxes", type=Path, metavar="FILE.json",
+                   help="detected boxes and estimated roots (3DMPPE's bbox_root_*_output.json) "
+                        "instead of the ground truth's")
+    p.add_argument("--no-flip-test", dest="flip", action="store_false",
+                   help="no flip test (it is on by default, as in 3DMPPE's protocol numbers)")
     p.add_argument("--samples", type=Path, metavar="FILE.npz",
                    help="also write each sample's prediction, truth and errors, worst first")
     p.add_argument("--batch", type=int, default=32)
@@ -169,6 +186,8 @@ def _add_predict(sub) -> None:
     p.add_argument("image", type=Path, help="a JPEG or PNG")
     p.add_argument("--box", action="append", default=[], metavar="X,Y,W,H",
                    help="a person box in pixels (repeatable; default: the whole image)")
+    p.add_argument("--boxes", type=Path, metavar="FILE.json",
+                   help="detected boxes and roots of this photo (3DMPPE's bbox_root_*_output.json)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, help="also write the JSON to this file")
     p.add_argument("--json", action="store_true")
@@ -348,8 +367,10 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
 
     if args.samples is not None:
         check_target(args.samples, "samples.npz")
+    if args.pred is not None and args.boxes is not None:
+        raise WspError("--boxes: predictions from a file already carry their own boxes")
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
-                     args.device, args.samples)
+                     args.device, args.samples, args.pred, args.boxes, args.flip)
     _emit(args, result, format_3d(result))
     return 0
 
@@ -366,7 +387,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             boxes.append([float(v) for v in text.split(",")])
         except ValueError:
             raise WspError(f"--box {text}: expected four numbers x,y,w,h") from None
-    result = predict_image(args.ckpt, args.image, boxes, args.device)
+    if boxes and args.boxes:
+        raise WspError("--box and --boxes: give the boxes one way")
+    result = predict_image(args.ckpt, args.image, boxes, args.device, args.boxes)
     if args.out:
         with atomic_write(args.out) as f:
             f.write(json.dumps(result, indent=1))
@@ -396,7 +419,7 @@ def cmd_eval_rd(args: argparse.Namespace) -> int:
 
     protocols = (1, 2) if args.protocol == "both" else (int(args.protocol),)
     result = eval_rd(args.ckpt, args.db, args.manifest, args.split, protocols, args.batch,
-                     args.workers, args.device)
+                     args.workers, args.device, args.order_seed)
     _emit(args, result, format_rd_tables(result))
     return 0
 

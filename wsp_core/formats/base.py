@@ -144,3 +144,17 @@ def resolve_images(data: SourceData, keep: np.ndarray) -> None:
                                             f"{data.images_dir}")
         if data.image_size[i, 0] <= 0 or data.image_size[i, 1] <= 0:
             data.image_size[i] = image_size_from_header(path)
+
+
+def finite_array(path: Path | str, owner: str, value: Any, key: str,
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a float array of ``shape`` holding finite numbers only; otherwise an
+    InputError naming the file, the owner (e.g. "annotation 7") and the key."""
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or out.shape != shape or not np.isfinite(out).all():
+        raise InputError(path, f"{owner}: {key} must be {' × '.join(map(str, shape))} "
+                               "finite numbers")
+    return out

@@ -42,8 +42,9 @@ def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
         images += [(path, im) for im in dataset["images"]]
         anns += [(path, a) for a in dataset["annotations"]]
     if fmt in THREE_D_FORMATS:
-        from .muco import prepare_3d_annotations
+        from .muco import prepare_3d_annotations, valid_annotations
 
+        anns = valid_annotations(anns)
         prepare_3d_annotations(joint_set, images, anns)
     return _to_source(fmt, joint_set, ann, images_dir, images, anns)
 

@@ -16,7 +16,7 @@ leg there, as the npz's order says; this reader follows the data (tests pin it).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +40,36 @@ class Pose3DSet:
     boxes: np.ndarray             # (N, 4) x, y, w, h
     subjects: np.ndarray          # (N,) int
     actions: list[str]
+    image_ids: list[str] = field(default_factory=list)   # the source's image id ("" unknown)
+    frames: np.ndarray | None = None                      # (N,) frame index, where known
+    sequences: list[str] = field(default_factory=list)   # MuPoTS's TS1 … TS20, else ""
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        self.image_ids = self.image_ids or [""] * n
+        self.sequences = self.sequences or [""] * n
 
     def __len__(self) -> int:
         return len(self.images)
 
 
+#: Human3.6M's own file names spell two actions differently for some subjects (S1's
+#: "TakingPhoto", "WalkingDog"); every name is made the one 3DMPPE's action list uses.
+ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
+
+
+def canonical_action(name: str) -> str:
+    """An action's name as 3DMPPE lists it (``H36M_ACTIONS``), whatever the subject's spelling."""
+    return ACTION_ALIASES.get(name, name)
+
+
 def parse_imgname(name: str) -> tuple[int, str, str]:
-    """(subject, action, camera id) of an mmpose Human3.6M image name."""
+    """(subject, action, camera id) of an mmpose Human3.6M image name; the action as 3DMPPE
+    names it (:func:`canonical_action`)."""
     m = _NAME.search(Path(name).name)
     if not m:
         raise ValueError(name)
-    return int(m["subject"]), m["action"], m["camera"]
+    return int(m["subject"]), canonical_action(m["action"]), m["camera"]
 
 
 def read_h36m_npz(path: str | Path, cameras: str | Path | None = None) -> Pose3DSet:
@@ -74,7 +93,7 @@ def read_h36m_npz(path: str | Path, cameras: str | Path | None = None) -> Pose3D
         centre, scale = data["center"].astype(np.float64), data["scale"].astype(np.float64)
         parsed = [_parse(path, name) for name in names] if "subject" not in data.files else None
         subjects = data["subject"].astype(int) if parsed is None else np.array([p[0] for p in parsed])
-        actions = [str(a) for a in data["action"]] if "action" in data.files \
+        actions = [canonical_action(str(a)) for a in data["action"]] if "action" in data.files \
             else [p[1] for p in parsed or [_parse(path, name) for name in names]]
         if "f" in data.files and "c" in data.files:
             f, c = data["f"].astype(np.float64), data["c"].astype(np.float64)
@@ -131,7 +150,7 @@ def read_h36m_json(annotations: str | Path, subjects: list[int] | None = None) -
     if not subjects:
         raise InputError(folder, "holds no Human36M_subject<S>_data.json file")
     out: dict[str, list] = {k: [] for k in ("images", "cam", "vis", "f", "c", "boxes", "subjects",
-                                            "actions")}
+                                            "actions", "ids", "frames")}
     for subject in subjects:
         base = folder / f"Human36M_subject{subject}"
         data = load_json(Path(f"{base}_data.json"))
@@ -156,6 +175,8 @@ def read_h36m_json(annotations: str | Path, subjects: list[int] | None = None) -
                 raise InputError(path, f"image {im.get('id')}: 3D joints, R, f or c of the wrong "
                                        "shape")
             out["images"].append(im["file_name"])
+            out["ids"].append(str(im["id"]))
+            out["frames"].append(int(im.get("frame_idx", 0)))
             out["cam"].append(world @ r.T + t)
             vis = np.asarray(ann.get("keypoints_vis", [True] * 17), dtype=bool).reshape(-1)
             out["vis"].append(vis if vis.shape == (17,) else np.ones(17, bool))
@@ -173,4 +194,4 @@ def read_h36m_json(annotations: str | Path, subjects: list[int] | None = None) -
     img = cam[..., :2] / cam[..., 2:] * f[:, None] + c[:, None]
     return Pose3DSet(out["images"], cam, img, np.array(out["vis"]).reshape(-1, 17), f, c,
                      np.array(out["boxes"]).reshape(-1, 4), np.array(out["subjects"], dtype=int),
-                     out["actions"])
+                     out["actions"], out["ids"], np.array(out["frames"], dtype=int))

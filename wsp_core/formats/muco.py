@@ -2,11 +2,13 @@
 joints), MuPoTS-3D (``--format mupots``, MuCo's first 17) and the synthetic world (``synth``,
 the same layout with every canonical joint).
 
-Images carry intrinsics ``f: [fx, fy]`` and ``c: [cx, cy]``; annotations carry ``keypoints_cam``
+Images carry intrinsics ``f: [fx, fy]`` and ``c: [cx, cy]`` (MuPoTS-3D.json of 3DMPPE: one
+``intrinsic: [fx, fy, cx, cy]``); annotations carry ``keypoints_cam``
 (J × 3, mm, camera frame) and ``keypoints_img`` (J × 2, px) in the same joint order, and may
 carry COCO-style ``keypoints`` with visibility (the synthetic world does) or ``keypoints_vis``.
 Where ``keypoints`` is absent (MuCo), it is made from ``keypoints_img``: a joint inside the image
-is labelled (visibility 2, or ``keypoints_vis`` when given), one outside is not.
+is labelled (visibility 2, or ``keypoints_vis`` when given), one outside is not. An annotation
+marked ``is_valid: 0`` (MuPoTS-3D: a person the official evaluation skips) is not read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import JointSet
-from .base import SourceData
+from .base import SourceData, finite_array
 
 
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
@@ -43,6 +45,12 @@ def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
                                         1).ravel().tolist()
 
 
+def valid_annotations(anns: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
+    """The annotations not marked ``is_valid: 0`` (3DMPPE's MuPoTS-3D.json)."""
+    return [(path, a) for path, a in anns
+            if not (isinstance(a, dict) and a.get("is_valid", 1) in (0, False))]
+
+
 def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: list[Path]) -> None:
     """Fill ``data.keypoints_cam`` and ``data.image_intrinsics`` from the 3D layout's fields."""
     num = data.joint_set.num_joints
@@ -56,9 +64,13 @@ def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: 
     intrinsics = []
     for im in images:
         f, c = im.get("f"), im.get("c")
+        packed = im.get("intrinsic")
+        if f is None and c is None and isinstance(packed, list) and len(packed) == 4:
+            f, c = packed[:2], packed[2:]
         if not (_pair(f) and _pair(c)) or min(f) <= 0:
-            raise InputError(data.ann_path, f"image {im.get('id')}: intrinsics f and c must be "
-                                            "two numbers each, f positive")
+            raise InputError(data.ann_path, f"image {im.get('id')}: intrinsics f and c (or "
+                                            "intrinsic [fx, fy, cx, cy]) must be two numbers "
+                                            "each, f positive")
         intrinsics.append({"f": [float(v) for v in f], "c": [float(v) for v in c]})
     data.keypoints_cam = cam
     data.image_intrinsics = intrinsics
@@ -75,11 +87,4 @@ def _pair(value: Any) -> bool:
 
 
 def _array(path: Path, ann: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        out = np.asarray(ann.get(key), dtype=np.float64)
-    except (TypeError, ValueError):
-        out = None
-    if out is None or out.shape != shape or not np.isfinite(out).all():
-        raise InputError(path, f"annotation {ann.get('id')}: {key} must be {' × '.join(map(str, shape))} "
-                               "finite numbers")
-    return out
+    return finite_array(path, f"annotation {ann.get('id')}", ann.get(key), key, shape)

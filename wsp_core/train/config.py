@@ -78,6 +78,8 @@ class FinetuneConfig(RunConfig):
     lr_steps: list[int] = field(default_factory=lambda: [17, 21])
     max_samples: int = 0                   # 0 = all
     mts_db: str | None = None              # MTS: a store whose MCPC persons give 2D half-batches
+    train_frame_step: int = 5              # Human3.6M JSON: every 5th frame trains (1 = all)
+    test_frame_step: int = 64              # ... and every 64th frame tests (1 = all)
 
 
 #: What an epoch of pre-training is: the paper's (§4.2.1: every image once, two of its persons

@@ -63,6 +63,24 @@ def crop_affine(centre: np.ndarray, side: float, rotation_deg: float, out: int) 
     return m
 
 
+#: A person's crop spans this many times its (clipped, squared) box, as 3DMPPE's process_bbox.
+BOX_MARGIN = 1.25
+
+
+def person_square(box, width: int, height: int) -> tuple[np.ndarray, float]:
+    """(centre, side) of the square crop around a person box [x, y, w, h], as 3DMPPE's
+    ``process_bbox`` makes it for a square input: the box clipped to the image (its far edge at
+    x + w − 1), widened to the input's aspect ratio (1: the longer side), then ×1.25. A box that
+    clipping empties keeps its unclipped extent."""
+    x, y, w, h = (float(v) for v in box)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    if w * h > 0 and x2 >= x1 and y2 >= y1:
+        x, y, w, h = x1, y1, x2 - x1, y2 - y1
+    return np.array([x + w / 2.0, y + h / 2.0]), max(w, h, 1.0) * BOX_MARGIN
+
+
 def crop_image(image: np.ndarray, centre: np.ndarray, side: float, rotation_deg: float,
                out: int) -> tuple[np.ndarray, np.ndarray]:
     """The square of ``side`` around ``centre`` (rotated) of a BGR image as an RGB float crop
@@ -211,10 +229,13 @@ def pairs_by_image(rows: list[dict[str, Any]]) -> list[list[int]]:
 
 
 def swap_persons(row: dict[str, Any]) -> dict[str, Any]:
-    """The same pair seen as (b, a): the label and the true order turn over."""
-    truth = row.get("truth")
-    return {**row, "a": row["b"], "b": row["a"], "label": 1 - int(row["label"]),
-            "truth": None if truth is None else 1 - int(truth)}
+    """The same pair seen as (b, a): every label turns over (1 = the new a closer); an unknown
+    one (None, or a negative truth) stays unknown."""
+    out = {**row, "a": row["b"], "b": row["a"]}
+    for key in ("label", "auto_label", "truth"):
+        if out.get(key) is not None and out[key] >= 0:
+            out[key] = 1 - int(out[key])
+    return out
 
 
 def _union_square(boxes: list[list[float]]) -> tuple[np.ndarray, float]:

@@ -23,7 +23,7 @@ from ..formats.h36m import Pose3DSet
 from ..models.posenet import DEPTH_RANGE_MM
 from ..skeleton import H36M, ROOT
 from .config import FinetuneConfig
-from .data import crop_image, normalise, worker_init
+from .data import crop_image, normalise, person_square, worker_init
 from .runner import epoch_loader
 
 FLIP = np.array([H36M.canonical.index(n.replace("l_", "r_", 1) if n.startswith("l_") else
@@ -37,7 +37,9 @@ def split_samples(data: Pose3DSet, cfg: FinetuneConfig,
     protocol. The test set is the protocol's (``all``: the images whose name hashes under
     ``test_fraction``); the validation set, which chooses best.pt, is taken from the training
     side only (the images whose name hashes into the top ``val_fraction``), so no model is ever
-    chosen on the samples it is tested on."""
+    chosen on the samples it is tested on. Where the set numbers its frames (3DMPPE's
+    Human3.6M JSON), training and validation keep every ``train_frame_step``-th frame and
+    testing every ``test_frame_step``-th (5 and 64)."""
     u = np.array([zlib.crc32(n.encode()) % 10_000 for n in data.images], dtype=np.int64) / 10_000
     if cfg.protocol == "all":
         pool, test = np.flatnonzero(u >= cfg.test_fraction), np.flatnonzero(u < cfg.test_fraction)
@@ -49,6 +51,9 @@ def split_samples(data: Pose3DSet, cfg: FinetuneConfig,
             pool, test, _ = protocol_split(data.subjects, data.actions, cfg.protocol, cfg.action)
         except ValueError as e:
             raise InputError(spec, str(e)) from None
+    if data.frames is not None:
+        pool = pool[data.frames[pool] % max(cfg.train_frame_step, 1) == 0]
+        test = test[data.frames[test] % max(cfg.test_frame_step, 1) == 0]
     held = u[pool] >= 1 - cfg.val_fraction
     return pool[~held], pool[held], test
 
@@ -120,6 +125,15 @@ def synthetic_occlusion(image: np.ndarray, box, rng: np.random.Generator,
     return image
 
 
+def crop_square(row: dict[str, Any], width: int, height: int) -> tuple[np.ndarray, float]:
+    """(centre, side) of a row's crop: 3DMPPE's 1.25× box (:func:`.data.person_square`), or, for
+    a detected box that is already extended (``box_ready``, a bbox_root file), the box itself."""
+    if row.get("box_ready"):
+        x, y, w, h = row["box"]
+        return np.array([x + w / 2.0, y + h / 2.0]), max(w, h, 1.0)
+    return person_square(row["box"], width, height)
+
+
 class Pose3DDataset(Dataset):
     def __init__(self, rows: list[dict[str, Any]], cfg: FinetuneConfig, train: bool) -> None:
         self.rows, self.cfg, self.train = rows, cfg, train and cfg.augment
@@ -137,10 +151,9 @@ class Pose3DDataset(Dataset):
         image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
         if image is None:
             raise InputError(row["image"], "cannot read the image")
-        x, y, w, h = row["box"]
         if self.train and cfg.aug_occlusion and rng.random() < 0.5:
             image = synthetic_occlusion(image, row["box"], rng)
-        centre, side = np.array([x + w / 2, y + h / 2]), max(w, h, 1.0)
+        centre, side = crop_square(row, image.shape[1], image.shape[0])
         rotation, flip = 0.0, False
         if self.train:  # as 3DMPPE: scale 1 ± clip(N(0,1), ±1)·s, rotation clip(N(0,1), ±2)·r
             side *= 1.0 + float(np.clip(rng.normal(), -1, 1)) * cfg.aug_scale
@@ -155,6 +168,7 @@ class Pose3DDataset(Dataset):
             crop = np.clip(crop * rng.uniform(1 - c, 1 + c, 3).astype(np.float32), 0, 1)
         is_3d = "joints_cam" in row
         cam = np.asarray(row["joints_cam"], dtype=np.float64) if is_3d else np.zeros((17, 3))
+        root_depth = float(row["root_cam"][2]) if "root_cam" in row else float(cam[ROOT, 2])
         target, weight = targets(np.asarray(row["joints_img"], dtype=np.float64),
                                  cam if is_3d else None, np.asarray(row["visible"], dtype=bool),
                                  m, cfg.input_size, cfg.depth_bins, flip)
@@ -163,7 +177,7 @@ class Pose3DDataset(Dataset):
                 "target": torch.from_numpy(target), "weight": torch.from_numpy(weight),
                 "joints_cam": torch.from_numpy(cam.astype(np.float32)),
                 "crop_to_image": torch.from_numpy(inverse.astype(np.float32)),
-                "root_depth": torch.tensor(float(cam[ROOT, 2])),
+                "root_depth": torch.tensor(root_depth),
                 "f": torch.tensor(row.get("f", [1.0, 1.0]), dtype=torch.float32),
                 "c": torch.tensor(row.get("c", [0.0, 0.0]), dtype=torch.float32),
                 "sample_id": torch.tensor(int(row["sample_id"]))}

@@ -17,10 +17,10 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import InputError
-from ..evaluate.pose3d import summary_3d
+from ..evaluate.pose3d import pose_metrics
 from ..formats.pose3d import read_3d_source
 from ..models.backbone import IMAGENET
-from ..skeleton import H36M
+from ..skeleton import H36M, ROOT
 from .config import FinetuneConfig
 from .data3d import make_loader, sample_row, split_samples
 from .manifest import read_manifest
@@ -150,13 +150,15 @@ def _rows(path: Path, cfg: FinetuneConfig) -> tuple[list, list]:
 def _validate(model, loader, device, cfg: FinetuneConfig) -> tuple[dict[str, Any], float | None]:
     from .eval3d import predict_3d
 
-    actions = {r["sample_id"]: r["action"] for r in loader.dataset.rows}
+    rows = {r["sample_id"]: r for r in loader.dataset.rows}
     pred = predict_3d(model, loader, device, cfg)
-    s = summary_3d(pred, [actions[int(k)] for k in pred["sample_id"]])
+    used = [rows[int(k)] for k in pred["sample_id"]]
+    visible = np.array([r["visible"] for r in used], dtype=bool).reshape(len(used), -1)
+    s = pose_metrics(pred["pred"], pred["gt"], visible, [r["action"] for r in used], ROOT)
     if not s["samples"]:
         return {}, None
     columns = {"val_mpjpe": s["mpjpe"], "val_pa_mpjpe": s["pa_mpjpe"],
-               "val_action_mpjpe": s["by_action"]["average"], "val_z_error": s["z_error"]}
+               "val_action_mpjpe": s["action_avg_mpjpe"], "val_z_error": s["z"]}
     return columns, -s["mpjpe"]
 
 

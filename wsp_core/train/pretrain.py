@@ -22,7 +22,7 @@ from .data import PRETRAIN_JOINTS, PairDataset, check_images
 from .manifest import export_manifest, read_manifest
 from .runner import Task, epoch_loader, even_sample, run_training, to_device
 
-#: RD protocol 1: cumulative subsets by scale gap.
+#: RD protocol 1: cumulative subsets by scale gap ("<= 1.0" is every pair, unknown ΔS included).
 DELTA_S_SUBSETS = (1.0, 0.5, 0.3, 0.1)
 
 
@@ -92,7 +92,8 @@ def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
     present = pred["present"].astype(bool)
     rows = {}
     for limit in DELTA_S_SUBSETS:
-        keep = np.nan_to_num(pred["delta_s"], nan=2.0) <= limit
+        keep = np.ones(len(pred["delta_s"]), bool) if limit >= 1.0 else \
+            np.nan_to_num(pred["delta_s"], nan=2.0) <= limit
         mask = present & keep[:, None]
         labels = np.broadcast_to(pred["label"][:, None], present.shape)[mask]
         rows[f"<= {limit}"] = {"pairs": int(keep.sum()), **rd_scores(labels, pred["prob"][mask])}

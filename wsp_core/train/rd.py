@@ -11,7 +11,7 @@ import torch
 
 from ..errors import InputError
 from ..models.backbone import describe_start
-from .data import check_images
+from .data import check_images, swap_persons
 from .manifest import read_manifest
 from .config import PretrainConfig
 from .pretrain import WSP_TASK, make_loader, predict, rd_summary
@@ -38,12 +38,21 @@ def store_rows(db: Path, labelled_only: bool = True) -> list[dict[str, Any]]:
     return rows
 
 
+def randomise_order(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Each pair with A and B swapped or not by a coin drawn from (seed, pair id): a source
+    lists persons in an order (often left to right, or the nearer first) that would otherwise
+    make one class the majority and tilt precision against recall."""
+    return [swap_persons(r) if np.random.default_rng([seed, int(r["pair_id"])]).random() < 0.5
+            else r for r in rows]
+
+
 def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
             split: str = "test", protocols: tuple[int, ...] = (1, 2), batch: int = 32,
-            workers: int = 2, device: str = "auto") -> dict[str, Any]:
+            workers: int = 2, device: str = "auto", order_seed: int | None = 0) -> dict[str, Any]:
     """RD protocol 1 (by ΔS) and 2 (ankles removed) on a store, a manifest, or the run's
     own held-out test pairs (the manifest next to the checkpoint; never seen in training nor in
-    the choice of best.pt)."""
+    the choice of best.pt). The A/B order of each pair is randomised with ``order_seed`` (None:
+    the source's order)."""
     model, cfg, state = load_wsp(ckpt, device)
     if db is not None:
         rows, split = store_rows(db), "all"
@@ -55,10 +64,13 @@ def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
                                                  "a run made before test splits existed has "
                                                  "none: use --split val or --db)")
     check_images(rows)
+    if order_seed is not None:
+        rows = randomise_order(rows, order_seed)
     cfg.workers = workers
     dev = pick_device(cfg)
     result: dict[str, Any] = {"checkpoint": str(ckpt), "epoch": state["epoch"], "split": split,
-                              "pairs": len(rows), "start": describe_start(state["config"].get("backbone_weights"))}
+                              "pairs": len(rows), "order_seed": order_seed,
+                              "start": describe_start(state["config"].get("backbone_weights"))}
     if split == "val":
         result["note"] = ("the val pairs chose best.pt: numbers of best.pt on them are not "
                           "held-out numbers")
@@ -97,8 +109,12 @@ def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
 
 def format_rd_tables(result: dict[str, Any]) -> str:
     """The paper's Tables 2 and 3: AUC, accuracy, precision, recall, F1 by ΔS subset (in %)."""
+    order = result.get("order_seed")
     lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}, backbone started "
-             f"from {result.get('start', '?')}), {result['pairs']} pairs ({result['split']})"]
+             f"from {result.get('start', '?')}), {result['pairs']} pairs ({result['split']}), "
+             "A/B order " + ("as the source lists it" if order is None
+                             else f"randomised (seed {order})"),
+             "Prec/Rec/F1: the class \"A closer\"; mPrec/mRec/mF1: macro, over both classes"]
     if result.get("note"):
         lines.append(f"note: {result['note']}")
     for protocol in (1, 2):
@@ -108,10 +124,11 @@ def format_rd_tables(result: dict[str, Any]) -> str:
         title = "RD protocol 1 (by scale gap)" if protocol == 1 else \
             "RD protocol 2 (ankle regions removed)"
         lines += ["", title, f"{'ΔS':<8} {'pairs':>6} {'AUC':>7} {'Acc':>7} {'Prec':>7} "
-                             f"{'Rec':>7} {'F1':>7}"]
+                             f"{'Rec':>7} {'F1':>7} {'mPrec':>7} {'mRec':>7} {'mF1':>7}"]
         for subset, s in r["subsets"].items():
             vals = " ".join(f"{'-' if s[k] is None else f'{100 * s[k]:.2f}':>7}"
-                            for k in ("auc", "accuracy", "precision", "recall", "f1"))
+                            for k in ("auc", "accuracy", "precision", "recall", "f1",
+                                      "macro_precision", "macro_recall", "macro_f1"))
             lines.append(f"{subset:<8} {s['pairs']:>6} {vals}")
         if r.get("truth"):
             t = r["truth"]
