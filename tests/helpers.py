@@ -50,3 +50,18 @@ def two_person_coco(tmp: Path) -> tuple[Path, Path]:
     ann = coco_file(tmp / "ann.json", [{"id": 7, "file_name": "a.jpg", "width": 640,
                                         "height": 480}], anns)
     return ann, images
+
+
+def synth_store(folder: Path, images: int, seed: int) -> Path:
+    """A synthetic world of ``images`` images in ``folder/world``, imported into
+    ``folder/store.db`` (in-process); returns the store."""
+    from wsp_core.formats import read_source
+    from wsp_core.store import import_source, label_source, open_store
+    from wsp_core.synth.world import generate_world
+
+    generate_world(folder / "world", images, seed=seed, workers=1)
+    db = folder / "store.db"
+    with open_store(db) as s:
+        import_source(s, label_source(read_source("synth", folder / "world" / "scenes.json",
+                                                  folder / "world")), "world")
+    return db

@@ -11,12 +11,11 @@ import torch
 import torchvision
 
 from conftest import run_cli
+from helpers import synth_store
 from wsp_core.errors import InputError
-from wsp_core.formats import read_source
 from wsp_core.models.backbone import imagenet_weights_file
 from wsp_core.models.wsp import WSPNet, heatmap_loss, wsp_loss
-from wsp_core.store import import_source, label_source, open_store
-from wsp_core.synth.world import generate_world
+from wsp_core.store import open_store
 from wsp_core.train.data import PRETRAIN_JOINTS, PairDataset
 from wsp_core.train.manifest import export_manifest, read_manifest
 
@@ -25,13 +24,9 @@ SMOKE = ("--preset", "smoke", "--progress", "none")
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("method")
-    generate_world(folder / "world", 10, seed=5, workers=1)
-    db = folder / "store.db"
+    db = synth_store(tmp_path_factory.mktemp("method"), 10, seed=5)
     with open_store(db) as s:
-        import_source(s, label_source(read_source("synth", folder / "world" / "scenes.json",
-                                                  folder / "world")), "world")
-        export_manifest(s, folder / "m.jsonl", 0.0)
+        export_manifest(s, db.parent / "m.jsonl", 0.0)
     return db
 
 

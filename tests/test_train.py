@@ -15,10 +15,9 @@ import pytest
 import torch
 
 from conftest import run_cli
+from helpers import synth_store
 from wsp_core.errors import InputError
-from wsp_core.store import add_review, import_source, label_source, open_store
-from wsp_core.formats import read_source
-from wsp_core.synth.world import generate_world
+from wsp_core.store import add_review, open_store
 from wsp_core.train.checkpoint import load_checkpoint
 from wsp_core.train.config import PretrainConfig, load_config
 from wsp_core.train.data import PRETRAIN_JOINTS, PairDataset, joints_present
@@ -29,13 +28,7 @@ SMOKE = ["--preset", "smoke", "--set", "max_pairs=12"]
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("train")
-    generate_world(folder / "world", 12, seed=3, workers=1)
-    db = folder / "store.db"
-    with open_store(db) as s:
-        import_source(s, label_source(read_source("synth", folder / "world" / "scenes.json",
-                                                  folder / "world")), "world")
-    return db
+    return synth_store(tmp_path_factory.mktemp("train"), 12, seed=3)
 
 
 def manifest_rows(store: Path, tmp_path: Path) -> list[dict]:
