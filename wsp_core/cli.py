@@ -25,6 +25,9 @@ def _add_import(sub) -> None:
                    help="annotation file (posetrack: a file or a folder of files)")
     p.add_argument("--images", required=True, type=Path, help="folder the image paths are in")
     p.add_argument("--name", help="source name in the store (default: the annotation file's stem)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse the file at the first annotation, joint or image that would be "
+                        "skipped or corrected (docs/FORMATS.md)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_import)
 
@@ -197,7 +200,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     exists = args.db.is_dir() or (args.db.exists() and args.db.stat().st_size > 0)
     store = open_store(args.db, create=False) if exists else None
     try:
-        data = read_source(args.format, args.ann, args.images)
+        data = read_source(args.format, args.ann, args.images, strict=args.strict)
         labelled = label_source(data)
         name = args.name or args.ann.stem
         if len(labelled.pairs) == 0 and store is None:  # nothing to store: no empty store either
