@@ -324,7 +324,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if not args.resume and not args.data:
         raise WspError("--data: FORMAT:PATH is needed to start a run")
     preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
-    overrides = args.set + [f"init={args.init or 'none'}"] + \
+    init = "none" if args.init in (None, "none") else str(Path(args.init).resolve())
+    overrides = args.set + [f"init={init}"] + \
         ([f"protocol={args.protocol}"] if args.protocol else []) + \
         ([f"mts_db={args.mts_db.resolve()}"] if args.mts_db else [])
     cfg = load_config(FinetuneConfig, preset, overrides, kind="finetune")

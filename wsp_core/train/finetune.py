@@ -286,14 +286,9 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
 
     model = PoseNet(cfg.backbone, len(H36M.joints), cfg.head_channels, cfg.depth_bins)
     if cfg.init and cfg.init != "none":
-        from .checkpoint import load_checkpoint
+        from .checkpoint import init_backbone
 
-        state = load_checkpoint(cfg.init)
-        if state.get("kind") != "wsp-pretrain":
-            raise InputError(cfg.init, f"is a {state.get('kind')!r} checkpoint; --init takes a "
-                                       "WSP pre-training checkpoint")
-        if not model.init_from_wsp(state["model"]):
-            raise InputError(cfg.init, f"holds no {cfg.backbone} backbone to start from")
+        model.init_record = init_backbone(model, cfg.init, cfg.backbone)  # runner records it
     model = model.to(device)
     if device.type == "cuda" and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -398,7 +393,7 @@ def _predict_protocol(ckpt: Path, data: str, protocol: str, action: str | None, 
     """(checkpoint state, predictions, manifest rows by sample id) on a protocol's test set."""
     import tempfile
 
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, load_weights
     from .runner import config_from_checkpoint, pick_device
 
     state = load_checkpoint(ckpt)
@@ -414,7 +409,7 @@ def _predict_protocol(ckpt: Path, data: str, protocol: str, action: str | None, 
         raise InputError(data, f"no test sample under protocol {protocol}")
     dev = pick_device(cfg)
     model = build_model(cfg, dev)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], Path(ckpt))
     pred = predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev, cfg)
     return state, pred, {r["sample_id"]: r for r in rows}
 
@@ -498,7 +493,7 @@ def predict_image(ckpt: Path, image_path: Path, boxes: list[list[float]] | None 
     (Z = f · 2000 mm / box side). Root-relative coordinates depend on these only mildly.
     """
     from ..models.posenet import decode
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, load_weights
     from .runner import config_from_checkpoint, pick_device
 
     state = load_checkpoint(ckpt)
@@ -514,7 +509,7 @@ def predict_image(ckpt: Path, image_path: Path, boxes: list[list[float]] | None 
             raise InputError(image_path, f"box {box} is not x,y,w,h with a positive size")
     dev = pick_device(cfg)
     model = build_model(cfg, dev)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], Path(ckpt))
     model.eval()
     f, c = float(max(w, h)), (w / 2.0, h / 2.0)
     crops, inverses, roots = [], [], []

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_weights
 from .data import check_images
 from .manifest import read_manifest
 from .config import PretrainConfig
@@ -23,7 +23,7 @@ def load_wsp(ckpt: Path, device: str = "auto") -> tuple[torch.nn.Module, Pretrai
     cfg = config_from_checkpoint(state, Path(ckpt))
     cfg.device, cfg.backbone_weights = device, None
     model = build_model(cfg, pick_device(cfg))
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], Path(ckpt))
     model.eval()
     return model, cfg, state
 
