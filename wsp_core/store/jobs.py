@@ -52,17 +52,16 @@ def list_jobs(store: Store) -> list[dict[str, Any]]:
     """Every job; ``status`` is ``died`` for a running job whose process is gone, and
     ``resumable`` says whether ``--resume`` can continue it."""
     with store.read() as session:
-        jobs = list(session.scalars(select(Job).order_by(Job.id)))
-    out = []
-    for j in jobs:
-        status = "died" if j.status == "running" and _process_gone(j.run_dir) else j.status
-        resumable = j.kind in TRAINING_KINDS and status in ("stopped", "failed", "died") \
-            and j.run_dir is not None and (Path(j.run_dir) / "last.pt").is_file()
-        out.append({"id": j.id, "kind": j.kind, "status": status, "run_dir": j.run_dir,
-                    "metrics": j.metrics, "created_at": j.created_at.isoformat() + "Z",
-                    "error": j.error, "pid": j.pid, "resumable": resumable})
-    return out
-
+        rows = [{"id": j.id, "kind": j.kind, "status": j.status, "run_dir": j.run_dir,
+                 "metrics": j.metrics, "created_at": j.created_at.isoformat() + "Z",
+                 "error": j.error, "pid": j.pid} for j in session.scalars(select(Job).order_by(Job.id))]
+    for row in rows:  # files are read outside the transaction
+        if row["status"] == "running" and _process_gone(row["run_dir"]):
+            row["status"] = "died"
+        row["resumable"] = row["kind"] in TRAINING_KINDS and row["run_dir"] is not None \
+            and row["status"] in ("stopped", "failed", "died") \
+            and (Path(row["run_dir"]) / "last.pt").is_file()
+    return rows
 
 def _process_gone(run_dir: str | None) -> bool:
     from ..train.heartbeat import read_heartbeat, run_is_dead
