@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from PIL import Image
@@ -50,3 +51,13 @@ def two_person_coco(tmp: Path) -> tuple[Path, Path]:
     ann = coco_file(tmp / "ann.json", [{"id": 7, "file_name": "a.jpg", "width": 640,
                                         "height": 480}], anns)
     return ann, images
+
+
+def snapshot(db) -> dict:
+    """Every row of every table: what a failed command must leave exactly as it was."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
+    finally:
+        con.close()

@@ -14,18 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import sample
-from helpers import coco_file, standing_person, write_image
+from helpers import coco_file, snapshot, standing_person, write_image
 from wsp_core.cli import main
 from wsp_core.skeleton import POSETRACK
-
-
-def snapshot(db: Path) -> dict:
-    con = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
-    finally:
-        con.close()
 
 
 def wsp_import(capsys, db: Path, fmt: str, ann: Path, images: Path, *extra: str):

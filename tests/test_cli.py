@@ -2,22 +2,11 @@
 
 import hashlib
 import json
-import sqlite3
 
 import pytest
 
 from conftest import run_cli, sample
-from helpers import two_person_coco, write_image
-
-
-def snapshot(db):
-    """Every row of every table: what a failed command must leave exactly as it was."""
-    con = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
-    finally:
-        con.close()
+from helpers import snapshot, two_person_coco, write_image
 
 
 @pytest.fixture

@@ -91,6 +91,9 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     assert events[0]["kind"] == "posenet-finetune" and events[-1]["status"] == "finished"
     rows = [json.loads(x) for x in (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1] and rows[-1]["val_mpjpe"] > 0
+    init = json.loads((tmp_path / "ft" / "config.json").read_text())["init"]  # what was loaded
+    assert init["checkpoint"] == str((tmp_path / "wsp" / "last.pt").resolve())
+    assert init["backbone"] == "resnet18" and init["tensors"] > 100 and init["epoch"] == 1
     result = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "best.pt", "--data",
                                 f"synth:{world}", "--protocol", "all", "--workers", 0,
                                 "--json").stdout)

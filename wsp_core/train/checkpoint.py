@@ -50,13 +50,18 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
 
 
 def unpickling_problem(message: str) -> str:
-    """PyTorch's weights-only refusal, said in one line without its advice to load the file
-    unsafely: which import the file asks for."""
+    """PyTorch's weights-only refusal in one line, without its advice to load the file unsafely:
+    the import the file asks for, else the unpickler's own reason (a file that is no pickle)."""
     found = _GLOBAL.search(message)
     if found:
         return (f"refused: the file asks to import {found.group(1)} (a checkpoint holds tensors "
                 "only; it was not loaded)")
-    return "refused: the file holds objects other than tensors (it was not loaded)"
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    after = [lines[k + 1] for k, line in enumerate(lines[:-1])
+             if line.endswith("WeightsUnpickler error:")]
+    reason = after[0] if after else (lines[0] if lines and "weights_only" not in lines[0]
+                                     else "not a PyTorch pickle")
+    return f"not a readable checkpoint (truncated or corrupt?): {reason[:160]}"
 
 
 def check_contents(state: Any, path: Path) -> None:

@@ -401,8 +401,9 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     val_loader = task.make_loader(val_rows, cfg, False, 1, 0) if val_rows and rank == 0 else None
     stopper = Stopper(out, rank)
     guard = LossGuard(out)
-    job = _job_started(store, out, task.job_kind, cfg, digest, rank) if store else None
+    # the heartbeat first: a job row that says running always has a fresh one
     heartbeat = Heartbeat(out).start() if rank == 0 else None
+    job = _job_started(store, out, task.job_kind, cfg, digest, rank) if store else None
     emit({"event": "start", "kind": task.kind, "epochs": cfg.epochs, "start_epoch": start,
           f"train_{task.unit}": len(train_rows), f"val_{task.unit}": len(val_rows),
           "world_size": world, "device": str(device), "manifest_sha256": digest})
