@@ -33,6 +33,8 @@ OUTSIDE_MARGIN = 0.1
 MAX_IMAGE_PIXELS = 178_956_970
 #: Declared sizes at or above this are not sizes (SQLite and OpenCV hold 32-bit sizes).
 MAX_DECLARED_SIZE = 2 ** 31
+#: From this many kept images on, their headers are read by a pool of processes.
+PARALLEL_HEADERS = 4000
 _NUMBER_TYPES = frozenset((int, float))
 
 #: Every decision a reader or the import takes instead of refusing a file, and its report line.
@@ -252,17 +254,13 @@ def declared_size(value: Any) -> int | None:
 def image_size_from_header(path: Path) -> tuple[int, int] | str:
     """Width and height read from the image header (the pixels are not decoded), or the
     NOTE_REASONS key of why the file is not a usable image."""
-    import warnings
-
     from PIL import Image, UnidentifiedImageError
 
     try:
         if path.stat().st_size == 0:
             return "image_empty"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = int(im.width), int(im.height)
+        with Image.open(path) as im:
+            width, height = int(im.width), int(im.height)
     except Image.DecompressionBombError:
         return "image_too_large"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
@@ -272,6 +270,32 @@ def image_size_from_header(path: Path) -> tuple[int, int] | str:
     if width * height > MAX_IMAGE_PIXELS:
         return "image_too_large"
     return width, height
+
+
+def header_sizes(paths: list[Path]) -> list[tuple[int, int] | str]:
+    """:func:`image_size_from_header` of every path (Pillow's header parsing is Python: many
+    images are read by a pool of processes)."""
+    import warnings
+
+    from PIL import Image
+
+    workers = min(8, os.cpu_count() or 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if len(paths) < PARALLEL_HEADERS or workers < 2:
+            return [image_size_from_header(p) for p in paths]
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, initializer=_quiet_bomb_warnings) as pool:
+            return list(pool.map(image_size_from_header, paths, chunksize=256))
+
+
+def _quiet_bomb_warnings() -> None:
+    import warnings
+
+    from PIL import Image
+
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
 def resolve_images(data: SourceData, keep: np.ndarray) -> np.ndarray:
@@ -285,12 +309,15 @@ def resolve_images(data: SourceData, keep: np.ndarray) -> np.ndarray:
     if not data.images_dir.is_dir():
         raise InputError(data.images_dir, "image folder does not exist")
     usable = keep.copy()
-    for i in np.flatnonzero(keep):
+    kept = np.flatnonzero(keep)
+    paths = []
+    for i in kept:
         path = safe_image_path(data.ann_path, data.images_dir, data.image_files[i])
         if not path.is_file():
             raise InputError(data.ann_path, f"image {data.image_files[i]!r} not found in "
                                             f"{data.images_dir}")
-        size = image_size_from_header(path)
+        paths.append(path)
+    for i, path, size in zip(kept, paths, header_sizes(paths)):
         if isinstance(size, str):
             data.notes.note(path, size, f"image {data.image_files[i]}")
             usable[i] = False

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InputError
 from ..skeleton import FORMAT_JOINT_SETS, JointSet
 from .base import (ReadNotes, SourceData, all_numbers, bbox_from_keypoints, clean_keypoints,
-                   declared_size, is_number, load_json)
+                   declared_size, load_json)
 
 #: The COCO-style formats this module reads.
 COCO_STYLE_FORMATS = ("coco", "crowdpose", "posetrack", "muco", "mupots", "synth")
@@ -184,9 +184,11 @@ def _annotation_problem(a: dict, num: int, fmt: str, checked: tuple[bool, bool])
 
 def _is_crowd(value: Any) -> bool:
     """COCO's ``iscrowd``: 1 or true is a crowd region; 0, "0", false, null are persons."""
+    if value is None or value == 0:  # 0, 0.0, false: the common case first
+        return False
     if isinstance(value, str):
         return value.strip().lower() not in ("", "0", "false", "no")
-    return bool(value) if is_number(value) or isinstance(value, bool) else False
+    return isinstance(value, (int, float))  # a non-zero number or true; a list is no flag
 
 
 def _index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]):
