@@ -105,6 +105,12 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     bad = run_cli("finetune", "--data", f"synth:{world}", "--init", db, "--out", tmp_path / "x",
                   "--preset", "smoke", check=False)
     assert bad.returncode == 2 and "not a readable checkpoint" in bad.stderr
+    assert not (tmp_path / "x").exists()                          # refused before writing
+    other = run_cli("finetune", "--data", f"synth:{world}", "--init", tmp_path / "wsp" / "last.pt",
+                    "--out", tmp_path / "y", "--preset", "smoke", "--set", "backbone=resnet34",
+                    check=False)
+    assert other.returncode == 2 and "holds a resnet18 backbone; this run builds a resnet34" \
+        in other.stderr and not (tmp_path / "y").exists()
 
 
 def test_predict_on_a_real_photo(world, tmp_path):

@@ -330,6 +330,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         ([f"mts_db={args.mts_db.resolve()}"] if args.mts_db else [])
     cfg = load_config(FinetuneConfig, preset, overrides, kind="finetune")
     data = args.data or _run_config(args.out).get("data")
+    if not args.resume and cfg.init != "none":  # before the run folder is written
+        from .train.checkpoint import wsp_init_checkpoint
+
+        wsp_init_checkpoint(cfg.init, cfg.backbone)
     summary = finetune(data, args.out, cfg, args.resume, "none" if args.json else args.progress,
                        store=args.db)
     if args.json:

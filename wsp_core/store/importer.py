@@ -89,10 +89,10 @@ def label_source(data: SourceData) -> Labelled:
     image count as unlabelled (formats.apply_margins), which can only shrink the selection.
     """
     measures = measure_persons(perspective_joints(data.keypoints, data.joint_set))
-    keep_image = _mcpc_images(data, measures.mcpc)
-    if keep_image.any():
-        keep_image = resolve_images(data, keep_image)  # header sizes; unreadable images dropped
-    if apply_margins(data):
+    candidates = _mcpc_images(data, measures.mcpc)
+    keep_image = resolve_images(data, candidates) if candidates.any() else candidates
+    # header sizes; unreadable images dropped (their joints are not checked)
+    if apply_margins(data, ~(candidates & ~keep_image)):
         measures = measure_persons(perspective_joints(data.keypoints, data.joint_set))
     keep_image &= _mcpc_images(data, measures.mcpc)
     # persons of a dropped image make no pair

@@ -105,10 +105,10 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], path:
     model.load_state_dict(weights)
 
 
-def init_backbone(model: torch.nn.Module, path: str | os.PathLike[str],
-                  backbone: str) -> dict[str, Any]:
-    """Start ``model``'s backbone (a PoseNet) from a WSP pre-training checkpoint: same
-    backbone, every backbone tensor loaded. Returns what was loaded (for the run's config)."""
+def wsp_init_checkpoint(path: str | os.PathLike[str], backbone: str) -> dict[str, Any]:
+    """A checkpoint ``--init`` can start a ``backbone`` PoseNet from: a WSP pre-training one of
+    the same backbone (checked before a run writes anything; the tensors when it builds its
+    model, by :func:`init_backbone`)."""
     path = Path(path)
     state = load_checkpoint(path)
     if state["kind"] != "wsp-pretrain":
@@ -118,6 +118,15 @@ def init_backbone(model: torch.nn.Module, path: str | os.PathLike[str],
     if theirs != backbone:
         raise InputError(path, f"holds a {theirs} backbone; this run builds a {backbone} "
                                f"(--set backbone={theirs} to fine-tune from it)")
+    return state
+
+
+def init_backbone(model: torch.nn.Module, path: str | os.PathLike[str],
+                  backbone: str) -> dict[str, Any]:
+    """Start ``model``'s backbone (a PoseNet) from a WSP pre-training checkpoint: same
+    backbone, every backbone tensor loaded. Returns what was loaded (for the run's config)."""
+    path = Path(path)
+    state = wsp_init_checkpoint(path, backbone)
     try:
         names = model.init_from_wsp(state["model"])
     except ValueError as e:
