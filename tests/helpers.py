@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from PIL import Image
@@ -65,3 +66,13 @@ def synth_store(folder: Path, images: int, seed: int) -> Path:
         import_source(s, label_source(read_source("synth", folder / "world" / "scenes.json",
                                                   folder / "world")), "world")
     return db
+
+
+def snapshot(db) -> dict:
+    """Every row of every table: what a failed command must leave exactly as it was."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
+    finally:
+        con.close()

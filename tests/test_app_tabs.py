@@ -93,6 +93,32 @@ def test_cancel_leaves_a_resumable_checkpoint_and_resume_finishes(qtbot, window,
     assert [j["status"] for j in jobs_in_store(db) if j["kind"] == "pretrain"] == ["finished"]
 
 
+def test_a_killed_job_is_shown_as_died_and_resumable(qtbot, window, db, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from wsp_core.store.jobs import start_job
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"")
+    with open_store(db, create=False) as st:
+        start_job(st, "pretrain", {}, run)                       # its row says running ...
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run / "heartbeat.json").write_text(json.dumps(              # ... its process is gone
+        {"pid": gone.pid, "host": socket.gethostname(), "time": time.time()}))
+    win = window(db)
+    jobs = win.jobs
+    jobs.refresh_jobs()
+    assert jobs.jobs.item(0, 1).text() == "pretrain" and jobs.jobs.item(0, 2).text() == "died"
+    jobs.jobs.selectRow(0)
+    assert "died" in jobs.message.text() and "Resume continues it" in jobs.message.text()
+    assert jobs.resume_button.isEnabled()
+
+
 def test_a_crashing_job_shows_its_error_and_the_app_keeps_working(qtbot, window, db, tmp_path):
     win = window(db)
     jobs = win.jobs

@@ -95,6 +95,9 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     assert events[0]["kind"] == "posenet-finetune" and events[-1]["status"] == "finished"
     rows = [json.loads(x) for x in (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1] and rows[-1]["val_mpjpe"] > 0
+    init = json.loads((tmp_path / "ft" / "config.json").read_text())["init"]  # what was loaded
+    assert init["checkpoint"] == str((tmp_path / "wsp" / "last.pt").resolve())
+    assert init["backbone"] == "resnet18" and init["tensors"] > 100 and init["epoch"] == 1
     result = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "best.pt", "--data",
                                 f"synth:{world}", "--protocol", "all", "--workers", 0,
                                 "--json").stdout)
@@ -109,6 +112,12 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     bad = run_cli("finetune", "--data", f"synth:{world}", "--init", db, "--out", tmp_path / "x",
                   "--preset", "smoke", check=False)
     assert bad.returncode == 2 and "not a readable checkpoint" in bad.stderr
+    assert not (tmp_path / "x").exists()                          # refused before writing
+    other = run_cli("finetune", "--data", f"synth:{world}", "--init", tmp_path / "wsp" / "last.pt",
+                    "--out", tmp_path / "y", "--preset", "smoke", "--set", "backbone=resnet34",
+                    check=False)
+    assert other.returncode == 2 and "holds a resnet18 backbone; this run builds a resnet34" \
+        in other.stderr and not (tmp_path / "y").exists()
 
 
 def test_predict_on_a_real_photo(world, tmp_path):

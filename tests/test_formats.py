@@ -87,23 +87,51 @@ def test_malformed_json(tmp_path):
         read_source("coco", bad, tmp_path)
 
 
-def test_keypoint_list_of_the_wrong_length(tmp_path):
-    ann, images = two_person_coco(tmp_path)
+def _edit(ann, change):
     d = json.loads(ann.read_text())
-    d["annotations"][1]["keypoints"] = d["annotations"][1]["keypoints"][:-3]
+    change(d)
     ann.write_text(json.dumps(d))
-    with pytest.raises(InputError, match="annotation 2: keypoint list of length 48, expected 51"):
-        read_source("coco", ann, images)
 
 
-@pytest.mark.parametrize("value", [-3.0, float("nan"), float("inf")])
-def test_negative_or_nan_coordinates(tmp_path, value):
+def test_keypoint_list_of_the_wrong_length_skips_that_annotation(tmp_path):
     ann, images = two_person_coco(tmp_path)
-    d = json.loads(ann.read_text())
-    d["annotations"][0]["keypoints"][15 * 3 + 1] = value
-    ann.write_text(json.dumps(d))
-    with pytest.raises(InputError, match="annotation 1: joint 15 has an invalid value"):
-        read_source("coco", ann, images)
+    _edit(ann, lambda d: d["annotations"][1].update(keypoints=d["annotations"][1]["keypoints"][:-3]))
+    data = read_source("coco", ann, images)
+    assert data.person_keys == ["1"]
+    assert data.notes.counts == {"annotation_malformed": 1}
+    assert "annotation 2: keypoint list of length 48, expected 51" in \
+        data.notes.examples["annotation_malformed"]
+    with pytest.raises(InputError, match=r"ann\.json: annotation 2: keypoint list of length 48, "
+                                         r"expected 51 .*: malformed annotations \(refused: --strict\)"):
+        read_source("coco", ann, images, strict=True)
+
+
+@pytest.mark.parametrize("value", ["12", True, None])
+def test_keypoints_given_as_text_or_booleans_are_refused(tmp_path, value):
+    ann, images = two_person_coco(tmp_path)
+    _edit(ann, lambda d: d["annotations"][0]["keypoints"].__setitem__(15 * 3, value))
+    data = read_source("coco", ann, images)
+    assert data.person_keys == ["2"] and data.notes.counts == {"annotation_malformed": 1}
+    assert "not all numbers" in data.notes.examples["annotation_malformed"]
+
+
+@pytest.mark.parametrize("value, reason", [(float("nan"), "joint_not_finite"),
+                                           (float("inf"), "joint_not_finite")])
+def test_non_finite_coordinates_make_the_joint_unlabelled(tmp_path, value, reason):
+    ann, images = two_person_coco(tmp_path)
+    _edit(ann, lambda d: d["annotations"][0]["keypoints"].__setitem__(15 * 3 + 1, value))
+    data = read_source("coco", ann, images)
+    assert data.keypoints[0, 15].tolist() == [0, 0, 0]       # unlabelled, and valid JSON
+    assert data.keypoints[0, 16, 2] == 2 and data.notes.counts == {reason: 1}
+    with pytest.raises(InputError, match="annotation 1 joint 15 \\(left_ankle\\).*--strict"):
+        read_source("coco", ann, images, strict=True)
+
+
+def test_a_labelled_joint_at_the_origin_is_a_coco_quirk(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    _edit(ann, lambda d: d["annotations"][0]["keypoints"].__setitem__(slice(45, 48), [0, 0, 2]))
+    data = read_source("coco", ann, images)
+    assert data.keypoints[0, 15, 2] == 0 and data.notes.counts == {"joint_at_origin": 1}
 
 
 def test_unlabelled_joint_may_hold_a_sentinel(tmp_path):
@@ -145,13 +173,15 @@ def test_wrong_joint_set_is_named(tmp_path):
         read_source("coco", sample("crowdpose", "test_crowdpose.json"), tmp_path)
 
 
-def test_annotation_of_an_unknown_image(tmp_path):
+def test_annotation_of_an_unknown_image_is_skipped(tmp_path):
     ann, images = two_person_coco(tmp_path)
-    d = json.loads(ann.read_text())
-    d["annotations"][0]["image_id"] = 99
-    ann.write_text(json.dumps(d))
+    _edit(ann, lambda d: d["annotations"][0].update(image_id=99))
+    data = read_source("coco", ann, images)
+    assert data.person_keys == ["2"]
+    assert data.notes.as_dict() == {"annotation_unknown_image": {
+        "count": 1, "example": "ann.json: annotation 1 refers to image 99"}}
     with pytest.raises(InputError, match="annotation 1 refers to image 99"):
-        read_source("coco", ann, images)
+        read_source("coco", ann, images, strict=True)
 
 
 def test_not_a_coco_layout(tmp_path):
@@ -169,6 +199,11 @@ def test_crowd_regions_are_not_persons(tmp_path):
     d["annotations"][1]["iscrowd"] = 1
     ann.write_text(json.dumps(d))
     assert read_source("coco", ann, images).num_persons == 1
+    for not_crowd in ("0", False, None, 0.0):
+        _edit(ann, lambda d: d["annotations"][1].update(iscrowd=not_crowd))
+        assert read_source("coco", ann, images).num_persons == 2, not_crowd
+    _edit(ann, lambda d: d["annotations"][1].update(iscrowd="1"))
+    assert read_source("coco", ann, images).num_persons == 1
 
 
 def test_ids_that_differ_only_in_type_are_the_same_id(tmp_path):
@@ -176,8 +211,10 @@ def test_ids_that_differ_only_in_type_are_the_same_id(tmp_path):
     d = json.loads(ann.read_text())
     d["annotations"][1]["id"] = "1"
     ann.write_text(json.dumps(d))
+    data = read_source("coco", ann, images)
+    assert data.person_keys == ["1"] and data.notes.counts == {"annotation_duplicate_id": 1}
     with pytest.raises(InputError, match="annotation id 1 appears twice"):
-        read_source("coco", ann, images)
+        read_source("coco", ann, images, strict=True)
     d["annotations"][1]["id"] = 2
     d["annotations"][1]["image_id"] = "7"       # refers to image 7 by its text: accepted
     ann.write_text(json.dumps(d))

@@ -202,9 +202,11 @@ def test_muco_layout_without_coco_keypoints(tmp_path):
     bad = json.loads(path.read_text())
     bad["annotations"][0]["keypoints_cam"] = bad["annotations"][0]["keypoints_cam"][:20]
     path.write_text(json.dumps(bad))
+    data = read_source("muco", path, tmp_path)                 # that annotation is skipped
+    assert data.person_keys == ["2"] and data.notes.counts == {"annotation_malformed": 1}
     from wsp_core.errors import InputError
     with pytest.raises(InputError, match="annotation 1: keypoints_cam must be 21 × 3"):
-        read_source("muco", path, tmp_path)
+        read_source("muco", path, tmp_path, strict=True)
 
 
 def test_synth_cli_rejects_bad_arguments_in_one_line(tmp_path):

@@ -215,6 +215,9 @@ class JobsTab(QWidget):
         job = self._selected_job()
         if job is not None and job["error"]:
             self.message.setText(f"job {job['id']} failed: {job['error']}")
+        elif job is not None and job["status"] == "died":
+            self.message.setText(f"job {job['id']} died (its process is gone)"
+                                 + ("; Resume continues it" if job.get("resumable") else ""))
         self._update_buttons()
 
     # -- launching -----------------------------------------------------------------------------
@@ -365,10 +368,9 @@ class JobsTab(QWidget):
         self.launch_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         job = self._selected_job()
-        stopped = (job is not None and job["kind"] in TRAINING and job["status"] in
-                   ("stopped", "failed")) or (self.runner is not None and not running and
-                                              self.runner.kind in TRAINING and
-                                              self.runner.status == "stopped")
+        stopped = (job is not None and job.get("resumable", False)) or \
+            (self.runner is not None and not running and self.runner.kind in TRAINING
+             and self.runner.status == "stopped")
         self.resume_button.setEnabled(stopped and not running)
 
 

@@ -25,6 +25,9 @@ def _add_import(sub) -> None:
                    help="annotation file (posetrack: a file or a folder of files)")
     p.add_argument("--images", required=True, type=Path, help="folder the image paths are in")
     p.add_argument("--name", help="source name in the store (default: the annotation file's stem)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse the file at the first annotation, joint or image that would be "
+                        "skipped or corrected (docs/FORMATS.md)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_import)
 
@@ -222,7 +225,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     exists = args.db.is_dir() or (args.db.exists() and args.db.stat().st_size > 0)
     store = open_store(args.db, create=False) if exists else None
     try:
-        data = read_source(args.format, args.ann, args.images)
+        data = read_source(args.format, args.ann, args.images, strict=args.strict)
         labelled = label_source(data)
         name = args.name or args.ann.stem
         if len(labelled.pairs) == 0 and store is None:  # nothing to store: no empty store either
@@ -346,11 +349,17 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if not args.resume and not args.data:
         raise WspError("--data: FORMAT:PATH is needed to start a run")
     preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
-    overrides = args.set + ([f"init={args.init}"] if args.init else []) + \
+    named = args.init is None or args.init.strip().lower() in ("none", "random", "imagenet")
+    init = args.init if named else str(Path(args.init).resolve())
+    overrides = args.set + ([f"init={init}"] if init else []) + \
         ([f"protocol={args.protocol}"] if args.protocol else []) + \
         ([f"mts_db={args.mts_db.resolve()}"] if args.mts_db else [])
     cfg = load_config(FinetuneConfig, preset, overrides, kind="finetune")
     data = args.data or _run_config(args.out).get("data")
+    if not args.resume and cfg.init not in ("none", "imagenet"):  # before the run folder is written
+        from .train.checkpoint import wsp_init_checkpoint
+
+        wsp_init_checkpoint(cfg.init, cfg.backbone)
     summary = finetune(data, args.out, cfg, args.resume, "none" if args.json else args.progress,
                        store=args.db)
     if args.json:

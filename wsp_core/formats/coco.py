@@ -5,13 +5,20 @@ image_id, keypoints: [x, y, v] * J, bbox: [x, y, w, h], iscrowd}], categories: [
 names}]}``. They differ in the joint set, and PoseTrack18 spreads a dataset over one file per
 video (``--ann`` may name a folder of them), has relative ``file_name``s like
 ``images/val/<video>/000000.jpg`` and no image sizes, and adds ``track_id`` and ``bbox_head``.
-Crowd regions (``iscrowd: 1``) are not persons and are skipped.
+Crowd regions (``iscrowd`` 1 or true; ``"0"`` is not a crowd) are not persons and are skipped.
+
+A problem of one entry (an annotation that is not an object, keypoints that are not 3·J numbers,
+a malformed box, an unknown image, a repeated id; an image entry without id or file name) skips
+that entry and is counted in the source's notes; the layout itself (``images`` and
+``annotations`` lists, the declared joint names, unique image ids) is checked for the whole file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import FORMAT_JOINT_SETS, JointSet
-from .base import SourceData, bbox_from_keypoints, check_keypoints, load_json
+from .base import (ReadNotes, SourceData, all_numbers, bbox_from_keypoints, clean_keypoints,
+                   declared_size, load_json)
 
 #: The COCO-style formats this module reads.
 COCO_STYLE_FORMATS = ("coco", "crowdpose", "posetrack", "muco", "mupots", "synth")
@@ -30,8 +38,10 @@ _EXTRA_FIELDS = ("track_id", "bbox_head", "subject", "action", "action_idx", "el
                  "hug_group", "cut", "yaw_deg")
 
 
-def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
+def read_coco_style(fmt: str, ann: Path, images_dir: Path,
+                    notes: ReadNotes | None = None) -> SourceData:
     """Read a COCO, CrowdPose or PoseTrack18 annotation file (or, for PoseTrack, a folder)."""
+    notes = notes if notes is not None else ReadNotes()
     joint_set = FORMAT_JOINT_SETS[fmt]
     files = _annotation_files(ann, fmt)
     images: list[tuple[Path, Any]] = []
@@ -41,12 +51,17 @@ def read_coco_style(fmt: str, ann: Path, images_dir: Path) -> SourceData:
         _check_layout(path, dataset, joint_set, fmt)
         images += [(path, im) for im in dataset["images"]]
         anns += [(path, a) for a in dataset["annotations"]]
+    images = _usable_images(images, notes)
+    anns = _usable_annotations(anns, {str(im["id"]) for _, im in images}, joint_set.num_joints,
+                               fmt, notes)
     if fmt in THREE_D_FORMATS:
         from .muco import prepare_3d_annotations, valid_annotations
 
         anns = valid_annotations(anns)
         prepare_3d_annotations(joint_set, images, anns)
-    return _to_source(fmt, joint_set, ann, images_dir, images, anns)
+    data = _to_source(fmt, joint_set, ann, images_dir, images, anns, notes)
+    data.notes = notes
+    return data
 
 
 def _annotation_files(ann: Path, fmt: str) -> list[Path]:
@@ -87,28 +102,100 @@ def _short(names: Any) -> str:
     return "[" + ", ".join(names[:3]) + (", …]" if len(names) > 3 else "]")
 
 
-def _validated_index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]):
-    """pycocotools' index over the merged dataset, after checking what it silently assumes:
-    objects with ids, ids unique (it would keep the last of two), images that exist."""
+def _usable_images(images: list[tuple[Path, Any]], notes: ReadNotes) -> list[tuple[Path, Any]]:
+    """The image entries with an id and a file name; a repeated id refuses the file (the
+    annotations of either could be meant)."""
+    out, seen = [], set()
+    for k, (path, im) in enumerate(images):
+        if not isinstance(im, dict) or not _is_id(im.get("id")) \
+                or not isinstance(im.get("file_name"), str) or not im["file_name"]:
+            notes.note(path, "image_malformed", f"image entry {k} {_brief(im)}")
+            continue
+        if str(im["id"]) in seen:  # the store keys on the text: 7 and "7" are one id
+            raise InputError(path, f"image id {im['id']} appears twice")
+        seen.add(str(im["id"]))
+        out.append((path, im))
+    return out
+
+
+def _usable_annotations(anns: list[tuple[Path, Any]], image_ids: set[str], num: int, fmt: str,
+                        notes: ReadNotes) -> list[tuple[Path, Any]]:
+    """The person annotations that can be read: crowd regions left out (they are not persons),
+    every malformed, repeated or orphan annotation skipped and noted."""
+    out, seen = [], set()
+    entries = [a for _, a in anns]
+    checked = (_all_numbers(entries, "keypoints", 3 * num), _all_numbers(entries, "bbox", 4))
+    for k, (path, a) in enumerate(anns):
+        if not isinstance(a, dict) or not _is_id(a.get("id")):
+            notes.note(path, "annotation_malformed", f"annotation entry {k} {_brief(a)} is not "
+                                                     "an object with an 'id'")
+            continue
+        if _is_crowd(a.get("iscrowd")):
+            continue
+        if str(a["id"]) in seen:
+            notes.note(path, "annotation_duplicate_id", f"annotation id {a['id']} appears twice")
+            continue
+        if not _is_id(a.get("image_id")) or str(a["image_id"]) not in image_ids:
+            notes.note(path, "annotation_unknown_image", f"annotation {a['id']} refers to image "
+                                                         f"{a.get('image_id')!r}")
+            continue
+        problem = _annotation_problem(a, num, fmt, checked)
+        if problem:
+            notes.note(path, "annotation_malformed", f"annotation {a['id']}: {problem}")
+            continue
+        seen.add(str(a["id"]))
+        out.append((path, a))
+    return out
+
+
+def _all_numbers(anns: list[Any], key: str, length: int) -> bool:
+    """Whether every annotation's ``key`` is absent or ``length`` JSON numbers, finite for a
+    box with w, h >= 0: one pass over the whole file (4× faster than a check per annotation),
+    so only a file that fails it has its annotations checked one by one."""
+    rows = [a.get(key) if isinstance(a, dict) else None for a in anns]
+    rows = [r for r in rows if r not in (None, [])]
+    if not (all(isinstance(r, list) and len(r) == length for r in rows)
+            and set(map(type, itertools.chain.from_iterable(rows))) <= {int, float}):
+        return False
+    if key != "bbox" or not rows:
+        return True
+    boxes = np.array(rows, dtype=np.float64)
+    return bool(np.isfinite(boxes).all() and (boxes[:, 2:] >= 0).all())
+
+
+def _annotation_problem(a: dict, num: int, fmt: str, checked: tuple[bool, bool]) -> str | None:
+    """What makes a person annotation unreadable, or None. ``checked``: whether the keypoints
+    and the boxes of the whole file have passed :func:`_all_numbers` already."""
+    kps = a.get("keypoints")
+    if not checked[0] and kps not in (None, []) and not all_numbers(kps, 3 * num):
+        length = len(kps) if isinstance(kps, list) else type(kps).__name__
+        if isinstance(kps, list) and length == 3 * num:
+            return "keypoints are not all numbers (text or true/false)"
+        return f"keypoint list of length {length}, expected {3 * num} ({num} joints × 3)"
+    box = a.get("bbox")
+    if not checked[1] and box not in (None, []) and not (all_numbers(box, 4) and all(map(math.isfinite, box))
+                                      and box[2] >= 0 and box[3] >= 0):
+        return f"bbox {_brief(box)} is not [x, y, w, h] with finite values and non-negative size"
+    if fmt in THREE_D_FORMATS:
+        from .muco import problem_3d
+
+        return problem_3d(a, num)
+    return None
+
+
+def _is_crowd(value: Any) -> bool:
+    """COCO's ``iscrowd``: 1 or true is a crowd region; 0, "0", false, null are persons."""
+    if value is None or value == 0:  # 0, 0.0, false: the common case first
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no")
+    return isinstance(value, (int, float))  # a non-zero number or true; a list is no flag
+
+
+def _index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]):
+    """pycocotools' index over the merged, checked entries."""
     from pycocotools.coco import COCO
 
-    image_ids: set[Any] = set()
-    for path, im in images:
-        if not isinstance(im, dict) or not _is_id(im.get("id")) or "file_name" not in im:
-            raise InputError(path, f"image entry {_brief(im)} lacks an 'id' or a 'file_name'")
-        if str(im["id"]) in image_ids:  # the store keys on the text: 7 and "7" are one id
-            raise InputError(path, f"image id {im['id']} appears twice")
-        image_ids.add(str(im["id"]))
-    ann_ids: set[Any] = set()
-    for path, a in anns:
-        if not isinstance(a, dict) or not _is_id(a.get("id")):
-            raise InputError(path, f"annotation entry {_brief(a)} is not an object with an 'id'")
-        if str(a["id"]) in ann_ids:
-            raise InputError(path, f"annotation id {a['id']} appears twice")
-        ann_ids.add(str(a["id"]))
-        if not _is_id(a.get("image_id")) or str(a["image_id"]) not in image_ids:
-            raise InputError(path, f"annotation {a['id']} refers to image {a.get('image_id')!r}, "
-                                   "which the file does not list")
     coco = COCO()
     # no categories: pycocotools would then require a category_id on every annotation, which
     # keypoint files of one category (person) need not carry
@@ -119,30 +206,27 @@ def _validated_index(images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]
 
 
 def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
-               images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]]) -> SourceData:
-    coco = _validated_index(images, anns)
+               images: list[tuple[Path, Any]], anns: list[tuple[Path, Any]],
+               notes: ReadNotes) -> SourceData:
+    coco = _index(images, anns)
     file_of_ann = {a["id"]: path for path, a in anns}
+    file_of_image = {str(im["id"]): path for path, im in images}
     image_pos = {str(image_id): i for i, image_id in enumerate(coco.imgs)}
     images_ = list(coco.imgs.values())
-    sizes = [(_int_or_zero(im.get("width")), _int_or_zero(im.get("height"))) for im in images_]
-    persons = [a for a in coco.anns.values() if not a.get("iscrowd")]
+    sizes = [_sizes(file_of_image[str(im["id"])], im, notes) for im in images_]
+    persons = list(coco.anns.values())
     num = joint_set.num_joints
     person_image = np.array([image_pos[str(a["image_id"])] for a in persons], dtype=np.int64)
     person_keys = [str(a["id"]) for a in persons]
     files = [file_of_ann[a["id"]] for a in persons]
     zeros = [0.0] * (3 * num)  # a box-only annotation: no joint labelled
-    kps = _stack([a.get("keypoints") or zeros for a in persons], 3 * num,
-                 lambda p: _keypoints(files[p], person_keys[p], persons[p].get("keypoints"), num))
-    kps = kps.reshape(len(persons), num, 3)
+    kps = np.array([a.get("keypoints") or zeros for a in persons],
+                   dtype=np.float64).reshape(len(persons), num, 3)
     has_box = np.array([a.get("bbox") not in (None, []) for a in persons], dtype=bool)
-    bbox = _stack([a.get("bbox") if has_box[p] else [0.0] * 4 for p, a in enumerate(persons)], 4,
-                  lambda p: _bbox(files[p], person_keys[p], persons[p]["bbox"]))
-    bad_box = has_box & ~(np.isfinite(bbox).all(axis=1) & (bbox[:, 2:] >= 0).all(axis=1))
-    if bad_box.any():
-        p = int(np.flatnonzero(bad_box)[0])
-        _bbox(files[p], person_keys[p], persons[p]["bbox"])
+    bbox = np.array([a["bbox"] if has_box[p] else [0.0] * 4 for p, a in enumerate(persons)],
+                    dtype=np.float64).reshape(len(persons), 4)
     extra = [{f: a[f] for f in _EXTRA_FIELDS if f in a} or None for a in persons]
-    check_keypoints(files, kps, person_keys)
+    clean_keypoints(files, kps, person_keys, notes, joint_set.joints)
     if (~has_box).any():
         bbox[~has_box] = bbox_from_keypoints(kps[~has_box])
     data = SourceData(fmt, joint_set, ann, images_dir, [str(i) for i in coco.imgs],
@@ -156,33 +240,15 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
     return data
 
 
-def _stack(rows: list[Any], width: int, check_row) -> np.ndarray:
-    """``rows`` as an (N, width) float array in one conversion; when that fails, ``check_row(p)``
-    on each row raises the InputError that names the first bad one."""
-    if not rows:
-        return np.zeros((0, width))
-    try:
-        out = np.array(rows, dtype=np.float64)
-        if out.shape == (len(rows), width):
-            return out
-    except (TypeError, ValueError):
-        pass
-    for p in range(len(rows)):
-        check_row(p)
-    raise AssertionError("a row failed to convert but passed its check")  # pragma: no cover
-
-
-def _keypoints(path: Path, key: str, values: Any, num: int) -> np.ndarray:
-    if values is None or (isinstance(values, list) and len(values) == 0):
-        return np.zeros((num, 3))  # a box-only annotation: no joint labelled
-    if not isinstance(values, list) or len(values) != 3 * num:
-        length = len(values) if isinstance(values, list) else type(values).__name__
-        raise InputError(path, f"annotation {key}: keypoint list of length {length}, "
-                               f"expected {3 * num} ({num} joints × 3)")
-    try:
-        return np.asarray(values, dtype=np.float64).reshape(num, 3)
-    except (TypeError, ValueError):
-        raise InputError(path, f"annotation {key}: keypoints are not all numbers") from None
+def _sizes(path: Path, im: dict, notes: ReadNotes) -> tuple[int, int]:
+    """The image size the file declares, (0, 0) when it gives none or not a size (noted)."""
+    width, height = declared_size(im.get("width")), declared_size(im.get("height"))
+    if width is None or height is None:
+        notes.note(path, "image_size_invalid", f"image {im['id']} declares width "
+                                               f"{_brief(im.get('width'))}, height "
+                                               f"{_brief(im.get('height'))}")
+        return 0, 0
+    return width, height
 
 
 def _bbox(path: Path, key: str, box: Any) -> np.ndarray:
@@ -198,16 +264,6 @@ def _bbox(path: Path, key: str, box: Any) -> np.ndarray:
 
 def _is_id(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
-
-
-def _int_or_zero(value: Any) -> int:
-    """A size given in the file, or 0 (then read from the image header) when it is not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0
-    try:
-        return max(int(value), 0)
-    except (OverflowError, ValueError):  # infinity, NaN
-        return 0
 
 
 def _brief(value: Any) -> str:
@@ -232,7 +288,7 @@ def person_boxes(ann: Path, image_name: str) -> list[list[float]]:
         raise InputError(ann, f"lists no image named {wanted}")
     boxes = []
     for k, a in enumerate(data["annotations"]):
-        if isinstance(a, dict) and a.get("image_id") in ids and not a.get("iscrowd"):
+        if isinstance(a, dict) and a.get("image_id") in ids and not _is_crowd(a.get("iscrowd")):
             key = str(a.get("id", k))
             if a.get("bbox") is None and a.get("keypoints") is not None:
                 box = _keypoint_box(ann, key, a["keypoints"])

@@ -20,12 +20,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import JointSet
-from .base import SourceData, finite_array
+from .base import SourceData, finite_array, number_array
 
 
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
                            anns: list[tuple[Path, Any]]) -> None:
-    """Give every annotation COCO-style ``keypoints`` (in place) when the file lacks them."""
+    """Give every annotation COCO-style ``keypoints`` (in place) when the file lacks them
+    (the annotations have passed :func:`problem_3d`)."""
     sizes = {str(im.get("id")): (_size(im.get("width")), _size(im.get("height")))
              for _, im in images if isinstance(im, dict)}
     num = joint_set.num_joints
@@ -51,16 +52,26 @@ def valid_annotations(anns: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
             if not (isinstance(a, dict) and a.get("is_valid", 1) in (0, False))]
 
 
+def problem_3d(a: dict, num: int) -> str | None:
+    """What makes a 3D annotation unreadable (checked before any is used), or None."""
+    cam = number_array(a.get("keypoints_cam"), (num, 3))
+    if cam is None or not np.isfinite(cam).all():
+        return f"keypoints_cam must be {num} × 3 finite numbers"
+    if (cam[:, 2] <= 0).any():
+        return "keypoints_cam has a joint at or behind the camera (z <= 0)"
+    if a.get("keypoints") is None:
+        img = number_array(a.get("keypoints_img"), (num, 2))
+        if img is None or not np.isfinite(img).all():
+            return f"keypoints_img must be {num} × 2 finite numbers"
+        if a.get("keypoints_vis") is not None and number_array(a["keypoints_vis"], (num,)) is None:
+            return f"keypoints_vis must be {num} numbers"
+    return None
+
+
 def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: list[Path]) -> None:
     """Fill ``data.keypoints_cam`` and ``data.image_intrinsics`` from the 3D layout's fields."""
     num = data.joint_set.num_joints
-    cam = np.zeros((len(persons), num, 3))
-    for p, a in enumerate(persons):
-        cam[p] = _array(files[p], a, "keypoints_cam", (num, 3))
-    if (cam[..., 2] <= 0).any():
-        p = int(np.flatnonzero((cam[..., 2] <= 0).any(1))[0])
-        raise InputError(files[p], f"annotation {persons[p]['id']}: keypoints_cam has a joint "
-                                   "at or behind the camera (z <= 0)")
+    cam = np.array([a["keypoints_cam"] for a in persons], dtype=np.float64).reshape(-1, num, 3)
     intrinsics = []
     for im in images:
         f, c = im.get("f"), im.get("c")

@@ -49,13 +49,16 @@ class PoseNet(nn.Module):
 
     def init_from_wsp(self, state: dict[str, torch.Tensor]) -> list[str]:
         """Copy a WSP checkpoint's backbone (the heads differ and are dropped, as in the paper);
-        returns the names of the tensors copied."""
+        returns the names of the tensors copied. ValueError unless every backbone tensor is
+        there with its shape (a partial or another backbone's checkpoint is no start)."""
         own = self.backbone.state_dict()
-        taken = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")
-                 and k[len("backbone."):] in own and own[k[len("backbone."):]].shape == v.shape}
-        own.update(taken)
-        self.backbone.load_state_dict(own)
-        return sorted(taken)
+        theirs = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+        bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
+        if bad:
+            raise ValueError(f"{len(bad)} of {len(own)} backbone tensors missing or of another "
+                             f"shape (first: {bad[0]})")
+        self.backbone.load_state_dict({k: theirs[k] for k in own})
+        return sorted(own)
 
 
 def pixel_to_camera(uv: torch.Tensor, depth_mm: torch.Tensor, f: torch.Tensor,

@@ -13,14 +13,14 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
 from ..errors import InputError
-from ..formats import SourceData, resolve_images
+from ..formats import NOTE_REASONS, SourceData, apply_margins, resolve_images
 from ..perspective import (PairTable, PersonMeasures, label_pairs, measure_persons,
                            perspective_joints)
 from .db import Store
@@ -42,11 +42,22 @@ class ImportReport:
     new_images: int
     new_persons: int
     new_pairs: int
+    #: what the reader and the import decided instead of refusing, by reason (ReadNotes.as_dict)
+    notes: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
+        """The report: what was read and stored, then one line per kind of decision taken."""
+        lines = [self._counts()]
+        if self.notes:
+            lines.append("decisions taken instead of refusing the file (--strict refuses):")
+            lines += [f"  {n['count']} {NOTE_REASONS[r]} (first: {n['example']})"
+                      for r, n in self.notes.items()]
+        return "\n".join(lines)
+
+    def _counts(self) -> str:
         if self.pairs == 0:
             return (f"{self.source}: no MCPC pair: no image has two or more persons with both "
                     f"ankles labelled ({self.images_read} images, {self.persons_read} persons "
@@ -71,14 +82,29 @@ class Labelled:
 
 
 def label_source(data: SourceData) -> Labelled:
-    """MCPC selection and perspective labels of a source; checks the kept images' files."""
+    """MCPC selection and perspective labels of a source; checks the kept images' files.
+
+    The candidates (images with two persons whose ankles are labelled) get their size from the
+    image header, dropping images that are not readable; then labelled joints far outside their
+    image count as unlabelled (formats.apply_margins), which can only shrink the selection.
+    """
     measures = measure_persons(perspective_joints(data.keypoints, data.joint_set))
-    keep_image = np.bincount(data.person_image[measures.mcpc], minlength=data.num_images) >= 2
-    if keep_image.any():
-        resolve_images(data, keep_image)  # fills sizes that the file lacks: needed below
+    candidates = _mcpc_images(data, measures.mcpc)
+    keep_image = resolve_images(data, candidates) if candidates.any() else candidates
+    # header sizes; unreadable images dropped (their joints are not checked)
+    if apply_margins(data, ~(candidates & ~keep_image)):
+        measures = measure_persons(perspective_joints(data.keypoints, data.joint_set))
+    keep_image &= _mcpc_images(data, measures.mcpc)
+    # persons of a dropped image make no pair
+    measures = replace(measures, mcpc=measures.mcpc & keep_image[data.person_image])
     measures, pairs = label_pairs(data.keypoints, data.joint_set, data.person_image, data.bbox,
                                   data.image_size[:, 1].astype(np.float64), measures)
     return Labelled(data, keep_image, keep_image[data.person_image], measures, pairs)
+
+
+def _mcpc_images(data: SourceData, mcpc: np.ndarray) -> np.ndarray:
+    """Images with at least two MCPC persons."""
+    return np.bincount(data.person_image[mcpc], minlength=data.num_images) >= 2
 
 
 def empty_report(labelled: Labelled, name: str) -> ImportReport:
@@ -87,7 +113,7 @@ def empty_report(labelled: Labelled, name: str) -> ImportReport:
     return ImportReport(name, data.format, data.num_images, data.num_persons,
                         int(labelled.keep_image.sum()),
                         int(labelled.measures.mcpc[labelled.keep_person].sum()),
-                        len(labelled.pairs), 0, 0, 0)
+                        len(labelled.pairs), 0, 0, 0, data.notes.as_dict())
 
 
 def file_sha256(path: Path) -> str:
@@ -110,7 +136,7 @@ def import_source(store: Store, labelled: Labelled, name: str,
     step = progress or (lambda _what, _n: None)
     digest = file_sha256(data.ann_path)  # before the write lock: reading may take a while
     with store.write() as session:
-        source_id = _upsert_source(session, data, name, digest)
+        source_id = _upsert_source(session, data, name, digest, report.notes)
         image_ids = _insert_images(session, labelled, source_id, report)
         step("images", report.mcpc_images)
         person_ids = _insert_persons(session, labelled, source_id, image_ids, report)
@@ -119,7 +145,7 @@ def import_source(store: Store, labelled: Labelled, name: str,
     return report
 
 
-def _upsert_source(session, data: SourceData, name: str, digest: str) -> int:
+def _upsert_source(session, data: SourceData, name: str, digest: str, notes: dict) -> int:
     existing = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if existing is not None:
         if existing.format != data.format:
@@ -127,11 +153,12 @@ def _upsert_source(session, data: SourceData, name: str, digest: str) -> int:
                                             f"{existing.format}; import under another --name")
         existing.ann_sha256 = digest  # the file last imported under this name
         existing.images_read, existing.persons_read = data.num_images, data.num_persons
+        existing.import_notes = notes  # the last import's decisions
         return existing.id
     source = Source(name=name, format=data.format, ann_path=str(data.ann_path.resolve()),
                     images_dir=str(data.images_dir.resolve()), ann_sha256=digest,
                     joint_names=list(data.joint_set.joints), images_read=data.num_images,
-                    persons_read=data.num_persons)
+                    persons_read=data.num_persons, import_notes=notes)
     session.add(source)
     session.flush()
     return source.id

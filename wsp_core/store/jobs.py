@@ -1,4 +1,9 @@
-"""Training and evaluation jobs in the store, so the app lists jobs started anywhere."""
+"""Training and evaluation jobs in the store, so the app lists jobs started anywhere.
+
+A job whose process was killed (SIGKILL, the OOM killer, a power cut) stays ``running`` in the
+table; :func:`list_jobs` shows it as ``died`` when its run folder's heartbeat says the process
+is gone (train/heartbeat.py), and as resumable when the folder holds a ``last.pt``.
+"""
 
 from __future__ import annotations
 
@@ -39,8 +44,27 @@ def finish_job(store: Store, job_id: int, status: str, metrics: dict[str, Any] |
             job.metrics = metrics
 
 
+#: Job kinds that train, and so can be resumed from their run folder's last.pt.
+TRAINING_KINDS = ("pretrain", "finetune")
+
+
 def list_jobs(store: Store) -> list[dict[str, Any]]:
+    """Every job; ``status`` is ``died`` for a running job whose process is gone, and
+    ``resumable`` says whether ``--resume`` can continue it."""
     with store.read() as session:
-        return [{"id": j.id, "kind": j.kind, "status": j.status, "run_dir": j.run_dir,
+        rows = [{"id": j.id, "kind": j.kind, "status": j.status, "run_dir": j.run_dir,
                  "metrics": j.metrics, "created_at": j.created_at.isoformat() + "Z",
-                 "error": j.error} for j in session.scalars(select(Job).order_by(Job.id))]
+                 "error": j.error, "pid": j.pid} for j in session.scalars(select(Job).order_by(Job.id))]
+    for row in rows:  # files are read outside the transaction
+        if row["status"] == "running" and _process_gone(row["run_dir"]):
+            row["status"] = "died"
+        row["resumable"] = row["kind"] in TRAINING_KINDS and row["run_dir"] is not None \
+            and row["status"] in ("stopped", "failed", "died") \
+            and (Path(row["run_dir"]) / "last.pt").is_file()
+    return rows
+
+def _process_gone(run_dir: str | None) -> bool:
+    from ..train.heartbeat import read_heartbeat, run_is_dead
+
+    info = read_heartbeat(run_dir) if run_dir else None
+    return info is not None and run_is_dead(info)

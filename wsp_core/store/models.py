@@ -51,6 +51,8 @@ class Source(Base):
     joint_names: Mapped[list[Any]] = mapped_column(JSON)
     images_read: Mapped[int] = mapped_column(Integer, default=0)
     persons_read: Mapped[int] = mapped_column(Integer, default=0)
+    #: the last import's decisions by reason: {reason: {count, example}} (formats.ReadNotes)
+    import_notes: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -95,7 +96,41 @@ def weights_setting(value: str | None) -> str | None:
 
 
 def validate(config) -> None:
-    """Refuse settings that cannot work, before anything is written."""
+    """Refuse settings that cannot work, before anything is written: every field's type (a
+    TOML preset, a checkpoint's config or code may give any), then the ranges."""
+    problems = _type_problems(config)
+    if problems:  # ranges of values of the wrong type would only add noise
+        raise InputError("config", "; ".join(problems))
+    problems = _range_problems(config)
+    if problems:
+        raise InputError("config", "; ".join(problems))
+
+
+#: Field annotations (as the dataclasses hold them: text) -> the check of a value and its name.
+_TYPE_CHECKS: dict[str, tuple[Any, str]] = {
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "str": (lambda v: isinstance(v, str), "text"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "text"),
+    "list[int]": (lambda v: isinstance(v, list) and all(
+        isinstance(x, int) and not isinstance(x, bool) for x in v), "a list of whole numbers"),
+}
+
+
+def _type_problems(config) -> list[str]:
+    problems = []
+    for f in fields(config):
+        check = _TYPE_CHECKS.get(str(f.type))
+        value = getattr(config, f.name)
+        if check is not None and not check[0](value):
+            problems.append(f"{f.name} must be {check[1]}, not {value!r}")
+        elif str(f.type) == "float" and isinstance(value, int):
+            setattr(config, f.name, float(value))
+    return problems
+
+
+def _range_problems(config) -> list[str]:
     from ..models.backbone import BACKBONES
     from .data import PRETRAIN_JOINTS
 
@@ -110,9 +145,17 @@ def validate(config) -> None:
             problems.append("protocol custom needs train_subjects and test_subjects")
         if config.depth_bins < 2:
             problems.append("depth_bins must be at least 2")
+        if config.max_samples < 0:
+            problems.append("max_samples must be 0 (all) or positive")
     else:
         if not 0 < config.sampled_joints < len(PRETRAIN_JOINTS):
             problems.append(f"sampled_joints must be in 1..{len(PRETRAIN_JOINTS) - 1}")
+        if not (math.isfinite(config.alpha) and config.alpha >= 0):
+            problems.append(f"alpha must be a finite number >= 0, not {config.alpha}")
+        if not (math.isfinite(config.sigma) and config.sigma > 0):
+            problems.append(f"sigma must be a finite positive number, not {config.sigma}")
+        if config.rd_hidden < 1 or config.max_pairs < 0:
+            problems.append("rd_hidden must be positive and max_pairs 0 (all) or positive")
         if config.epoch_pairs not in EPOCH_PAIRS:
             problems.append(f"epoch_pairs {config.epoch_pairs!r} is not one of "
                             f"{', '.join(EPOCH_PAIRS)}")
@@ -120,16 +163,32 @@ def validate(config) -> None:
         problems.append(f"unknown backbone {config.backbone!r}; one of {', '.join(BACKBONES)}")
     if config.input_size < 32 or config.input_size % 32:
         problems.append(f"input_size {config.input_size} is not a multiple of 32")
-    if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0:
-        problems.append("epochs, batch_size and lr must be positive")
-    if not 0 <= config.val_fraction < 1:
+    if config.epochs < 1 or config.batch_size < 1 or config.head_channels < 1:
+        problems.append("epochs, batch_size and head_channels must be positive")
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        problems.append(f"lr must be a finite positive number, not {config.lr}")
+    if not (math.isfinite(config.lr_factor) and config.lr_factor > 0):
+        problems.append(f"lr_factor must be a finite positive number, not {config.lr_factor}")
+    if any(step < 0 for step in config.lr_steps):
+        problems.append(f"lr_steps {config.lr_steps} must be epochs (>= 0)")
+    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
+        problems.append(f"weight_decay must be a finite number >= 0, not {config.weight_decay}")
+    for name in ("aug_scale", "aug_rotation", "aug_colour"):
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value >= 0):
+            problems.append(f"{name} must be a finite number >= 0, not {value}")
+    if not (math.isfinite(config.val_fraction) and 0 <= config.val_fraction < 1):
         problems.append("val_fraction must be in [0, 1)")
-    if not (0 <= config.test_fraction < 1 and config.val_fraction + config.test_fraction < 1):
+    if not (math.isfinite(config.test_fraction) and 0 <= config.test_fraction < 1
+            and config.val_fraction + config.test_fraction < 1):
         problems.append("test_fraction must be in [0, 1) and leave training images")
+    if config.log_every < 1 or config.eval_every < 1:
+        problems.append("log_every and eval_every must be at least 1 (steps, epochs)")
+    if config.workers < 0 or config.seed < 0:
+        problems.append("workers and seed must be 0 or positive")
     if config.device not in ("auto", "cpu", "cuda"):
         problems.append(f"device {config.device!r} is not auto, cpu or cuda")
-    if problems:
-        raise InputError("config", "; ".join(problems))
+    return problems
 
 
 def coerce(value: str, default: Any, name: str) -> Any:
@@ -145,7 +204,10 @@ def coerce(value: str, default: Any, name: str) -> Any:
     if isinstance(default, float):
         return float(value)
     if isinstance(default, list):
-        return [int(v) for v in value.split(",") if v.strip()]
+        try:
+            return [int(v) for v in value.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"{name} takes whole numbers separated by commas") from None
     if default is None and value.lower() in ("none", "null", ""):
         return None
     return value
@@ -169,6 +231,10 @@ def load_config(cls, preset: str | None, overrides: list[str] | None = None,
     if unknown:
         raise InputError(preset or "preset", f"unknown keys {sorted(unknown)}")
     config = cls(**values)
+    if values:  # the preset's own types, before an override could hide them
+        problems = _type_problems(config)
+        if problems:
+            raise InputError(preset, "; ".join(problems))
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or key not in names:

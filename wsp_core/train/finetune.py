@@ -84,14 +84,9 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
     model = PoseNet(cfg.backbone, len(H36M.joints), cfg.head_channels, cfg.depth_bins,
                     backbone_weights=IMAGENET if cfg.init == IMAGENET else None)
     if cfg.init not in ("none", IMAGENET):
-        from .checkpoint import load_checkpoint
+        from .checkpoint import init_backbone
 
-        state = load_checkpoint(cfg.init)
-        if state.get("kind") != "wsp-pretrain":
-            raise InputError(cfg.init, f"is a {state.get('kind')!r} checkpoint; --init takes a "
-                                       "WSP pre-training checkpoint")
-        if not model.init_from_wsp(state["model"]):
-            raise InputError(cfg.init, f"holds no {cfg.backbone} backbone to start from")
+        model.init_record = init_backbone(model, cfg.init, cfg.backbone)  # runner records it
     model = model.to(device)
     if device.type == "cuda" and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -4,9 +4,15 @@ One process or many (torchrun), CPU or GPU, resumable, stoppable. A run folder h
 ``manifest.jsonl`` (the frozen training data), ``config.json`` (the resolved config and the
 manifest's SHA-256), ``metrics.jsonl`` (one row per epoch), and the atomic checkpoints
 ``last.pt`` and ``best.pt`` ({kind, model, optimizer, scheduler, epoch, config, manifest_sha256,
-best_metric}). Only rank 0 writes. SIGTERM or a file named ``STOP`` in the run folder ends the
+best_metric}). Only rank 0 writes; it also keeps ``heartbeat.json`` (pid, host, time: a killed
+run is recognised as dead). SIGTERM or a file named ``STOP`` in the run folder ends the
 current step, saves ``last.pt`` and stops; ``--resume`` continues from ``last.pt`` (a partly done
 epoch is done again, and ``metrics.jsonl`` keeps exactly one row per finished epoch).
+
+A loss that is not finite, or more than ``EXPLODED`` times the run's first, stops the run with
+:class:`TrainingDiverged` (the job is marked failed; ``last.pt`` keeps the last finite epoch), and
+a checkpoint is saved only when every weight is finite. ``metrics.jsonl`` and the progress lines
+are strict JSON (a non-finite number is written as null).
 
 A :class:`Task` supplies what differs between kinds: how the manifest is made, the data, the
 model, one optimisation step, and validation.
@@ -31,10 +37,35 @@ from torch.utils.data import DataLoader
 
 from ..atomic import atomic_write
 from ..errors import InputError
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .heartbeat import Heartbeat
 from .manifest import file_sha256
 
 Emit = Callable[[dict[str, Any]], None]
+#: A step's loss above this many times the run's first step's loss stops the run.
+EXPLODED = 1000.0
+
+
+class TrainingDiverged(InputError):
+    """The loss became non-finite or exploded: the run stops and is marked failed."""
+
+
+class LossGuard:
+    """Checks every step's total loss: finite, and below EXPLODED × the first step's."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.first: float | None = None
+
+    def __call__(self, loss: float, epoch: int, step: int) -> None:
+        if math.isfinite(loss) and (self.first is None or loss <= EXPLODED * max(self.first, 1e-6)):
+            self.first = loss if self.first is None else self.first
+            return
+        what = f"loss {loss}" if not math.isfinite(loss) else \
+            f"loss {loss:.4g}, over {EXPLODED:g} × the first step's {self.first:.4g}"
+        raise TrainingDiverged(self.run_dir, f"training diverged at epoch {epoch + 1}, step "
+                                             f"{step + 1} ({what}); lower lr (or alpha). "
+                                             "last.pt keeps the last finite epoch")
 
 
 @dataclass(frozen=True)
@@ -150,7 +181,7 @@ def _emitter(mode: str, rank: int) -> tuple[Emit, Callable[[], None]]:
         return (lambda _e: None), (lambda: None)
     if mode == "jsonl":
         def emit(event: dict[str, Any]) -> None:
-            print(json.dumps(event), flush=True)
+            print(json_line(event), end="", flush=True)
         return emit, (lambda: None)
     from tqdm import tqdm
 
@@ -170,25 +201,59 @@ def _emitter(mode: str, rank: int) -> tuple[Emit, Callable[[], None]]:
 
 def _write_json_atomic(path: Path, data: Any) -> None:
     with atomic_write(path) as f:
-        f.write(json.dumps(data, indent=2))
+        f.write(json.dumps(finite_or_null(data), indent=2, allow_nan=False))
 
 
-def _metrics_rows(path: Path) -> list[dict[str, Any]]:
+def _record_in_config(path: Path, key: str, value: Any) -> None:
+    """Add ``key`` to a run's config.json (what the model started from, for --init)."""
+    config = json.loads(path.read_text())
+    config[key] = value
+    _write_json_atomic(path, config)
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One strict JSON line (no bare NaN or Infinity: they become null)."""
+    return json.dumps(finite_or_null(row), allow_nan=False, default=str) + "\n"
+
+
+def metrics_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a metrics.jsonl; a line that is not a JSON object (the partial last line of
+    a killed run) is left out."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+            rows.append(row)
+    return rows
 
 
 def _keep_metrics_before(path: Path, epoch: int) -> None:
-    """On resume: keep one row per epoch already checkpointed, drop any later row."""
-    rows = [r for r in _metrics_rows(path) if r["epoch"] < epoch]
+    """On resume: keep one row per epoch already checkpointed, drop any later row (and a
+    partial line left by a killed process)."""
+    rows = [r for r in metrics_rows(path) if r["epoch"] < epoch]
     with atomic_write(path) as f:
-        f.write("".join(json.dumps(r) + "\n" for r in rows))
+        f.write("".join(json_line(r) for r in rows))
 
 
 def _append_metrics(path: Path, row: dict[str, Any]) -> None:
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
+        f.write(json_line(row))
         f.flush()
         os.fsync(f.fileno())
 
@@ -197,10 +262,17 @@ def config_from_checkpoint(state: dict[str, Any], path: Path, task: Task):
     """The config a checkpoint of ``task``'s kind was made with; InputError for another kind."""
     if state.get("kind") != task.kind or not isinstance(state.get("config"), dict):
         raise InputError(path, f"is a {state.get('kind')!r} checkpoint, not a {task.kind} one")
+    from .config import validate
+
     try:
-        return task.config_cls(**state["config"])
+        cfg = task.config_cls(**state["config"])
     except TypeError as e:
         raise InputError(path, f"its config does not fit this version of WSP Studio ({e})") from None
+    try:
+        validate(cfg)
+    except InputError as e:
+        raise InputError(path, f"its config is not valid: {e.problem}") from None
+    return cfg
 
 
 def load_trained(ckpt: str | os.PathLike[str], task: Task, device: str = "auto",
@@ -215,14 +287,16 @@ def load_trained(ckpt: str | os.PathLike[str], task: Task, device: str = "auto",
         setattr(cfg, key, value)
     dev = pick_device(cfg)
     model = task.build_model(cfg, dev)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], Path(ckpt))
     model.eval()
     return model, cfg, state, dev
 
 
 def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: int, world: int,
-                    emit: Emit, stop: Callable[[], bool]) -> dict[str, Any]:
-    """One pass over the training data; returns the epoch's mean losses and speed."""
+                    emit: Emit, stop: Callable[[], bool],
+                    guard: Callable[[float, int, int], None] | None = None) -> dict[str, Any]:
+    """One pass over the training data; returns the epoch's mean losses and speed.
+    ``guard(loss, epoch, step)`` checks every step's total loss (raises to stop the run)."""
     set_train_mode(model, cfg.bn_frozen)
     loader.dataset.set_epoch(epoch)
     sampler = loader.batch_sampler if hasattr(loader.batch_sampler, "set_epoch") else loader.sampler
@@ -234,6 +308,8 @@ def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: in
     for step, batch in enumerate(loader):
         batch = to_device(batch, device, cfg.channels_last)
         parts = _reduce_mean(task.step(model, batch, optimizer, cfg, cuda), world).double().cpu()
+        if guard is not None:
+            guard(float(parts[0]), epoch, step)  # every process sees the same reduced loss
         sums += parts
         steps += 1
         samples += len(batch["image"]) * world
@@ -255,6 +331,7 @@ def prepare_run(task: Task, source, out: Path, cfg, resume: bool, rank: int,
                 source_key: str = "source") -> tuple[Any, dict[str, Any] | None, str]:
     """Rank 0 exports the manifest and writes config.json (or reads them on resume)."""
     last = out / "last.pt"
+    source = absolute_source(source)
     if resume:
         if not last.exists():
             raise InputError(out, "nothing to resume: no last.pt in this run folder")
@@ -280,6 +357,23 @@ def prepare_run(task: Task, source, out: Path, cfg, resume: bool, rank: int,
     return cfg, None, file_sha256(out / "manifest.jsonl")
 
 
+def absolute_source(source):
+    """A run's source with an absolute path (a store, or ``FORMAT:PATH``), so config.json
+    lets ``--resume`` work from any working directory."""
+    if source is None:
+        return None
+    if isinstance(source, str) and ":" in source and not Path(source).exists():
+        fmt, _, path = source.partition(":")
+        return f"{fmt}:{Path(path).resolve()}"
+    return Path(source).resolve()
+
+
+def weights_finite(model: torch.nn.Module) -> bool:
+    """Every parameter and buffer is finite (checked before a checkpoint is saved)."""
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()
+               if t.is_floating_point())
+
+
 def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
                  progress: str = "bar", store: Path | None = None,
                  source_key: str = "source") -> dict[str, Any]:
@@ -302,11 +396,13 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
         raise InputError(out / "manifest.jsonl", f"no training {task.unit} (is the data empty, "
                                                  "or everything excluded?)")
     model = task.build_model(cfg, device)
+    if state is None and rank == 0 and getattr(model, "init_record", None):
+        _record_in_config(out / "config.json", "init", model.init_record)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.lr_steps, cfg.lr_factor)
     start, best = 0, -math.inf
     if state is not None:
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"], out / "last.pt")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start, best = state["epoch"], state.get("best_metric", -math.inf)
@@ -321,6 +417,9 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     train_loader = task.make_loader(train_rows, cfg, True, world, rank)
     val_loader = task.make_loader(val_rows, cfg, False, 1, 0) if val_rows and rank == 0 else None
     stopper = Stopper(out, rank)
+    guard = LossGuard(out)
+    # the heartbeat first: a job row that says running always has a fresh one
+    heartbeat = Heartbeat(out).start() if rank == 0 else None
     job = _job_started(store, out, task.job_kind, cfg, digest, rank) if store else None
     emit({"event": "start", "kind": task.kind, "epochs": cfg.epochs, "start_epoch": start,
           f"train_{task.unit}": len(train_rows), f"val_{task.unit}": len(val_rows),
@@ -329,7 +428,7 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     try:
         for epoch in range(start, cfg.epochs):
             stats = train_one_epoch(task, net, train_loader, optimizer, cfg, device, epoch, world,
-                                    emit, stopper)
+                                    emit, stopper, guard)
             if stats["stopped"]:
                 status = "stopped"
                 break
@@ -337,6 +436,10 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
             scheduler.step()
             columns, score = task.validate(model, val_loader, device, cfg) \
                 if val_loader is not None and (epoch + 1) % cfg.eval_every == 0 else ({}, None)
+            if not weights_finite(model):
+                raise TrainingDiverged(out, f"training diverged in epoch {epoch + 1}: a weight "
+                                            "is no longer finite; lower lr (or alpha). last.pt "
+                                            "keeps the last finite epoch")
             if rank == 0:
                 last_row = {"epoch": epoch, **{k: v for k, v in stats.items() if k != "stopped"},
                             "lr": lr, **columns}
@@ -357,6 +460,9 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
                                                          cfg, digest, best))
             emit({"event": "stopped", "epochs_done": done})
     except BaseException as e:
+        if isinstance(e, TrainingDiverged):
+            emit({"event": "done", "status": "failed", "error": str(e), "run": str(out),
+                  "last": last_row, "epochs_done": done})
         if job is not None:
             try:
                 _job_finished(store, job, "failed", last_row, str(e))
@@ -366,6 +472,8 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     finally:
         stopper.close()
         close()
+        if heartbeat is not None:
+            heartbeat.stop()
     if job is not None:
         _job_finished(store, job, status, last_row, None)
     summary = {"event": "done", "status": status, "run": str(out), "last": last_row,
@@ -430,4 +538,4 @@ def _job_finished(store: Path, job: int, status: str, metrics: dict | None,
     from ..store.jobs import finish_job
 
     with open_store(store, create=False) as s:
-        finish_job(s, job, status, metrics, error)
+        finish_job(s, job, status, finite_or_null(metrics), error)
