@@ -340,7 +340,7 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
     from .train.finetune import eval_3d, format_3d
 
     if args.samples is not None:
-        check_target(args.samples, "samples.npz")
+        check_target(args.samples, "samples.npz", [args.ckpt, *_data_files(args.data)])
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
                      args.device, args.samples)
     _emit(args, result, format_3d(result))
@@ -352,7 +352,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .train.finetune import predict_image
 
     if args.out is not None:
-        check_target(args.out, "pose.json")
+        check_target(args.out, "pose.json", [args.ckpt, args.image])
     boxes = []
     for text in args.box:
         try:
@@ -368,6 +368,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         f"(head {p['joints_mm'][10]})" for k, p in enumerate(result["persons"]))
     _emit(args, result, summary)
     return 0
+
+
+def _data_files(data: str) -> list[Path]:
+    """The input of a ``FORMAT:PATH`` data argument (a file, or a folder: every file in it)."""
+    return [Path(data.partition(":")[2] or data)]
 
 
 def _run_config(out: Path) -> dict:
@@ -395,8 +400,13 @@ def cmd_eval_rd(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from .atomic import same_file_as
+    from .store.db import store_files
     from .train.rd import score_store
 
+    if same_file_as(args.ckpt, store_files(args.db)) is not None:
+        raise WspError(f"{args.db}: is the checkpoint given with --ckpt; refusing to write "
+                       "scores into it")
     result = score_store(args.db, args.ckpt, args.batch, args.workers, args.device)
     _emit(args, result, f"scored {result['pairs']} pairs with {result['checkpoint']}: "
                         f"{result['disagreeing']} disagree with their label")
