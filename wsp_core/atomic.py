@@ -147,24 +147,25 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
         fd, tmp = _open_unnamed(path)
     except OSError as e:
         raise write_error(path, e) from None
+    f = os.fdopen(fd, mode, **_text(mode))
     try:
-        with os.fdopen(fd, mode, **_text(mode)) as f:
-            try:
-                yield f
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError as e:
-                if e.filename is None:  # raised on our file, not by the caller reading another
-                    raise write_error(path, e) from None
-                raise
+        try:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
             if tmp is None:
                 tmp = _link_unnamed(f.fileno(), path)
-        try:
+            f.close()
             os.replace(tmp, path)
+            tmp = None
         except OSError as e:
-            raise write_error(path, e) from None
-        tmp = None
+            if e.filename is None or e.filename == tmp:  # ours, not the caller's other files
+                raise write_error(path, e) from None
+            raise
     finally:
+        if not f.closed:
+            with contextlib.suppress(OSError):  # a failed flush: the data goes, the fd closes
+                f.close()
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
 
@@ -179,14 +180,17 @@ def _in_place(path: Path, mode: str) -> Iterator[IO[Any]]:
         f = open(path, mode, **_text(mode))
     except OSError as e:
         raise write_error(path, e) from None
-    with f:
-        try:
-            yield f
-            f.flush()
-        except OSError as e:
-            if e.filename is None:
-                raise write_error(path, e) from None
-            raise
+    try:
+        yield f
+        f.close()
+    except OSError as e:
+        if e.filename is None:
+            raise write_error(path, e) from None
+        raise
+    finally:
+        if not f.closed:
+            with contextlib.suppress(OSError):
+                f.close()
 
 
 def _open_unnamed(path: Path) -> tuple[int, str | None]:
