@@ -92,17 +92,32 @@ def store_problem(path: Path, error: BaseException) -> StoreError | None:
     text = str(getattr(error, "orig", None) or error)
     low = text.lower()
     if "locked" in low or "busy" in low:
-        return StoreError(path, f"the store is locked by another process (waited "
-                                f"{BUSY_TIMEOUT_S:.0f} s); nothing was written")
-    if "disk is full" in low or "disk full" in low:
-        return StoreError(path, "disk full: the store could not be written; the transaction was "
-                                "rolled back and nothing stored was lost (free some space)")
+        # "busy" is what the desk's ReviewWriter retries on (wsp_app/writer.py)
+        return StoreError(path, f"the store stayed busy: locked by another process for "
+                                f"{BUSY_TIMEOUT_S:g} s; nothing was written")
+    if "disk is full" in low or "disk full" in low or ("i/o" in low and _disk_full(path)):
+        return StoreError(path, "disk full: SQLite cannot write the store or its -wal/-shm "
+                                "files; nothing was written and nothing stored was lost (free "
+                                "some space)")
     if "readonly" in low or "read-only" in low:
         return StoreError(path, "the store is read-only here; nothing was written")
-    if "malformed" in low or "not a database" in low or "disk i/o" in low or "corrupt" in low:
+    if "disk i/o" in low:
+        return StoreError(path, f"{text} reading or writing the store (a failing disk or a "
+                                "damaged file); nothing was written")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
         return StoreError(path, f"damaged store: {text} (restore a backup, or try "
                                 "'sqlite3 STORE .recover')")
     return None
+
+
+def _disk_full(path: Path) -> bool:
+    """True when the store's file system has (almost) no space left: SQLite reports a -shm or
+    -wal file it cannot extend as a "disk I/O error"."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 @contextlib.contextmanager
@@ -118,9 +133,15 @@ def _store_errors(path: Path) -> Iterator[None]:
 
 def quick_check(path: Path, engine: Engine) -> None:
     """Refuse a damaged store (``PRAGMA quick_check``) before anything is written into it."""
-    with _store_errors(path), engine.connect() as conn:
-        rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
-        conn.rollback()
+    try:
+        with engine.connect() as conn:
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
+            conn.rollback()
+    except (DatabaseError, sqlite3.DatabaseError) as e:
+        problem = store_problem(path, e)
+        if problem is None or "damaged store" not in problem.problem:
+            raise problem or e from None
+        rows = [str(getattr(e, "orig", None) or e)]
     if rows != ["ok"]:
         shown = "; ".join(rows[:2]) + (f" (+{len(rows) - 2} more)" if len(rows) > 2 else "")
         raise StoreError(path, f"damaged store: {shown}; nothing was written (restore a backup, "
