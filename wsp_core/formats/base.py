@@ -48,11 +48,39 @@ class SourceData:
         return len(self.person_keys)
 
 
+#: Most distinct number spellings one parse shares (a pixel coordinate recurs thousands of times).
+_NUMBER_CACHE = 1 << 18
+
+
+def _shared_numbers() -> Any:
+    """A ``parse_int``/``parse_float`` hook that returns one object per distinct spelling: an
+    annotation file's millions of coordinates then cost a list slot each, not a new float
+    (docs/BENCHMARKS.md: import memory). Values are exactly those of ``int()``/``float()``."""
+    cache: dict[str, Any] = {}
+
+    def number(text: str) -> Any:
+        value = cache.get(text)
+        if value is None:
+            value = int(text) if text.lstrip("-").isdigit() else float(text)
+            if len(cache) < _NUMBER_CACHE:
+                cache[text] = value
+        return value
+
+    return number
+
+
 def load_json(path: Path) -> Any:
-    """Parse a JSON file; a malformed one raises InputError with the line and column."""
+    """Parse a JSON file; a malformed one raises InputError with the line and column.
+
+    The bytes are decoded (UTF-8, -16 or -32, as ``json.load`` detects them) and dropped before
+    parsing, and equal numbers share one object: the peak memory is the text plus the objects."""
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            raw = f.read()
+        text = raw.decode(json.detect_encoding(raw))
+        del raw
+        number = _shared_numbers()
+        return json.loads(text, parse_int=number, parse_float=number)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:

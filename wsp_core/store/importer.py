@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -137,17 +137,20 @@ def _upsert_source(session, data: SourceData, name: str, digest: str) -> int:
     return source.id
 
 
-def _insert_ignore(session, table, columns: tuple[str, ...], rows: list[tuple]) -> int:
+def _insert_ignore(session, table, columns: tuple[str, ...], chunks: Iterable[list[tuple]]) -> int:
     """INSERT … ON CONFLICT DO NOTHING of tuples straight through the driver's executemany
     (SQLAlchemy's per-row parameter processing would cost more than SQLite itself); JSON
-    columns arrive already serialised. Returns how many rows were new."""
+    columns arrive already serialised. ``chunks`` yields lists of at most ``_CHUNK`` rows, built
+    as they are written, so the rows of a whole source never sit in memory at once. Returns how
+    many rows were new."""
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING")
     conn = session.connection()
-    added = 0
-    for start in range(0, len(rows), _CHUNK):
-        added += conn.exec_driver_sql(sql, rows[start:start + _CHUNK]).rowcount
-    return added
+    return sum(conn.exec_driver_sql(sql, rows).rowcount for rows in chunks)
+
+
+def _slices(n: int) -> Iterator[slice]:
+    return (slice(start, min(start + _CHUNK, n)) for start in range(0, n, _CHUNK))
 
 
 def _insert_images(session, labelled: Labelled, source_id: int, report: ImportReport) -> np.ndarray:
@@ -160,7 +163,7 @@ def _insert_images(session, labelled: Labelled, source_id: int, report: ImportRe
              None if intrinsics[i] is None else json.dumps(intrinsics[i])) for i in kept]
     report.new_images = _insert_ignore(
         session, Image.__table__, ("source_id", "key", "file_name", "width", "height",
-                                   "intrinsics"), rows)
+                                   "intrinsics"), [rows])
     stored = dict(session.execute(select(Image.key, Image.id)
                                   .where(Image.source_id == source_id)).all())
     ids = np.full(data.num_images, -1, dtype=np.int64)
@@ -171,22 +174,15 @@ def _insert_images(session, labelled: Labelled, source_id: int, report: ImportRe
 def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: np.ndarray,
                     report: ImportReport) -> np.ndarray:
     """Insert all persons of the kept images; returns each person's store id (-1: not kept)."""
-    data, m = labelled.data, labelled.measures
+    data = labelled.data
     kept = np.flatnonzero(labelled.keep_person)
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    keypoints = [dumps(kp) for kp in np.round(data.keypoints[kept], 3).tolist()]
-    extra = [None if e is None else dumps(e) for e in
-             (data.person_extra[p] for p in kept)] if data.person_extra else [None] * len(kept)
-    cam = [None] * len(kept) if data.keypoints_cam is None else \
-        [dumps(kp) for kp in np.round(data.keypoints_cam[kept], 1).tolist()]
     image = image_ids[data.person_image[kept]].tolist()
     keys = [data.person_keys[p] for p in kept]
     columns = ("image_id", "ann_key", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints", "mcpc",
                "ankle_y", "scale", "scale_kind", "extra", "keypoints_cam")
-    rows = list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
-                    m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
-                    _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra, cam))
-    report.new_persons = _insert_ignore(session, Person.__table__, columns, rows)
+    chunks = (_person_rows(labelled, kept[part], image[part], keys[part])
+              for part in _slices(len(kept)))
+    report.new_persons = _insert_ignore(session, Person.__table__, columns, chunks)
     stored = {(img, key): pid for pid, img, key in session.execute(
         select(Person.id, Person.image_id, Person.ann_key)
         .join(Image, Image.id == Person.image_id).where(Image.source_id == source_id)).all()}
@@ -195,20 +191,45 @@ def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: np.n
     return ids
 
 
+def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
+                 keys: list[str]) -> list[tuple]:
+    """The persons table's rows of the persons ``kept`` (indexes into the source)."""
+    data, m = labelled.data, labelled.measures
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    keypoints = [dumps(kp) for kp in np.round(data.keypoints[kept], 3).tolist()]
+    extra = [None if e is None else dumps(e) for e in
+             (data.person_extra[p] for p in kept)] if data.person_extra else [None] * len(kept)
+    cam = [None] * len(kept) if data.keypoints_cam is None else \
+        [dumps(kp) for kp in np.round(data.keypoints_cam[kept], 1).tolist()]
+    return list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
+                    m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
+                    _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra,
+                    cam))
+
+
 def _insert_pairs(session, labelled: Labelled, source_id: int, image_ids: np.ndarray,
                   person_ids: np.ndarray, report: ImportReport, step: Progress) -> None:
-    t, data = labelled.pairs, labelled.data
-    label = t.label.astype(int).tolist()
     columns = ("source_id", "image_id", "person_a", "person_b", "auto_label", "margin_px",
                "margin_rel", "delta_s", "hug", "size_conflict", "knee_line", "suspicion",
                "status", "label")
-    rows = list(zip([source_id] * len(t), image_ids[data.person_image[t.a]].tolist(),
-                    person_ids[t.a].tolist(), person_ids[t.b].tolist(), label,
-                    t.margin_px.tolist(), _nullable(t.margin_rel), _nullable(t.delta_s),
-                    t.hug.tolist(), t.size_conflict.tolist(), t.knee_line.tolist(),
-                    t.suspicion.tolist(), ["auto"] * len(t), label))
-    report.new_pairs = _insert_ignore(session, Pair.__table__, columns, rows)
-    step("pairs", len(rows))
+    chunks = (_pair_rows(labelled, part, source_id, image_ids, person_ids)
+              for part in _slices(len(labelled.pairs)))
+    report.new_pairs = _insert_ignore(session, Pair.__table__, columns, chunks)
+    step("pairs", len(labelled.pairs))
+
+
+def _pair_rows(labelled: Labelled, part: slice, source_id: int, image_ids: np.ndarray,
+               person_ids: np.ndarray) -> list[tuple]:
+    """The pairs table's rows of the pairs in ``part`` (a slice of the PairTable)."""
+    t, data = labelled.pairs, labelled.data
+    a, b = t.a[part], t.b[part]
+    label = t.label[part].astype(int).tolist()
+    return list(zip([source_id] * len(label), image_ids[data.person_image[a]].tolist(),
+                    person_ids[a].tolist(), person_ids[b].tolist(), label,
+                    t.margin_px[part].tolist(), _nullable(t.margin_rel[part]),
+                    _nullable(t.delta_s[part]), t.hug[part].tolist(),
+                    t.size_conflict[part].tolist(), t.knee_line[part].tolist(),
+                    t.suspicion[part].tolist(), ["auto"] * len(label), label))
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from json.encoder import encode_basestring_ascii
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -184,8 +185,10 @@ def _export_rows(store: Store, source: str | None, with_truth: bool,
             if not ids:
                 raise StoreError(store.path, f"no source named {source!r}")
             query = query.where(Pair.source_id == ids[0])
-        for row in session.execute(query.execution_options(yield_per=batch)):
-            yield sources, row
+        result = session.connection().execute(query.execution_options(yield_per=batch))
+        for rows in result.partitions():
+            for row in rows:
+                yield sources, row
 
 
 def iter_export(store: Store, source: str | None = None, batch: int = 5000,
@@ -214,37 +217,34 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
         yield out
 
 
-_PERSON = '{"person_id":%d,"bbox":[%s,%s,%s,%s],"keypoints":%s,"scale":%s}'
-_LINE = ('{"pair_id":%d,"source":%s,"image":%s,"width":%s,"height":%s,"a":%s,"b":%s,'
-         '"delta_s":%s,"auto_label":%s,"label":%s,"status":%s,"reason":%s}\n')
+_PERSON = '{"person_id":%d,"bbox":[%r,%r,%r,%r],"keypoints":%s,"scale":%s}'
+_LINE = ('{"pair_id":%d,"source":%s,"image":%s,"width":%d,"height":%d,"a":%s,"b":%s,'
+         '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s}\n')
 
 
 def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterator[str]:
     """The export's JSON lines, built from plain rows without decoding the stored keypoints
-    (the same objects as ``iter_export``'s, compactly written; a test checks they agree)."""
-    dumps = json.dumps
-    num = (lambda v: "null" if v is None else repr(v))
+    (the same objects as ``iter_export``'s, compactly written; a test checks they agree).
+    Columns that cannot be NULL are formatted by ``%r``/``%d`` (a float's repr is its JSON)."""
+    string = encode_basestring_ascii  # what json.dumps does to a str, without its layers
     names: dict[int, tuple[str, str]] = {}
+    words: dict[str | None, str] = {None: "null"}
     for sources, r in _export_rows(store, source, False, batch):
         if r[1] not in names:
             name, images_dir, _ = sources[r[1]]
-            names[r[1]] = (dumps(name), images_dir)
+            names[r[1]] = (string(name), images_dir)
         name, images_dir = names[r[1]]
-        a = _PERSON % (r[5], num(r[6]), num(r[7]), num(r[8]), num(r[9]), r[10], num(r[11]))
-        b = _PERSON % (r[12], num(r[13]), num(r[14]), num(r[15]), num(r[16]), r[17], num(r[18]))
-        yield _LINE % (r[0], name, dumps(os.path.join(images_dir, r[2])), num(r[3]), num(r[4]),
-                       a, b, num(r[19]), num(r[20]), num(r[21]), dumps(r[22]), dumps(r[23]))
-
-
-def _truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
-    """1 when a's pelvis is closer to the camera than b's (3D truth), None without truth."""
-    from ..skeleton import FORMAT_JOINT_SETS
-
-    joint_set = FORMAT_JOINT_SETS.get(fmt)
-    if cam_a is None or cam_b is None or joint_set is None or not joint_set.has("pelvis"):
-        return None
-    k = joint_set.index("pelvis")
-    return int(cam_a[k][2] < cam_b[k][2])
+        a = _PERSON % (r[5], r[6], r[7], r[8], r[9], r[10], "null" if r[11] is None else r[11])
+        b = _PERSON % (r[12], r[13], r[14], r[15], r[16], r[17],
+                       "null" if r[18] is None else r[18])
+        status, reason = r[22], r[23]
+        if status not in words:
+            words[status] = string(status)
+        if reason not in words:
+            words[reason] = string(reason)
+        yield _LINE % (r[0], name, string(os.path.join(images_dir, r[2])), r[3], r[4], a, b,
+                       "null" if r[19] is None else repr(r[19]), r[20],
+                       "null" if r[21] is None else r[21], words[status], words[reason])
 
 
 def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None = None,
