@@ -25,6 +25,9 @@ def _add_import(sub) -> None:
                    help="annotation file (posetrack: a file or a folder of files)")
     p.add_argument("--images", required=True, type=Path, help="folder the image paths are in")
     p.add_argument("--name", help="source name in the store (default: the annotation file's stem)")
+    p.add_argument("--update", action="store_true",
+                   help="the file changed since this source was imported: re-label the changed "
+                        "persons' pairs (their reviews are reset; other reviews are kept)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_import)
 
@@ -209,7 +212,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         store = store or open_store(args.db)
         rows = int(labelled.keep_image.sum() + labelled.keep_person.sum()) + len(labelled.pairs)
         with _progress_bar(rows, f"import {name}") as bar:
-            report = import_source(store, labelled, name, lambda _what, n: bar.update(n))
+            report = import_source(store, labelled, name, lambda _what, n: bar.update(n),
+                                   args.update)
     finally:
         if store is not None:
             store.close()

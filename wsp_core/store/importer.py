@@ -25,6 +25,7 @@ from ..perspective import (PairTable, PersonMeasures, label_pairs, measure_perso
                            perspective_joints)
 from .db import Store
 from .models import Image, Pair, Person, Source
+from .provenance import SourceChanges, apply_update, source_changes
 
 Progress = Callable[[str, int], None]
 _CHUNK = 20_000
@@ -42,6 +43,7 @@ class ImportReport:
     new_images: int
     new_persons: int
     new_pairs: int
+    updated: dict | None = None     # what ``--update`` changed (store/provenance.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +55,11 @@ class ImportReport:
                     "read); nothing stored")
         again = "" if self.new_pairs == self.pairs else \
             f" ({self.pairs - self.new_pairs} pairs were already in the store)"
+        if self.updated:
+            u = self.updated
+            again += (f"; updated {u['persons_changed']} changed persons: "
+                      f"{u['pairs_relabelled']} pairs re-labelled ({u['reviews_reset']} reviews "
+                      f"reset), {u['pairs_excluded']} pairs excluded as no longer pairs")
         return (f"{self.source}: {self.images_read} images and {self.persons_read} persons read; "
                 f"{self.mcpc_images} MCPC images, {self.mcpc_persons} MCPC persons, "
                 f"{self.pairs} pairs; added {self.new_images} images, {self.new_persons} persons, "
@@ -101,8 +108,12 @@ def file_sha256(path: Path) -> str:
 
 
 def import_source(store: Store, labelled: Labelled, name: str,
-                  progress: Progress | None = None) -> ImportReport:
-    """Write a labelled source into the store in one transaction; returns what was added."""
+                  progress: Progress | None = None, update: bool = False) -> ImportReport:
+    """Write a labelled source into the store in one transaction; returns what was added.
+
+    Importing again from a changed file refuses, leaving the store as it was, when the file
+    changes or drops stored persons, unless ``update`` (``import --update``) re-labels them
+    (store/provenance.py)."""
     data = labelled.data
     report = empty_report(labelled, name)
     if report.pairs == 0:
@@ -110,31 +121,66 @@ def import_source(store: Store, labelled: Labelled, name: str,
     step = progress or (lambda _what, _n: None)
     digest = file_sha256(data.ann_path)  # before the write lock: reading may take a while
     with store.write() as session:
-        source_id = _upsert_source(session, data, name, digest)
+        source_id, previous = _upsert_source(session, data, name, digest)
+        changes = _check_changes(session, labelled, name, source_id, previous, digest, update)
         image_ids = _insert_images(session, labelled, source_id, report)
         step("images", report.mcpc_images)
         person_ids = _insert_persons(session, labelled, source_id, image_ids, report)
         step("persons", int(labelled.keep_person.sum()))
         _insert_pairs(session, labelled, source_id, image_ids, person_ids, report, step)
+        if changes:
+            report.updated = apply_update(session, changes, _rows_of(labelled),
+                                          _changed_pairs(labelled, changes, person_ids),
+                                          data.ann_path.name)
     return report
 
 
-def _upsert_source(session, data: SourceData, name: str, digest: str) -> int:
+def _rows_of(labelled: Labelled) -> Callable[[np.ndarray], list[tuple]]:
+    """The persons table's rows of some persons of the source (image ids left out: 0)."""
+    keys = labelled.data.person_keys
+    return lambda idx: _person_rows(labelled, idx, [0] * len(idx), [keys[p] for p in idx])
+
+
+def _check_changes(session, labelled: Labelled, name: str, source_id: int,
+                   previous: str | None, digest: str, update: bool) -> SourceChanges | None:
+    """The stored persons a changed file changes or drops; InputError without ``update``."""
+    if previous is None or previous == digest:
+        return None
+    changes = source_changes(session, source_id, labelled.data, _rows_of(labelled))
+    if changes and not update:
+        raise InputError(labelled.data.ann_path, f"differs from the file source {name!r} was "
+                         f"imported from: {changes.summary()}; nothing was imported (import "
+                         "with --update to re-label them, or under another --name)")
+    return changes or None
+
+
+def _changed_pairs(labelled: Labelled, changes: SourceChanges,
+                   person_ids: np.ndarray) -> dict[tuple[int, int], tuple]:
+    """New pair columns of the new file's pairs that involve a changed person, by store ids."""
+    t = labelled.pairs
+    idx = np.flatnonzero(np.isin(t.a, changes.changed_index) | np.isin(t.b, changes.changed_index))
+    rows = _pair_rows(labelled, idx, 0, np.zeros(labelled.data.num_images, np.int64), person_ids)
+    return {(r[2], r[3]): r[4:12] for r in rows}
+
+
+def _upsert_source(session, data: SourceData, name: str, digest: str) -> tuple[int, str | None]:
+    """The source's id, and the hash of the file it was last imported from (None: new)."""
     existing = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if existing is not None:
         if existing.format != data.format:
             raise InputError(data.ann_path, f"source {name!r} is already in the store as format "
                                             f"{existing.format}; import under another --name")
-        existing.ann_sha256 = digest  # the file last imported under this name
+        previous = existing.ann_sha256
+        existing.ann_sha256 = digest  # the file last imported (refused changes roll back)
         existing.images_read, existing.persons_read = data.num_images, data.num_persons
-        return existing.id
+        return existing.id, previous
     source = Source(name=name, format=data.format, ann_path=str(data.ann_path.resolve()),
                     images_dir=str(data.images_dir.resolve()), ann_sha256=digest,
                     joint_names=list(data.joint_set.joints), images_read=data.num_images,
                     persons_read=data.num_persons)
     session.add(source)
     session.flush()
-    return source.id
+    return source.id, None
 
 
 def _insert_ignore(session, table, columns: tuple[str, ...], chunks: Iterable[list[tuple]]) -> int:
@@ -218,9 +264,9 @@ def _insert_pairs(session, labelled: Labelled, source_id: int, image_ids: np.nda
     step("pairs", len(labelled.pairs))
 
 
-def _pair_rows(labelled: Labelled, part: slice, source_id: int, image_ids: np.ndarray,
-               person_ids: np.ndarray) -> list[tuple]:
-    """The pairs table's rows of the pairs in ``part`` (a slice of the PairTable)."""
+def _pair_rows(labelled: Labelled, part: slice | np.ndarray, source_id: int,
+               image_ids: np.ndarray, person_ids: np.ndarray) -> list[tuple]:
+    """The pairs table's rows of the pairs in ``part`` (a slice or indexes of the PairTable)."""
     t, data = labelled.pairs, labelled.data
     a, b = t.a[part], t.b[part]
     label = t.label[part].astype(int).tolist()
