@@ -101,3 +101,43 @@ def test_a_file_that_only_adds_persons_imports_as_before(db, tmp_path):
     ann, _ = three_persons(tmp_path, with_d=True)
     report = json.loads(imported(db, ann, images, "--json").stdout)
     assert (report["new_persons"], report["new_pairs"], report["updated"]) == (1, 3, None)
+
+
+def test_synth_into_an_existing_world_needs_overwrite(tmp_path):
+    world = tmp_path / "world"
+    run_cli("synth", "--out", world, "--images", 1, "--seed", 1, "--workers", 1)
+    scenes = (world / "scenes.json").read_bytes()
+    proc = run_cli("synth", "--out", world, "--images", 1, "--seed", 2, "--workers", 1,
+                   check=False)
+    assert_one_line_error(proc, f"{world}: already holds a world (scenes.json, images, single)",
+                          "--overwrite")
+    assert (world / "scenes.json").read_bytes() == scenes
+    run_cli("synth", "--out", world, "--images", 1, "--seed", 2, "--workers", 1, "--overwrite")
+    assert (world / "scenes.json").read_bytes() != scenes
+
+
+def test_3d_readers_keep_image_paths_inside_the_image_folder(tmp_path):
+    import numpy as np
+    import pytest
+
+    from wsp_core.errors import InputError
+    from wsp_core.formats.h36m import read_h36m_npz
+    from wsp_core.synth.world import generate_world
+
+    world = tmp_path / "w"
+    generate_world(world, 2, seed=4, workers=1)
+    npz = world / "single" / "annotations.npz"
+    with np.load(npz) as data:
+        arrays = dict(data)
+    assert len(read_h36m_npz(npz)) == len(arrays["imgname"])
+    for bad in ("../../etc/passwd", "/etc/passwd", "a/../../b.jpg"):
+        arrays["imgname"] = np.array([bad] + [str(n) for n in arrays["imgname"][1:]])
+        np.savez(tmp_path / "bad.npz", **arrays)
+        with pytest.raises(InputError, match="escapes the image folder"):
+            read_h36m_npz(tmp_path / "bad.npz")
+    scenes = json.loads((world / "scenes.json").read_text())
+    scenes["images"][0]["file_name"] = "../outside.jpg"
+    (world / "scenes.json").write_text(json.dumps(scenes))
+    proc = run_cli("finetune", "--data", f"synth-scenes:{world}", "--out", tmp_path / "run",
+                   "--preset", "smoke", check=False)
+    assert_one_line_error(proc, "scenes.json", "'../outside.jpg' escapes the image folder")

@@ -71,6 +71,8 @@ def _add_synth(sub) -> None:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the world already in --out (a store may refer to its images)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_synth)
 
@@ -261,6 +263,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         raise WspError(f"{args.out}: need --images >= 1 and an image of at least 64 × 64 px")
     if args.out.exists() and not args.out.is_dir():
         raise WspError(f"{args.out}: exists and is not a folder")
+    world = [n for n in ("scenes.json", "images", "single") if (args.out / n).exists()]
+    if world and not args.overwrite:
+        raise WspError(f"{args.out}: already holds a world ({', '.join(world)}), whose images a "
+                       "store may refer to; give --overwrite to replace it, or another folder")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -133,12 +133,21 @@ def bbox_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     return np.where(any_[:, None], out, 0.0)
 
 
-def safe_image_path(ann_path: Path, images_dir: Path, file_name: str) -> Path:
-    """The image's path under ``images_dir``; InputError when ``file_name`` escapes that root."""
+def relative_image_name(ann_path: Path, file_name: Any, root: Any = "folder") -> str:
+    """``file_name`` when it is a relative path that stays inside its image folder (checked on
+    the text alone: readers that do not know the folder yet use this); else InputError."""
     if not isinstance(file_name, str) or not file_name:
         raise InputError(ann_path, f"image file name {file_name!r} is not a non-empty string")
-    if os.path.isabs(file_name) or "\x00" in file_name:
-        raise InputError(ann_path, f"image path {file_name!r} escapes the image root {images_dir}")
+    norm = os.path.normpath(file_name)
+    if os.path.isabs(file_name) or "\x00" in file_name or norm == ".." \
+            or norm.startswith(".." + os.sep):
+        raise InputError(ann_path, f"image path {file_name!r} escapes the image {root}")
+    return file_name
+
+
+def safe_image_path(ann_path: Path, images_dir: Path, file_name: str) -> Path:
+    """The image's path under ``images_dir``; InputError when ``file_name`` escapes that root."""
+    relative_image_name(ann_path, file_name, f"root {images_dir}")
     root = os.path.realpath(images_dir)
     full = os.path.realpath(os.path.join(root, file_name))
     if os.path.commonpath([root, full]) != root:

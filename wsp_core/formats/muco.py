@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import JointSet
-from .base import SourceData
+from .base import SourceData, relative_image_name
 
 
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
@@ -55,6 +55,7 @@ def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: 
                                    "at or behind the camera (z <= 0)")
     intrinsics = []
     for im in images:
+        relative_image_name(data.ann_path, im.get("file_name"))  # fine-tuning joins it, unchecked
         f, c = im.get("f"), im.get("c")
         if not (_pair(f) and _pair(c)) or min(f) <= 0:
             raise InputError(data.ann_path, f"image {im.get('id')}: intrinsics f and c must be "
