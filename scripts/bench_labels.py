@@ -110,22 +110,24 @@ def bench_labelling(ann: Path, images_dir: Path) -> dict:
             "speedup_vs_loop": round(loop_s / vec_s, 1), "outputs_equal": bool(same)}
 
 
+#: Runs wsp-core's main in a fresh interpreter and prints its peak resident memory last (VmHWM:
+#: ru_maxrss of a child would count the pages of this benchmark process it was forked from).
+_MEASURED = ("import sys\nfrom wsp_core.cli import main\nrc = main(sys.argv[1:])\n"
+             "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+             "print('peak_kb', hwm, file=sys.stderr)\nsys.exit(rc)\n")
+
+
 def run_measured(args: list[str]) -> tuple[float, float, str]:
-    """Run ``python -m wsp_core.cli ARGS`` as a user would: (wall seconds, peak resident MB of
-    that process, its stdout). Exits with its stderr if it fails. The commands print little,
-    so the pipes are read once the process has ended (``wait4`` gives its own peak memory)."""
+    """Run ``wsp-core ARGS`` in its own process, as a user would: (wall seconds, that process's
+    peak resident MB, its stdout). Exits with its stderr if it fails."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "wsp_core.cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, *args], capture_output=True,
+                          text=True)
     seconds = time.perf_counter() - t0
-    out, err = proc.stdout.read(), proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(err)
-    return seconds, usage.ru_maxrss / 1024, out
+        raise SystemExit(proc.stderr)
+    peak_kb = int(proc.stderr.strip().splitlines()[-1].split()[1])
+    return seconds, peak_kb / 1024, proc.stdout
 
 
 def bench_import(ann: Path, images_dir: Path, folder: Path) -> dict:
