@@ -127,3 +127,32 @@ def test_a_lock_held_elsewhere_has_its_own_message(store_with_coco, monkeypatch)
         holder.close()
     with open_store(store_with_coco) as store:
         assert add_review(store, 1, "flip")["status"] == "flip"
+
+
+LEAVE_WAL = r"""
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA wal_autocheckpoint=0")
+con.execute("INSERT INTO reviews (pair_id, verdict, label, reviewer, created_at) "
+            "VALUES (1, 'flip', 0, 'left-in-wal', '2026-12-02 09:00:00')")
+os._exit(0)   # no checkpoint: the commit stays in the -wal
+"""
+
+
+def test_a_read_only_store_with_commits_in_its_wal(store_with_coco, tmp_path):
+    """A store left with commits in its -wal: read with them (never the stale main file), and
+    without its -shm, which cannot be created here, one line says what to do."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    db = shutil.copy(store_with_coco, folder / "store.db")
+    subprocess.run([sys.executable, "-c", LEAVE_WAL, str(db)], check=True)
+    assert (folder / "store.db-wal").stat().st_size > 0
+    with read_only(folder):
+        assert "reviews: 1 (flip 1)" in run_cli("stats", "--db", db).stdout
+    (folder / "store.db-shm").unlink()
+    with read_only(folder):
+        assert_one_line_error(cli(READS[0], db, tmp_path), f"{db}: cannot read the store here",
+                              "-wal")

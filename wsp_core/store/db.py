@@ -165,9 +165,9 @@ def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
     if revision != SCHEMA_REVISION:
         _check_known_revision(path, revision)
         if read_only:
-            raise StoreError(path, f"store schema {revision} needs an upgrade to "
-                                   f"{SCHEMA_REVISION}, but the store is read-only here "
-                                   f"({read_only})")
+            raise StoreError(path, f"store schema {revision or '(none: an empty database)'} "
+                                   f"needs an upgrade to {SCHEMA_REVISION}, but the store is "
+                                   f"read-only here ({read_only})")
     engine = _make_engine(path, uri)
     if revision != SCHEMA_REVISION:
         try:
@@ -193,11 +193,12 @@ def _read_only_reason(path: Path) -> str | None:
 
 
 def _read_only_uri(path: Path) -> str:
-    """SQLite URI to read a store that cannot be written: ``mode=ro`` when its -wal and -shm
-    exist (a reader uses them), else ``immutable=1`` (no WAL to miss; SQLite takes no lock and
-    creates no file)."""
+    """SQLite URI to read a store that cannot be written: ``mode=ro`` when its -wal holds
+    something (a reader uses it and the -shm), else ``immutable=1`` (no WAL to miss; SQLite
+    takes no lock and creates no file)."""
     uri = path.resolve().as_uri()
-    if Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists():
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:  # commits may wait there: never skip them
         return f"{uri}?mode=ro"
     return f"{uri}?immutable=1"
 
@@ -248,6 +249,11 @@ def _inspect(path: Path, uri: str | None = None) -> str | None:
         problem = store_problem(path, e)
         if problem is not None:
             raise problem from None
+        if uri and "unable to open" in str(e):
+            raise StoreError(path, "cannot read the store here: its -wal holds commits that "
+                                   "SQLite cannot read without creating its -shm, and this "
+                                   "folder is read-only (copy the store with its -wal to a "
+                                   "writable folder)") from None
         raise StoreError(path, f"cannot open the store: {e}") from None
 
 
