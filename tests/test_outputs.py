@@ -247,4 +247,8 @@ def test_check_target_names_the_problem(tmp_path):
         s.bind(str(sock_path))
         with pytest.raises(InputError, match="exists and is a socket"):
             check_target(sock_path)
+        with pytest.raises(InputError, match="exists and is a socket"), \
+                atomic_write(sock_path) as f:
+            f.write("never")
+        assert stat.S_ISSOCK(os.lstat(sock_path).st_mode)
     assert check_target(tmp_path / "new.json", inputs=[a, None]) == tmp_path / "new.json"

@@ -142,6 +142,8 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
         with _in_place(path, mode) as f:
             yield f
         return
+    if kind not in (None, "file"):  # callers without check_target: never rename over a device
+        raise InputError(path, f"exists and is a {kind}, not a file; refusing to write over it")
     _remove_stale_temps(path)
     try:
         fd, tmp = _open_unnamed(path)
