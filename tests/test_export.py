@@ -31,3 +31,26 @@ def test_export_lines_are_the_rows_of_iter_export(db, tmp_path):
         export_jsonl(store, tmp_path / "one.jsonl", "test_crowdpose")
     assert [json.loads(x)["source"] for x in (tmp_path / "one.jsonl").read_text().splitlines()] \
         == ["test_crowdpose"]
+
+
+def test_training_rows_carry_the_3d_truth(tmp_path):
+    """``iter_export(with_truth=True)`` (the manifest's rows): format, file name, and the truth
+    from the persons' stored 3D joints, equal to the pelvis depths' order."""
+    from wsp_core.cli import main
+    from wsp_core.skeleton import FORMAT_JOINT_SETS
+    from wsp_core.synth.world import generate_world
+
+    generate_world(tmp_path / "w", 4, seed=5, workers=1)
+    db = tmp_path / "w.db"
+    assert main(["import", "--db", str(db), "--format", "synth", "--ann",
+                 str(tmp_path / "w" / "scenes.json"), "--images", str(tmp_path / "w")]) == 0
+    pelvis = FORMAT_JOINT_SETS["synth"].index("pelvis")
+    with open_store(db) as store, store.read() as session:
+        depth = dict(session.connection().exec_driver_sql(
+            "SELECT id, keypoints_cam FROM persons").all())
+        rows = list(iter_export(store, with_truth=True))
+    assert rows and {r["format"] for r in rows} == {"synth"}
+    for r in rows:
+        za = json.loads(depth[r["a"]["person_id"]])[pelvis][2]
+        zb = json.loads(depth[r["b"]["person_id"]])[pelvis][2]
+        assert r["truth"] == int(za < zb) and r["image"].endswith(r["file_name"])

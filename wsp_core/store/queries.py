@@ -247,6 +247,17 @@ def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterat
                        "null" if r[21] is None else r[21], words[status], words[reason])
 
 
+def _truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
+    """1 when a's pelvis is closer to the camera than b's (3D truth), None without truth."""
+    from ..skeleton import FORMAT_JOINT_SETS
+
+    joint_set = FORMAT_JOINT_SETS.get(fmt)
+    if cam_a is None or cam_b is None or joint_set is None or not joint_set.has("pelvis"):
+        return None
+    k = joint_set.index("pelvis")
+    return int(cam_a[k][2] < cam_b[k][2])
+
+
 def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None = None,
                  progress: Callable[[int], None] | None = None) -> int:
     """Write the export atomically (temp file, then os.replace); returns the number of pairs.
