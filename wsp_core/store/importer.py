@@ -209,7 +209,7 @@ def _insert_images(session, labelled: Labelled, source_id: int, report: ImportRe
              None if intrinsics[i] is None else json.dumps(intrinsics[i])) for i in kept]
     report.new_images = _insert_ignore(
         session, Image.__table__, ("source_id", "key", "file_name", "width", "height",
-                                   "intrinsics"), [rows])
+                                   "intrinsics"), (rows[part] for part in _slices(len(rows))))
     stored = dict(session.execute(select(Image.key, Image.id)
                                   .where(Image.source_id == source_id)).all())
     ids = np.full(data.num_images, -1, dtype=np.int64)
