@@ -1,4 +1,4 @@
-"""Writing the files a user keeps, without ever destroying an input (docs/adr/0011-outputs.md).
+"""Writing the files a user keeps, without ever destroying an input (docs/adr/0014-outputs.md).
 
 - :func:`check_target` refuses, before any work, an output that is a folder, lies in a missing or
   unwritable folder, is the same file as one of the command's inputs (a store and its

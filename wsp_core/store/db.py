@@ -8,7 +8,7 @@ survives a power cut, not only a killed process) and a busy timeout. Write sessi
 A store that cannot be written here (read-only mount, unwritable folder or file) opens for
 reading through SQLite's read-only or immutable URI mode; a damaged store is reported as such,
 and the first write of a Store runs ``PRAGMA quick_check`` so that nothing is written into a
-damaged file (docs/adr/0012-damaged-and-read-only-stores.md).
+damaged file (docs/adr/0015-damaged-and-read-only-stores.md).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Persons only added are imported as before (ADR 0002). Persons whose box, keypoin
 changed, or that the file no longer lists, make the import refuse — the store keeps the old
 file's hash and data — unless ``--update`` is given; the update then re-labels the pairs of the
 changed persons and keeps every review of pairs whose persons did not change
-(docs/adr/0013-provenance.md).
+(docs/adr/0016-provenance.md).
 """
 
 from __future__ import annotations
