@@ -8,7 +8,9 @@ one small JPEG), then measures in this one process:
 - the straightforward per-pair Python loop (wsp_core.perspective.reference) on the same data, as
   ``loop_pairs_per_s``, and the ratio of the two (the outputs are checked to be equal);
 - a whole ``wsp-core import`` of the file into a fresh store (a separate process, as a user runs
-  it: JSON parsing, checks, labelling, writing), as ``import_s``.
+  it: JSON parsing, checks, labelling, writing), as ``import_s``, with that process's peak
+  resident memory (``import_peak_mb``) and its ratio to the annotation file's size;
+- a ``wsp-core export`` of every pair of that store, as ``export_s``.
 
 Usage: python scripts/bench_labels.py [--images 50000] [--seed 0] [--keep DIR]
 The last line printed is one JSON object with the figures.
@@ -108,20 +110,43 @@ def bench_labelling(ann: Path, images_dir: Path) -> dict:
             "speedup_vs_loop": round(loop_s / vec_s, 1), "outputs_equal": bool(same)}
 
 
+#: Runs wsp-core's main in a fresh interpreter and prints its peak resident memory last (VmHWM:
+#: ru_maxrss of a child would count the pages of this benchmark process it was forked from).
+_MEASURED = ("import sys\nfrom wsp_core.cli import main\nrc = main(sys.argv[1:])\n"
+             "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+             "print('peak_kb', hwm, file=sys.stderr)\nsys.exit(rc)\n")
+
+
+def run_measured(args: list[str]) -> tuple[float, float, str]:
+    """Run ``wsp-core ARGS`` in its own process, as a user would: (wall seconds, that process's
+    peak resident MB, its stdout). Exits with its stderr if it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, *args], capture_output=True,
+                          text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    peak_kb = int(proc.stderr.strip().splitlines()[-1].split()[1])
+    return seconds, peak_kb / 1024, proc.stdout
+
+
 def bench_import(ann: Path, images_dir: Path, folder: Path) -> dict:
+    """A whole import into a new store, its peak memory against the annotation file's size,
+    then an export of every pair (``export_s``, the issue-19 target: <= 10 s at 222k pairs)."""
     db = folder / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "wsp_core.cli", "import", "--db", str(db),
-                           "--format", "coco", "--ann", str(ann), "--images", str(images_dir),
-                           "--json"], capture_output=True, text=True)
-    import_s = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    import_s, peak_mb, out = run_measured(["import", "--db", str(db), "--format", "coco",
+                                           "--ann", str(ann), "--images", str(images_dir),
+                                           "--json"])
+    report = json.loads(out.strip().splitlines()[-1])
+    export_s, export_mb, _ = run_measured(["export", "--db", str(db), "--out",
+                                           str(folder / "pairs.jsonl")])
+    ann_mb = ann.stat().st_size / 2**20
     return {"import_s": round(import_s, 2), "import_pairs": report["new_pairs"],
-            "db_mb": round(db.stat().st_size / 2**20, 1)}
+            "import_peak_mb": round(peak_mb), "import_peak_over_ann": round(peak_mb / ann_mb, 2),
+            "db_mb": round(db.stat().st_size / 2**20, 1), "export_s": round(export_s, 2),
+            "export_peak_mb": round(export_mb)}
 
 
 def bench_args(doc: str, images: int, argv=None) -> argparse.Namespace:

@@ -305,3 +305,23 @@ def test_a_core_process_gets_the_apps_environment(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: bool(out), timeout=30000)
     assert out[0]["WSP_TEST_MARK"] == "seen" and out[0]["PYTHONUNBUFFERED"] == "1"
     assert out[0]["PATH"] == os.environ["PATH"]
+
+
+def test_the_photo_export_never_overwrites_the_photo_or_the_checkpoint(qtbot, window, tmp_path):
+    import shutil
+
+    win = window()
+    photo = win.photo
+    image = Path(shutil.copy(sample("coco", "000000196141.jpg"), tmp_path / "me.jpg"))
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"weights")
+    assert photo.open_image(image)
+    photo.ckpt.setText(str(ckpt))
+    photo.result = {"persons": []}
+    before = image.read_bytes()
+    for target in (image, ckpt):
+        assert not photo.export(target)
+        assert "is the same file as the input" in photo.message.text()
+    assert image.read_bytes() == before and ckpt.read_bytes() == b"weights"
+    assert photo.export(tmp_path / "pose.json")
+    assert json.loads((tmp_path / "pose.json").read_text()) == {"persons": []}

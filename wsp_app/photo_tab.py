@@ -240,13 +240,21 @@ class PhotoTab(QWidget):
         self.predict_button.setEnabled(True)
         self._say(text, error=True)
 
-    def export(self, path: str | Path) -> None:
-        """Write the prediction as ``wsp-core predict --out`` does (atomically)."""
-        from wsp_core.atomic import atomic_write
+    def export(self, path: str | Path) -> bool:
+        """Write the prediction as ``wsp-core predict --out`` does (atomically, never over the
+        photo or the checkpoint); False, with the reason shown, when it cannot."""
+        from wsp_core.atomic import atomic_write, check_target
+        from wsp_core.errors import InputError
 
-        with atomic_write(path) as f:
-            f.write(json.dumps(self.result, indent=1))
+        try:
+            check_target(path, "pose.json", [self.image_path, self.ckpt.text().strip() or None])
+            with atomic_write(path) as f:
+                f.write(json.dumps(self.result, indent=1))
+        except InputError as e:
+            self._say(str(e), error=True)
+            return False
         self._say(f"wrote {path}")
+        return True
 
     def _ask_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "",

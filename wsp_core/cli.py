@@ -28,6 +28,9 @@ def _add_import(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse the file at the first annotation, joint or image that would be "
                         "skipped or corrected (docs/FORMATS.md)")
+    p.add_argument("--update", action="store_true",
+                   help="the file changed since this source was imported: re-label the changed "
+                        "persons' pairs (their reviews are reset; other reviews are kept)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_import)
 
@@ -71,6 +74,8 @@ def _add_synth(sub) -> None:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the world already in --out (a store may refer to its images)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_synth)
 
@@ -237,7 +242,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         store = store or open_store(args.db)
         rows = int(labelled.keep_image.sum() + labelled.keep_person.sum()) + len(labelled.pairs)
         with _progress_bar(rows, f"import {name}") as bar:
-            report = import_source(store, labelled, name, lambda _what, n: bar.update(n))
+            report = import_source(store, labelled, name, lambda _what, n: bar.update(n),
+                                   args.update)
     finally:
         if store is not None:
             store.close()
@@ -285,6 +291,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         raise WspError(f"{args.out}: need --images >= 1 and an image of at least 64 × 64 px")
     if args.out.exists() and not args.out.is_dir():
         raise WspError(f"{args.out}: exists and is not a folder")
+    world = [n for n in ("scenes.json", "images", "single") if (args.out / n).exists()]
+    if world and not args.overwrite:
+        raise WspError(f"{args.out}: already holds a world ({', '.join(world)}), whose images a "
+                       "store may refer to; give --overwrite to replace it, or another folder")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -375,7 +385,7 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
     from .train.eval3d import eval_3d
 
     if args.samples is not None:
-        check_target(args.samples, "samples.npz")
+        check_target(args.samples, "samples.npz", [args.ckpt, args.pred, *_data_files(args.data)])
     if args.pred is not None and args.boxes is not None:
         raise WspError("--boxes: predictions from a file already carry their own boxes")
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
@@ -389,7 +399,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .train.photo import predict_image
 
     if args.out is not None:
-        check_target(args.out, "pose.json")
+        check_target(args.out, "pose.json", [args.ckpt, args.image])
     boxes = []
     for text in args.box:
         try:
@@ -407,6 +417,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         f"(head {p['joints_mm'][10]})" for k, p in enumerate(result["persons"]))
     _emit(args, result, summary)
     return 0
+
+
+def _data_files(data: str) -> list[Path]:
+    """The input of a ``FORMAT:PATH`` data argument (a file, or a folder: every file in it)."""
+    return [Path(data.partition(":")[2] or data)]
 
 
 def _run_config(out: Path) -> dict:
@@ -434,8 +449,13 @@ def cmd_eval_rd(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from .atomic import same_file_as
+    from .store.db import store_files
     from .train.rd import score_store
 
+    if same_file_as(args.ckpt, store_files(args.db)) is not None:
+        raise WspError(f"{args.db}: is the checkpoint given with --ckpt; refusing to write "
+                       "scores into it")
     result = score_store(args.db, args.ckpt, args.batch, args.workers, args.device)
     _emit(args, result, f"scored {result['pairs']} pairs with {result['checkpoint']}: "
                         f"{result['disagreeing']} disagree with their label")

@@ -114,11 +114,39 @@ class SourceData:
         return len(self.person_keys)
 
 
+#: Most distinct number spellings one parse shares (a pixel coordinate recurs thousands of times).
+_NUMBER_CACHE = 1 << 18
+
+
+def _shared_numbers() -> Any:
+    """A ``parse_int``/``parse_float`` hook that returns one object per distinct spelling: an
+    annotation file's millions of coordinates then cost a list slot each, not a new float
+    (docs/BENCHMARKS.md: import memory). Values are exactly those of ``int()``/``float()``."""
+    cache: dict[str, Any] = {}
+
+    def number(text: str) -> Any:
+        value = cache.get(text)
+        if value is None:
+            value = int(text) if text.lstrip("-").isdigit() else float(text)
+            if len(cache) < _NUMBER_CACHE:
+                cache[text] = value
+        return value
+
+    return number
+
+
 def load_json(path: Path) -> Any:
-    """Parse a JSON file; a malformed one raises InputError with the line and column."""
+    """Parse a JSON file; a malformed one raises InputError with the line and column.
+
+    The bytes are decoded (UTF-8, -16 or -32, as ``json.load`` detects them) and dropped before
+    parsing, and equal numbers share one object: the peak memory is the text plus the objects."""
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            raw = f.read()
+        text = raw.decode(json.detect_encoding(raw))
+        del raw
+        number = _shared_numbers()
+        return json.loads(text, parse_int=number, parse_float=number)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:
@@ -227,12 +255,21 @@ def bbox_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     return np.where(any_[:, None], out, 0.0)
 
 
-def safe_image_path(ann_path: Path, images_dir: Path, file_name: str) -> Path:
-    """The image's path under ``images_dir``; InputError when ``file_name`` escapes that root."""
+def relative_image_name(ann_path: Path, file_name: Any, root: Any = "folder") -> str:
+    """``file_name`` when it is a relative path that stays inside its image folder (checked on
+    the text alone: readers that do not know the folder yet use this); else InputError."""
     if not isinstance(file_name, str) or not file_name:
         raise InputError(ann_path, f"image file name {file_name!r} is not a non-empty string")
-    if os.path.isabs(file_name) or "\x00" in file_name:
-        raise InputError(ann_path, f"image path {file_name!r} escapes the image root {images_dir}")
+    norm = os.path.normpath(file_name)
+    if os.path.isabs(file_name) or "\x00" in file_name or norm == ".." \
+            or norm.startswith(".." + os.sep):
+        raise InputError(ann_path, f"image path {file_name!r} escapes the image {root}")
+    return file_name
+
+
+def safe_image_path(ann_path: Path, images_dir: Path, file_name: str) -> Path:
+    """The image's path under ``images_dir``; InputError when ``file_name`` escapes that root."""
+    relative_image_name(ann_path, file_name, f"root {images_dir}")
     root = os.path.realpath(images_dir)
     full = os.path.realpath(os.path.join(root, file_name))
     if os.path.commonpath([root, full]) != root:

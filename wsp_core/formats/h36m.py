@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .base import relative_image_name
 from .safe_pickle import load_numpy_pickle
 
 _NAME = re.compile(r"S(?P<subject>\d+)_(?P<action>[A-Za-z]+)(?:[ _]\d+)?\.(?P<camera>\w+?)_\d+")
@@ -82,7 +83,7 @@ def read_h36m_npz(path: str | Path, cameras: str | Path | None = None) -> Pose3D
         missing = [k for k in ("imgname", "center", "scale", "part", "S") if k not in data.files]
         if missing:
             raise InputError(path, f"lacks {', '.join(missing)} (mmpose Human3.6M npz layout)")
-        names = [str(n) for n in data["imgname"]]
+        names = [relative_image_name(path, str(n)) for n in data["imgname"]]
         part, s = data["part"].astype(np.float64), data["S"].astype(np.float64)
         n = len(names)
         if part.shape != (n, 17, 3) or s.shape != (n, 17, 4):
@@ -174,7 +175,7 @@ def read_h36m_json(annotations: str | Path, subjects: list[int] | None = None) -
             if world.shape != (17, 3) or r.shape != (3, 3) or f.shape != (2,) or c.shape != (2,):
                 raise InputError(path, f"image {im.get('id')}: 3D joints, R, f or c of the wrong "
                                        "shape")
-            out["images"].append(im["file_name"])
+            out["images"].append(relative_image_name(path, im["file_name"]))
             out["ids"].append(str(im["id"]))
             out["frames"].append(int(im.get("frame_idx", 0)))
             out["cam"].append(world @ r.T + t)

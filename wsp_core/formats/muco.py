@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import JointSet
-from .base import SourceData, finite_array, number_array
+from .base import SourceData, finite_array, number_array, relative_image_name
 
 
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
@@ -74,6 +74,7 @@ def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: 
     cam = np.array([a["keypoints_cam"] for a in persons], dtype=np.float64).reshape(-1, num, 3)
     intrinsics = []
     for im in images:
+        relative_image_name(data.ann_path, im.get("file_name"))  # fine-tuning joins it, unchecked
         f, c = im.get("f"), im.get("c")
         packed = im.get("intrinsic")
         if f is None and c is None and isinstance(packed, list) and len(packed) == 4:

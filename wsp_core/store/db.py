@@ -4,6 +4,11 @@ Every connection gets ``PRAGMA foreign_keys=ON``, WAL, ``synchronous=FULL`` (a c
 survives a power cut, not only a killed process) and a busy timeout. Write sessions start with
 ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of one failing with
 "database is locked" when it upgrades a read lock (see docs/adr/0003-sqlite-concurrency.md).
+
+A store that cannot be written here (read-only mount, unwritable folder or file) opens for
+reading through SQLite's read-only or immutable URI mode; a damaged store is reported as such,
+and the first write of a Store runs ``PRAGMA quick_check`` so that nothing is written into a
+damaged file (docs/adr/0015-damaged-and-read-only-stores.md).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
+from ..atomic import folder_unwritable
 from ..errors import StoreError
+
 #: The Alembic revision this code expects (a test checks it is the migrations' head).
 SCHEMA_REVISION = "0002"
 APP_MARK = "wsp-studio"
@@ -30,25 +37,38 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 class Store:
     """A label store: an engine and the two kinds of session the code uses."""
 
-    def __init__(self, path: Path, engine: Engine) -> None:
+    def __init__(self, path: Path, engine: Engine, read_only: str | None = None) -> None:
         self.path = path
         self.engine = engine
+        #: why this store cannot be written here ("read-only file system"…), None when it can
+        self.read_only = read_only
         self._write_engine = engine.execution_options(wsp_write=True)
+        self._checked = False
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session on one consistent snapshot (WAL readers never block writers)."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+        with _store_errors(self.path):
+            with Session(self.engine, expire_on_commit=False) as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """One short write transaction (BEGIN IMMEDIATE), committed on success, else rolled back."""
-        with Session(self._write_engine, expire_on_commit=False) as session:
-            with _locked_errors(self.path):
+        """One short write transaction (BEGIN IMMEDIATE), committed on success, else rolled back.
+
+        Refused on a store opened read-only; the first write of this Store checks the file
+        (``PRAGMA quick_check``) and refuses a damaged one before anything is written."""
+        if self.read_only:
+            raise StoreError(self.path, f"the store is read-only here ({self.read_only}); "
+                                        "nothing was written (copy it to a writable folder)")
+        if not self._checked:
+            quick_check(self.path, self.engine)
+            self._checked = True
+        with _store_errors(self.path):
+            with Session(self._write_engine, expire_on_commit=False) as session:
                 with session.begin():
                     yield session
 
@@ -62,15 +82,70 @@ class Store:
         self.close()
 
 
+def store_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The store file and the files SQLite keeps next to it (an output must be none of them)."""
+    return [Path(path)] + [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")]
+
+
+def store_problem(path: Path, error: BaseException) -> StoreError | None:
+    """The one-line StoreError for an SQLite error, or None when it is not a store problem."""
+    text = str(getattr(error, "orig", None) or error)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        # "busy" is what the desk's ReviewWriter retries on (wsp_app/writer.py)
+        return StoreError(path, f"the store stayed busy: locked by another process for "
+                                f"{BUSY_TIMEOUT_S:g} s; nothing was written")
+    if "disk is full" in low or "disk full" in low or ("i/o" in low and _disk_full(path)):
+        return StoreError(path, "disk full: SQLite cannot write the store or its -wal/-shm "
+                                "files; nothing was written and nothing stored was lost (free "
+                                "some space)")
+    if "readonly" in low or "read-only" in low:
+        return StoreError(path, "the store is read-only here; nothing was written")
+    if "disk i/o" in low:
+        return StoreError(path, f"{text} reading or writing the store (a failing disk or a "
+                                "damaged file); nothing was written")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return StoreError(path, f"damaged store: {text} (restore a backup, or try "
+                                "'sqlite3 STORE .recover')")
+    return None
+
+
+def _disk_full(path: Path) -> bool:
+    """True when the store's file system has (almost) no space left: SQLite reports a -shm or
+    -wal file it cannot extend as a "disk I/O error"."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
 @contextlib.contextmanager
-def _locked_errors(path: Path) -> Iterator[None]:
+def _store_errors(path: Path) -> Iterator[None]:
     try:
         yield
-    except OperationalError as e:
-        if "locked" in str(e.orig) or "busy" in str(e.orig):
-            raise StoreError(path, f"the store stayed busy for {BUSY_TIMEOUT_S:.0f} s "
-                                   "(another process holds a long write)") from None
-        raise
+    except (DatabaseError, sqlite3.DatabaseError) as e:
+        problem = store_problem(path, e)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def quick_check(path: Path, engine: Engine) -> None:
+    """Refuse a damaged store (``PRAGMA quick_check``) before anything is written into it."""
+    try:
+        with engine.connect() as conn:
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
+            conn.rollback()
+    except (DatabaseError, sqlite3.DatabaseError) as e:
+        problem = store_problem(path, e)
+        if problem is None or "damaged store" not in problem.problem:
+            raise problem or e from None
+        rows = [str(getattr(e, "orig", None) or e)]
+    if rows != ["ok"]:
+        shown = "; ".join(rows[:2]) + (f" (+{len(rows) - 2} more)" if len(rows) > 2 else "")
+        raise StoreError(path, f"damaged store: {shown}; nothing was written (restore a backup, "
+                               "or try 'sqlite3 STORE .recover')")
 
 
 def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
@@ -81,17 +156,51 @@ def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
     file through a read-only connection, so a foreign database is not even switched to WAL.
     """
     path = Path(path)
-    revision = None if _check_file(path, create) else _inspect(path)
+    new = _check_file(path, create)
+    read_only = _read_only_reason(path)
+    if new and read_only:
+        raise StoreError(path, f"cannot create the store here ({read_only})")
+    uri = _read_only_uri(path) if read_only else None
+    revision = None if new else _inspect(path, uri)
     if revision != SCHEMA_REVISION:
         _check_known_revision(path, revision)
-    engine = _make_engine(path)
+        if read_only:
+            raise StoreError(path, f"store schema {revision or '(none: an empty database)'} "
+                                   f"needs an upgrade to {SCHEMA_REVISION}, but the store is "
+                                   f"read-only here ({read_only})")
+    engine = _make_engine(path, uri)
     if revision != SCHEMA_REVISION:
         try:
-            migrate(engine)
+            if not new:
+                quick_check(path, engine)
+            with _store_errors(path):
+                migrate(engine)
         except Exception:
             engine.dispose()
             raise
-    return Store(path, engine)
+    return Store(path, engine, read_only)
+
+
+def _read_only_reason(path: Path) -> str | None:
+    """Why the store at ``path`` cannot be written here, or None. SQLite needs to write the
+    file and to create its -wal and -shm files next to it."""
+    folder = folder_unwritable(path.parent)
+    if folder:
+        return f"folder {path.parent}: {folder}"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    return None
+
+
+def _read_only_uri(path: Path) -> str:
+    """SQLite URI to read a store that cannot be written: ``mode=ro`` when its -wal holds
+    something (a reader uses it and the -shm), else ``immutable=1`` (no WAL to miss; SQLite
+    takes no lock and creates no file)."""
+    uri = path.resolve().as_uri()
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:  # commits may wait there: never skip them
+        return f"{uri}?mode=ro"
+    return f"{uri}?immutable=1"
 
 
 def _check_file(path: Path, create: bool) -> bool:
@@ -111,10 +220,10 @@ def _check_file(path: Path, create: bool) -> bool:
     return False
 
 
-def _inspect(path: Path) -> str | None:
+def _inspect(path: Path, uri: str | None = None) -> str | None:
     """The schema revision of an existing store (None: an empty database, to be created)."""
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+        conn = sqlite3.connect(uri or f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                timeout=BUSY_TIMEOUT_S)
         try:
             tables = {r[0] for r in conn.execute(
@@ -135,9 +244,27 @@ def _inspect(path: Path) -> str | None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
-        if "not a database" in str(e):
+        if "not a database" in str(e) and not _sqlite_header(path):
             raise StoreError(path, "not a WSP store (not an SQLite database)") from None
-        raise StoreError(path, f"not a WSP store ({e})") from None
+        problem = store_problem(path, e)
+        if problem is not None:
+            raise problem from None
+        if uri and "unable to open" in str(e):
+            raise StoreError(path, "cannot read the store here: its -wal holds commits that "
+                                   "SQLite cannot read without creating its -shm, and this "
+                                   "folder is read-only (copy the store with its -wal to a "
+                                   "writable folder)") from None
+        raise StoreError(path, f"cannot open the store: {e}") from None
+
+
+def _sqlite_header(path: Path) -> bool:
+    """True when the file starts with SQLite's magic string. Read only after SQLite refused the
+    file, when this process holds no connection (and so no lock) on it (see _check_file)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _check_known_revision(path: Path, revision: str | None) -> None:
@@ -173,8 +300,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def _make_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
+def _make_engine(path: Path, read_only_uri: str | None = None) -> Engine:
+    if read_only_uri is None:
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
+    else:
+        engine = create_engine(f"sqlite:///{path}", creator=lambda: sqlite3.connect(
+            read_only_uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record) -> None:
@@ -182,8 +313,11 @@ def _make_engine(path: Path) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        if read_only_uri is None:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+        else:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

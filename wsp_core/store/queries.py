@@ -10,15 +10,16 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from json.encoder import encode_basestring_ascii
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Text, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from ..atomic import atomic_write, check_target
 from ..errors import StoreError
-from .db import Store
+from .db import Store, store_files
 from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
 
 
@@ -156,6 +157,40 @@ def _delta_s_bins(session, source_id: int) -> dict[str, int]:
     return {f"<= {t}": int(v) for t, v in zip(DELTA_S_LIMITS, values)}
 
 
+def _export_query(with_truth: bool):
+    """The export's columns as plain SQL rows, in pair id order: no ORM object per row, and the
+    keypoints as their stored JSON text (``type_coerce``), decoded only where needed."""
+    pa, pb = aliased(Person), aliased(Person)
+    raw = (lambda column, name: type_coerce(column, Text).label(name))
+    columns = [Pair.id, Pair.source_id, Image.file_name, Image.width, Image.height,
+               pa.id, pa.bbox_x, pa.bbox_y, pa.bbox_w, pa.bbox_h, raw(pa.keypoints, "a_keypoints"), pa.scale,
+               pb.id, pb.bbox_x, pb.bbox_y, pb.bbox_w, pb.bbox_h, raw(pb.keypoints, "b_keypoints"), pb.scale,
+               Pair.delta_s, Pair.auto_label, Pair.label, Pair.status, Pair.reason]
+    if with_truth:
+        columns += [raw(pa.keypoints_cam, "a_cam"), raw(pb.keypoints_cam, "b_cam")]
+    return (select(*columns).join(Image, Image.id == Pair.image_id)
+            .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
+            .order_by(Pair.id))
+
+
+def _export_rows(store: Store, source: str | None, with_truth: bool,
+                 batch: int) -> Iterator[tuple[dict[int, tuple[str, str, str]], tuple]]:
+    """(sources by id: name, images_dir, format; one row of ``_export_query``) per pair."""
+    with store.read() as session:
+        sources = {sid: (name, images_dir, fmt) for sid, name, images_dir, fmt in session.execute(
+            select(Source.id, Source.name, Source.images_dir, Source.format))}
+        query = _export_query(with_truth)
+        if source is not None:
+            ids = [sid for sid, (name, _, _) in sources.items() if name == source]
+            if not ids:
+                raise StoreError(store.path, f"no source named {source!r}")
+            query = query.where(Pair.source_id == ids[0])
+        result = session.connection().execute(query.execution_options(yield_per=batch))
+        for rows in result.partitions():
+            for row in rows:
+                yield sources, row
+
+
 def iter_export(store: Store, source: str | None = None, batch: int = 5000,
                 with_truth: bool = False) -> Iterator[dict[str, Any]]:
     """One dict per pair, in pair id order, in the layout of DESIGN.md §4 (wsp-core export).
@@ -164,57 +199,75 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
     image's ``file_name`` relative to the source's image folder and,
     where the source has 3D truth, ``truth`` (1 when a's pelvis is closer than b's, else 0).
     """
-    pa, pb = aliased(Person), aliased(Person)
-    query = (select(Pair, Source.name, Image.file_name, Image.width, Image.height,
-                    Source.images_dir, pa, pb, Source.format)
-             .join(Source, Source.id == Pair.source_id)
-             .join(Image, Image.id == Pair.image_id)
-             .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
-             .order_by(Pair.id))
-    with store.read() as session:
-        if source is not None:
-            if session.scalar(select(Source.id).where(Source.name == source)) is None:
-                raise StoreError(store.path, f"no source named {source!r}")
-            query = query.where(Source.name == source)
-        for row in session.execute(query.execution_options(yield_per=batch)):
-            pair, name, file_name, width, height, images_dir, a, b, fmt = row
-            out = {"pair_id": pair.id, "source": name,
-                   "image": os.path.join(images_dir, file_name), "width": width,
-                   "height": height, "a": _person(a), "b": _person(b),
-                   "delta_s": pair.delta_s, "auto_label": pair.auto_label, "label": pair.label,
-                   "status": pair.status, "reason": pair.reason}
-            if with_truth:
-                out["format"] = fmt
-                out["file_name"] = file_name
-                out["truth"] = _truth(fmt, a, b)
-            yield out
+    loads = json.loads
+    for sources, r in _export_rows(store, source, with_truth, batch):
+        name, images_dir, fmt = sources[r[1]]
+        out = {"pair_id": r[0], "source": name, "image": os.path.join(images_dir, r[2]),
+               "width": r[3], "height": r[4],
+               "a": {"person_id": r[5], "bbox": list(r[6:10]), "keypoints": loads(r[10]),
+                     "scale": r[11]},
+               "b": {"person_id": r[12], "bbox": list(r[13:17]), "keypoints": loads(r[17]),
+                     "scale": r[18]},
+               "delta_s": r[19], "auto_label": r[20], "label": r[21], "status": r[22],
+               "reason": r[23]}
+        if with_truth:
+            out["format"] = fmt
+            out["file_name"] = r[2]
+            out["truth"] = _truth(fmt, r[24] and loads(r[24]), r[25] and loads(r[25]))
+        yield out
 
 
-def _truth(fmt: str, a: Person, b: Person) -> int | None:
+_PERSON = '{"person_id":%d,"bbox":[%r,%r,%r,%r],"keypoints":%s,"scale":%s}'
+_LINE = ('{"pair_id":%d,"source":%s,"image":%s,"width":%d,"height":%d,"a":%s,"b":%s,'
+         '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s}\n')
+
+
+def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterator[str]:
+    """The export's JSON lines, built from plain rows without decoding the stored keypoints
+    (the same objects as ``iter_export``'s, compactly written; a test checks they agree).
+    Columns that cannot be NULL are formatted by ``%r``/``%d`` (a float's repr is its JSON)."""
+    string = encode_basestring_ascii  # what json.dumps does to a str, without its layers
+    names: dict[int, tuple[str, str]] = {}
+    words: dict[str | None, str] = {None: "null"}
+    for sources, r in _export_rows(store, source, False, batch):
+        if r[1] not in names:
+            name, images_dir, _ = sources[r[1]]
+            names[r[1]] = (string(name), images_dir)
+        name, images_dir = names[r[1]]
+        a = _PERSON % (r[5], r[6], r[7], r[8], r[9], r[10], "null" if r[11] is None else r[11])
+        b = _PERSON % (r[12], r[13], r[14], r[15], r[16], r[17],
+                       "null" if r[18] is None else r[18])
+        status, reason = r[22], r[23]
+        if status not in words:
+            words[status] = string(status)
+        if reason not in words:
+            words[reason] = string(reason)
+        yield _LINE % (r[0], name, string(os.path.join(images_dir, r[2])), r[3], r[4], a, b,
+                       "null" if r[19] is None else repr(r[19]), r[20],
+                       "null" if r[21] is None else r[21], words[status], words[reason])
+
+
+def _truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
     """1 when a's pelvis is closer to the camera than b's (3D truth), None without truth."""
     from ..skeleton import FORMAT_JOINT_SETS
 
     joint_set = FORMAT_JOINT_SETS.get(fmt)
-    if a.keypoints_cam is None or b.keypoints_cam is None or joint_set is None \
-            or not joint_set.has("pelvis"):
+    if cam_a is None or cam_b is None or joint_set is None or not joint_set.has("pelvis"):
         return None
     k = joint_set.index("pelvis")
-    return int(a.keypoints_cam[k][2] < b.keypoints_cam[k][2])
-
-
-def _person(p: Person) -> dict[str, Any]:
-    return {"person_id": p.id, "bbox": [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h],
-            "keypoints": p.keypoints, "scale": p.scale}
+    return int(cam_a[k][2] < cam_b[k][2])
 
 
 def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None = None,
                  progress: Callable[[int], None] | None = None) -> int:
-    """Write the export atomically (temp file, then os.replace); returns the number of pairs."""
-    out = check_target(out, "pairs.jsonl")
+    """Write the export atomically (temp file, then os.replace); returns the number of pairs.
+
+    The output may be none of the store's files (the store, its -wal, -shm or -journal)."""
+    out = check_target(out, "pairs.jsonl", store_files(store.path))
     count = 0
     with atomic_write(out) as f:
-        for row in iter_export(store, source):
-            f.write(json.dumps(row, separators=(",", ":")) + "\n")
+        for line in _export_lines(store, source):
+            f.write(line)
             count += 1
             if progress and count % 1000 == 0:
                 progress(1000)
