@@ -124,9 +124,11 @@ def pose_metrics(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, actions:
     by_action = per_action(per_pose_mpjpe(pred, gt, visible, root), actions)
     by_action_pa = per_action(pa_pose, actions)
     return {"samples": int(len(pred)), "mpjpe": mpjpe(pred, gt, visible, root),
-            "pa_mpjpe": pa_mpjpe(pred, gt, visible), "pa_mpjpe_rigid": pa_mpjpe_rigid(pred, gt, visible),
-            "x": axes["x"], "y": axes["y"], "z": axes["z"], "joints_avg_paper": joints_avg_paper(axes),
-            "action_avg_mpjpe": by_action["average"], "action_avg_pa_mpjpe": by_action_pa["average"],
+            "pa_mpjpe": pa_mpjpe(pred, gt, visible),
+            "pa_mpjpe_rigid": pa_mpjpe_rigid(pred, gt, visible),
+            **axes, "joints_avg_paper": joints_avg_paper(axes),
+            "action_avg_mpjpe": by_action["average"],
+            "action_avg_pa_mpjpe": by_action_pa["average"],
             "by_action": by_action, "by_action_pa_mpjpe": by_action_pa}
 
 
