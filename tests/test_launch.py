@@ -19,7 +19,8 @@ def test_job_commands_are_what_a_terminal_runs():
     assert argv == CORE + ["pretrain", "--db", "s.db", "--out", "runs/a", "--preset", "smoke",
                            "--set", "epochs=2", "--set", "max_pairs=16", "--progress", "jsonl"]
     argv = job_command("finetune", {"data": "synth:w", "out": "runs/f"})
-    assert argv[-4:] == ["--init", "none", "--progress", "jsonl"] and "subject1" in argv
+    assert argv[-2:] == ["--progress", "jsonl"] and "subject1" in argv
+    assert "--init" not in argv                      # the preset's start (paper: ImageNet)
     assert job_command("score", {"db": "s.db", "ckpt": "r/best.pt"})[-1] == "--json"
     assert job_command("pretrain", {"out": "runs/a"}, resume=True) == \
         CORE + ["pretrain", "--out", "runs/a", "--resume", "--progress", "jsonl"]

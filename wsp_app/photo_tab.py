@@ -132,7 +132,7 @@ class PhotoTab(QWidget):
         self.model = SceneModel()
         self.viewer = SkeletonView(self.model)
         self.ckpt = QLineEdit()
-        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint, e.g. runs/ft1/best.pt")
+        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint, e.g. runs/ft1/last.pt")
         open_button = QPushButton("Open image…")
         open_button.clicked.connect(self._ask_image)
         boxes_button = QPushButton("Boxes from COCO JSON…")

@@ -36,7 +36,7 @@ class View3DTab(QWidget):
         self.samples: dict[str, Any] | None = None
         self._samples_dir = tempfile.TemporaryDirectory(prefix="wsp-3d-")
         self.ckpt = QLineEdit()
-        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint, e.g. runs/ft1/best.pt")
+        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint, e.g. runs/ft1/last.pt")
         self.data = QLineEdit()
         self.data.setPlaceholderText("FORMAT:PATH, e.g. synth:demo-out/world")
         self.protocol = QComboBox()

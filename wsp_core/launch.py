@@ -62,8 +62,9 @@ KINDS: dict[str, tuple[Field, ...]] = {
                  _sets()),
     "finetune": (Field("data", "3D data", "text", "--data", required=True,
                        help="FORMAT:PATH, e.g. synth:world"),
-                 Field("init", "WSP checkpoint", "file", "--init",
-                       help="empty: from scratch (the PoseNet baseline)"),
+                 Field("init", "start from", "file", "--init",
+                       help="a WSP checkpoint, imagenet (the PoseNet baseline, as the paper) or "
+                            "none (random, not the paper's); empty: the preset's"),
                  Field("out", "run folder", "dir", "--out", required=True), _preset(),
                  Field("protocol", "protocol", "choice", "--protocol", "subject1", True,
                        PROTOCOLS), _sets(), _db(required=False)),
@@ -102,8 +103,6 @@ def job_command(kind: str, values: dict[str, str], resume: bool = False,
         return argv + ["--progress", "jsonl"]
     for f in KINDS[kind]:
         argv += _flag(f, values.get(f.name, f.default).strip())
-    if kind == "finetune" and not values.get("init", "").strip():
-        argv += ["--init", "none"]
     return argv + (["--progress", "jsonl"] if kind in TRAINING else ["--json"])
 
 
