@@ -130,11 +130,14 @@ def test_3dmppe_json_frames_every_5th_to_train_every_64th_to_test(tmp_path):
         (tmp_path / f"Human36M_subject{subject}_joint_3d.json").write_text(json.dumps(
             {"2": {"1": {str(fr): world.tolist() for fr in frames}}}))
     data = read_h36m_json(tmp_path)
-    train, test = split_samples(data, FinetuneConfig(protocol="subject1"), "h36m")
+    train, val, test = split_samples(data, FinetuneConfig(protocol="subject1", val_fraction=0.0),
+                                     "h36m")
+    assert not len(val)
     assert [data.frames[k] for k in train] == [0, 5, 65, 320]            # S1: every 5th
     assert [data.frames[k] for k in test] == [0, 64, 128, 320]           # S9: every 64th
-    train, test = split_samples(data, FinetuneConfig(protocol="subject1", train_frame_step=1,
-                                                      test_frame_step=1), "h36m")
+    train, _, test = split_samples(data, FinetuneConfig(protocol="subject1", train_frame_step=1,
+                                                         test_frame_step=1, val_fraction=0.0),
+                                   "h36m")
     assert len(train) == len(test) == len(frames)
     assert canonical_action("TakingPhoto") == "Photo" and canonical_action("WalkDog") == "WalkDog"
     assert parse_imgname("S1/S1_WalkingDog 1.54138969/S1_WalkingDog 1.54138969_000001.jpg")[1] \

@@ -108,7 +108,7 @@ def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
                  "accuracy_vs_labels": float((hit == lab).mean()),
                  "labels_vs_truth": float((lab == t).mean())}
     return {"pairs": int(len(pred["prob"])), "subsets": rows, "truth": truth,
-            "heatmaps": heatmap_summary(pred["heatmaps"])}
+            "heatmaps": heatmap_summary(pred["heatmaps"]) if "heatmaps" in pred else None}
 
 
 def heatmap_summary(sums: np.ndarray) -> dict[str, float | None]:
@@ -140,7 +140,14 @@ def _rows(path: Path, cfg: PretrainConfig) -> tuple[list, list]:
 
 
 def _validate(model, loader, device, cfg: PretrainConfig) -> tuple[dict[str, Any], float | None]:
-    columns = _val_columns(rd_summary(predict(model, loader, device, cfg)))
+    pred = predict(model, loader, device, cfg)
+    if not np.isfinite(pred["prob"]).all():  # finite weights whose outputs overflow
+        from .runner import TrainingDiverged
+
+        raise TrainingDiverged("validation", "training diverged: the network's outputs are no "
+                                             "longer finite; lower lr (or alpha). last.pt keeps "
+                                             "the last finite epoch")
+    columns = _val_columns(rd_summary(pred))
     return columns, columns.get("val_auc")
 
 

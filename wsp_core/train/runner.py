@@ -434,12 +434,12 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
                 break
             lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
             scheduler.step()
-            columns, score = task.validate(model, val_loader, device, cfg) \
-                if val_loader is not None and (epoch + 1) % cfg.eval_every == 0 else ({}, None)
-            if not weights_finite(model):
+            if not weights_finite(model):  # before validation, which non-finite outputs break
                 raise TrainingDiverged(out, f"training diverged in epoch {epoch + 1}: a weight "
                                             "is no longer finite; lower lr (or alpha). last.pt "
                                             "keeps the last finite epoch")
+            columns, score = task.validate(model, val_loader, device, cfg) \
+                if val_loader is not None and (epoch + 1) % cfg.eval_every == 0 else ({}, None)
             if rank == 0:
                 last_row = {"epoch": epoch, **{k: v for k, v in stats.items() if k != "stopped"},
                             "lr": lr, **columns}
