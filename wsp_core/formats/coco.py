@@ -117,14 +117,15 @@ def _to_source(fmt: str, joint_set: JointSet, ann: Path, images_dir: Path,
     """The source's arrays from the readable annotations ``persons`` (candidate indices)."""
     images_ = [im for _, im in images]
     sizes = [_sizes(path, im, notes) for path, im in images]
-    person_keys = [rows.keys[c] for c in persons]
-    files = [rows.files[c] for c in persons]
+    chosen, keys = persons.tolist(), rows.keys()
+    person_keys = [keys[c] for c in chosen]
+    files = [rows.files[c] for c in chosen]
     kps, bbox, has_box = rows.arrays(persons)
-    extra = [rows.extra.get(c) for c in persons.tolist()]
+    extra = [rows.extra.get(c) for c in chosen]
     if fmt in THREE_D_FORMATS:
         from .muco import prepare_3d_annotations
 
-        anns = [rows.three_d[c] for c in persons]
+        anns = [rows.three_d[c] for c in chosen]
         prepare_3d_annotations(joint_set, images, kps, anns, files)
     clean_keypoints(files, kps, person_keys, notes, joint_set.joints)
     if (~has_box).any():

@@ -28,22 +28,23 @@ _BLOCK = 4096
 
 
 class _Growing:
-    """A float64 array of rows that grows in place (``ndarray.resize``: realloc, no copy)."""
+    """An array of rows that grows in place (``ndarray.resize``: realloc, no copy)."""
 
-    def __init__(self, width: int):
-        self.array = np.zeros((_BLOCK, width))
+    def __init__(self, shape: tuple[int, ...], dtype: type = np.float64):
+        self.array = np.zeros((_BLOCK, *shape), dtype=dtype)
         self.n = 0
 
     def extend(self, rows: list[Any]) -> None:
         need = self.n + len(rows)
         if need > len(self.array):
-            self.array.resize((max(need, len(self.array) * 3 // 2), self.array.shape[1]),
+            self.array.resize((max(need, len(self.array) * 3 // 2), *self.array.shape[1:]),
                               refcheck=False)
-        self.array[self.n:need] = rows
+        if rows:
+            self.array[self.n:need] = rows
         self.n = need
 
     def done(self) -> np.ndarray:
-        self.array.resize((self.n, self.array.shape[1]), refcheck=False)
+        self.array.resize((self.n, *self.array.shape[1:]), refcheck=False)
         return self.array
 
 
@@ -54,34 +55,37 @@ class AnnotationRows:
         self.num, self.fmt = num_joints, fmt
         self.path: Path | None = None        # the file being parsed
         self.entries = 0                     # entries seen, crowd regions included
-        self.keys: list[str] = []            # per candidate (a non-crowd entry with an id)
-        self.image_refs: list[Any] = []      # its image_id as the file gives it
-        self.files: list[Path | None] = []
+        self.count = 0                       # candidates: non-crowd entries with an id
+        self.files: list[Path | None] = []   # each candidate's file
         self.problems: dict[int, str] = {}   # candidate -> what makes it unreadable
         self.malformed: list[tuple[int, Path | None, str]] = []  # (candidates before, file, where)
         self.extra: dict[int, dict[str, Any]] = {}
         self.three_d: list[dict] | None = [] if fmt in THREE_D_FORMATS else None
         self.has_box = bytearray()
-        self._kps, self._boxes = _Growing(3 * num_joints), _Growing(4)
-        self._block_kps: list[Any] = []
-        self._block_boxes: list[Any] = []
+        # id and image_id: 64-bit integers in arrays (no object per annotation outlives the
+        # parse), any other value by candidate
+        self._ids, self._refs = _Growing((), np.int64), _Growing((), np.int64)
+        self._other_ids: dict[int, Any] = {}
+        self._other_refs: dict[int, Any] = {}
+        self._kps, self._boxes = _Growing((3 * num_joints,)), _Growing((4,))
+        self._block: tuple[list, list, list, list] = ([], [], [], [])
         self._zeros = [0.0] * (3 * num_joints)   # a box-only annotation: no joint labelled
-        self._refs: dict[Any, Any] = {}          # one object per image id
 
     def append(self, a: Any) -> None:
         """Take in one entry of the ``annotations`` list."""
         k = self.entries
         self.entries += 1
         if not isinstance(a, dict) or not is_id(a.get("id")):
-            self.malformed.append((len(self.keys), self.path, f"annotation entry {k} {brief(a)} "
-                                                              "is not an object with an 'id'"))
+            self.malformed.append((self.count, self.path, f"annotation entry {k} {brief(a)} "
+                                                          "is not an object with an 'id'"))
             return
         if is_crowd(a.get("iscrowd")):
             return
-        c = len(self.keys)
-        self.keys.append(str(a["id"]))
-        ref = a.get("image_id")
-        self.image_refs.append(self._refs.setdefault(ref, ref) if is_id(ref) else ref)
+        c = self.count
+        self.count += 1
+        ids, refs, kps, boxes = self._block
+        ids.append(_as_int64(a["id"], c, self._other_ids))
+        refs.append(_as_int64(a.get("image_id"), c, self._other_refs))
         self.files.append(self.path)
         problem = annotation_problem(a, self.num, self.fmt)
         if problem:
@@ -89,31 +93,35 @@ class AnnotationRows:
         box = None if problem else a.get("bbox")
         has_box = box not in (None, [])
         self.has_box.append(has_box)
-        self._block_boxes.append(box if has_box else (0.0, 0.0, 0.0, 0.0))
-        self._block_kps.append(self._zeros if problem else a.get("keypoints") or self._zeros)
+        boxes.append(box if has_box else (0.0, 0.0, 0.0, 0.0))
+        kps.append(self._zeros if problem else a.get("keypoints") or self._zeros)
         extra = {f: a[f] for f in EXTRA_FIELDS if f in a}
         if extra:
             self.extra[c] = extra
         if self.three_d is not None:  # their 3D fields are read once the images are known
             self.three_d.append(a)
-        if len(self._block_kps) >= _BLOCK:
+        if len(kps) >= _BLOCK:
             self._flush()
 
     def _flush(self) -> None:
-        self._kps.extend(self._block_kps)
-        self._boxes.extend(self._block_boxes)
-        self._block_kps, self._block_boxes = [], []
+        for array, block in zip((self._ids, self._refs, self._kps, self._boxes), self._block):
+            array.extend(block)
+        self._block = ([], [], [], [])
+
+    def keys(self) -> list[str]:
+        """Every candidate's id as text (the store's person key)."""
+        return _with_others(self._ids.array[:self._ids.n], self._other_ids, str)
 
     def select(self, image_pos: dict[str, int], notes: ReadNotes) -> tuple[np.ndarray, np.ndarray]:
         """The readable person annotations, in the file's order, and the position of each one's
         image in the image list; every other one noted, in the file's order: a malformed
         entry, a repeated id, an unknown image, an unreadable annotation."""
         self._flush()
-        self._refs = {}
+        refs = _with_others(self._refs.array[:self._refs.n], self._other_refs, None)
         accepted, person_image, seen = [], [], set()
         malformed = iter(self.malformed)
         pending = next(malformed, None)
-        for c, (key, ref) in enumerate(zip(self.keys, self.image_refs)):
+        for c, (key, ref) in enumerate(zip(self.keys(), refs)):
             while pending is not None and pending[0] <= c:
                 notes.note(pending[1], "annotation_malformed", pending[2])
                 pending = next(malformed, None)
@@ -142,6 +150,26 @@ class AnnotationRows:
         if len(rows) != len(kps):
             kps, boxes, has_box = kps[rows], boxes[rows], has_box[rows]
         return kps.reshape(len(rows), self.num, 3), boxes, has_box.copy()
+
+
+#: The values an int64 array holds.
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _as_int64(value: Any, c: int, others: dict[int, Any]) -> int:
+    """``value`` when it is an integer an int64 holds; else 0, and ``others[c] = value``."""
+    if type(value) is int and _INT64[0] <= value <= _INT64[1]:
+        return value
+    others[c] = value
+    return 0
+
+
+def _with_others(values: np.ndarray, others: dict[int, Any], convert: Any) -> list[Any]:
+    """``values`` as a list (each through ``convert`` when given), with ``others`` in place."""
+    out = values.tolist() if convert is None else list(map(convert, values.tolist()))
+    for c, value in others.items():
+        out[c] = value if convert is None else convert(value)
+    return out
 
 
 def annotation_problem(a: dict, num: int, fmt: str) -> str | None:
