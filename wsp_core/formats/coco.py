@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import FORMAT_JOINT_SETS, JointSet
-from .base import ReadNotes, SourceData, bbox_from_keypoints, clean_keypoints, declared_size, load_json
+from .base import (ReadNotes, SourceData, bbox_from_keypoints, clean_keypoints, declared_size,
+                   load_json)
 from .coco_rows import THREE_D_FORMATS, AnnotationRows, brief, is_crowd, is_id
 from .jsonstream import Streamed
 
