@@ -44,7 +44,8 @@ def generate(folder: Path, n_images: int, seed: int) -> tuple[Path, Path, int]:
     images_dir = folder / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     source = folder / "source.jpg"
-    Image.new("RGB", (64, 48), (120, 130, 140)).save(source)
+    # the size the file declares: the header wins over a declared size (docs/FORMATS.md)
+    Image.new("RGB", (640, 480), (120, 130, 140)).save(source)
     per_image = rng.integers(4, 7, size=n_images)
     image_of = np.repeat(np.arange(n_images), per_image)
     n = len(image_of)

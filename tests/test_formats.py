@@ -221,6 +221,47 @@ def test_ids_that_differ_only_in_type_are_the_same_id(tmp_path):
     assert read_source("coco", ann, images).person_image.tolist() == [0, 0]
 
 
+def test_annotations_before_images_read_as_in_the_usual_order(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    d["annotations"] += [{"id": 5, "image_id": 99, "keypoints": d["annotations"][0]["keypoints"]},
+                         {"id": 2 ** 70, "image_id": 7, "keypoints": [1.5] * 51}]
+    ann.write_text(json.dumps(d))
+    usual = read_source("coco", ann, images)
+    ann.write_text(json.dumps({"annotations": d["annotations"], "categories": d["categories"],
+                               "images": d["images"]}))
+    first = read_source("coco", ann, images)
+    assert first.person_keys == usual.person_keys == ["1", "2", str(2 ** 70)]
+    np.testing.assert_array_equal(first.keypoints, usual.keypoints)
+    assert first.notes.as_dict() == usual.notes.as_dict()
+    assert usual.notes.examples["annotation_unknown_image"] == \
+        "ann.json: annotation 5 refers to image 99"
+
+
+@pytest.mark.parametrize("order, refusal", [
+    ((0, 1), "annotation id 1 appears twice"),
+    ((1, 0), "annotation entry 2 'junk' is not an object"),
+])
+def test_strict_refuses_at_the_first_decision_in_the_file(tmp_path, order, refusal):
+    ann, images = two_person_coco(tmp_path)
+    d = json.loads(ann.read_text())
+    extra = [dict(d["annotations"][0]), "junk"]            # a repeated id, a malformed entry
+    d["annotations"] += [extra[i] for i in order]
+    ann.write_text(json.dumps(d))
+    assert read_source("coco", ann, images).notes.counts == {"annotation_duplicate_id": 1,
+                                                            "annotation_malformed": 1}
+    with pytest.raises(InputError, match=refusal):
+        read_source("coco", ann, images, strict=True)
+
+
+def test_a_list_given_twice_refuses_the_file(tmp_path):
+    ann, images = two_person_coco(tmp_path)
+    text = ann.read_text()
+    ann.write_text(text[:-1] + ', "annotations": []}')
+    with pytest.raises(InputError, match=r"ann\.json: top-level key 'annotations' appears twice"):
+        read_source("coco", ann, images)
+
+
 @pytest.mark.parametrize("text, problem", [
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"images": [{"id": 1' + "0" * 5000 + '}]}', "malformed JSON"),

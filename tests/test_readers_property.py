@@ -140,3 +140,36 @@ def test_bad_mpii_entries_are_skipped_or_refused_with_strict(tmp_path, entry):
     assert data.person_keys == ["b.jpg#0"] and data.notes.counts == {"annotation_malformed": 1}
     with pytest.raises(InputError, match="mpii.json: entry 0: .*--strict"):
         read_source("mpii", path, tmp_path, strict=True)
+
+
+@SETTINGS
+@given(value=st.fixed_dictionaries({"images": st.lists(json_values, max_size=4)},
+                                   optional={"annotations": st.lists(json_values, max_size=4),
+                                             "x": json_values}) | json_values,
+       where=st.floats(0, 1), insert=st.sampled_from(["", ",", "[", "]", "}", ":", '"', " "]))
+def test_streamed_parse_is_json_loads(value, where, insert):
+    """The streaming parser gives what json.loads gives: the same values (streamed lists'
+    elements in order) and, on damaged text, the same error at the same place."""
+    from wsp_core.formats.jsonstream import Streamed, parse_streaming
+
+    text = json.dumps(value)
+    marks = [i for i, ch in enumerate(text) if ch in ',:[]{}"'] + [len(text)]
+    cut = marks[int(where * (len(marks) - 1))]   # a character inserted at a mark, or it deleted
+    text = text[:cut] + insert + text[cut + (insert == ""):]
+    try:
+        expected, error = json.loads(text), None
+    except json.JSONDecodeError as e:
+        expected, error = None, (e.msg, e.pos)
+    got: dict[str, list] = {"images": [], "annotations": []}
+    try:
+        parsed = parse_streaming(text, {k: got[k].append for k in got})
+    except json.JSONDecodeError as e:
+        assert (e.msg, e.pos) == error
+        return
+    assert error is None
+    if isinstance(expected, dict):
+        for key, items in got.items():
+            if isinstance(parsed.get(key), Streamed):
+                assert (items, parsed[key].count) == (expected[key], len(items))
+                parsed[key] = items
+    assert json.dumps(parsed) == json.dumps(expected)

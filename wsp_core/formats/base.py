@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..skeleton import JointSet
+from .jsonstream import RepeatedKey, parse_streaming
 
 #: A labelled joint this far outside the image (a fraction of the image's width for x, of its
 #: height for y) still counts as labelled; farther out it counts as unlabelled (ADR 0013).
@@ -135,18 +137,24 @@ def _shared_numbers() -> Any:
     return number
 
 
-def load_json(path: Path) -> Any:
+def load_json(path: Path, sinks: dict[str, Callable[[Any], None]] | None = None) -> Any:
     """Parse a JSON file; a malformed one raises InputError with the line and column.
 
     The bytes are decoded (UTF-8, -16 or -32, as ``json.load`` detects them) and dropped before
-    parsing, and equal numbers share one object: the peak memory is the text plus the objects."""
+    parsing, and equal numbers share one object: the peak memory is the text plus the objects.
+    ``sinks``: the top-level lists of an object that are handed over one element at a time
+    instead (:mod:`.jsonstream`; a key of them given twice refuses the file)."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
         text = raw.decode(json.detect_encoding(raw))
         del raw
+        if sinks is not None:
+            return parse_streaming(text, sinks)
         number = _shared_numbers()
         return json.loads(text, parse_int=number, parse_float=number)
+    except RepeatedKey as e:
+        raise InputError(path, str(e)) from None
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:

@@ -24,14 +24,14 @@ from .base import SourceData, finite_array, number_array, relative_image_name
 
 
 def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
-                           anns: list[tuple[Path, Any]]) -> None:
-    """Give every annotation COCO-style ``keypoints`` (in place) when the file lacks them
-    (the annotations have passed :func:`problem_3d`)."""
+                           keypoints: np.ndarray, anns: list[dict], files: list[Path]) -> None:
+    """Fill the COCO-style ``keypoints`` (P, J, 3) of the annotations ``anns`` that lack them,
+    from ``keypoints_img`` (the annotations have passed :func:`problem_3d`)."""
     sizes = {str(im.get("id")): (_size(im.get("width")), _size(im.get("height")))
              for _, im in images if isinstance(im, dict)}
     num = joint_set.num_joints
-    for path, a in anns:
-        if not isinstance(a, dict) or a.get("keypoints") is not None:
+    for p, (path, a) in enumerate(zip(files, anns)):
+        if a.get("keypoints") is not None:
             continue
         img = _array(path, a, "keypoints_img", (num, 2))
         width, height = sizes.get(str(a.get("image_id")), (0, 0))
@@ -42,14 +42,13 @@ def prepare_3d_annotations(joint_set: JointSet, images: list[tuple[Path, Any]],
         if a.get("keypoints_vis") is not None:
             given = _array(path, a, "keypoints_vis", (num,))
             vis = np.where(inside & (given > 0), np.where(given > 1, given, 2), 0)
-        a["keypoints"] = np.concatenate([np.where(vis[:, None] > 0, img, 0), vis[:, None]],
-                                        1).ravel().tolist()
+        keypoints[p] = np.concatenate([np.where(vis[:, None] > 0, img, 0), vis[:, None]], 1)
 
 
-def valid_annotations(anns: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
-    """The annotations not marked ``is_valid: 0`` (3DMPPE's MuPoTS-3D.json)."""
-    return [(path, a) for path, a in anns
-            if not (isinstance(a, dict) and a.get("is_valid", 1) in (0, False))]
+def valid_annotations(anns: list[dict], rows: np.ndarray) -> np.ndarray:
+    """Which of the annotations ``anns[rows]`` are not marked ``is_valid: 0`` (3DMPPE's
+    MuPoTS-3D.json)."""
+    return np.array([anns[c].get("is_valid", 1) not in (0, False) for c in rows], dtype=bool)
 
 
 def problem_3d(a: dict, num: int) -> str | None:
@@ -68,7 +67,7 @@ def problem_3d(a: dict, num: int) -> str | None:
     return None
 
 
-def attach_3d(data: SourceData, images: list[dict], persons: list[dict], files: list[Path]) -> None:
+def attach_3d(data: SourceData, images: list[dict], persons: list[dict]) -> None:
     """Fill ``data.keypoints_cam`` and ``data.image_intrinsics`` from the 3D layout's fields."""
     num = data.joint_set.num_joints
     cam = np.array([a["keypoints_cam"] for a in persons], dtype=np.float64).reshape(-1, num, 3)

@@ -270,11 +270,12 @@ def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
     """The persons table's rows of the persons ``kept`` (indexes into the source)."""
     data, m = labelled.data, labelled.measures
     dumps = json.JSONEncoder(separators=(",", ":")).encode
-    keypoints = [dumps(kp) for kp in np.round(data.keypoints[kept], 3).tolist()]
+    # one person's lists at a time: the nested lists of a whole chunk would cost ~50 MB
+    keypoints = [dumps(kp.tolist()) for kp in np.round(data.keypoints[kept], 3)]
     extra = [None if e is None else dumps(e) for e in
              (data.person_extra[p] for p in kept)] if data.person_extra else [None] * len(kept)
     cam = [None] * len(kept) if data.keypoints_cam is None else \
-        [dumps(kp) for kp in np.round(data.keypoints_cam[kept], 1).tolist()]
+        [dumps(kp.tolist()) for kp in np.round(data.keypoints_cam[kept], 1)]
     return list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
                     m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
                     _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra,
