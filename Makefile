@@ -30,12 +30,12 @@ demo: $(STAMP)
 	$(VENV)/bin/wsp-core export --db $(DEMO)/store.db --out $(DEMO)/pairs.jsonl
 	$(VENV)/bin/wsp-core stats --db $(DEMO)/store.db
 	$(VENV)/bin/wsp-core noise-report --db $(DEMO)/store.db
-	$(VENV)/bin/wsp-core pretrain --db $(DEMO)/store.db --out $(DEMO)/wsp-run --preset cpu-small --set epochs=1 --set max_pairs=256 --set val_fraction=0.25 --progress none
+	$(VENV)/bin/wsp-core pretrain --db $(DEMO)/store.db --out $(DEMO)/wsp-run --preset cpu-small --set epochs=6 --set lr_steps=5 --set max_pairs=256 --set val_fraction=0.25 --progress none
 	$(VENV)/bin/wsp-core eval-rd --ckpt $(DEMO)/wsp-run/last.pt --workers 0
 	$(VENV)/bin/wsp-core score --db $(DEMO)/store.db --ckpt $(DEMO)/wsp-run/last.pt --workers 0
 	$(VENV)/bin/wsp-core finetune --data synth:$(DEMO)/world --init $(DEMO)/wsp-run/last.pt --out $(DEMO)/ft-run --preset cpu-small --protocol all --set epochs=1 --set max_samples=128 --db $(DEMO)/store.db --progress none
 	$(VENV)/bin/wsp-core eval-3d --ckpt $(DEMO)/ft-run/last.pt --data synth:$(DEMO)/world --protocol all --workers 0
-	$(PY) scripts/reproduce_table4.py --images 150 --pretrain-epochs 1 --epochs 2 --out $(DEMO)/table4 --no-docs
+	$(PY) scripts/reproduce_table4.py --images 150 --pretrain-epochs 6 --epochs 2 --out $(DEMO)/table4 --no-docs
 
 # GUI tests need a display: scripts/with_display.sh runs pytest under Xvfb (installing it if
 # missing), else on Qt's offscreen platform.

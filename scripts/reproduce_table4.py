@@ -13,7 +13,7 @@ one JSON object on its last line.
 
 Usage:
   python scripts/reproduce_table4.py [--world DIR] [--images 1000] [--seed 0]
-      [--wsp-ckpt CKPT | --pretrain-epochs 5] [--epochs 6] [--max-samples 0] [--out DIR]
+      [--wsp-ckpt CKPT | --pretrain-epochs 30] [--epochs 6] [--max-samples 0] [--out DIR]
       [--no-docs]
 """
 
@@ -48,7 +48,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--wsp-ckpt", type=Path, help="reuse this WSP checkpoint")
-    parser.add_argument("--pretrain-epochs", type=int, default=5)
+    parser.add_argument("--pretrain-epochs", type=int, default=30,
+                        help="paper epochs: one random pair per image each")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--max-samples", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("table4-runs"))
@@ -73,7 +74,9 @@ def main(argv=None) -> dict:
         run = args.out / "wsp-pretrain"
         if not (run / "last.pt").is_file():
             cli("pretrain", "--db", db, "--out", run, "--preset", "cpu-small", "--set",
-                f"epochs={args.pretrain_epochs}", "--set", f"backbone_weights={args.start}",
+                f"epochs={args.pretrain_epochs}", "--set",
+                f"lr_steps={max(1, args.pretrain_epochs * 2 // 3)}", "--set",
+                f"backbone_weights={args.start}",
                 "--progress", "none")
         wsp = run / "last.pt"
     rows = {}

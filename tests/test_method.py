@@ -3,6 +3,7 @@ eq. 5, ImageNet starts, and the paper's epoch (one random pair per image)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -92,12 +93,15 @@ def test_a_short_run_learns_heatmaps_better_than_all_zero(rows):
     zero = heatmap_loss(torch.zeros_like(batch["heatmap"]), batch["heatmap"],
                         batch["hm_weight"]).item()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = []
     for _ in range(40):
         heat, logits = net(batch["image"], batch["boxes"], batch["joints"])
-        loss, l_hm, _ = wsp_loss(heat, logits, batch, 50.0)
+        loss, _, _ = wsp_loss(heat, logits, batch, 50.0)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]                       # the whole of eq. 8 falls
     net.eval()
     with torch.no_grad():
         heat, _ = net(batch["image"], batch["boxes"], batch["joints"])
@@ -254,3 +258,21 @@ def test_heatmap_scores_find_peaks_inside_each_persons_box():
     loss, zero, maps, found, labelled = heatmap_scores(heat, batch).tolist()
     assert (found, labelled, maps, zero) == (2, 3, 2, 0)
     assert loss == pytest.approx(1 + 0.25 + 1)
+
+
+def test_eval3d_says_how_the_network_started_and_what_it_tested(db, tmp_path):
+    world = db.parent / "world"
+    run_cli("finetune", "--data", f"synth:{world}", "--init", "none", "--out", tmp_path / "ft",
+            "--preset", "smoke", "--set", "epochs=1", "--progress", "none")
+    own = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "last.pt", "--data",
+                             f"synth:{world}", "--protocol", "all", "--workers", 0,
+                             "--json").stdout)
+    assert "not the paper's" in own["start"] and own["tested"] == "the images the run held out"
+    manifest = read_manifest(tmp_path / "ft" / "manifest.jsonl")
+    assert own["samples"] == sum(r["split"] == "test" for r in manifest) > 0
+    other = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "last.pt", "--data",
+                               f"synth-scenes:{world}", "--workers", 0, "--json").stdout)
+    assert other["tested"] == "every test sample of the protocol"
+    text = run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "last.pt", "--data", f"synth:{world}",
+                   "--protocol", "all", "--workers", 0).stdout
+    assert "network started from random initialisation" in text

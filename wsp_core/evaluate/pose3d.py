@@ -251,6 +251,8 @@ def format_3d(result: dict[str, Any]) -> str:
     lines = [f"{head} on {result['data']}, protocol {result['protocol']}: {result['samples']} "
              f"of {result.get('truths', result['samples'])} truths matched; boxes "
              f"{result.get('boxes', 'ground truth')}, roots {result.get('roots', 'ground truth')}"]
+    if result.get("start"):
+        lines.append(f"network started from {result['start']}; tested: {result.get('tested')}")
     if not result["samples"]:
         return "\n".join(lines)
     lines += [f"MPJPE {r['mpjpe']} mm   PA-MPJPE {r['pa_mpjpe']} mm (similarity)   "
