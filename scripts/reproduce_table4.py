@@ -31,6 +31,8 @@ NARROW = ["protocol=custom", "train_subjects=1,5", "train_actions=standing,walki
           "test_subjects=9,11"]
 RUNS = (("PoseNet", False, False), ("WSP", True, False), ("PoseNet+MTS", False, True),
         ("WSP+MTS", True, True))
+STARTS = {"imagenet": "ImageNet, as the paper",
+          "none": "random weights (not the paper's: it starts from ImageNet)"}
 BEGIN, END = "<!-- table4:begin -->", "<!-- table4:end -->"
 
 
@@ -101,6 +103,7 @@ def main(argv=None) -> dict:
               "minutes": round((time.perf_counter() - started) / 60, 1), "rows": rows}
     if not args.no_docs:
         write_docs(result, " ".join(["python", "scripts/reproduce_table4.py", *(argv or sys.argv[1:])]))
+    print(f"backbones started from {STARTS[args.start]}; final epochs (last.pt) evaluated")
     print(table(rows))
     print(json.dumps(result))
     return result
@@ -122,7 +125,7 @@ def write_docs(result: dict, command: str) -> None:
     block = (f"{BEGIN}\nMade by `{command}` ({result['minutes']} min on this machine; 3D world "
              f"seed {result['seed']}, 2D world seed {result['seed'] + 1}, {result['images']} images "
              f"each; {result['epochs']} fine-tuning epochs; backbones started from "
-             f"{'ImageNet' if result['start'] == 'imagenet' else 'random weights, not the paper`s ImageNet'}"
+             f"{STARTS[result['start']]}"
              f"; final epochs evaluated). Errors in mm on the wide test set "
              f"({next(iter(result['rows'].values()))['test_samples']} crops of subjects 9 and 11):"
              f"\n\n{table(result['rows'])}\n{END}")
