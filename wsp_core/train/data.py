@@ -6,11 +6,11 @@ with: Gaussian heatmap targets of both persons' labelled joints, each person's b
 coordinates (features are pooled inside it), N randomly sampled joints among those the source
 annotates, and the label (1 = a closer), copied to every joint. Randomness is drawn from a
 generator seeded by (seed, epoch, pair id), so a sample is the same in one process or many.
+Images are decoded with OpenCV inside the DataLoader's workers.
 
 The paper's epoch (``per_image``): an index is an image, and each epoch draws one of its pairs
 (two of its persons, in random order) from a generator seeded by (seed, epoch, image); else an
 index is a pair and an epoch visits every pair of every image.
-Images are decoded with OpenCV inside the DataLoader's workers.
 """
 
 from __future__ import annotations
