@@ -73,3 +73,27 @@ def test_progress_reads_events_curves_and_the_result():
     result.feed(json.dumps({"checkpoint": "c", "pairs": 3}))
     assert result.result == {"checkpoint": "c", "pairs": 3} and result.status is None
     assert format_result("score", result.result).startswith("{")
+
+
+def test_job_results_are_formatted_without_torch():
+    """The Jobs tab formats an ended evaluation's result in the app's process (ADR 0009):
+    neither the eval-rd nor the eval-3d text may pull in torch or training code."""
+    import os
+    import subprocess
+
+    from conftest import ROOT
+
+    script = (
+        "import sys\n"
+        "from wsp_core.launch import format_result\n"
+        "rd = {'checkpoint': 'c.pt', 'epoch': 1, 'pairs': 1, 'split': 'test', 'order_seed': 0,\n"
+        "      'protocol1': {'subsets': {}, 'truth': None, 'heatmaps': None}}\n"
+        "assert 'RD protocol 1' in format_result('eval-rd', rd)\n"
+        "format_result('eval-3d', {'checkpoint': 'c.pt', 'epoch': 1, 'data': 'd', "
+        "'protocol': 'all', 'samples': 0})\n"
+        "print(sorted(m for m in sys.modules if m in ('torch', 'torchvision') "
+        "or m.startswith('wsp_core.train') or m.startswith('wsp_core.models')))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -47,7 +47,7 @@ def test_randomised_order_swaps_persons_and_flips_every_label():
 
 
 def test_rd_protocol1_all_pairs_include_unknown_scale():
-    from wsp_core.train.pretrain import rd_summary
+    from wsp_core.evaluate.relative_depth import rd_summary
 
     pred = {"prob": np.array([[0.9], [0.2], [0.7]]), "label": np.array([1, 0, 1]),
             "truth": np.array([-1, -1, -1]), "delta_s": np.array([0.05, np.nan, 0.4]),

@@ -439,7 +439,8 @@ def _run_store(out: Path) -> Path | None:
 
 
 def cmd_eval_rd(args: argparse.Namespace) -> int:
-    from .train.rd import eval_rd, format_rd_tables
+    from .evaluate.relative_depth import format_rd_tables
+    from .train.rd import eval_rd
 
     protocols = (1, 2) if args.protocol == "both" else (int(args.protocol),)
     result = eval_rd(args.ckpt, args.db, args.manifest, args.split, protocols, args.batch,

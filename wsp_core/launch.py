@@ -214,7 +214,7 @@ class JobProgress:
 def format_result(kind: str, result: dict[str, Any]) -> str:
     """A finished job's result as the terminal would print it (the evaluation tables)."""
     if kind == "eval-rd":
-        from .train.rd import format_rd_tables
+        from .evaluate.relative_depth import format_rd_tables
 
         return format_rd_tables(result)
     if kind == "eval-3d":

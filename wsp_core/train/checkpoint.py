@@ -133,5 +133,5 @@ def init_backbone(model: torch.nn.Module, path: str | os.PathLike[str],
         raise InputError(path, f"does not hold the whole {backbone} backbone: {e}") from None
     return {"checkpoint": str(path.resolve()), "sha256": file_sha256(path),
             "kind": state["kind"], "backbone": backbone, "epoch": state["epoch"],
-            "tensors": len(names)}
+            "tensors": len(names), "start": state["config"].get("backbone_weights")}
 

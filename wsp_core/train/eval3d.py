@@ -107,13 +107,21 @@ def model_predictions(pred: dict[str, np.ndarray], rows: list[dict], gt: Pose3DS
     return out
 
 
-def trained_on(ckpt: Path, data: str) -> bool:
-    """Whether ``data`` (``FORMAT:PATH``) is what the checkpoint's run trained on (its folder's
-    config.json says; paths compared resolved)."""
+def run_config(ckpt: Path) -> dict[str, Any]:
+    """The config.json of a checkpoint's run folder ({} when there is none)."""
     try:
-        trained = json.loads((Path(ckpt).parent / "config.json").read_text()).get("data")
-        fmt, path = parse_spec(trained)
-    except (OSError, ValueError, TypeError, InputError):
+        config = json.loads((Path(ckpt).parent / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def trained_on(run: dict[str, Any], data: str) -> bool:
+    """Whether ``data`` (``FORMAT:PATH``) is what a run (its config.json) trained on; paths
+    compared resolved."""
+    try:
+        fmt, path = parse_spec(run.get("data"))
+    except (AttributeError, TypeError, InputError):   # no run folder, or data of no format
         return False
     return (fmt, path.resolve()) == (parse_spec(data)[0], parse_spec(data)[1].resolve())
 
@@ -136,7 +144,8 @@ def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: s
     if protocol != "custom" or ckpt is None:  # custom keeps the checkpoint's subject lists
         cfg.protocol, cfg.action = protocol, action
     cfg.mts_db = None
-    own = ckpt is not None and trained_on(ckpt, data)
+    run = {} if ckpt is None else run_config(ckpt)
+    own = ckpt is not None and trained_on(run, data)
     if protocol == "all" and not own:
         cfg.test_fraction = 1.0                      # data the model never trained on: all
     gt, rows, multi, images = evaluation_set(data, cfg)
@@ -160,7 +169,7 @@ def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: s
               "roots": str(boxes) if boxes else "ground truth", "joints": list(want),
               **finite_or_none(numbers)}
     if ckpt is not None:
-        result["start"] = describe_init(state["config"].get("init"))
+        result["start"] = describe_init(state["config"].get("init"), run.get("init"))
     if samples_out is not None:
         names = (MUPOTS if multi else H36M).joints
         write_samples(samples_out, worst_first(gt, ok, matched, root, names))

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
-from ..errors import InputError
 from ..evaluate.pose3d import pose_metrics
 from ..formats.pose3d import read_3d_source
 from ..models.backbone import IMAGENET
@@ -93,21 +92,18 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
     return model
 
 
-def describe_init(init: str | None) -> str:
-    """How a fine-tuned network started, as results print it (a WSP checkpoint's own start is
-    read from it when the file is still there)."""
+def describe_init(init: str | None, record: dict[str, Any] | None = None) -> str:
+    """How a fine-tuned network started, as results print it. ``record`` is what the run's
+    config.json keeps of a WSP start (:func:`~.checkpoint.init_backbone`), its own start
+    included; nothing is read again."""
     from ..models.backbone import describe_start
 
     if init in (None, "none", IMAGENET):
         return describe_start(None if init in (None, "none") else IMAGENET) + \
             (" — the PoseNet baseline" if init == IMAGENET else "")
-    try:
-        from .checkpoint import load_checkpoint
-
-        start = load_checkpoint(init).get("config", {}).get("backbone_weights")
-    except InputError:
-        return f"WSP pre-training {init} (no longer readable)"
-    return f"WSP pre-training {init}, itself started from {describe_start(start)}"
+    if isinstance(record, dict) and "start" in record:
+        return f"WSP pre-training {init}, itself started from {describe_start(record['start'])}"
+    return f"WSP pre-training {init} (its own start is not recorded)"
 
 
 def pose_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

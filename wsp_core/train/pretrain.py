@@ -16,15 +16,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..errors import InputError
-from ..evaluate.metrics import rd_scores
+from ..evaluate.relative_depth import rd_summary
 from .config import PretrainConfig
 from .data import PRETRAIN_JOINTS, PairDataset, check_images
 from .manifest import export_manifest, read_manifest
 from .runner import Task, epoch_loader, even_sample, run_training, to_device
-
-#: RD protocol 1: cumulative subsets by scale gap ("<= 1.0" is every pair, unknown ΔS included).
-DELTA_S_SUBSETS = (1.0, 0.5, 0.3, 0.1)
-
 
 def build_model(cfg: PretrainConfig, device: torch.device) -> torch.nn.Module:
     from ..models.wsp import WSPNet
@@ -83,40 +79,6 @@ def predict(model, loader, device, cfg: PretrainConfig) -> dict[str, np.ndarray]
     result = {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
     result["heatmaps"] = sums.numpy()
     return result
-
-
-def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
-    """RD scores on every (pair, joint), per ΔS subset (protocol 1), and against 3D truth."""
-    if len(pred["prob"]) == 0:
-        return {"subsets": {}, "pairs": 0}
-    present = pred["present"].astype(bool)
-    rows = {}
-    for limit in DELTA_S_SUBSETS:
-        keep = np.ones(len(pred["delta_s"]), bool) if limit >= 1.0 else \
-            np.nan_to_num(pred["delta_s"], nan=2.0) <= limit
-        mask = present & keep[:, None]
-        labels = np.broadcast_to(pred["label"][:, None], present.shape)[mask]
-        rows[f"<= {limit}"] = {"pairs": int(keep.sum()), **rd_scores(labels, pred["prob"][mask])}
-    truth_known = pred["truth"] >= 0
-    truth = None
-    if truth_known.any():
-        mask = present & truth_known[:, None]
-        t = np.broadcast_to(pred["truth"][:, None], present.shape)[mask]
-        lab = np.broadcast_to(pred["label"][:, None], present.shape)[mask]
-        hit = (pred["prob"][mask] >= 0.5).astype(int)
-        truth = {"pairs": int(truth_known.sum()), "accuracy_vs_truth": float((hit == t).mean()),
-                 "accuracy_vs_labels": float((hit == lab).mean()),
-                 "labels_vs_truth": float((lab == t).mean())}
-    return {"pairs": int(len(pred["prob"])), "subsets": rows, "truth": truth,
-            "heatmaps": heatmap_summary(pred["heatmaps"]) if "heatmaps" in pred else None}
-
-
-def heatmap_summary(sums: np.ndarray) -> dict[str, float | None]:
-    """Eq. 10's loss of the predicted heatmaps and of an all-zero output (per labelled map),
-    and the share of labelled joints whose peak is found within 2 map pixels."""
-    loss, zero, maps, found, labelled = (float(v) for v in sums)
-    return {"loss": loss / maps if maps else None, "zero_loss": zero / maps if maps else None,
-            "peaks_within_2px": found / labelled if labelled else None}
 
 
 def _export(db: Path, path: Path, cfg: PretrainConfig) -> dict[str, Any]:

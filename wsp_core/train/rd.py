@@ -14,7 +14,8 @@ from ..models.backbone import describe_start
 from .data import check_images, swap_persons
 from .manifest import read_manifest
 from .config import PretrainConfig
-from .pretrain import WSP_TASK, make_loader, predict, rd_summary
+from ..evaluate.relative_depth import rd_summary
+from .pretrain import WSP_TASK, make_loader, predict
 from .runner import load_trained, pick_device
 
 
@@ -105,41 +106,3 @@ def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
     disagree = np.abs(prob - labels) > 0.5
     return {"checkpoint": key, "pairs": len(rows), "mean_prob": float(prob.mean()),
             "disagreeing": int(disagree.sum())}
-
-
-def format_rd_tables(result: dict[str, Any]) -> str:
-    """The paper's Tables 2 and 3: AUC, accuracy, precision, recall, F1 by ΔS subset (in %)."""
-    order = result.get("order_seed")
-    lines = [f"checkpoint {result['checkpoint']} (epoch {result['epoch']}, backbone started "
-             f"from {result.get('start', '?')}), {result['pairs']} pairs ({result['split']}), "
-             "A/B order " + ("as the source lists it" if order is None
-                             else f"randomised (seed {order})"),
-             "Prec/Rec/F1: the class \"A closer\"; mPrec/mRec/mF1: macro, over both classes"]
-    if result.get("note"):
-        lines.append(f"note: {result['note']}")
-    for protocol in (1, 2):
-        r = result.get(f"protocol{protocol}")
-        if not r:
-            continue
-        title = "RD protocol 1 (by scale gap)" if protocol == 1 else \
-            "RD protocol 2 (ankle regions removed)"
-        lines += ["", title, f"{'ΔS':<8} {'pairs':>6} {'AUC':>7} {'Acc':>7} {'Prec':>7} "
-                             f"{'Rec':>7} {'F1':>7} {'mPrec':>7} {'mRec':>7} {'mF1':>7}"]
-        for subset, s in r["subsets"].items():
-            vals = " ".join(f"{'-' if s[k] is None else f'{100 * s[k]:.2f}':>7}"
-                            for k in ("auc", "accuracy", "precision", "recall", "f1",
-                                      "macro_precision", "macro_recall", "macro_f1"))
-            lines.append(f"{subset:<8} {s['pairs']:>6} {vals}")
-        if r.get("truth"):
-            t = r["truth"]
-            lines.append(f"against 3D truth ({t['pairs']} pairs): accuracy "
-                         f"{100 * t['accuracy_vs_truth']:.2f} (vs the perspective labels "
-                         f"{100 * t['accuracy_vs_labels']:.2f}; labels themselves right "
-                         f"{100 * t['labels_vs_truth']:.2f})")
-        hm = r.get("heatmaps") or {}
-        if protocol == 1 and hm.get("loss") is not None:
-            lines.append(f"heatmaps: eq. 10 loss {hm['loss']:.3f} (all-zero output "
-                         f"{hm['zero_loss']:.3f}); peaks within 2 px of "
-                         f"{100 * hm['peaks_within_2px']:.1f} % of the labelled joints")
-    return "\n".join(lines)
-
