@@ -2,9 +2,11 @@
 
 CPU mode (default): on the same batch, the time of one training step (forward, backward, Adam) of
 the whole WSP model over that of the bare torchvision backbone (a ResNet forward/backward with a
-trivial loss) — target ≤ 1.15×; and the step time with the real data loader (JPEG decoding and
+trivial loss) — target ≤ 1.15×; the step time with the real data loader (JPEG decoding and
 augmentation in 2 worker processes) over the step time with the batch already in memory —
-target ≤ 1.1×. GPU mode (``--gpu``): ResNet-50, 256², batch 64, bf16 autocast, channels-last:
+target ≤ 1.1×; and, on a CPU with native bf16 (wsp_core/train/precision.py), the bf16-autocast,
+channels-last step over the fp32 one — target ≤ 0.6× — with the pairs/s of ``score``'s inference
+(every joint of every pair) in both. GPU mode (``--gpu``): ResNet-50, 256², batch 64, bf16 autocast, channels-last:
 images/s and the projected time of the paper's pre-training: 50 epochs of one pair per image
 over MCPC's ~53,000 images (its 220,000 are persons, not pairs).
 
@@ -63,26 +65,24 @@ def make_rows(world: Path | None, tmp: Path, images: int) -> list[dict]:
 
 def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> dict:
     from wsp_core.models.wsp import resnet_backbone
+    from wsp_core.train.precision import autocast, describe, place_model
     from wsp_core.train.pretrain import build_model, make_loader, training_step
     from wsp_core.train.runner import set_train_mode, to_device
 
-    cuda = device.type == "cuda"
     loader = make_loader(rows, cfg, True, 1, 0)
-    batch = to_device(next(iter(loader)), device, cfg.channels_last)
+    batch = to_device(next(iter(loader)), device, cfg)
     model = build_model(cfg, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     set_train_mode(model, False)
 
     def wsp_step(b=None):  # the training loop's own step
-        training_step(model, batch if b is None else b, opt, cfg, cuda)
+        training_step(model, batch if b is None else b, opt, cfg, device)
 
-    backbone = resnet_backbone(cfg.backbone).to(device)
-    if cuda and cfg.channels_last:
-        backbone = backbone.to(memory_format=torch.channels_last)
+    backbone = place_model(resnet_backbone(cfg.backbone), device, cfg)
     opt_b = torch.optim.Adam(backbone.parameters(), lr=cfg.lr)
 
     def backbone_step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+        with autocast(device, cfg):
             out = backbone(batch["image"])
         loss = out.float().mean()
         opt_b.zero_grad(set_to_none=True)
@@ -94,7 +94,8 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
               for _ in range(4)]
     t_bare, t_wsp = min(r[0] for r in rounds), min(r[1] for r in rounds)
     result = {"backbone": cfg.backbone, "input_size": cfg.input_size, "batch": cfg.batch_size,
-              "device": str(device), "threads": torch.get_num_threads(),
+              "device": str(device), "precision": describe(device, cfg),
+              "threads": torch.get_num_threads(),
               "backbone_step_s": round(t_bare, 4), "wsp_step_s": round(t_wsp, 4),
               "wsp_over_backbone": round(t_wsp / t_bare, 3),
               "images_per_s": round(cfg.batch_size / t_wsp, 1)}
@@ -108,12 +109,51 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
             except StopIteration:
                 it = iter(loader)
                 b = next(it)
-            wsp_step(to_device(b, device, cfg.channels_last))
+            wsp_step(to_device(b, device, cfg))
 
         t_loader = min(_time_steps(loader_step, steps // 4 or 1, 1) for _ in range(4))
         result.update({"loader_step_s": round(t_loader, 4),
                        "loader_over_memory": round(t_loader / t_wsp, 3),
                        "loader_workers": cfg.workers})
+    return result
+
+
+def score_pairs_per_s(cfg, rows, device: torch.device, pairs: int = 96) -> float:
+    """Pairs/s of ``score``'s inference (pretrain.predict: every joint of every pair), the
+    crops decoded by the evaluation loader, after one warm-up batch."""
+    from wsp_core.train.pretrain import build_model, make_loader, predict
+
+    model = build_model(cfg, device)
+    rows = (rows * (pairs // max(len(rows), 1) + 1))[:pairs]
+    predict(model, make_loader(rows[:cfg.batch_size], cfg, False, 1, 0), device, cfg)
+    loader = make_loader(rows, cfg, False, 1, 0)
+    t0 = time.perf_counter()
+    predict(model, loader, device, cfg)
+    return len(rows) / (time.perf_counter() - t0)
+
+
+def cpu_precisions(cfg, rows, steps: int) -> dict:
+    """The CPU figures in fp32 and, where the CPU has native bf16, in bf16: each one's step and
+    score figures, and the bf16/fp32 ratios."""
+    import dataclasses
+
+    from wsp_core.train.precision import cpu_has_bf16
+
+    device = torch.device("cpu")
+    runs = {"fp32": dataclasses.replace(cfg, bf16=False)}
+    if cpu_has_bf16():
+        runs["bf16"] = dataclasses.replace(cfg, bf16=True)
+    result = {}
+    for name, c in runs.items():
+        result[name] = bench(c, rows, steps, device, loader_ratio=True)
+        result[name]["score_pairs_per_s"] = round(score_pairs_per_s(c, rows, device), 1)
+    if "bf16" in result:
+        result["bf16_over_fp32_step"] = round(result["bf16"]["wsp_step_s"]
+                                              / result["fp32"]["wsp_step_s"], 3)
+        result["bf16_over_fp32_score"] = round(result["fp32"]["score_pairs_per_s"]
+                                               / result["bf16"]["score_pairs_per_s"], 3)
+    else:
+        result["bf16"] = "this CPU has no native bf16: fp32 only"
     return result
 
 
@@ -138,7 +178,10 @@ def main(argv=None) -> dict:
         device = torch.device("cpu")
     with tempfile.TemporaryDirectory() as tmp:
         rows = make_rows(args.world, Path(tmp), args.images)
-        result = bench(cfg, rows, args.steps, device, loader_ratio=True)
+        if args.gpu:
+            result = bench(cfg, rows, args.steps, device, loader_ratio=True)
+        else:
+            result = cpu_precisions(cfg, rows, args.steps)
     if args.gpu:
         result["gpu"] = torch.cuda.get_device_name()
         hours = MCPC_IMAGES * 50 / result["images_per_s"] / 3600

@@ -251,12 +251,13 @@ def test_heatmap_scores_find_peaks_inside_each_persons_box():
     heat[0, 0, 6, 6] = 0.5          # joint 0: person b's peak at (6, 6), weaker than a's
     heat[0, 1, 7, 0] = 1.0          # joint 1: a peak in neither box
     joints = torch.tensor([[[[1.0, 3.0, 2], [2.0, 2.0, 2]],        # a: found (1 px); not found
-                            [[4.0, 6.0, 2], [5.0, 5.0, 0]]]])      # b: 2 px: found; unlabelled
+                            [[4.0, 6.0, 1], [5.0, 5.0, 0]]]])      # b: 2 px: found, hidden; unlabelled
     batch = {"heatmap": torch.zeros(1, 2, 8, 8), "hm_weight": torch.ones(1, 2),
              "hm_joints": joints, "boxes": torch.tensor([[[0.0, 0.0, 3.0, 4.0],
                                                           [4.0, 4.0, 8.0, 8.0]]])}
-    loss, zero, maps, found, labelled = heatmap_scores(heat, batch).tolist()
+    loss, zero, maps, found, labelled, found_visible, visible = heatmap_scores(heat, batch).tolist()
     assert (found, labelled, maps, zero) == (2, 3, 2, 0)
+    assert (found_visible, visible) == (1, 2)
     assert loss == pytest.approx(1 + 0.25 + 1)
 
 
@@ -276,3 +277,50 @@ def test_eval3d_says_how_the_network_started_and_what_it_tested(db, tmp_path):
     text = run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "last.pt", "--data", f"synth:{world}",
                    "--protocol", "all", "--workers", 0).stdout
     assert "network started from random initialisation" in text
+
+
+def test_manifest_gives_each_pair_every_person_of_its_image(db, rows):
+    """Each image's line comes before its first pair and lists every stored person of it; the
+    pairs read back share that list."""
+    lines = [json.loads(x) for x in (db.parent / "m.jsonl").read_text().splitlines()]
+    seen: set[str] = set()
+    for line in lines:
+        if "pair_id" not in line:
+            seen.add(line["image"])
+        else:
+            assert line["image"] in seen                    # the image's line came first
+    with open_store(db, create=False) as store:
+        from wsp_core.store.queries import image_persons
+        stored = image_persons(store, sorted({r["image_id"] for r in rows}))
+    for row in rows:
+        assert [p["person_id"] for p in row["persons"]] == \
+            [p["person_id"] for p in stored[row["image_id"]]]
+        assert {row["a"]["person_id"], row["b"]["person_id"]} <= \
+            {p["person_id"] for p in row["persons"]}
+    assert read_manifest(db.parent / "m.jsonl", limit=3)[0]["persons"] == rows[0]["persons"]
+
+
+def _third_person_row(rows):
+    """A pair whose crop shows a third person's labelled joint well inside the map."""
+    for k, row in enumerate(rows):
+        ds = PairDataset([row], 64, 4, hm_persons="pair")
+        sample = ds[0]
+        for p in row["persons"]:
+            if p["person_id"] in (row["a"]["person_id"], row["b"]["person_id"]):
+                continue
+            kp = np.asarray(p["keypoints"], dtype=float).reshape(-1, 3)
+            if (kp[:, 2] > 0).any():
+                return row, sample
+    pytest.skip("no pair with a third person in this world")
+
+
+def test_heatmap_targets_show_every_annotated_person_in_the_crop(rows):
+    """hm_persons = all: a third person inside the crop gets its Gaussians in the target (the
+    head is not asked to miss a person it sees); pair: only a's and b's joints."""
+    row, pair_only = _third_person_row(rows)
+    every = PairDataset([row], 64, 4, hm_persons="all")[0]
+    assert (every["heatmap"] >= pair_only["heatmap"] - 1e-6).all()    # the pair's peaks stay
+    extra = every["heatmap"] - pair_only["heatmap"]
+    assert extra.max() > 0.5                                          # a third person's peak
+    assert torch.equal(every["hm_weight"], pair_only["hm_weight"])    # the same maps count
+    assert torch.equal(every["hm_joints"], pair_only["hm_joints"])    # peaks measured on a, b

@@ -42,10 +42,13 @@ def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def heatmap_summary(sums: np.ndarray) -> dict[str, float | None]:
     """Eq. 10's loss of the predicted heatmaps and of an all-zero output (per labelled map),
-    and the share of labelled joints whose peak is found within 2 map pixels."""
-    loss, zero, maps, found, labelled = (float(v) for v in sums)
+    and the share of labelled (and of visible) joints whose peak is found within 2 map pixels.
+    Sums of five (written before visible joints were counted) give no visible share."""
+    loss, zero, maps, found, labelled, *seen = (float(v) for v in sums)
+    found_visible, visible = seen or (0.0, 0.0)
     return {"loss": loss / maps if maps else None, "zero_loss": zero / maps if maps else None,
-            "peaks_within_2px": found / labelled if labelled else None}
+            "peaks_within_2px": found / labelled if labelled else None,
+            "peaks_within_2px_visible": found_visible / visible if visible else None}
 
 
 def format_rd_tables(result: dict[str, Any]) -> str:
@@ -81,6 +84,8 @@ def format_rd_tables(result: dict[str, Any]) -> str:
         if protocol == 1 and hm.get("loss") is not None:
             lines.append(f"heatmaps: eq. 10 loss {hm['loss']:.3f} (all-zero output "
                          f"{hm['zero_loss']:.3f}); peaks within 2 px of "
-                         f"{100 * hm['peaks_within_2px']:.1f} % of the labelled joints")
+                         f"{100 * hm['peaks_within_2px']:.1f} % of the labelled joints"
+                         + ("" if hm.get("peaks_within_2px_visible") is None else
+                            f" ({100 * hm['peaks_within_2px_visible']:.1f} % of the visible)"))
     return "\n".join(lines)
 

@@ -87,8 +87,10 @@ def wsp_loss(heat: torch.Tensor, logits: torch.Tensor, batch: dict[str, torch.Te
 
 def heatmap_scores(heat: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sums over a batch: (eq. 10 loss, all-zero output's eq. 10 loss, labelled maps, joints
-    found, joints labelled). A person's labelled joint inside the map is found when the peak of
-    its joint's heatmap inside the person's box lies within :data:`PEAK_TOLERANCE` pixels."""
+    found, joints labelled, visible joints found, visible joints). A person's labelled joint
+    inside the map is found when the peak of its joint's heatmap inside the person's box lies
+    within :data:`PEAK_TOLERANCE` pixels; visible: labelled and seen (visibility 2, COCO's
+    convention; a joint hidden behind someone is 1)."""
     weight = batch["hm_weight"]
     err = ((heat.float() - batch["heatmap"]) ** 2).sum((-2, -1))
     zero = (batch["heatmap"] ** 2).sum((-2, -1))
@@ -101,5 +103,7 @@ def heatmap_scores(heat: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.
     peak = scores.flatten(-2).argmax(-1)                                     # (B, 2, J)
     xy = torch.stack([peak % size, peak // size], -1).float()
     found = ((xy - joints[..., :2]).norm(dim=-1) <= PEAK_TOLERANCE) & labelled
+    visible = labelled & (joints[..., 2] >= 2)
     return torch.stack([(err * weight).sum(), (zero * weight).sum(), weight.sum(),
-                        found.sum().float(), labelled.sum().float()]).double()
+                        found.sum().float(), labelled.sum().float(),
+                        (found & visible).sum().float(), visible.sum().float()]).double()

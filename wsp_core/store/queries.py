@@ -167,7 +167,7 @@ def _export_query(with_truth: bool):
                pb.id, pb.bbox_x, pb.bbox_y, pb.bbox_w, pb.bbox_h, raw(pb.keypoints, "b_keypoints"), pb.scale,
                Pair.delta_s, Pair.auto_label, Pair.label, Pair.status, Pair.reason]
     if with_truth:
-        columns += [raw(pa.keypoints_cam, "a_cam"), raw(pb.keypoints_cam, "b_cam")]
+        columns += [raw(pa.keypoints_cam, "a_cam"), raw(pb.keypoints_cam, "b_cam"), Pair.image_id]
     return (select(*columns).join(Image, Image.id == Pair.image_id)
             .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
             .order_by(Pair.id))
@@ -196,7 +196,7 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
     """One dict per pair, in pair id order, in the layout of DESIGN.md §4 (wsp-core export).
 
     ``with_truth`` adds what training needs beyond the export: the source's ``format``, the
-    image's ``file_name`` relative to the source's image folder and,
+    image's ``file_name`` relative to the source's image folder, its ``image_id`` and,
     where the source has 3D truth, ``truth`` (1 when a's pelvis is closer than b's, else 0).
     """
     loads = json.loads
@@ -214,7 +214,23 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
             out["format"] = fmt
             out["file_name"] = r[2]
             out["truth"] = _truth(fmt, r[24] and loads(r[24]), r[25] and loads(r[25]))
+            out["image_id"] = r[26]
         yield out
+
+
+def image_persons(store: Store, image_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every stored person of each image (``person_id`` and ``keypoints``), MCPC or not: what a
+    crop of the image shows besides the pair (training's heatmap targets)."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in image_ids}
+    with store.read() as session:
+        for start in range(0, len(image_ids), 500):
+            chunk = image_ids[start:start + 500]
+            rows = session.execute(
+                select(Person.image_id, Person.id, type_coerce(Person.keypoints, Text))
+                .where(Person.image_id.in_(chunk)).order_by(Person.image_id, Person.id))
+            for image_id, person_id, keypoints in rows:
+                out[image_id].append({"person_id": person_id, "keypoints": json.loads(keypoints)})
+    return out
 
 
 _PERSON = '{"person_id":%d,"bbox":[%r,%r,%r,%r],"keypoints":%s,"scale":%s}'

@@ -41,8 +41,8 @@ class RunConfig:
     bn_frozen: bool = False                # BN layers in eval mode (small batches, DDP checks)
     seed: int = 0
     device: str = "auto"                   # auto | cpu | cuda
-    bf16: bool = True                      # autocast on CUDA
-    channels_last: bool = True             # on CUDA
+    bf16: bool = True                      # bf16 autocast on CUDA and bf16-capable CPUs
+    channels_last: bool = True             # where bf16 runs (train/precision.py)
     compile: bool = False
     log_every: int = 10
     eval_every: int = 1
@@ -58,6 +58,7 @@ class PretrainConfig(RunConfig):
     alpha: float = 50.0                    # L = L_hm + alpha * L_rd
     sigma: float = 2.0                     # heatmap Gaussian, in heatmap pixels
     detach_masks: bool = False             # eq. 5's masks get no gradient from L_rd
+    hm_persons: str = "all"                # all: targets show every annotated person in I_AB | pair
     epoch_pairs: str = "image"             # image: one random pair per image per epoch | all
     max_pairs: int = 0                     # 0 = all pairs of the manifest
 
@@ -86,6 +87,9 @@ class FinetuneConfig(RunConfig):
 #: What an epoch of pre-training is: the paper's (§4.2.1: every image once, two of its persons
 #: drawn at random) or every pair of every image once.
 EPOCH_PAIRS = ("image", "all")
+#: Whose joints the pre-training heatmap targets show: every annotated person inside the crop
+#: (the paper is silent; docs/TRAINING.md) or only the pair's two.
+HM_PERSONS = ("all", "pair")
 #: Words that ask for a randomly initialised backbone.
 NO_WEIGHTS = ("none", "random", "")
 
@@ -156,6 +160,9 @@ def _range_problems(config) -> list[str]:
             problems.append(f"sigma must be a finite positive number, not {config.sigma}")
         if config.rd_hidden < 1 or config.max_pairs < 0:
             problems.append("rd_hidden must be positive and max_pairs 0 (all) or positive")
+        if config.hm_persons not in HM_PERSONS:
+            problems.append(f"hm_persons {config.hm_persons!r} is not one of "
+                            f"{', '.join(HM_PERSONS)}")
         if config.epoch_pairs not in EPOCH_PAIRS:
             problems.append(f"epoch_pairs {config.epoch_pairs!r} is not one of "
                             f"{', '.join(EPOCH_PAIRS)}")

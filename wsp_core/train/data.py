@@ -2,7 +2,8 @@
 
 A sample is the square crop around the union of both persons' boxes (1.25 × its larger side),
 augmented as in 3DMPPE (scale, rotation, horizontal flip with left/right joints swapped, colour),
-with: Gaussian heatmap targets of both persons' labelled joints, each person's box in heatmap
+with: Gaussian heatmap targets of the labelled joints of every annotated person the crop shows
+(``hm_persons`` all; "pair": only the two; docs/TRAINING.md), each person's box in heatmap
 coordinates (features are pooled inside it), N randomly sampled joints among those the source
 annotates, and the label (1 = a closer), copied to every joint. Randomness is drawn from a
 generator seeded by (seed, epoch, pair id), so a sample is the same in one process or many.
@@ -132,8 +133,10 @@ class PairDataset(Dataset):
 
     def __init__(self, rows: list[dict[str, Any]], input_size: int, sampled_joints: int,
                  sigma: float = 2.0, augment: bool = False, aug: dict[str, float] | None = None,
-                 seed: int = 0, ankles_removed: bool = False, per_image: bool = False) -> None:
+                 seed: int = 0, ankles_removed: bool = False, per_image: bool = False,
+                 hm_persons: str = "all") -> None:
         self.rows = rows
+        self.hm_persons = hm_persons
         self.groups = pairs_by_image(rows) if per_image else None
         self.size = input_size
         self.hm = input_size // 4
@@ -166,6 +169,15 @@ class PairDataset(Dataset):
         row = self.rows[group[int(draw.integers(len(group)))]]
         return swap_persons(row) if draw.random() < 0.5 else row
 
+    def others(self, row: dict[str, Any]) -> list[np.ndarray]:
+        """The pre-training joints of the image's persons other than the pair (``hm_persons``
+        all: the heatmap targets show every annotated person the crop shows; pair: only a, b)."""
+        if self.hm_persons != "all":
+            return []
+        pair = (row["a"]["person_id"], row["b"]["person_id"])
+        return [person_joints(p, row["format"]) for p in row.get("persons", ())
+                if p["person_id"] not in pair]
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row = self.row(index)
         rng = np.random.default_rng([self.seed, self.epoch, int(row["pair_id"])])
@@ -184,7 +196,8 @@ class PairDataset(Dataset):
                 rotation = float(np.clip(rng.normal(), -2, 2)) * self.aug["rotation"]
             flip = bool(self.aug["flip"]) and rng.random() < 0.5
         crop, m = crop_image(image, centre, side, rotation, self.size)
-        joints = np.stack([_transform(p, m) for p in persons])           # (2, J, 3) crop px
+        persons += self.others(row)
+        joints = np.stack([_transform(p, m) for p in persons])           # (P, J, 3) crop px
         box_hm = np.stack([_transform_box(b, m) for b in boxes]) / 4.0     # (2, 4) heatmap px
         present = self._present[row["format"]].copy()
         if flip:
@@ -200,7 +213,8 @@ class PairDataset(Dataset):
         hm_joints = joints.copy()
         hm_joints[..., :2] = (joints[..., :2] + 0.5) / 4.0 - 0.5
         target = gaussian_targets(hm_joints, self.hm, self.sigma)
-        labelled = (joints[..., 2] > 0).any(0) & present
+        hm_joints = hm_joints[:2]                                          # the pair's
+        labelled = (joints[:2, :, 2] > 0).any(0) & present
         choice = rng.choice(np.flatnonzero(present), size=self.n, replace=False)
         return {
             "image": torch.from_numpy(normalise(crop)), "heatmap": torch.from_numpy(target),

@@ -27,14 +27,14 @@ from ..skeleton import CANONICAL, H36M, MUPOTS, ROOT
 from .config import FinetuneConfig
 from .data3d import FLIP, make_loader, sample_row, split_samples
 from .finetune import FINETUNE_TASK, describe_init
+from .precision import autocast
 from .runner import load_trained, to_device
 
 
 def _forward(model, images: torch.Tensor, cfg: FinetuneConfig, flip: bool) -> torch.Tensor:
     """PoseNet's output (B, J, 3) in heatmap units; with ``flip``, averaged with the output on
     the mirrored crops, mirrored back and left/right swapped (3DMPPE's flip test)."""
-    cuda = images.device.type == "cuda"
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+    with autocast(images.device, cfg):
         out = model(images).float()
         if not flip:
             return out
@@ -52,7 +52,7 @@ def predict_3d(model, loader, device, cfg: FinetuneConfig, flip: bool = False) -
     model.eval()
     preds, gts, ids = [], [], []
     for batch in loader:
-        batch = to_device(batch, device, cfg.channels_last)
+        batch = to_device(batch, device, cfg)
         out = _forward(model, batch["image"], cfg, flip)
         cam = decode(out, batch["crop_to_image"], batch["root_depth"], batch["f"], batch["c"],
                      cfg.input_size // 4, cfg.input_size, ROOT, cfg.depth_bins)

@@ -23,6 +23,7 @@ from ..skeleton import H36M, ROOT
 from .config import FinetuneConfig
 from .data3d import make_loader, sample_row, split_samples
 from .manifest import read_manifest
+from .precision import autocast, place_model
 from .runner import Task, even_sample, run_training
 
 
@@ -86,10 +87,7 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
         from .checkpoint import init_backbone
 
         model.init_record = init_backbone(model, cfg.init, cfg.backbone)  # runner records it
-    model = model.to(device)
-    if device.type == "cuda" and cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return place_model(model, device, cfg)
 
 
 def describe_init(init: str | None, record: dict[str, Any] | None = None) -> str:
@@ -115,9 +113,10 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) ->
     return per_joint.sum() / counted.sum().clamp(min=1)
 
 
-def training_step(model, batch, optimizer, cfg: FinetuneConfig, cuda: bool) -> torch.Tensor:
+def training_step(model, batch, optimizer, cfg: FinetuneConfig,
+                  device: torch.device) -> torch.Tensor:
     """One step of eq. 12's L1 loss (:func:`pose_loss`) on the soft-argmax coordinates."""
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+    with autocast(device, cfg):
         pred = model(batch["image"])
     loss = pose_loss(pred, batch["target"], batch["weight"])
     optimizer.zero_grad(set_to_none=True)

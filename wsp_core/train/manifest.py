@@ -8,6 +8,11 @@ used to choose a model), under ``test_fraction + val_fraction`` it is ``val`` (c
 ``best.pt``), else ``train``. Both persons of a pair, and all pairs of an image, fall on the same
 side, and the split does not change between runs. The CRC is of ``<source name>/<file name
 relative to the image folder>``, so moving a dataset keeps its split.
+
+Before an image's first pair comes one line for the image (no ``pair_id``): ``{"image", "split",
+"persons": [{"person_id", "keypoints"}, ...]}``, every annotated person of it, MCPC or not, so
+that training's heatmap targets can show every person the crop shows. ``read_manifest`` attaches
+that list to each of the image's pairs as ``row["persons"]`` (one shared list per image).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 from ..atomic import atomic_write
 from ..errors import InputError
 from ..store.db import Store
-from ..store.queries import iter_export
+from ..store.queries import image_persons, iter_export
 
 
 SPLITS = ("train", "val", "test")
@@ -38,7 +43,26 @@ def export_manifest(store: Store, path: Path, val_fraction: float,
     """Write the manifest atomically; returns its SHA-256 and counts."""
     counts = {**{s: 0 for s in SPLITS}, "left_out": 0}
     digest = hashlib.sha256()
+    seen: set[int] = set()
+
+    def write(record: dict[str, Any]) -> None:
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        digest.update(line)
+        f.write(line)
+
+    def flush(batch: list[dict[str, Any]]) -> None:
+        new = sorted({r["image_id"] for r in batch} - seen)
+        persons = image_persons(store, new)
+        seen.update(new)
+        for row in batch:
+            if row["image_id"] in persons:
+                write({"image": row["image"], "split": row["split"],
+                       "persons": persons.pop(row["image_id"])})
+            write(row)
+        batch.clear()
+
     with atomic_write(path, "wb") as f:
+        batch: list[dict[str, Any]] = []
         for row in iter_export(store, with_truth=True):
             if row["label"] is None:
                 counts["left_out"] += 1
@@ -46,23 +70,32 @@ def export_manifest(store: Store, path: Path, val_fraction: float,
             row["split"] = image_split(f"{row['source']}/{row['file_name']}", val_fraction,
                                        test_fraction)
             counts[row["split"]] += 1
-            line = (json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8")
-            digest.update(line)
-            f.write(line)
+            batch.append(row)
+            if len(batch) >= 2000:
+                flush(batch)
+        flush(batch)
     return {"sha256": digest.hexdigest(), **counts}
 
 
 def read_manifest(path: Path, split: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
-    """Rows of a manifest (of one split, when given), at most ``limit`` (0: all)."""
+    """Pair rows of a manifest (of one split, when given), at most ``limit`` (0: all), each with
+    its image's ``persons`` (empty in manifests written before images had their line)."""
     rows = []
+    persons: dict[str, list[dict[str, Any]]] = {}
     try:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 row = json.loads(line)
-                if split in (None, "all") or row.get("split") == split:
-                    rows.append(row)
-                    if limit and len(rows) >= limit:
-                        break
+                if split not in (None, "all") and row.get("split") != split:
+                    continue
+                if "pair_id" not in row and "persons" in row:   # an image's line
+                    persons[row["image"]] = row["persons"]
+                    continue
+                if "pair_id" in row:
+                    row["persons"] = persons.get(row["image"], [])
+                rows.append(row)
+                if limit and len(rows) >= limit:
+                    break
     except FileNotFoundError:
         raise InputError(path, "no such manifest") from None
     except json.JSONDecodeError as e:

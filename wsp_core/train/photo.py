@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..skeleton import H36M, ROOT
 from .data import crop_image, normalise, person_square
 from .finetune import FINETUNE_TASK
+from .precision import autocast, uses_channels_last
 from .runner import load_trained
 
 #: The real-world extent of a person's box in 3DMPPE (mm), for the root depth of a photo.
@@ -66,8 +67,12 @@ def predict_image(ckpt: Path, image_path: Path, boxes: list[list[float]] | None 
         inverses.append(cv2.invertAffineTransform(m))
         roots.append(found[k][1] if found else f * BOX_3D_MM / side)
     n = len(boxes)
+    images = torch.from_numpy(np.stack(crops)).to(dev)
+    if uses_channels_last(dev, cfg):
+        images = images.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        out = model(torch.from_numpy(np.stack(crops)).to(dev)).float()
+        with autocast(dev, cfg):
+            out = model(images).float()
         cam = decode(out, torch.tensor(np.stack(inverses), dtype=torch.float32, device=dev),
                      torch.tensor(roots, dtype=torch.float32, device=dev),
                      torch.tensor([[f, f]] * n, device=dev), torch.tensor([c] * n, device=dev),

@@ -20,16 +20,15 @@ from ..evaluate.relative_depth import rd_summary
 from .config import PretrainConfig
 from .data import PRETRAIN_JOINTS, PairDataset, check_images
 from .manifest import export_manifest, read_manifest
+from .precision import autocast, place_model
 from .runner import Task, epoch_loader, even_sample, run_training, to_device
 
 def build_model(cfg: PretrainConfig, device: torch.device) -> torch.nn.Module:
     from ..models.wsp import WSPNet
 
     model = WSPNet(cfg.backbone, len(PRETRAIN_JOINTS), cfg.head_channels, cfg.rd_hidden,
-                   cfg.backbone_weights, cfg.detach_masks).to(device)
-    if device.type == "cuda" and cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+                   cfg.backbone_weights, cfg.detach_masks)
+    return place_model(model, device, cfg)
 
 
 def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
@@ -39,16 +38,17 @@ def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
                           aug={"scale": cfg.aug_scale, "rotation": cfg.aug_rotation,
                                "flip": cfg.aug_flip, "colour": cfg.aug_colour},
                           seed=cfg.seed, ankles_removed=ankles_removed,
-                          per_image=train and cfg.epoch_pairs == "image")
+                          per_image=train and cfg.epoch_pairs == "image",
+                          hm_persons=cfg.hm_persons)
     return epoch_loader(dataset, cfg, train, world, rank, batch)
 
 
 def training_step(model, batch: dict[str, torch.Tensor], optimizer, cfg: PretrainConfig,
-                  cuda: bool) -> torch.Tensor:
+                  device: torch.device) -> torch.Tensor:
     """One optimisation step on a batch already on the device; returns (loss, L_hm, L_rd)."""
     from ..models.wsp import wsp_loss
 
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+    with autocast(device, cfg):
         heat, logits = model(batch["image"], batch["boxes"], batch["joints"])
     loss, l_hm, l_rd = wsp_loss(heat, logits, batch, cfg.alpha)
     optimizer.zero_grad(set_to_none=True)
@@ -65,12 +65,11 @@ def predict(model, loader, device, cfg: PretrainConfig) -> dict[str, np.ndarray]
 
     model.eval()
     out: dict[str, list] = {k: [] for k in ("prob", "label", "truth", "delta_s", "pair_id", "present")}
-    sums = torch.zeros(5, dtype=torch.float64)
-    cuda = device.type == "cuda"
+    sums = torch.zeros(7, dtype=torch.float64)
     for batch in loader:
-        batch = to_device(batch, device, cfg.channels_last)
+        batch = to_device(batch, device, cfg)
         joints = torch.arange(len(PRETRAIN_JOINTS), device=device).expand(len(batch["label"]), -1)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+        with autocast(device, cfg):
             heat, logits = model(batch["image"], batch["boxes"], joints)
         out["prob"].append(torch.sigmoid(logits.float()).cpu().numpy())
         for key in ("label", "truth", "delta_s", "pair_id", "present"):
@@ -141,7 +140,8 @@ def _val_columns(val: dict[str, Any] | None) -> dict[str, Any]:
     hm = val.get("heatmaps") or {}
     if hm.get("loss") is not None:
         cols.update({"val_loss_hm": hm["loss"], "val_loss_hm_zero": hm["zero_loss"],
-                     "val_peaks_2px": hm["peaks_within_2px"]})
+                     "val_peaks_2px": hm["peaks_within_2px"],
+                     "val_peaks_2px_visible": hm["peaks_within_2px_visible"]})
     return cols
 
 

@@ -40,6 +40,7 @@ from ..errors import InputError
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
 from .heartbeat import Heartbeat
 from .manifest import file_sha256
+from .precision import describe as describe_precision
 
 Emit = Callable[[dict[str, Any]], None]
 #: A step's loss above this many times the run's first step's loss stops the run.
@@ -145,9 +146,12 @@ def pick_device(cfg) -> torch.device:
     return torch.device("cpu")
 
 
-def to_device(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool):
+def to_device(batch: dict[str, torch.Tensor], device: torch.device, cfg):
+    """A batch on ``device``, its images channels-last where the config and device want it."""
+    from .precision import uses_channels_last
+
     out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-    if channels_last and device.type == "cuda":
+    if uses_channels_last(device, cfg):
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
     return out
 
@@ -304,10 +308,9 @@ def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: in
     sums = torch.zeros(len(task.loss_names), dtype=torch.float64)
     steps, samples, start = 0, 0, time.perf_counter()
     total = len(loader)
-    cuda = device.type == "cuda"
     for step, batch in enumerate(loader):
-        batch = to_device(batch, device, cfg.channels_last)
-        parts = _reduce_mean(task.step(model, batch, optimizer, cfg, cuda), world).double().cpu()
+        batch = to_device(batch, device, cfg)
+        parts = _reduce_mean(task.step(model, batch, optimizer, cfg, device), world).double().cpu()
         if guard is not None:
             guard(float(parts[0]), epoch, step)  # every process sees the same reduced loss
         sums += parts
@@ -398,6 +401,8 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     model = task.build_model(cfg, device)
     if state is None and rank == 0 and getattr(model, "init_record", None):
         _record_in_config(out / "config.json", "init", model.init_record)
+    if rank == 0:  # how this run (or this resumption of it) computes
+        _record_in_config(out / "config.json", "precision", describe_precision(device, cfg))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.lr_steps, cfg.lr_factor)
     start, best = 0, -math.inf
@@ -423,7 +428,8 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     job = _job_started(store, out, task.job_kind, cfg, digest, rank) if store else None
     emit({"event": "start", "kind": task.kind, "epochs": cfg.epochs, "start_epoch": start,
           f"train_{task.unit}": len(train_rows), f"val_{task.unit}": len(val_rows),
-          "world_size": world, "device": str(device), "manifest_sha256": digest})
+          "world_size": world, "device": str(device),
+          "precision": describe_precision(device, cfg), "manifest_sha256": digest})
     status, last_row, done = "finished", None, start
     try:
         for epoch in range(start, cfg.epochs):
