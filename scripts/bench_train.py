@@ -162,7 +162,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--preset", default="cpu-small")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--world", type=Path, help="an existing synthetic world folder")
-    parser.add_argument("--images", type=int, default=60, help="world size when generated")
+    parser.add_argument("--images", type=int, default=300,
+                        help="world size when generated (an epoch of a small world is a few "
+                             "batches, and each epoch starts new loader workers)")
     parser.add_argument("--gpu", action="store_true", help="ResNet-50, 256², batch 64, bf16")
     args = parser.parse_args(argv)
     from wsp_core.train.config import PretrainConfig, load_config

@@ -324,3 +324,18 @@ def test_heatmap_targets_show_every_annotated_person_in_the_crop(rows):
     assert extra.max() > 0.5                                          # a third person's peak
     assert torch.equal(every["hm_weight"], pair_only["hm_weight"])    # the same maps count
     assert torch.equal(every["hm_joints"], pair_only["hm_joints"])    # peaks measured on a, b
+
+
+def test_held_out_crops_are_measured_against_every_person(rows):
+    """Validation and eval-rd measure heatmaps on one yardstick: a run trained with
+    hm_persons = pair is still scored against targets that show every person in the crop."""
+    from wsp_core.train.config import PretrainConfig, load_config
+    from wsp_core.train.pretrain import make_loader
+
+    row, pair_only = _third_person_row(rows)
+    cfg = load_config(PretrainConfig, "smoke", ["hm_persons=pair", "workers=0", "augment=false"])
+    assert cfg.input_size == 64                                 # as _third_person_row's crops
+    held_out = next(iter(make_loader([row], cfg, False, 1, 0)))
+    trained = next(iter(make_loader([row], cfg, True, 1, 0)))
+    assert (held_out["heatmap"][0] - pair_only["heatmap"]).max() > 0.5
+    assert torch.allclose(trained["heatmap"][0], pair_only["heatmap"])

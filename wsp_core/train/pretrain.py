@@ -39,7 +39,9 @@ def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
                                "flip": cfg.aug_flip, "colour": cfg.aug_colour},
                           seed=cfg.seed, ankles_removed=ankles_removed,
                           per_image=train and cfg.epoch_pairs == "image",
-                          hm_persons=cfg.hm_persons)
+                          # held-out crops are measured against every person the crop shows,
+                          # whatever the run trained with: one yardstick for every run
+                          hm_persons=cfg.hm_persons if train else "all")
     return epoch_loader(dataset, cfg, train, world, rank, batch)
 
 
