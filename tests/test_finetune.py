@@ -79,7 +79,7 @@ def test_loss_falls_on_a_fixed_batch(world, tmp_path):
     batch = {k: torch.stack([ds[i][k] for i in range(len(ds))]) for k in ds[0]}
     model = build_model(cfg, torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    losses = [training_step(model.train(), batch, opt, cfg, False)[0].item() for _ in range(60)]
+    losses = [training_step(model.train(), batch, opt, cfg, torch.device("cpu"))[0].item() for _ in range(60)]
     assert losses[-1] < 0.7 * losses[0]
 
 

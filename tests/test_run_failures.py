@@ -54,7 +54,7 @@ def toy_task(bad_step: int | None = None, bad_value: float = math.nan,
     loss is ``bad_value``; after ``stop_after`` steps a STOP file asks the run to end."""
     count = {"steps": 0}
 
-    def step(model, batch, optimizer, cfg, cuda):
+    def step(model, batch, optimizer, cfg, device):
         loss = ((model(batch["image"]) - batch["target"]) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()

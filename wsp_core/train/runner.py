@@ -151,7 +151,7 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device, cfg):
     from .precision import uses_channels_last
 
     out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-    if uses_channels_last(device, cfg):
+    if out["image"].dim() == 4 and uses_channels_last(device, cfg):
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
     return out
 
