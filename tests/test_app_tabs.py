@@ -325,3 +325,42 @@ def test_the_photo_export_never_overwrites_the_photo_or_the_checkpoint(qtbot, wi
     assert image.read_bytes() == before and ckpt.read_bytes() == b"weights"
     assert photo.export(tmp_path / "pose.json")
     assert json.loads((tmp_path / "pose.json").read_text()) == {"persons": []}
+
+
+def test_runs_are_compared_curves_overlaid_and_config_differences_marked(
+        qtbot, window, db, tmp_path):
+    """Two finished runs (started from a terminal, so recorded by themselves) selected together:
+    the metrics plot shows one curve per run of the chosen measure, and the configs sit side by
+    side with the keys that differ first and marked."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    runs = {}
+    for name, lr in (("low", "1e-3"), ("high", "3e-3")):
+        runs[name] = tmp_path / name
+        run_cli("pretrain", "--db", db, "--out", runs[name], "--preset", "smoke", "--set",
+                "epochs=2", "--set", "max_pairs=16", "--set", f"lr={lr}", "--set", "workers=0",
+                "--progress", "none")
+    win = window(db)
+    jobs = win.jobs
+    jobs.refresh_jobs()
+    folders = {str(p) for p in runs.values()}
+    rows = [r for r in range(jobs.jobs.rowCount()) if jobs.jobs.item(r, 3).text() in folders]
+    assert len(rows) == 2
+    model = jobs.jobs.selectionModel()
+    for r in rows:
+        model.select(jobs.jobs.model().index(r, 0), QItemSelectionModel.SelectionFlag.Select
+                     | QItemSelectionModel.SelectionFlag.Rows)
+    assert jobs.compare_runs()
+    jobs.measure.setCurrentText("loss")
+    items = jobs.metric_plot.plotItem.listDataItems()
+    assert sorted(i.name() for i in items) == ["high", "low"]
+    for item in items:
+        xs, ys = item.getData()
+        assert list(xs) == [1, 2] and np.isfinite(ys).all()
+    table = jobs.configs
+    assert table.item(0, 0).text() == "lr"                       # the difference comes first
+    assert {table.item(0, 1).text(), table.item(0, 2).text()} == {"0.001", "0.003"}
+    assert table.item(0, 0).background().color().name() != \
+        table.item(table.rowCount() - 1, 0).background().color().name()
+    jobs.jobs.clearSelection()
+    assert not jobs.compare_runs() and "select one or more training jobs" in jobs.message.text()

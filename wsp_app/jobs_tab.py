@@ -5,7 +5,8 @@ The job runs in its own process (QProcess), the very command a terminal would ru
 Training jobs print ``--progress jsonl`` events (progress, ETA, curves); the others print their
 result as JSON at the end (evaluation tables are shown formatted). Jobs are kept in the store's
 jobs table: training commands record themselves, the tab records the others; jobs started from
-a terminal appear too.
+a terminal appear too. "Compare runs" reads the selected training jobs' run folders
+(wsp_core.runs): their curves of one measure overlaid, their configs side by side.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtGui import QColor, QDesktopServices, QFont
 from PySide6.QtWidgets import (QComboBox, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from wsp_core.errors import InputError
 from wsp_core.launch import KINDS, TRAINING, JobProgress, format_result, job_command, run_folder
+from wsp_core.runs import Run, config_table, curve, measures, read_run
 from wsp_core.store.db import Store
 from wsp_core.store.jobs import finish_job, list_jobs, start_job
 
@@ -68,6 +71,15 @@ class JobsTab(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.open_button = QPushButton("Open run folder")
         self.open_button.clicked.connect(self.open_folder)
+        self.compare_button = QPushButton("Compare runs")
+        self.compare_button.setToolTip("the selected training runs' curves overlaid and their "
+                                       "configs side by side (Ctrl or Shift selects several)")
+        self.compare_button.clicked.connect(self.compare_runs)
+        self.measure = QComboBox()
+        self.measure.setToolTip("the measure the compared runs' curves show")
+        self.measure.currentTextChanged.connect(self._draw_comparison)
+        self.compared: list[Run] = []
+        self.configs = readonly_table(QTableWidget(), ("key",))
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -110,6 +122,10 @@ class JobsTab(QWidget):
             buttons.addWidget(button)
         column.addLayout(buttons)
         column.addWidget(self.open_button)
+        compare = QHBoxLayout()
+        compare.addWidget(self.compare_button)
+        compare.addWidget(self.measure, 1)
+        column.addLayout(compare)
         column.addWidget(self.message)
         column.addWidget(QLabel("Jobs in the store"))
         column.addWidget(self.jobs, 1)
@@ -126,6 +142,7 @@ class JobsTab(QWidget):
         outputs = QTabWidget()
         outputs.addTab(self.log, "Log")
         outputs.addTab(self.result, "Result")
+        outputs.addTab(self.configs, "Configs")
         self.outputs = outputs
         watch.addWidget(outputs, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -207,6 +224,10 @@ class JobsTab(QWidget):
             if selected is not None and job["id"] == selected["id"]:
                 self.jobs.selectRow(r)
 
+    def _selected_jobs(self) -> list[dict[str, Any]]:
+        rows = sorted({item.row() for item in self.jobs.selectedItems()})
+        return [self.jobs.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
     def _selected_job(self) -> dict[str, Any] | None:
         items = self.jobs.selectedItems()
         return items[0].data(Qt.ItemDataRole.UserRole) if items else None
@@ -219,6 +240,66 @@ class JobsTab(QWidget):
             self.message.setText(f"job {job['id']} died (its process is gone)"
                                  + ("; Resume continues it" if job.get("resumable") else ""))
         self._update_buttons()
+
+    # -- comparing runs ------------------------------------------------------------------------
+    def compare_runs(self) -> bool:
+        """Read the selected training jobs' run folders; overlay their curves of one measure in
+        the metrics plot and list their configs side by side, the differing keys first and
+        highlighted."""
+        folders = list(dict.fromkeys(job["run_dir"] for job in self._selected_jobs()
+                                     if job["kind"] in TRAINING and job["run_dir"]))
+        if not folders:
+            self._fail("compare: select one or more training jobs that have a run folder")
+            return False
+        try:
+            self.compared = [read_run(Path(folder)) for folder in folders]
+        except InputError as e:
+            self._fail(f"compare: {e}")
+            return False
+        current = self.measure.currentText()
+        names = measures(self.compared)
+        self.measure.blockSignals(True)
+        self.measure.clear()
+        self.measure.addItems(names)
+        self.measure.setCurrentText(current if current in names else
+                                    next((n for n in names if n.startswith("val_")),
+                                         names[0] if names else ""))
+        self.measure.blockSignals(False)
+        self._draw_comparison()
+        self._fill_configs(self.compared)
+        self.outputs.setCurrentWidget(self.configs)
+        say(self.message, f"comparing {len(self.compared)} run(s): "
+                          + ", ".join(run.name for run in self.compared))
+        return True
+
+    def _draw_comparison(self) -> None:
+        if not self.compared:
+            return
+        measure = self.measure.currentText()
+        self.metric_plot.clear()
+        if self.metric_plot.plotItem.legend is not None:
+            self.metric_plot.plotItem.legend.clear()
+        self.curves = {k: v for k, v in self.curves.items() if not k.startswith("epoch:")}
+        self.metric_plot.setTitle(f"{measure} per epoch, {len(self.compared)} run(s)")
+        for k, run in enumerate(self.compared):
+            xs, ys = curve(run, measure)
+            self.metric_plot.plot(xs, ys, name=run.name, symbol="o", symbolSize=5,
+                                  pen=pg.mkPen(_rgb255(person_colour(k)), width=2))
+
+    def _fill_configs(self, runs: list[Run]) -> None:
+        table = sorted(config_table(runs), key=lambda row: not row[2])  # differences first
+        self.configs.clear()
+        self.configs.setColumnCount(1 + len(runs))
+        self.configs.setHorizontalHeaderLabels(["key", *(run.name for run in runs)])
+        self.configs.setRowCount(len(table))
+        marked = QColor(255, 236, 179)
+        for r, (key, values, differs) in enumerate(table):
+            for c, text in enumerate((key, *values)):
+                item = QTableWidgetItem(text)
+                if differs:
+                    item.setBackground(marked)
+                    item.setToolTip("differs between the runs")
+                self.configs.setItem(r, c, item)
 
     # -- launching -----------------------------------------------------------------------------
     def launch(self) -> bool:
@@ -291,6 +372,8 @@ class JobsTab(QWidget):
 
     # -- watching ------------------------------------------------------------------------------
     def _clear_watch(self) -> None:
+        self.compared = []
+        self.metric_plot.setTitle("validation metrics (per epoch)")
         self.loss_plot.clear()
         self.metric_plot.clear()
         for plot in (self.loss_plot, self.metric_plot):

@@ -37,6 +37,8 @@ from torch.utils.data import DataLoader
 
 from ..atomic import atomic_write
 from ..errors import InputError
+from ..runs import metrics_rows
+from .board import Board
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
 from .heartbeat import Heartbeat
 from .manifest import file_sha256
@@ -231,22 +233,6 @@ def json_line(row: dict[str, Any]) -> str:
     return json.dumps(finite_or_null(row), allow_nan=False, default=str) + "\n"
 
 
-def metrics_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a metrics.jsonl; a line that is not a JSON object (the partial last line of
-    a killed run) is left out."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("epoch"), int):
-            rows.append(row)
-    return rows
-
-
 def _keep_metrics_before(path: Path, epoch: int) -> None:
     """On resume: keep one row per epoch already checkpointed, drop any later row (and a
     partial line left by a killed process)."""
@@ -426,6 +412,8 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
     # the heartbeat first: a job row that says running always has a fresh one
     heartbeat = Heartbeat(out).start() if rank == 0 else None
     job = _job_started(store, out, task.job_kind, cfg, digest, rank) if store else None
+    board = Board(out, start, len(train_loader), active=rank == 0)
+    emit = board.wrap(emit)
     emit({"event": "start", "kind": task.kind, "epochs": cfg.epochs, "start_epoch": start,
           f"train_{task.unit}": len(train_rows), f"val_{task.unit}": len(val_rows),
           "world_size": world, "device": str(device),
@@ -477,6 +465,7 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
         raise
     finally:
         stopper.close()
+        board.close()
         close()
         if heartbeat is not None:
             heartbeat.stop()
