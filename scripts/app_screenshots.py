@@ -8,7 +8,7 @@ pre-training from the Jobs tab, evaluates the demo's 3D checkpoint in the 3D tab
 on a real COCO sample in the Photo tab.
 
 Usage: scripts/with_display.sh .venv/bin/python scripts/app_screenshots.py [--db demo-out/store.db]
-       [--out docs] [--reviews 60] [--ckpt demo-out/ft-run/best.pt] [--world demo-out/world]
+       [--out docs] [--reviews 60] [--ckpt demo-out/ft-run/last.pt] [--world demo-out/world]
 The last line printed is one JSON object: the files written and the QA estimate.
 """
 
@@ -42,7 +42,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--db", type=Path, default=Path("demo-out/store.db"))
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--reviews", type=int, default=60)
-    parser.add_argument("--ckpt", type=Path, default=Path("demo-out/ft-run/best.pt"))
+    parser.add_argument("--ckpt", type=Path, default=Path("demo-out/ft-run/last.pt"))
     parser.add_argument("--world", type=Path, default=Path("demo-out/world"))
     parser.add_argument("--photo", type=Path,
                         default=Path("../shared/real-samples/coco/000000196141.jpg"))
@@ -118,6 +118,24 @@ def until(app, done, timeout_s: float = 600.0) -> None:
         time.sleep(0.02)
 
 
+def compare_pretrain_runs(app, jobs) -> bool:
+    """Select every pre-training job of the store and compare them (curves of the training
+    loss overlaid, configs side by side)."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    jobs.refresh_jobs()
+    jobs.jobs.clearSelection()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    for r in range(jobs.jobs.rowCount()):
+        if jobs.jobs.item(r, 1).text() == "pretrain":
+            jobs.jobs.selectionModel().select(jobs.jobs.model().index(r, 0), flags)
+    if not jobs.compare_runs():
+        return False
+    jobs.measure.setCurrentText("loss")
+    app.processEvents()
+    return True
+
+
 def other_tabs(app, window, tmp: Path, args) -> list[str]:
     """The Jobs tab after a short run, the 3D tab on evaluation samples, the Photo tab."""
     files = []
@@ -128,6 +146,8 @@ def other_tabs(app, window, tmp: Path, args) -> list[str]:
     jobs.launch()
     until(app, lambda: not jobs.running())
     files.append(_save(window, args.out / "app_jobs.png"))
+    if compare_pretrain_runs(app, jobs):
+        files.append(_save(window, args.out / "app_jobs_compare.png"))
     view = window.view3d
     window.tabs.setCurrentWidget(view)
     view.ckpt.setText(str(args.ckpt))
