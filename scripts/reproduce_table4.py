@@ -7,12 +7,17 @@ a WSP pre-training checkpoint (itself started the same way), with or without MTS
 are different images: the 2D side is a second world (seed + 1: other scenes, other bodies), the
 3D side the single-person crops of the first world. The 3D training set is made deliberately
 narrow, like Human3.6M (subjects 1 and 5, standing and walking only), the test set wide
-(subjects 9 and 11, every pose). Reports action-average MPJPE, joint-average MPJPE and the X, Y, Z errors (mm), writes the
-table into docs/RESULTS.md (between its table-4 markers) with the command that made it, and prints
-one JSON object on its last line.
+(subjects 9 and 11, every pose).
+
+Each seed s makes its own worlds (3D: seed 2s, 2D: seed 2s + 1) and initialisations (training
+seed s). Reports, over the seeds, the mean and 95 % interval (Student's t) of action-average
+MPJPE, MPJPE, the paper's "Joints Avg" and the X, Y, Z errors (mm) of the final epoch
+(``last.pt``: no model is chosen on the test subjects), and the paired difference WSP − PoseNet
+per axis, with and without MTS; writes the tables into docs/RESULTS.md (between its table-4
+markers) with the command that made them, and prints one JSON object on its last line.
 
 Usage:
-  python scripts/reproduce_table4.py [--world DIR] [--images 1000] [--seed 0]
+  python scripts/reproduce_table4.py [--seeds 0,1,2] [--images 1000]
       [--wsp-ckpt CKPT | --pretrain-epochs 30] [--epochs 6] [--max-samples 0] [--out DIR]
       [--no-docs]
 """
@@ -21,12 +26,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from wsp_core.evaluate.intervals import (format_interval, mean_interval,  # noqa: E402
+                                         paired_difference)
+
+#: The columns of the table, as eval-3d --json names them.
+COLUMNS = (("action_mpjpe", "action-avg MPJPE"), ("mpjpe", "MPJPE"),
+           ("joints_avg_paper", "Joints Avg (paper: √(X²+Y²+Z²))"), ("x", "X"), ("y", "Y"),
+           ("z", "Z"), ("pa_mpjpe", "PA-MPJPE"))
+#: WSP − PoseNet, paired on each seed.
+PAIRS = (("WSP", "PoseNet"), ("WSP+MTS", "PoseNet+MTS"))
 NARROW = ["protocol=custom", "train_subjects=1,5", "train_actions=standing,walking",
           "test_subjects=9,11"]
 RUNS = (("PoseNet", False, False), ("WSP", True, False), ("PoseNet+MTS", False, True),
@@ -46,10 +62,10 @@ def cli(*args: str) -> str:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--world", type=Path, help="the 3D world (made here when missing)")
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--wsp-ckpt", type=Path, help="reuse this WSP checkpoint")
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="comma list; each seed its own worlds and initialisations")
+    parser.add_argument("--wsp-ckpt", type=Path, help="reuse this WSP checkpoint for every seed")
     parser.add_argument("--pretrain-epochs", type=int, default=30,
                         help="paper epochs: one random pair per image each")
     parser.add_argument("--epochs", type=int, default=6)
@@ -61,34 +77,56 @@ def main(argv=None) -> dict:
                              "file in $TORCH_HOME); none (random) is not")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    world = args.world or args.out / "world-3d"
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    per_seed = {seed: run_seed(args, seed, args.out / f"seed-{seed}") for seed in seeds}
+    result = {"images": args.images, "seeds": seeds, "start": args.start,
+              "epochs": args.epochs, "max_samples": args.max_samples,
+              "minutes": round((time.perf_counter() - started) / 60, 1),
+              "test_samples": {s: next(iter(r.values()))["test_samples"]
+                               for s, r in per_seed.items()},
+              "per_seed": per_seed, "summary": summarise(per_seed),
+              "differences": differences(per_seed)}
+    if not args.no_docs:
+        write_docs(result, " ".join(["python", "scripts/reproduce_table4.py", *(argv or sys.argv[1:])]))
+    print(f"backbones started from {STARTS[args.start]}; final epochs (last.pt) evaluated; "
+          f"{len(seeds)} seed(s): mean ± 95 % interval (mm)")
+    print(table(result["summary"]))
+    print(difference_table(result["differences"]))
+    print(json.dumps(result))
+    return result
+
+
+def run_seed(args, seed: int, out: Path) -> dict:
+    """The four fine-tunings of one seed, each evaluated on the wide test set: method -> errors."""
+    out.mkdir(parents=True, exist_ok=True)
+    world = out / "world-3d"
     if not (world / "scenes.json").is_file():
-        cli("synth", "--out", world, "--images", args.images, "--seed", args.seed)
-    world_2d, db = args.out / "world-2d", args.out / "world-2d.db"
+        cli("synth", "--out", world, "--images", args.images, "--seed", 2 * seed)
+    world_2d, db = out / "world-2d", out / "world-2d.db"
     if not (world_2d / "scenes.json").is_file():
-        cli("synth", "--out", world_2d, "--images", args.images, "--seed", args.seed + 1)
+        cli("synth", "--out", world_2d, "--images", args.images, "--seed", 2 * seed + 1)
     if not db.is_file():
         cli("import", "--db", db, "--format", "synth", "--ann", world_2d / "scenes.json",
             "--images", world_2d)
     wsp = args.wsp_ckpt
     if wsp is None:
-        run = args.out / "wsp-pretrain"
+        run = out / "wsp-pretrain"
         if not (run / "last.pt").is_file():
             cli("pretrain", "--db", db, "--out", run, "--preset", "cpu-small", "--set",
                 f"epochs={args.pretrain_epochs}", "--set",
                 f"lr_steps={max(1, args.pretrain_epochs * 2 // 3)}", "--set",
-                f"backbone_weights={args.start}",
+                f"backbone_weights={args.start}", "--set", f"seed={seed}",
                 "--progress", "none")
         wsp = run / "last.pt"
     rows = {}
     for name, from_wsp, mts in RUNS:
-        run = args.out / ("ft-" + name.lower().replace("+", "-"))
+        run = out / ("ft-" + name.lower().replace("+", "-"))
         if not (run / "last.pt").is_file():
             extra = ["--mts-db", db] if mts else []
             sets = [f"--set={s}" for s in NARROW + [f"epochs={args.epochs}",
                                                     f"lr_steps={max(1, args.epochs - 2)}",
-                                                    f"max_samples={args.max_samples}"]]
+                                                    f"max_samples={args.max_samples}",
+                                                    f"seed={seed}"]]
             cli("finetune", "--data", f"synth:{world}", "--init", wsp if from_wsp else args.start,
                 "--out", run, "--preset", "cpu-small", *sets, *extra, "--progress", "none")
         # the final epoch, as 3DMPPE reports: no model is chosen on the test subjects
@@ -97,38 +135,62 @@ def main(argv=None) -> dict:
         rows[name] = {"action_mpjpe": r["action_avg_mpjpe"], "mpjpe": r["mpjpe"],
                       "joints_avg_paper": r["joints_avg_paper"], "x": r["x"], "y": r["y"],
                       "z": r["z"], "pa_mpjpe": r["pa_mpjpe"], "test_samples": r["samples"]}
-    result = {"world": str(world), "world_2d": str(world_2d), "images": args.images,
-              "seed": args.seed, "start": args.start,
-              "wsp_checkpoint": str(wsp), "epochs": args.epochs, "max_samples": args.max_samples,
-              "minutes": round((time.perf_counter() - started) / 60, 1), "rows": rows}
-    if not args.no_docs:
-        write_docs(result, " ".join(["python", "scripts/reproduce_table4.py", *(argv or sys.argv[1:])]))
-    print(f"backbones started from {STARTS[args.start]}; final epochs (last.pt) evaluated")
-    print(table(rows))
-    print(json.dumps(result))
-    return result
+    return rows
 
 
-def table(rows: dict) -> str:
-    lines = ["| method | action-avg MPJPE | MPJPE | Joints Avg (paper: √(X²+Y²+Z²)) | X | Y | Z "
-             "| PA-MPJPE |", "|---|---|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        avg = r.get("joints_avg_paper", float("nan"))
-        lines.append(f"| {name} | {r['action_mpjpe']:.1f} | {r['mpjpe']:.1f} | {avg:.1f} | "
-                     f"{r['x']:.1f} | {r['y']:.1f} | {r['z']:.1f} | {r['pa_mpjpe']:.1f} |")
+def summarise(per_seed: dict) -> dict:
+    """method -> column -> (mean, 95 % half-width) over the seeds."""
+    methods = next(iter(per_seed.values()))
+    return {name: {key: mean_interval([rows[name][key] for rows in per_seed.values()])
+                   for key, _ in COLUMNS} for name in methods}
+
+
+def differences(per_seed: dict) -> dict:
+    """"WSP − PoseNet" (and with MTS) -> column -> (mean, 95 % half-width) of the per-seed
+    differences: negative means WSP's error is lower."""
+    return {f"{a} − {b}": {key: paired_difference([rows[a][key] for rows in per_seed.values()],
+                                                   [rows[b][key] for rows in per_seed.values()])
+                           for key, _ in COLUMNS} for a, b in PAIRS}
+
+
+def table(summary: dict) -> str:
+    lines = ["| method | " + " | ".join(title for _, title in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for name, cells in summary.items():
+        lines.append(f"| {name} | " + " | ".join(format_interval(*cells[key])
+                                                 for key, _ in COLUMNS) + " |")
     return "\n".join(lines)
+
+
+def difference_table(diffs: dict) -> str:
+    lines = ["| paired difference (mm; < 0: WSP lower) | " +
+             " | ".join(title for _, title in COLUMNS) + " | holds? (interval below 0) |",
+             "|---|" + "---|" * (len(COLUMNS) + 1)]
+    for name, cells in diffs.items():
+        holds = [title for key, title in COLUMNS if _below_zero(*cells[key])]
+        lines.append(f"| {name} | " + " | ".join(format_interval(*cells[key])
+                                                 for key, _ in COLUMNS)
+                     + f" | {', '.join(holds) if holds else 'none'} |")
+    return "\n".join(lines)
+
+
+def _below_zero(mean: float, half: float | None) -> bool:
+    return half is not None and math.isfinite(half) and mean + half < 0
 
 
 def write_docs(result: dict, command: str) -> None:
     path = ROOT / "docs" / "RESULTS.md"
     text = path.read_text()
-    block = (f"{BEGIN}\nMade by `{command}` ({result['minutes']} min on this machine; 3D world "
-             f"seed {result['seed']}, 2D world seed {result['seed'] + 1}, {result['images']} images "
-             f"each; {result['epochs']} fine-tuning epochs; backbones started from "
-             f"{STARTS[result['start']]}"
-             f"; final epochs evaluated). Errors in mm on the wide test set "
-             f"({next(iter(result['rows'].values()))['test_samples']} crops of subjects 9 and 11):"
-             f"\n\n{table(result['rows'])}\n{END}")
+    seeds = result["seeds"]
+    block = (f"{BEGIN}\nMade by `{command}` ({result['minutes']} min on this machine; seeds "
+             f"{', '.join(map(str, seeds))}: each its own 3D world (seed 2s) and 2D world "
+             f"(2s + 1) of {result['images']} images and its own initialisations; "
+             f"{result['epochs']} fine-tuning epochs; backbones started from "
+             f"{STARTS[result['start']]}; final epochs evaluated). Errors in mm on each seed's "
+             f"wide test set (subjects 9 and 11: {', '.join(map(str, result['test_samples'].values()))} "
+             f"crops), mean ± 95 % interval over the seeds (Student's t):"
+             f"\n\n{table(result['summary'])}\n\n{difference_table(result['differences'])}"
+             f"\n{END}")
     if BEGIN in text:
         text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
     else:

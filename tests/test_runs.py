@@ -58,3 +58,27 @@ def test_a_folder_that_is_no_run_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="not a run's config.json"):
         read_run(tmp_path)
+
+
+def test_a_resumed_run_continues_its_event_curves_without_a_doubled_stretch(tmp_path):
+    """The killed run wrote epochs 1–3; resuming from epoch 1 purges 2–3 and writes its own."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from wsp_core.train.board import Board
+
+    first = Board(tmp_path, start_epoch=0, steps_per_epoch=4, active=True)
+    emit = first.wrap(lambda event: None)
+    for epoch, loss in enumerate((3.0, 2.0, 1.5)):
+        emit({"event": "epoch", "epoch": epoch, "loss": loss, "lr": 1e-3})
+    first.close()
+    again = Board(tmp_path, start_epoch=1, steps_per_epoch=4, active=True)
+    emit = again.wrap(lambda event: None)
+    for epoch, loss in ((1, 2.5), (2, 1.9)):
+        emit({"event": "epoch", "epoch": epoch, "loss": loss, "lr": 1e-3})
+    again.close()
+    acc = EventAccumulator(str(tmp_path / "tensorboard" / "epochs"))
+    acc.Reload()
+    curve = [(e.step, e.value) for e in acc.Scalars("epoch/loss")]
+    assert curve == [(1, 3.0), (2, 2.5), (3, pytest.approx(1.9))]
+    assert Board(tmp_path / "other", 0, 4, active=False).wrap(print) is print   # off rank 0
