@@ -22,6 +22,7 @@ def test_mean_interval_of_three_seeds():
     assert mean == 2.0 and half == pytest.approx(4.303 / math.sqrt(3))
     assert mean_interval([5.0]) == (5.0, None)
     assert format_interval(2.0, half) == "2.0 ± 2.5" and format_interval(5.0, None) == "5.0"
+    assert format_interval(-0.01, 0.02) == "0.0 ± 0.0" and format_interval(-0.06, None) == "-0.1"
 
 
 def test_paired_difference_uses_the_per_seed_differences():

@@ -42,4 +42,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
 
 
 def format_interval(mean: float, half: float | None, digits: int = 1) -> str:
-    return f"{mean:.{digits}f}" if half is None else f"{mean:.{digits}f} ± {half:.{digits}f}"
+    """``mean ± half`` at ``digits`` decimals (a mean that rounds to zero has no sign)."""
+    text = f"{mean:.{digits}f}"
+    if float(text) == 0:
+        text = f"{0.0:.{digits}f}"
+    return text if half is None else f"{text} ± {half:.{digits}f}"
