@@ -67,6 +67,8 @@ def main(argv=None) -> dict:
         if (args.samples / ann).is_file():
             wsp("import", "--db", db, "--format", fmt, "--ann", args.samples / ann,
                 "--images", args.samples / images, "--name", f"{fmt}-sample")
+        else:
+            print(f"demo: {args.samples / ann} not found: the {fmt} sample is left out")
     wsp("export", "--db", db, "--out", out / "pairs.jsonl")
     wsp("stats", "--db", db)
     wsp("noise-report", "--db", db)

@@ -10,6 +10,7 @@ continue without a doubled stretch: ``tensorboard --logdir RUN/tensorboard``.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +23,7 @@ _NOT_CURVES = ("event", "epoch", "step", "steps", "eta_s")
 
 
 def tensorboard_available() -> bool:
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 class Board:
