@@ -42,10 +42,9 @@ def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def heatmap_summary(sums: np.ndarray) -> dict[str, float | None]:
     """Eq. 10's loss of the predicted heatmaps and of an all-zero output (per labelled map),
-    and the share of labelled (and of visible) joints whose peak is found within 2 map pixels.
-    Sums of five (written before visible joints were counted) give no visible share."""
-    loss, zero, maps, found, labelled, *seen = (float(v) for v in sums)
-    found_visible, visible = seen or (0.0, 0.0)
+    and the share of labelled (and of visible) joints whose peak is found within 2 map pixels
+    (the sums of :func:`~wsp_core.models.wsp.heatmap_scores`)."""
+    loss, zero, maps, found, labelled, found_visible, visible = (float(v) for v in sums)
     return {"loss": loss / maps if maps else None, "zero_loss": zero / maps if maps else None,
             "peaks_within_2px": found / labelled if labelled else None,
             "peaks_within_2px_visible": found_visible / visible if visible else None}

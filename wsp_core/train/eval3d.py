@@ -123,7 +123,8 @@ def trained_on(run: dict[str, Any], data: str) -> bool:
         fmt, path = parse_spec(run.get("data"))
     except (AttributeError, TypeError, InputError):   # no run folder, or data of no format
         return False
-    return (fmt, path.resolve()) == (parse_spec(data)[0], parse_spec(data)[1].resolve())
+    want_fmt, want_path = parse_spec(data)
+    return (fmt, path.resolve()) == (want_fmt, want_path.resolve())
 
 
 def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: str | None = None,

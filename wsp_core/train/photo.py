@@ -13,8 +13,8 @@ from ..errors import InputError
 from ..skeleton import H36M, ROOT
 from .data import crop_image, normalise, person_square
 from .finetune import FINETUNE_TASK
-from .precision import autocast, uses_channels_last
-from .runner import load_trained
+from .precision import autocast
+from .runner import load_trained, to_device
 
 #: The real-world extent of a person's box in 3DMPPE (mm), for the root depth of a photo.
 BOX_3D_MM = 2000.0
@@ -67,9 +67,7 @@ def predict_image(ckpt: Path, image_path: Path, boxes: list[list[float]] | None 
         inverses.append(cv2.invertAffineTransform(m))
         roots.append(found[k][1] if found else f * BOX_3D_MM / side)
     n = len(boxes)
-    images = torch.from_numpy(np.stack(crops)).to(dev)
-    if uses_channels_last(dev, cfg):
-        images = images.contiguous(memory_format=torch.channels_last)
+    images = to_device({"image": torch.from_numpy(np.stack(crops))}, dev, cfg)["image"]
     with torch.inference_mode():
         with autocast(dev, cfg):
             out = model(images).float()
