@@ -112,6 +112,47 @@ def test_a_person_facing_the_camera_shows_its_right_side_on_the_image_left():
     pytest.fail("no person facing the camera in 50 scenes")
 
 
+def _lone_person_facing(yaw: float):
+    """One standing person 3 m in front of a level camera, turned ``yaw`` degrees (180: facing
+    the camera), rendered."""
+    from wsp_core.synth.scene import DEFAULTS, Scene, _pose_person, make_camera
+
+    rng = np.random.default_rng(3)
+    camera = make_camera(rng, {**DEFAULTS, "pitch_deg": (0.0, 0.0), "roll_deg": (0.0, 0.0),
+                               "camera_height_m": (1.6, 1.6)})
+    subject = max(subjects_of_world(0), key=lambda s: min(
+        np.linalg.norm(np.subtract(s.skin, c)) for c in (s.hair, s.shirt)))
+    person = _pose_person(rng, subject, "standing", yaw, np.array([0.0, 3.0, 0.0]))
+    person.joints_cam = camera.to_camera(person.joints_world)
+    person.joints_img = camera.project(person.joints_cam)
+    image, _ = render(Scene(camera, [person], (90, 90, 90), (200, 180, 140), 1.0), rng)
+    return image.astype(float), person, subject
+
+
+def _share_near(image, point, colour, other, radius: int = 4) -> float:
+    """Share of the pixels within ``radius`` of ``point`` nearer to ``colour`` than to ``other``."""
+    u, v = np.round(point).astype(int)
+    patch = image[v - radius:v + radius + 1, u - radius:u + radius + 1].reshape(-1, 3)
+    return float((np.linalg.norm(patch - np.array(colour, float), axis=1)
+                  < np.linalg.norm(patch - np.array(other, float), axis=1)).mean())
+
+
+def test_a_face_and_a_neckline_show_which_way_a_person_faces():
+    """Seen from the front a head shows its face and the shirt its neckline; seen from the back
+    the head is hair and the chest plain shirt, so the image tells front from back (and so left
+    from right)."""
+    front, person, subject = _lone_person_facing(180.0)
+    back, _, _ = _lone_person_facing(0.0)
+    head = person.joints_img[C["head"]]
+    chest = person.joints_img[C["thorax"]] + 0.12 * (person.joints_img[C["spine"]]
+                                                      - person.joints_img[C["thorax"]])
+    skin, hair, shirt = subject.skin, subject.hair, subject.shirt
+    assert _share_near(front, head, skin, hair) > 0.6
+    assert _share_near(back, head, skin, hair) < 0.1
+    assert _share_near(front, chest, skin, shirt, 2) > 0.6
+    assert _share_near(back, chest, skin, shirt, 2) < 0.1
+
+
 def test_body_proportions_and_head_length():
     rng = np.random.default_rng(1)
     subject = make_subject(rng, 1)

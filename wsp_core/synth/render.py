@@ -155,6 +155,8 @@ def _draw_person(image: np.ndarray, ids: np.ndarray, cam: Camera, person: Person
         parts.append((depth, "bone", (C[a], C[b], radius, colours[part])))
     parts.append((z[C["thorax"]] + 0.01, "torso", None))
     parts.append((z[C["head"]] - 0.01, "head", None))
+    if _chest_faces_camera(person):  # over the torso's capsule, under whatever is nearer
+        parts.append(((z[C["pelvis"]] + z[C["thorax"]]) / 2 - 0.001, "neckline", None))
     for depth, kind, arg in sorted(parts, key=lambda p: -p[0]):
         if kind == "bone":
             a, b, radius, colour = arg
@@ -171,11 +173,41 @@ def _draw_person(image: np.ndarray, ids: np.ndarray, cam: Camera, person: Person
             pts = np.round(quad * 16).astype(np.int32)
             cv2.fillConvexPoly(image, pts, _shade(s.shirt, 0.85), cv2.LINE_AA, 4)
             cv2.fillConvexPoly(ids, np.round(quad).astype(np.int32), index)
+        elif kind == "neckline":
+            _draw_neckline(image, person)
         else:
             _draw_head(image, ids, cam, person, index)
 
 
+def _chest_faces_camera(person: Person) -> bool:
+    """Whether the front of the torso turns towards the camera: its forward normal, up × right
+    (body frame: x right, y forward, z up), has a negative camera-frame z."""
+    j = person.joints_cam
+    right = j[C["r_shoulder"]] - j[C["l_shoulder"]]
+    up = j[C["thorax"]] - j[C["pelvis"]]
+    return float(np.cross(up, right)[2]) < 0
+
+
+def _draw_neckline(image, person: Person) -> None:
+    """A V neckline in skin colour on the chest: the front of a shirt differs from its back, as
+    it does in photographs, so a picture tells which way a person faces."""
+    uv = person.joints_img
+    thorax, spine = uv[C["thorax"]], uv[C["spine"]]
+    left = thorax + 0.3 * (uv[C["l_shoulder"]] - thorax)
+    right = thorax + 0.3 * (uv[C["r_shoulder"]] - thorax)
+    tip = thorax + 0.25 * (spine - thorax)
+    pts = np.round(np.array([left, right, tip]) * 16).astype(np.int32)
+    cv2.fillConvexPoly(image, pts, person.subject.skin, cv2.LINE_AA, 4)
+
+
 def _draw_head(image, ids, cam: Camera, person: Person, index: int) -> None:
+    """The head: an ellipse of hair with the face where it turns towards the camera.
+
+    The face is a skin ellipse around the projection of a point in front of the head centre
+    (along the nose), so it sits in the middle of a head seen from the front, at its side in
+    profile, and is hidden behind the hair of a head seen from the back; eyes are drawn on a
+    face turned towards the camera when the head is big enough to show them. Real photographs tell a
+    person's facing by the face; without it left and right could not be told apart."""
     s = person.subject
     centre = person.joints_img[C["head"]]
     top = person.joints_img[C["head_top"]]
@@ -185,9 +217,29 @@ def _draw_head(image, ids, cam: Camera, person: Person, index: int) -> None:
     angle = float(np.degrees(np.arctan2(axis[1], axis[0]))) + 90
     rx, ry = max(1, int(round(r * 0.85))), max(1, int(round(max(r, np.hypot(*axis)) * 1.05)))
     c = _pt(centre)
-    cv2.ellipse(image, c, (rx, ry), angle, 0, 360, s.skin, -1, cv2.LINE_AA)
-    cv2.ellipse(image, c, (rx, ry), angle, 180, 360, s.hair, -1, cv2.LINE_AA)
+    cv2.ellipse(image, c, (rx, ry), angle, 0, 360, s.hair, -1, cv2.LINE_AA)
     cv2.ellipse(ids, c, (rx, ry), angle, 0, 360, index, -1)
+    head, nose = person.joints_cam[C["head"]], person.joints_cam[C["nose"]]
+    forward = (nose - head) / max(float(np.linalg.norm(nose - head)), 1e-9)
+    if forward[2] > 0.35:  # the face looks away: the back of the head is all hair
+        return
+    face = _towards(centre, cam.project(head + forward * 0.045 * s.height), 0.35 * min(rx, ry))
+    fx, fy = max(1, int(round(rx * 0.72))), max(1, int(round(ry * 0.62)))
+    cv2.ellipse(image, _pt(face + 0.2 * ry * (centre - top) / max(np.hypot(*axis), 1e-9)),
+                (fx, fy), angle, 0, 360, s.skin, -1, cv2.LINE_AA)
+    if r < 4 or forward[2] > -0.5:  # eyes on a face turned towards the camera, big enough
+        return
+    for eye in ("l_eye", "r_eye"):
+        cv2.circle(image, _pt(_towards(centre, person.joints_img[C[eye]], 0.6 * rx)),
+                   max(1, int(round(r * 0.12))),
+                   (30, 30, 35), -1, cv2.LINE_AA)
+
+
+def _towards(centre: np.ndarray, point: np.ndarray, reach: float) -> np.ndarray:
+    """``point`` pulled towards ``centre`` to at most ``reach`` pixels from it (a face and its
+    eyes stay on the drawn head)."""
+    shift = point - centre
+    return centre + shift * min(1.0, reach / max(float(np.hypot(*shift)), 1e-9))
 
 
 def _draw_box(image, ids, cam: Camera, centre_xy, size: float, z0: float, z1: float, colour) -> None:
