@@ -6,7 +6,8 @@ trivial loss) — target ≤ 1.15×; the step time with the real data loader (JP
 augmentation in 2 worker processes) over the step time with the batch already in memory —
 target ≤ 1.1×; and, on a CPU with native bf16 (wsp_core/train/precision.py), the bf16-autocast,
 channels-last step over the fp32 one — target ≤ 0.6× — with the pairs/s of ``score``'s inference
-(every joint of every pair) in both. GPU mode (``--gpu``): ResNet-50, 256², batch 64, bf16 autocast, channels-last:
+(every joint of every pair) in both. GPU mode (``--gpu``): ResNet-50, 256², batch 64, bf16 autocast,
+channels-last:
 images/s and the projected time of the paper's pre-training: 50 epochs of one pair per image
 over MCPC's ~53,000 images (its 220,000 are persons, not pairs).
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from wsp_core.errors import InputError
 from wsp_core.formats.pose3d import muco_training_persons, read_3d_source
 from wsp_core.skeleton import MUPOTS
 

@@ -87,8 +87,9 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     db = tmp_path / "s.db"
     run_cli("import", "--db", db, "--format", "synth", "--ann", world / "scenes.json",
             "--images", world)
-    run_cli("pretrain", "--db", db, "--out", tmp_path / "wsp", "--preset", "smoke",
-            "--set", "epochs=1", "--progress", "none")
+    bar = run_cli("pretrain", "--db", db, "--out", tmp_path / "wsp", "--preset", "smoke",
+                  "--set", "epochs=1")                 # the default progress: a bar on stderr
+    assert all(f"{part}=" in bar.stderr for part in ("loss", "loss_rd", "loss_hm"))
     out = run_cli("finetune", "--data", f"synth:{world}", "--init", tmp_path / "wsp" / "last.pt",
                   "--out", tmp_path / "ft", "--preset", "smoke", "--progress", "jsonl")
     events = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
@@ -123,8 +124,9 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
 def test_predict_on_a_real_photo(world, tmp_path):
     from conftest import sample
 
-    run_cli("finetune", "--data", f"synth:{world}", "--init", "none", "--out", tmp_path / "ft",
-            "--preset", "smoke", "--set", "epochs=1", "--progress", "none")
+    bar = run_cli("finetune", "--data", f"synth:{world}", "--init", "none", "--out",
+                  tmp_path / "ft", "--preset", "smoke", "--set", "epochs=1")  # the default bar
+    assert "loss=" in bar.stderr and "loss_rd" not in bar.stderr
     photo = sample("coco", "000000196141.jpg")
     out = tmp_path / "pred.json"
     result = json.loads(run_cli("predict", "--ckpt", tmp_path / "ft" / "last.pt", photo,

@@ -75,6 +75,21 @@ def test_progress_reads_events_curves_and_the_result():
     assert format_result("score", result.result).startswith("{")
 
 
+def test_one_definition_of_a_step_event_for_the_bar_the_board_and_the_jobs_tab():
+    from wsp_core.progress import format_step, step_event, step_losses
+
+    event = step_event(1, 3, 10, {"loss": 0.5, "loss_hm": 2.0}, 1e-3, 40.0, 12.0)
+    assert event["event"] == "step" and (event["epoch"], event["step"], event["steps"]) == (1, 3, 10)
+    assert step_losses(event) == {"loss": 0.5, "loss_hm": 2.0}       # not lr, samples/s or eta
+    assert format_step(event) == {"loss": "0.5000", "loss_hm": "2.0000"}
+    assert format_step(step_event(0, 1, 1, {"loss": 1.0}, 0.1, 1.0, 0.0)) == {"loss": "1.0000"}
+    with pytest.raises(ValueError, match="eta_s"):
+        step_event(0, 1, 1, {"loss": 1.0, "eta_s": 2.0}, 0.1, 1.0, 0.0)
+    progress = JobProgress()
+    progress.feed(json.dumps(event))
+    assert set(progress.step_curves) == {"loss", "loss_hm"}
+
+
 def test_job_results_are_formatted_without_torch():
     """The Jobs tab formats an ended evaluation's result in the app's process (ADR 0009):
     neither the eval-rd nor the eval-3d text may pull in torch or training code."""

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from wsp_core.evaluate.metrics import (axis_errors, joints_avg_paper, mpjpe, pa_mpjpe,
-                                       pa_mpjpe_rigid, pck3d, per_action, procrustes_align,
+from wsp_core.evaluate.metrics import (axis_errors, mpjpe, pa_mpjpe,
+                                       pck3d, per_action, procrustes_align,
                                        rd_scores)
 from wsp_core.evaluate.ranking import roc_auc
 

@@ -57,7 +57,7 @@ def test_update_relabels_changed_persons_and_keeps_other_reviews(db, tmp_path):
     ann, images = three_persons(tmp_path)
     imported(db, ann, images)
     pairs = pairs_by_persons(db)
-    ab, ac, bc = pairs[("1", "2")][0], pairs[("1", "3")][0], pairs[("2", "3")][0]
+    ab, ac = pairs[("1", "2")][0], pairs[("1", "3")][0]
     assert pairs[("1", "3")][1] == 1  # A (400) is nearer than C (380)
     for pair, verdict in ((ab, "flip"), (ac, "accept")):
         run_cli("review", "--db", db, "--pair", pair, "--verdict", verdict)

@@ -13,7 +13,8 @@ from wsp_core.formats import read_source
 from wsp_core.perspective import label_pairs
 from wsp_core.skeleton import COCO, MPII
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("WSP_HYPOTHESIS_EXAMPLES", 80)), deadline=None,
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("WSP_HYPOTHESIS_EXAMPLES", 80)),
+                    deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 coord = st.floats(0, 4000, allow_nan=False).map(lambda v: round(v, 2))
 vis = st.sampled_from([0, 1, 2])

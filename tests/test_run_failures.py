@@ -21,7 +21,7 @@ from wsp_core.store import open_store
 from wsp_core.store.jobs import list_jobs, start_job
 from wsp_core.train.checkpoint import init_backbone, load_checkpoint, save_checkpoint
 from wsp_core.train.config import FinetuneConfig, PretrainConfig, load_config
-from wsp_core.train.heartbeat import FILE as HEARTBEAT, Heartbeat
+from wsp_core.heartbeat import FILE as HEARTBEAT, Heartbeat
 from wsp_core.train.runner import Task, TrainingDiverged, epoch_loader, run_training
 
 

@@ -173,7 +173,8 @@ def test_export_rows_follow_the_interface(db, tmp_path):
     assert row["image"].endswith("crowdpose/103319.jpg") and (row["width"], row["height"]) == (640, 480)
     assert set(row["a"]) == {"person_id", "bbox", "keypoints", "scale"}
     assert len(row["a"]["keypoints"]) == 14 and row["a"]["keypoints"][12] == [351, 163, 1]
-    assert (row["auto_label"], row["label"], row["status"], row["reason"]) == (1, None, "ambiguous", "hugging")
+    assert (row["auto_label"], row["label"], row["status"], row["reason"]) == \
+        (1, None, "ambiguous", "hugging")
     json.dumps(row)
 
 

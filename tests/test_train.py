@@ -105,7 +105,8 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     run.mkdir()
     (run / "STOP").write_text("")          # left behind by a killed run: must not stop this one
     out = run_cli("pretrain", "--db", db, "--out", run, *SMOKE, "--set", "val_fraction=0.3",
-                  "--set", "test_fraction=0.3", "--set", "max_pairs=0", "--set", "epochs=2", "--progress", "jsonl")
+                  "--set", "test_fraction=0.3", "--set", "max_pairs=0", "--set", "epochs=2",
+                  "--progress", "jsonl")
     ev = events(out.stdout)
     assert ev[0]["event"] == "start" and ev[-1]["event"] == "done"
     assert ev[-1]["status"] == "finished" and ev[-1]["epochs_done"] == 2

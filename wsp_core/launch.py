@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .formats import FORMATS
+from .progress import step_losses
 
 PRESETS = ("smoke", "cpu-small", "paper")
 PROTOCOLS = ("subject1", "subject2", "cross-action", "all")
@@ -191,12 +192,10 @@ class JobProgress:
         if self.epochs:
             self.fraction = min(1.0, x / self.epochs)
         self.eta_s = event.get("eta_s")
-        skip = {"event", "epoch", "step", "steps", "lr", "samples_per_s", "eta_s"}
-        for name, value in event.items():
-            if name not in skip and isinstance(value, (int, float)):
-                xs, ys = self.step_curves.setdefault(name, ([], []))
-                xs.append(x)
-                ys.append(float(value))
+        for name, value in step_losses(event).items():
+            xs, ys = self.step_curves.setdefault(name, ([], []))
+            xs.append(x)
+            ys.append(value)
 
     def epoch_curves(self) -> dict[str, tuple[list[float], list[float]]]:
         """Validation metrics per epoch (the ``val_*`` columns): name -> ([epoch + 1], [value]).

@@ -8,8 +8,9 @@ is closer (eq. 6). The loss is L_hm + α·L_rd (eq. 8): L_hm the squared L2 norm
 heatmap error averaged over joints and samples (eq. 10), L_rd the binary cross-entropy of the
 sampled joints (eq. 9). ``detach_masks`` stops the relative-depth gradient at the heatmaps that
 mask the features (the paper is silent; docs/TRAINING.md measures both). The heads start as
-3DMPPE's (normal, std 0.001; :func:`~wsp_core.models.backbone.init_head`). We mask the head's deconvolved features rather than the backbone's 1/32-scale
-ones: they share the heatmaps' resolution (docs/adr/0006-wsp-joint-features.md).
+3DMPPE's (normal, std 0.001; :func:`~wsp_core.models.backbone.init_head`). We mask the head's
+deconvolved features rather than the backbone's 1/32-scale ones: they share the heatmaps'
+resolution (docs/adr/0006-wsp-joint-features.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from .scale import (SCALE_HEAD, SCALE_KINDS, SCALE_NONE, SCALE_PROXY, head_lengt
                     person_scale, proxy_head_length, scale_gap)
 
 __all__ = [
-    "PERSPECTIVE_JOINTS", "PairTable", "PersonMeasures", "perspective_joints", "SCALE_HEAD", "SCALE_KINDS", "SCALE_NONE", "SCALE_PROXY",
+    "PERSPECTIVE_JOINTS", "PairTable", "PersonMeasures", "perspective_joints",
+    "SCALE_HEAD", "SCALE_KINDS", "SCALE_NONE", "SCALE_PROXY",
     "box_overlap", "enumerate_pairs", "head_length", "hug_score", "knee_line", "label_pairs",
     "measure_persons", "person_scale", "proxy_head_length", "scale_gap", "size_conflict",
 ]

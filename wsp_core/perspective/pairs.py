@@ -1,7 +1,8 @@
 """MCPC selection, pair enumeration and perspective labels, vectorised over all pairs.
 
 ``label = 1`` when person a's mean ankle y is at least b's (a is lower in the image, so closer
-to the camera): the paper's eq. 7, whose ≥ gives a tie 1 (docs/FORMATS.md). Within an image, a is always the person the source lists first.
+to the camera): the paper's eq. 7, whose ≥ gives a tie 1 (docs/FORMATS.md).
+Within an image, a is always the person the source lists first.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A job whose process was killed (SIGKILL, the OOM killer, a power cut) stays ``running`` in the
 table; :func:`list_jobs` shows it as ``died`` when its run folder's heartbeat says the process
-is gone (train/heartbeat.py), and as resumable when the folder holds a ``last.pt``.
+is gone (wsp_core/heartbeat.py), and as resumable when the folder holds a ``last.pt``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def list_jobs(store: Store) -> list[dict[str, Any]]:
     return rows
 
 def _process_gone(run_dir: str | None) -> bool:
-    from ..train.heartbeat import read_heartbeat, run_is_dead
+    from ..heartbeat import read_heartbeat, run_is_dead
 
     info = read_heartbeat(run_dir) if run_dir else None
     return info is not None and run_is_dead(info)

@@ -161,7 +161,10 @@ def _export_query(with_truth: bool):
     """The export's columns as plain SQL rows, in pair id order: no ORM object per row, and the
     keypoints as their stored JSON text (``type_coerce``), decoded only where needed."""
     pa, pb = aliased(Person), aliased(Person)
-    raw = (lambda column, name: type_coerce(column, Text).label(name))
+
+    def raw(column, name: str):
+        return type_coerce(column, Text).label(name)
+
     columns = [Pair.id, Pair.source_id, Image.file_name, Image.width, Image.height,
                pa.id, pa.bbox_x, pa.bbox_y, pa.bbox_w, pa.bbox_h, raw(pa.keypoints, "a_keypoints"), pa.scale,
                pb.id, pb.bbox_x, pb.bbox_y, pb.bbox_w, pb.bbox_h, raw(pb.keypoints, "b_keypoints"), pb.scale,

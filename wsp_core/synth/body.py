@@ -146,7 +146,7 @@ def body_joints(subject: Subject, angles: PoseAngles, lying: bool = False) -> np
     Legs and arms hang from hips and shoulders and are rotated by flexion and abduction; the
     upper body leans forward about the pelvis. A lying body is turned onto its back.
     """
-    L = subject.length
+    L = subject.length  # noqa: N806 - a length, as the anatomy tables write it
     out = np.zeros((len(CANONICAL), 3))
     pelvis = np.array([0.0, 0.0, L("ankle_height") + L("shin") + L("thigh")])
     out[C["pelvis"]] = pelvis
@@ -174,7 +174,8 @@ def body_joints(subject: Subject, angles: PoseAngles, lying: bool = False) -> np
     face = head_rot @ np.array([0.0, 1.0, 0.0])
     out[C["nose"]] = head + face * 0.05 * subject.height - head_rot @ [0, 0, 0.012 * subject.height]
     for side, sign in (("r", 1.0), ("l", -1.0)):
-        out[C[f"{side}_eye"]] = head + face * 0.045 * subject.height + head_rot @ [sign * 0.018 * subject.height, 0, 0.01 * subject.height]
+        out[C[f"{side}_eye"]] = head + face * 0.045 * subject.height + \
+            head_rot @ [sign * 0.018 * subject.height, 0, 0.01 * subject.height]
         out[C[f"{side}_ear"]] = head + head_rot @ [sign * 0.045 * subject.height, -0.005 * subject.height, 0]
     for k, side in enumerate(("r", "l")):
         sign = 1.0 if side == "r" else -1.0

@@ -18,7 +18,8 @@ from typing import Any
 
 Emit = Callable[[dict[str, Any]], None]
 
-#: Columns of a step event that are bookkeeping, not curves.
+#: Columns of an event that are bookkeeping, not curves (the rest of a step event's bookkeeping,
+#: lr and samples/s, is worth a curve).
 _NOT_CURVES = ("event", "epoch", "step", "steps", "eta_s")
 
 

@@ -37,10 +37,11 @@ from torch.utils.data import DataLoader
 
 from ..atomic import atomic_write
 from ..errors import InputError
+from ..progress import format_step, step_event
 from ..runs import metrics_rows
 from .board import Board
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
-from .heartbeat import Heartbeat
+from ..heartbeat import Heartbeat
 from .manifest import file_sha256
 from .precision import describe as describe_precision
 
@@ -198,7 +199,7 @@ def _emitter(mode: str, rank: int) -> tuple[Emit, Callable[[], None]]:
             bar.total = event["steps"]
             bar.n = event["step"]
             bar.set_description(f"epoch {event['epoch'] + 1}")
-            bar.set_postfix(loss=f"{event['loss']:.4f}", rd=f"{event['loss_rd']:.3f}")
+            bar.set_postfix(format_step(event))
             bar.refresh()
         elif event["event"] == "epoch":
             bar.write(json.dumps({k: v for k, v in event.items() if k != "event"}))
@@ -304,10 +305,9 @@ def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: in
         samples += len(batch["image"]) * world
         elapsed = time.perf_counter() - start
         if step % cfg.log_every == 0 or step == total - 1:
-            emit({"event": "step", "epoch": epoch, "step": step + 1, "steps": total,
-                  **dict(zip(task.loss_names, parts.tolist())),
-                  "lr": optimizer.param_groups[0]["lr"], "samples_per_s": samples / elapsed,
-                  "eta_s": elapsed / (step + 1) * ((cfg.epochs - epoch) * total - step - 1)})
+            emit(step_event(epoch, step + 1, total, dict(zip(task.loss_names, parts.tolist())),
+                            optimizer.param_groups[0]["lr"], samples / elapsed,
+                            elapsed / (step + 1) * ((cfg.epochs - epoch) * total - step - 1)))
         if _agree(stop(), world, device):
             return {"stopped": True}
     mean = (sums / max(steps, 1)).tolist()

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write
+from .atomic import atomic_write
 
 FILE = "heartbeat.json"
 INTERVAL_S = 20.0

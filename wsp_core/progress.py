@@ -1,0 +1,51 @@
+"""The progress events a training run emits, defined once (torch-free).
+
+A run (``pretrain``, ``finetune``) reports through one callable, ``emit(event)``; the same
+dictionaries become the terminal's progress bar, the JSON lines of ``--progress jsonl`` that the
+Jobs tab reads (:class:`wsp_core.launch.RunProgress`), and the TensorBoard event files.
+
+- ``start``: ``kind``, ``epochs``, ``start_epoch`` (0, or the epoch a resumed run starts from),
+  the training and validation sizes, ``world_size``, ``device``, ``precision``,
+  ``manifest_sha256``.
+- ``step``: ``epoch`` (from 0), ``step`` (from 1), ``steps`` (per epoch), ``lr``,
+  ``samples_per_s``, ``eta_s``, and one number per loss part of the task (``loss`` always;
+  pre-training also ``loss_rd`` and ``loss_hm``): whatever :data:`STEP_FIELDS` does not name.
+- ``epoch``: the row appended to ``metrics.jsonl`` (``epoch``, mean losses, ``time_s``,
+  ``samples_per_s``, ``lr``, validation columns ``val_*``).
+- ``stopped``: ``epochs_done`` (a stop request ended the run; ``last.pt`` resumes it).
+- ``done``: ``status`` (finished, stopped, failed), ``run``, ``last`` (the last epoch row),
+  ``epochs_done``, and ``error`` when it failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EVENTS = ("start", "step", "epoch", "stopped", "done")
+
+#: The fields of a step event that are bookkeeping; every other number is a loss part.
+STEP_FIELDS = ("event", "epoch", "step", "steps", "lr", "samples_per_s", "eta_s")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def step_losses(event: dict[str, Any]) -> dict[str, float]:
+    """The loss parts of a step event, in the order the task reports them."""
+    return {k: float(v) for k, v in event.items() if k not in STEP_FIELDS and _is_number(v)}
+
+
+def step_event(epoch: int, step: int, steps: int, losses: dict[str, float], lr: float,
+               samples_per_s: float, eta_s: float) -> dict[str, Any]:
+    """A step event; ``losses`` may not use the names of :data:`STEP_FIELDS`."""
+    clash = set(losses) & set(STEP_FIELDS)
+    if clash:
+        raise ValueError(f"loss part named like a step field: {sorted(clash)}")
+    return {"event": "step", "epoch": epoch, "step": step, "steps": steps, **losses, "lr": lr,
+            "samples_per_s": samples_per_s, "eta_s": eta_s}
+
+
+def format_step(event: dict[str, Any]) -> dict[str, str]:
+    """The loss parts of a step event as a progress bar's postfix (``loss=0.6931``, …)."""
+    return {name: f"{value:.4f}" for name, value in step_losses(event).items()}
