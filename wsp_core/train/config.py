@@ -1,4 +1,5 @@
-"""One config dataclass per kind of training, TOML presets in ``resources/presets``, and
+"""One config dataclass per kind of training, TOML presets shipped in the package
+(``wsp_core/presets/<kind>/*.toml``, read through importlib.resources), and
 ``--set key=value`` overrides. The resolved config is written next to a run's outputs."""
 
 from __future__ import annotations
@@ -6,13 +7,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+from importlib import resources
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+#: The presets ship inside the package, so an installed wheel finds them as a checkout does.
+PRESETS_DIR = Path(str(resources.files("wsp_core") / "presets"))
 
 
 @dataclass
@@ -222,7 +225,7 @@ def coerce(value: str, default: Any, name: str) -> Any:
 
 def load_config(cls, preset: str | None, overrides: list[str] | None = None,
                 kind: str = "pretrain"):
-    """A config from a preset (a name in resources/presets/<kind>/ or a TOML path) and overrides."""
+    """A config from a preset (a name in wsp_core/presets/<kind>/ or a TOML path) and overrides."""
     values: dict[str, Any] = {}
     if preset:
         path = Path(preset) if preset.endswith(".toml") else PRESETS_DIR / kind / f"{preset}.toml"
