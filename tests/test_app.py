@@ -69,6 +69,25 @@ def test_keyboard_review_writes_one_review_per_key(qtbot, window, db):
     assert model.data(model.index(1, 4)) == "flip"  # the list shows the verdict at once
 
 
+def test_review_keys_act_only_while_the_pairs_tab_shows_the_pair(qtbot, window, db):
+    """On another tab the pair is hidden: no key may write a verdict on it or move the queue."""
+    win = window(db)
+    first = win.pairs.session.current
+    for tab in (win.jobs, win.view3d, win.photo):
+        win.tabs.setCurrentWidget(tab)
+        press(qtbot, win, Qt.Key.Key_1, Qt.Key.Key_Space, Qt.Key.Key_F, Qt.Key.Key_X,
+              Qt.Key.Key_D)
+        press(qtbot, win, Qt.Key.Key_2, modifier=Qt.KeyboardModifier.AltModifier)
+        assert not win.actions["accept"].isEnabled()
+    saved(qtbot, win)
+    assert reviews(db) == [] and win.pairs.session.current == first
+    win.tabs.setCurrentWidget(win.pairs)
+    press(qtbot, win, Qt.Key.Key_1)
+    saved(qtbot, win)
+    assert reviews(db) == [(first, "ambiguous", REASONS[0], "tester")]
+    assert win.actions["help"].isEnabled() and win.actions["open_store"].isEnabled()
+
+
 def test_undo_and_redo_write_new_reviews_and_move_back(qtbot, window, db):
     win = window(db)
     ids = [int(i) for i in win.pairs.session.queue.ids[:2]]

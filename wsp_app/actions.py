@@ -69,6 +69,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help", "&Keyboard shortcuts", ("F1",), "Help"),
 )
 SPECS: dict[str, ActionSpec] = {spec.name: spec for spec in ACTIONS}
+#: The groups whose actions act on the pair shown in the Pairs tab: they are enabled only while
+#: that tab is shown, so no key writes a verdict on a pair the curator does not see.
+PAIR_GROUPS = ("Review", "Navigate", "View")
 
 
 def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]]) -> dict[str, QAction]:

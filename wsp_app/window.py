@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
 from wsp_core.errors import WspError
 from wsp_core.store.db import open_store
 
-from .actions import ACTIONS, build_actions, help_rows
+from .actions import ACTIONS, PAIR_GROUPS, build_actions, help_rows
 from .gui_gc import GuiThreadCollector
 from .jobs_tab import JobsTab
 from .pairs_tab import PairsTab
@@ -55,6 +55,8 @@ class MainWindow(QMainWindow):
         self.jobs.error.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.actions = build_actions(self, self._handlers())
         self._build_menus()
+        self.tabs.currentChanged.connect(self._enable_pair_actions)
+        self._enable_pair_actions()
         self.resize(1400, 860)
         self._restore_window()
 
@@ -76,6 +78,13 @@ class MainWindow(QMainWindow):
             if reason and verdict in ("ambiguous", "flip", "exclude"):
                 handlers[spec.name] = lambda v=verdict, r=reason: p.review(v, r)
         return handlers
+
+    def _enable_pair_actions(self, _index: int = 0) -> None:
+        """Review, navigation and zoom act only while the Pairs tab shows the pair."""
+        shown = self.tabs.currentWidget() is self.pairs
+        for spec in ACTIONS:
+            if spec.group in PAIR_GROUPS:
+                self.actions[spec.name].setEnabled(shown)
 
     def _build_menus(self) -> None:
         menus = {}
