@@ -88,6 +88,54 @@ def test_review_keys_act_only_while_the_pairs_tab_shows_the_pair(qtbot, window, 
     assert win.actions["help"].isEnabled() and win.actions["open_store"].isEnabled()
 
 
+def _typed(qtbot, win, *keys) -> None:
+    """Keys as the keyboard delivers them: to the widget that has the focus."""
+    from PySide6.QtWidgets import QApplication
+
+    for key in keys:
+        qtbot.keyClick(QApplication.focusWidget() or win, key)
+
+
+def _focus(qtbot, win, widget) -> None:
+    win.activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus)
+
+
+def test_filter_fields_hand_the_keys_back_to_the_pair(qtbot, window, db):
+    """Escape or Return in a filter field, or a click on the image, gives the keys back to the
+    pair; an emptied ΔS box means "any"; one action resets every filter."""
+    win = window(db)
+    panel = win.pairs.filters
+    _focus(qtbot, win, panel.image)
+    qtbot.keyClicks(panel.image, ".jpg")
+    _typed(qtbot, win, Qt.Key.Key_Return)
+    assert not panel.image.hasFocus() and panel.pair_filter().image == ".jpg"
+    first = win.pairs.session.current
+    _typed(qtbot, win, Qt.Key.Key_Space)                        # a verdict, not a typed space
+    saved(qtbot, win)
+    assert reviews(db) == [(first, "accept", None, "tester")] and panel.image.text() == ".jpg"
+    panel.ds_max.setValue(0.1)
+    _focus(qtbot, win, panel.ds_max)
+    panel.ds_max.lineEdit().selectAll()
+    _typed(qtbot, win, Qt.Key.Key_Backspace, Qt.Key.Key_Escape)
+    assert panel.pair_filter().delta_s_max is None and not panel.ds_max.hasFocus()
+    _focus(qtbot, win, panel.image)
+    qtbot.mouseClick(win.pairs.view.viewport(), Qt.MouseButton.LeftButton)
+    assert not panel.image.hasFocus()
+    panel.set_status("auto")
+    panel.reason.setCurrentIndex(2)
+    press(qtbot, win, Qt.Key.Key_F, modifier=Qt.KeyboardModifier.ControlModifier
+          | Qt.KeyboardModifier.ShiftModifier)
+    assert panel.pair_filter() == type(panel)().pair_filter()   # as a fresh panel's
+    qtbot.waitUntil(lambda: len(win.pairs.session.queue) == len(load_queue_ids(db)))
+
+
+def load_queue_ids(db: Path) -> list[int]:
+    with open_store(db) as st:
+        return [int(i) for i in load_queue(st).ids]
+
+
 def test_undo_and_redo_write_new_reviews_and_move_back(qtbot, window, db):
     win = window(db)
     ids = [int(i) for i in win.pairs.session.queue.ids[:2]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLineEdit, QWidget)
 
@@ -40,10 +40,16 @@ def _short_path(path: str) -> str:
     return "/".join(Path(path).parts[-2:])
 
 
+#: Keys that end an edit in the filter panel and hand the keyboard back to the pair.
+_DONE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
 class FilterPanel(QWidget):
-    """Emits ``changed`` when the filter, the queue or the checkpoint changes."""
+    """Emits ``changed`` when the filter, the queue or the checkpoint changes, and ``done``
+    when the curator ends an edit with Escape or Return (the keys then go back to the pair)."""
 
     changed = Signal()
+    done = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +96,36 @@ class FilterPanel(QWidget):
         self.disagree.toggled.connect(self._later)
         self.set_sources([])
         self.set_checkpoints([])
+        for widget in (self.queue, self.status, self.source, self.reason, self.ds_min,
+                       self.ds_max, self.image, self.checkpoint, self.disagree):
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Escape or Return in a field applies the filter at once and hands the keys back; a
+        ΔS box left empty means no bound ("any")."""
+        if event.type() == QEvent.Type.KeyPress and event.key() in _DONE_KEYS:
+            if watched in (self.ds_min, self.ds_max) and not watched.cleanText().strip():
+                watched.setValue(watched.minimum())
+            self.apply_now()
+            self.done.emit()
+            return True
+        return super().eventFilter(watched, event)
+
+    def reset(self) -> None:
+        """Every filter back to "any" (the queue kind and the model stay): one change."""
+        widgets = (self.status, self.source, self.reason, self.ds_min, self.ds_max, self.image,
+                   self.disagree)
+        for widget in widgets:
+            widget.blockSignals(True)
+        for combo in (self.status, self.source, self.reason):
+            combo.setCurrentIndex(0)
+        for box in (self.ds_min, self.ds_max):
+            box.setValue(box.minimum())
+        self.image.clear()
+        self.disagree.setChecked(False)
+        for widget in widgets:
+            widget.blockSignals(False)
+        self.apply_now()
 
     def _later(self, *_args) -> None:
         self._timer.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView,
                                QGridLayout, QLabel, QVBoxLayout, QWidget)
@@ -37,6 +37,9 @@ class PairView(QGraphicsView):
     """Zoom with the wheel or +/-/0, pan by dragging. ``fit`` follows the window until the
     curator zooms."""
 
+    #: a click on the image (the tab hands the keyboard back to the pair)
+    pressed = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
@@ -48,6 +51,10 @@ class PairView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the window's actions
         self.placeholder: str | None = None
         self._fit = True
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.pressed.emit()
+        super().mousePressEvent(event)
 
     def show_pair(self, detail: dict[str, Any], loaded: Loaded | None) -> None:
         """Draw a pair; ``loaded`` None means the image is still being read."""

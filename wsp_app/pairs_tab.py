@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QInputDialog, QMessageBox, QSplitter,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QInputDialog, QMessageBox, QSplitter,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.curation import ReviewSession, restoring_verdict
@@ -46,6 +46,7 @@ class PairsTab(QWidget):
         self.loader.loaded.connect(self._on_image_loaded)
         self.filters = FilterPanel()
         self.filters.changed.connect(self.reload_queue)
+        self.filters.done.connect(self.focus_pair)
         self.model = QueueModel(None, browse.Queue.empty(), parent=self)  # type: ignore[arg-type]
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -58,6 +59,7 @@ class PairsTab(QWidget):
             self.table.setColumnWidth(column, width)
         self.table.clicked.connect(lambda index: self.go(index.row()))
         self.view = PairView()
+        self.view.pressed.connect(self.focus_pair)
         self.info = PairInfo()
         self.history = HistoryPanel()
         self.stats = StatsPanel()
@@ -239,6 +241,17 @@ class PairsTab(QWidget):
                               browse.qa_estimate(qa_queue))
 
     # -- actions (the window binds the keys: wsp_app/actions.py) ------------------------------
+    def focus_pair(self) -> None:
+        """Hand the keyboard back to the pair: no field keeps the focus, so the next keys are
+        the window's review and navigation actions."""
+        focused = QApplication.focusWidget()
+        if focused is not None and self.isAncestorOf(focused):
+            focused.clearFocus()
+
+    def reset_filters(self) -> None:
+        self.filters.reset()
+        self.focus_pair()
+
     def go(self, position: int) -> None:
         if self.session is not None:
             self.session.go(position)

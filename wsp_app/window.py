@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
             "note": p.note, "undo": p.undo, "redo": p.redo, "next": p.next,
             "previous": p.previous, "next_unreviewed": p.next_unreviewed, "first": p.first,
             "focus_filters": lambda: p.filters.queue.setFocus(),
+            "reset_filters": p.reset_filters,
             "zoom_in": lambda: p.view.zoom(1.25), "zoom_out": lambda: p.view.zoom(0.8),
             "zoom_fit": p.view.zoom_fit, "help": self.show_help,
         }
