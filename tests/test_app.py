@@ -155,6 +155,28 @@ def test_undo_and_redo_write_new_reviews_and_move_back(qtbot, window, db):
     assert verdicts == ["flip", "reset", "flip"]
 
 
+def test_undo_refuses_to_overwrite_another_curators_later_verdict(qtbot, window, db):
+    """Window and a second curator on one store: the window's undo of a pair the other curator
+    reviewed since is refused with their name, and the pair shows their verdict."""
+    from wsp_core.curation import ReviewSession
+
+    win = window(db)
+    first = win.pairs.session.current
+    press(qtbot, win, Qt.Key.Key_Space)
+    saved(qtbot, win)
+    with open_store(db) as st:
+        other = ReviewSession(st, load_queue(st), reviewer="bo")
+        other.go_to_pair(first)
+        other.review("exclude", "occlusion")
+    press(qtbot, win, Qt.Key.Key_Z, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert "not undone" in win.status_label.text() and "bo's exclude" in win.status_label.text()
+    assert win.pairs.session.current == first
+    assert win.pairs.info.values["status"].text() == "excluded (occlusion)"   # live, not stale
+    saved(qtbot, win)
+    assert reviews(db) == [(first, "accept", None, "tester"),
+                           (first, "exclude", "occlusion", "bo")]
+
+
 def test_filters_and_queues_change_what_the_desk_walks(qtbot, window, db):
     with open_store(db) as st:
         every = load_queue(st)

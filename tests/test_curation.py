@@ -161,6 +161,37 @@ def test_session_reviews_undo_and_redo_as_new_reviews(store):
     assert session.redo() is None
 
 
+def test_undo_never_overwrites_another_curators_later_verdict(store):
+    """Two curators on one store: ana's undo of a pair bo has reviewed since is refused, bo's
+    verdict stands, and ana's next undo reaches her step before; redo likewise."""
+    from wsp_core.errors import ReviewConflict
+
+    queue = load_queue(store)
+    ana = ReviewSession(store, queue, reviewer="ana")
+    bo = ReviewSession(store, load_queue(store), reviewer="bo")
+    first, second = int(queue.ids[0]), int(queue.ids[1])
+    ana.review("flip")
+    ana.review("accept")
+    bo.go_to_pair(second)
+    bo.review("exclude", "occlusion")
+    with pytest.raises(ReviewConflict, match=f"pair {second} changed since: its latest review "
+                                             "is bo's exclude"):
+        ana.undo()
+    row = pair_rows(store, [second])[0]
+    assert (row["status"], row["reason"]) == ("exclude", "occlusion")       # bo's stands
+    assert ana.state(second) == ("exclude", "occlusion") and ana.current == second
+    assert [r["verdict"] for r in pair_history(store, second)] == ["accept", "exclude"]
+    assert ana.undo().pair_id == first                                       # her step before
+    assert pair_rows(store, [first])[0]["status"] == "auto"
+    bo.go_to_pair(first)
+    bo.review("accept")
+    with pytest.raises(ReviewConflict, match="bo's accept"):
+        ana.redo()                                 # would overwrite bo's accept with ana's flip
+    assert pair_rows(store, [first])[0]["status"] == "accept"
+    assert ana.undo() is None and ana.redo() is None
+    assert check_effective_labels(store) == []
+
+
 def test_session_keeps_its_place_when_the_queue_changes(store):
     queue = load_queue(store)
     session = ReviewSession(store, queue)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QInputDialog, QM
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.curation import ReviewSession, restoring_verdict
+from wsp_core.errors import ReviewConflict
 from wsp_core.store import browse
 from wsp_core.store.db import Store
 from wsp_core.store.queries import effective, pair_history
@@ -169,10 +170,11 @@ class PairsTab(QWidget):
             self.history.show_history([])
             self._announce()
             return
-        detail = browse.pair_detail(self.store, pair, self.filters.checkpoint_path())
-        status, reason = self.session.state(pair)  # a review may still be on its way
-        detail["status"], detail["reason"] = status, reason
-        detail["label"] = effective(restoring_verdict(status), detail["auto_label"])[1]
+        detail = browse.pair_detail(self.store, pair, self.filters.checkpoint_path())  # live
+        own = self.session.own_state(pair) if self.writer.pending else None
+        if own is not None:  # our review is still on its way
+            detail["status"], detail["reason"] = own
+            detail["label"] = effective(restoring_verdict(own[0]), detail["auto_label"])[1]
         self.detail = detail
         loaded = self.loader.get(detail["image"])
         if loaded is None:
@@ -299,9 +301,20 @@ class PairsTab(QWidget):
         self._replay("redo")
 
     def _replay(self, which: str) -> None:
+        """Undo or redo: the verdicts on their way are committed first, then the session writes
+        on condition that nobody changed the pair since (else it says whose verdict stands)."""
         if self.session is None:
             return
-        step = getattr(self.session, which)()
+        if not self.writer.flush(timeout=10.0):
+            self.status_changed.emit(f"not {which}ne: the store is busy; try again")
+            return
+        try:
+            step = getattr(self.session, which)()
+        except ReviewConflict as e:
+            if self.session.current is not None:
+                self._show_step(self.session.current)
+            self.status_changed.emit(f"not {which}ne: {e.problem}")
+            return
         if step is None:
             self.status_changed.emit(f"nothing to {which}")
             return

@@ -1,9 +1,12 @@
 """A curator's review session: a queue, a cursor, and undo/redo written as new reviews.
 
 Qt-free: the desktop app drives it from key presses, a test or a script can drive it directly.
-Every review goes through ``writer`` (by default :func:`add_review`, one transaction each; the
+Every verdict goes through ``writer`` (by default :func:`add_review`, one transaction each; the
 app passes one that hands the review to its writer thread). The session keeps what it wrote in
-memory, so undo knows the state it undoes even while the write is still on its way.
+memory, so undo knows the state it undoes even while the write is still on its way. Undo and redo
+are written at once and on condition (:func:`add_review`'s ``expect``): only while the pair's
+latest review is still the one they undo or redo, so one curator's undo never overwrites another
+curator's later verdict on a shared store.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 from .store.browse import PairIndex, Queue, pair_rows
 from .store.db import Store
-from .store.queries import add_review, effective, normalise_reason
+from .errors import ReviewConflict
+from .store.queries import add_review, default_reviewer, effective, normalise_reason
 
 #: writer(pair_id, verdict, reason, note): append one review.
 Writer = Callable[[int, str, "str | None", "str | None"], Any]
@@ -132,36 +136,74 @@ class ReviewSession:
         return step
 
     def undo(self) -> Step | None:
-        """Write a review that restores the pair as it was before the last step; the cursor
-        goes back to that pair. None when there is nothing to undo."""
+        """Write a review that restores the pair as it was before the last step, provided the
+        pair's latest review is still that step's; the cursor goes back to that pair. None when
+        there is nothing to undo.
+
+        Raises :class:`ReviewConflict` when somebody reviewed the pair since: their verdict
+        stands, the step leaves the undo stack (the next undo reaches the one before) and the
+        session takes the pair's state from the store. Reviews handed to an asynchronous
+        writer must be committed first (the app flushes its writer)."""
         if not self.undo_stack:
             return None
         step = self.undo_stack.pop()
-        self._write(step.pair_id, restoring_verdict(step.before_status), step.before_reason,
-                    "undo")
-        self.redo_stack.append(step)
         self.go_to_pair(step.pair_id)
+        self._write_checked(step.pair_id, restoring_verdict(step.before_status),
+                            step.before_reason, "undo", self._as_written(step.verdict,
+                                                                         step.reason, step.note))
+        self.redo_stack.append(step)
         return step
 
     def redo(self) -> Step | None:
-        """Write the undone review again; the cursor goes to its pair."""
+        """Write the undone review again, provided the pair's latest review is still the undo;
+        the cursor goes to its pair. :class:`ReviewConflict` as for :meth:`undo`."""
         if not self.redo_stack:
             return None
         step = self.redo_stack.pop()
-        self._write(step.pair_id, step.verdict, step.reason, step.note)
-        self.undo_stack.append(step)
         self.go_to_pair(step.pair_id)
+        undo = self._as_written(restoring_verdict(step.before_status), step.before_reason, "undo")
+        self._write_checked(step.pair_id, step.verdict, step.reason, step.note, undo)
+        self.undo_stack.append(step)
         return step
 
-    def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> Step:
+    def own_state(self, pair_id: int) -> tuple[str, str | None] | None:
+        """(status, reason) as this session's latest review left the pair, if it wrote one."""
+        return self._state.get(pair_id)
+
+    def _as_written(self, verdict: str, reason: str | None, note: str | None) -> dict[str, Any]:
+        return {"verdict": verdict, "reason": reason, "note": note,
+                "reviewer": self.reviewer or default_reviewer()}
+
+    def _write_checked(self, pair_id: int, verdict: str, reason: str | None, note: str | None,
+                       expect: dict[str, Any]) -> None:
+        def write(pid: int, v: str, r: str | None, n: str | None) -> None:
+            add_review(self.store, pid, v, r, n, self.reviewer, expect=expect)
+
+        try:
+            self._write(pair_id, verdict, reason, note, write)
+        except ReviewConflict:
+            self.redo_stack.clear()
+            rows = pair_rows(self.store, [pair_id])
+            if rows:
+                self._remember(pair_id, rows[0]["status"], rows[0]["reason"],
+                               rows[0]["label"])
+            raise
+
+    def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None,
+               writer: Writer | None = None) -> Step:
         before_status, before_reason = self.state(pair_id)
         status, _ = effective(verdict, 0)  # validates the verdict
-        self.writer(pair_id, verdict, reason, note)
+        (writer or self.writer)(pair_id, verdict, reason, note)
         kept_reason = reason if status != "auto" else None
-        self._state[pair_id] = (status, kept_reason)
-        self.queue.set_status(pair_id, status)
-        if self.index is not None:
-            auto = self.index.auto_label_of(pair_id)
-            if auto is not None:
-                self.index.record(pair_id, status, effective(verdict, auto)[1], kept_reason)
+        auto = self.index.auto_label_of(pair_id) if self.index is not None else None
+        self._remember(pair_id, status, kept_reason,
+                       effective(verdict, auto)[1] if auto is not None else None)
         return Step(pair_id, before_status, before_reason, verdict, reason, note)
+
+    def _remember(self, pair_id: int, status: str, reason: str | None,
+                  label: int | None) -> None:
+        """The pair's state as the session now knows it, in its queue and snapshot too."""
+        self._state[pair_id] = (status, reason)
+        self.queue.set_status(pair_id, status)
+        if self.index is not None and self.index.auto_label_of(pair_id) is not None:
+            self.index.record(pair_id, status, label, reason)

@@ -28,3 +28,8 @@ class InputError(WspError):
 
 class StoreError(InputError):
     """The label store cannot be opened or does not hold what was asked for."""
+
+
+class ReviewConflict(StoreError):
+    """A review written on condition that the pair's latest review is a given one (an undo, a
+    redo) found another: somebody changed the pair since, and their verdict stands."""

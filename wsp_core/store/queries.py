@@ -18,7 +18,7 @@ from sqlalchemy import Text, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from ..atomic import atomic_write, check_target
-from ..errors import StoreError
+from ..errors import ReviewConflict, StoreError
 from .db import Store, store_files
 from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
 
@@ -52,10 +52,18 @@ def default_reviewer() -> str:
         return "unknown"
 
 
+#: The fields of a review that say what it did and who did it (what an undo expects to find).
+REVIEW_KEY = ("verdict", "reason", "note", "reviewer")
+
+
 def add_review(store: Store, pair_id: int, verdict: str, reason: str | None = None,
-               note: str | None = None, reviewer: str | None = None) -> dict[str, Any]:
+               note: str | None = None, reviewer: str | None = None,
+               expect: dict[str, Any] | None = None) -> dict[str, Any]:
     """Append one review and update the pair's effective label, in one transaction.
 
+    ``expect`` (an undo or redo): the :data:`REVIEW_KEY` fields the pair's latest review must
+    have; when another review came after it, :class:`ReviewConflict` names it and nothing is
+    written (checked inside the write transaction, so no other writer slips in between).
     Returns the review as a dict (with the pair's new status and label). When this returns, the
     review is durable.
     """
@@ -65,6 +73,8 @@ def add_review(store: Store, pair_id: int, verdict: str, reason: str | None = No
         pair = session.get(Pair, pair_id)
         if pair is None:
             raise StoreError(store.path, f"pair {pair_id} does not exist")
+        if expect is not None:
+            _check_latest(store, session, pair_id, expect)
         status, label = effective(verdict, pair.auto_label)
         review = Review(pair_id=pair_id, verdict=verdict, label=label, reason=reason,
                         note=note or None, reviewer=reviewer or default_reviewer())
@@ -76,6 +86,18 @@ def add_review(store: Store, pair_id: int, verdict: str, reason: str | None = No
                 "note": review.note, "reviewer": review.reviewer, "status": status,
                 "label": label, "auto_label": pair.auto_label,
                 "created_at": review.created_at.isoformat() + "Z"}
+
+
+def _check_latest(store: Store, session, pair_id: int, expect: dict[str, Any]) -> None:
+    latest = session.scalars(select(Review).where(Review.pair_id == pair_id)
+                             .order_by(Review.id.desc()).limit(1)).first()
+    found = {k: getattr(latest, k) for k in REVIEW_KEY} if latest is not None else None
+    wanted = {k: expect.get(k) or None for k in REVIEW_KEY}
+    if found != wanted:
+        what = "no review" if latest is None else \
+            f"{latest.reviewer}'s {latest.verdict} of {latest.created_at:%Y-%m-%d %H:%M:%S}"
+        raise ReviewConflict(store.path, f"pair {pair_id} changed since: its latest review is "
+                                         f"{what}, which stands")
 
 
 def pair_history(store: Store, pair_id: int) -> list[dict[str, Any]]:
