@@ -7,6 +7,7 @@ import pytest
 
 from conftest import run_cli, sample
 from helpers import snapshot, two_person_coco, write_image
+from wsp_core.store import open_store, pair_history
 
 
 @pytest.fixture
@@ -49,6 +50,44 @@ def test_review_from_the_command_line(store_with_coco, tmp_path):
     row = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()][1]
     assert (row["pair_id"], row["status"], row["reason"], row["label"]) == \
         (2, "flip", "stairs", out["label"])
+
+
+def test_bulk_reviews_from_a_file_in_one_transaction(store_with_coco, tmp_path):
+    """review --from: many verdicts at once; a bad line (named by its number) writes nothing."""
+    db = store_with_coco
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"pair": 1, "verdict": "flip", "reason": "stairs", "reviewer": "kim"}\n'
+                    "\n"
+                    '{"pair": 2, "verdict": "exclude", "note": "blurred"}\n'
+                    '{"pair": 1, "verdict": "reset"}\n')
+    out = json.loads(run_cli("review", "--db", db, "--from", good, "--reviewer", "lee",
+                             "--json").stdout)
+    assert out == {"reviews": 3, "pairs": 2}
+    with open_store(db) as st:
+        assert [(r["verdict"], r["reviewer"]) for r in pair_history(st, 1)] == \
+            [("flip", "kim"), ("reset", "lee")]
+        assert [(r["verdict"], r["note"]) for r in pair_history(st, 2)] == [("exclude", "blurred")]
+    before = snapshot(db)
+    for text, problem in (('{"pair": 1, "verdict": "flip"}\n{"pair": 2, "verdict": "maybe"}\n',
+                           "line 2: unknown verdict 'maybe'"),
+                          ('{"pair": 1, "verdict": "flip"}\n{"pair": 999, "verdict": "flip"}\n',
+                           "line 2: pair 999 does not exist"),
+                          ('{"pair": 1, "verdict": "flip"}\n\n{"pair": 1, "verdict": "flip", '
+                           '"reason": "tired"}\n', "line 3: unknown reason 'tired'"),
+                          ('{"pair": 1, "verdict": "flip"}\n{"pair": 2, "verdict": \n',
+                           "line 2: not JSON"),
+                          ('{"pair": "1", "verdict": "flip"}\n', "line 1: 'pair' must be"),
+                          ('{"pair": 1, "verdict": "flip", "why": "x"}\n',
+                           "line 1: unknown keys ['why']")):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(text)
+        assert_one_line_error(run_cli("review", "--db", db, "--from", bad, check=False),
+                              str(bad), problem)
+    assert snapshot(db) == before                                   # nothing of it written
+    assert_one_line_error(run_cli("review", "--db", db, "--from", good, "--pair", 1,
+                                  check=False), "drop --pair")
+    assert_one_line_error(run_cli("review", "--db", db, "--pair", 1, check=False),
+                          "needs --pair and --verdict")
 
 
 def assert_one_line_error(proc, *fragments):

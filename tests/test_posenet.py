@@ -48,6 +48,15 @@ def test_posenet_shapes_and_wsp_initialisation():
     net = PoseNet("resnet18", joints=17, head_channels=16)
     copied = net.init_from_wsp(wsp.state_dict())
     assert copied and torch.equal(net.backbone[0].weight, wsp.backbone[0].weight)
+    assert all(name.startswith("backbone.") for name in copied)    # the paper: heads dropped
+    assert not torch.equal(net.deconv[0].weight, wsp.deconv[0].weight)
+    both = PoseNet("resnet18", joints=17, head_channels=16)
+    copied = both.init_from_wsp(wsp.state_dict(), deconv=True)
+    assert any(name.startswith("deconv.") for name in copied)
+    assert all(torch.equal(a, b) for a, b in zip(both.deconv.state_dict().values(),
+                                                  wsp.deconv.state_dict().values()))
+    with pytest.raises(ValueError, match="deconv tensors"):          # another head width
+        PoseNet("resnet18", head_channels=32).init_from_wsp(wsp.state_dict(), deconv=True)
     out = net(torch.randn(2, 3, 64, 64))
     assert out.shape == (2, 17, 3)
     assert (out[..., :2] >= 0).all() and (out[..., :2] <= 15).all()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import WspError
+from .errors import InputError, WspError
 
 
 def _add_import(sub) -> None:
@@ -47,11 +47,14 @@ def _add_export(sub) -> None:
 def _add_review(sub) -> None:
     from .store.models import REASONS, VERDICTS
 
-    p = sub.add_parser("review", help="record one review of a pair")
+    p = sub.add_parser("review", help="record one review of a pair, or many from a file")
     p.add_argument("--db", required=True, type=Path)
-    p.add_argument("--pair", required=True, type=int, help="pair id (see export)")
-    p.add_argument("--verdict", required=True,
+    p.add_argument("--pair", type=int, help="pair id (see export)")
+    p.add_argument("--verdict",
                    help=f"{', '.join(VERDICTS)} (reset = back to the automatic label)")
+    p.add_argument("--from", dest="from_file", type=Path, metavar="FILE.jsonl",
+                   help="many reviews in one transaction, one JSON object a line: pair, verdict, "
+                        "and optional reason, note, reviewer (all or none are written)")
     p.add_argument("--reason", help=f"{', '.join(REASONS)}")
     p.add_argument("--note", help="free text")
     p.add_argument("--reviewer", help="who reviews (default: the login name)")
@@ -263,6 +266,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     from .store import add_review, open_store
 
+    if args.from_file is not None:
+        if args.pair is not None or args.verdict is not None:
+            raise InputError("--from", "takes its pairs and verdicts from the file; drop --pair "
+                                       "and --verdict")
+        return _review_file(args)
+    if args.pair is None or args.verdict is None:
+        raise InputError("review", "needs --pair and --verdict (or --from FILE.jsonl)")
     try:
         with open_store(args.db, create=False) as store:
             review = add_review(store, args.pair, args.verdict, args.reason, args.note,
@@ -272,6 +282,43 @@ def cmd_review(args: argparse.Namespace) -> int:
     label = {1: "a closer", 0: "b closer", None: "not used for training"}[review["label"]]
     _emit(args, review, f"pair {review['pair_id']}: {review['status']} "
                         f"(label {review['label']}: {label})")
+    return 0
+
+
+def _review_file(args: argparse.Namespace) -> int:
+    """``review --from FILE.jsonl``: every line a review, written in one transaction."""
+    from .store import add_reviews, open_store
+
+    path = args.from_file
+    reviews = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(path, f"cannot read it: {e}") from None
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except ValueError as e:
+            raise InputError(path, f"line {number}: not JSON ({e})") from None
+        if not isinstance(row, dict):
+            raise InputError(path, f"line {number}: not a JSON object")
+        unknown = set(row) - {"pair", "pair_id", "verdict", "reason", "note", "reviewer"}
+        if unknown:
+            raise InputError(path, f"line {number}: unknown keys {sorted(unknown)}")
+        pair = row.get("pair", row.get("pair_id"))
+        if isinstance(pair, bool) or not isinstance(pair, int):
+            raise InputError(path, f"line {number}: 'pair' must be a pair id (a whole number)")
+        reviews.append({"line": number, "pair_id": pair, "verdict": row.get("verdict"),
+                        "reason": row.get("reason"), "note": row.get("note"),
+                        "reviewer": row.get("reviewer") or args.reviewer})
+    if not reviews:
+        raise InputError(path, "holds no review")
+    with open_store(args.db, create=False) as store:
+        written = add_reviews(store, reviews, where=str(path))
+    _emit(args, {"reviews": len(written), "pairs": len({r["pair_id"] for r in written})},
+          f"recorded {len(written)} reviews of {len({r['pair_id'] for r in written})} pairs")
     return 0
 
 

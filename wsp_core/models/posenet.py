@@ -47,18 +47,25 @@ class PoseNet(nn.Module):
         volumes = self.volume(feats).reshape(b, self.joints, self.depth_bins, h, w)
         return soft_argmax_3d(volumes)
 
-    def init_from_wsp(self, state: dict[str, torch.Tensor]) -> list[str]:
-        """Copy a WSP checkpoint's backbone (the heads differ and are dropped, as in the paper);
-        returns the names of the tensors copied. ValueError unless every backbone tensor is
-        there with its shape (a partial or another backbone's checkpoint is no start)."""
-        own = self.backbone.state_dict()
-        theirs = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-        bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
-        if bad:
-            raise ValueError(f"{len(bad)} of {len(own)} backbone tensors missing or of another "
-                             f"shape (first: {bad[0]})")
-        self.backbone.load_state_dict({k: theirs[k] for k in own})
-        return sorted(own)
+    def init_from_wsp(self, state: dict[str, torch.Tensor], deconv: bool = False) -> list[str]:
+        """Copy a WSP checkpoint's backbone (the heads differ and are dropped, as in the paper)
+        and, with ``deconv``, its deconvolution layers too (the same shapes in both networks;
+        the last 1×1 layers always differ); returns the names of the tensors copied. ValueError
+        unless every tensor asked for is there with its shape (a partial or another backbone's
+        checkpoint is no start)."""
+        parts = ("backbone", "deconv") if deconv else ("backbone",)
+        names: list[str] = []
+        for part in parts:
+            module = getattr(self, part)
+            own = module.state_dict()
+            theirs = {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")}
+            bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
+            if bad:
+                raise ValueError(f"{len(bad)} of {len(own)} {part} tensors missing or of another "
+                                 f"shape (first: {bad[0]})")
+            module.load_state_dict({k: theirs[k] for k in own})
+            names += [f"{part}.{k}" for k in own]
+        return sorted(names)
 
 
 def pixel_to_camera(uv: torch.Tensor, depth_mm: torch.Tensor, f: torch.Tensor,

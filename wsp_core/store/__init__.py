@@ -3,11 +3,12 @@
 from .db import SCHEMA_REVISION, Store, migrate, open_store
 from .importer import ImportReport, import_source, label_source
 from .models import REASONS, STATUSES, VERDICTS
-from .queries import (add_review, check_effective_labels, export_jsonl, iter_export,
+from .queries import (add_review, add_reviews, check_effective_labels, export_jsonl, iter_export,
                       pair_history, stats)
 
 __all__ = [
     "ImportReport", "REASONS", "SCHEMA_REVISION", "STATUSES", "Store", "VERDICTS", "add_review",
+    "add_reviews",
     "check_effective_labels", "export_jsonl", "import_source", "iter_export", "label_source",
     "migrate", "open_store", "pair_history", "stats",
 ]

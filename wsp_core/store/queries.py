@@ -18,7 +18,7 @@ from sqlalchemy import Text, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from ..atomic import atomic_write, check_target
-from ..errors import ReviewConflict, StoreError
+from ..errors import InputError, ReviewConflict, StoreError
 from .db import Store, store_files
 from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
 
@@ -70,22 +70,55 @@ def add_review(store: Store, pair_id: int, verdict: str, reason: str | None = No
     reason = normalise_reason(reason)
     effective(verdict, 0)  # validates the verdict before the transaction
     with store.write() as session:
-        pair = session.get(Pair, pair_id)
-        if pair is None:
-            raise StoreError(store.path, f"pair {pair_id} does not exist")
-        if expect is not None:
-            _check_latest(store, session, pair_id, expect)
-        status, label = effective(verdict, pair.auto_label)
-        review = Review(pair_id=pair_id, verdict=verdict, label=label, reason=reason,
-                        note=note or None, reviewer=reviewer or default_reviewer())
-        session.add(review)
-        pair.status, pair.label = status, label
-        pair.reason = reason if status != "auto" else None
-        session.flush()
-        return {"review_id": review.id, "pair_id": pair_id, "verdict": verdict, "reason": reason,
-                "note": review.note, "reviewer": review.reviewer, "status": status,
-                "label": label, "auto_label": pair.auto_label,
-                "created_at": review.created_at.isoformat() + "Z"}
+        return _append_review(store, session, pair_id, verdict, reason, note, reviewer, expect)
+
+
+def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "review") -> list[dict]:
+    """Append many reviews (dicts with ``pair_id``, ``verdict``, optional ``reason``, ``note``,
+    ``reviewer``) in one transaction, in order: all of them, or, when one is bad (an unknown
+    verdict, reason or pair), none; the error names ``where`` and the review's ``line`` (or its
+    position from 1)."""
+    checked = []
+    for k, r in enumerate(reviews, start=1):
+        line = r.get("line", k)
+        try:
+            effective(r["verdict"], 0)
+            checked.append((line, int(r["pair_id"]), r["verdict"],
+                            normalise_reason(r.get("reason")), r.get("note"), r.get("reviewer")))
+        except KeyError as e:
+            raise InputError(where, f"line {line}: no {e.args[0]!r}") from None
+        except (TypeError, ValueError) as e:
+            raise InputError(where, f"line {line}: {e}") from None
+    with store.write() as session:
+        out = []
+        for line, pair_id, verdict, reason, note, reviewer in checked:
+            try:
+                out.append(_append_review(store, session, pair_id, verdict, reason, note,
+                                          reviewer))
+            except StoreError as e:
+                raise InputError(where, f"line {line}: {e.problem}") from None
+        return out
+
+
+def _append_review(store: Store, session, pair_id: int, verdict: str, reason: str | None,
+                   note: str | None, reviewer: str | None,
+                   expect: dict[str, Any] | None = None) -> dict[str, Any]:
+    pair = session.get(Pair, pair_id)
+    if pair is None:
+        raise StoreError(store.path, f"pair {pair_id} does not exist")
+    if expect is not None:
+        _check_latest(store, session, pair_id, expect)
+    status, label = effective(verdict, pair.auto_label)
+    review = Review(pair_id=pair_id, verdict=verdict, label=label, reason=reason,
+                    note=note or None, reviewer=reviewer or default_reviewer())
+    session.add(review)
+    pair.status, pair.label = status, label
+    pair.reason = reason if status != "auto" else None
+    session.flush()
+    return {"review_id": review.id, "pair_id": pair_id, "verdict": verdict, "reason": reason,
+            "note": review.note, "reviewer": review.reviewer, "status": status,
+            "label": label, "auto_label": pair.auto_label,
+            "created_at": review.created_at.isoformat() + "Z"}
 
 
 def _check_latest(store: Store, session, pair_id: int, expect: dict[str, Any]) -> None:

@@ -122,16 +122,19 @@ def wsp_init_checkpoint(path: str | os.PathLike[str], backbone: str) -> dict[str
 
 
 def init_backbone(model: torch.nn.Module, path: str | os.PathLike[str],
-                  backbone: str) -> dict[str, Any]:
+                  backbone: str, deconv: bool = False) -> dict[str, Any]:
     """Start ``model``'s backbone (a PoseNet) from a WSP pre-training checkpoint: same
-    backbone, every backbone tensor loaded. Returns what was loaded (for the run's config)."""
+    backbone, every backbone tensor loaded (with ``deconv``, the deconvolution layers too).
+    Returns what was loaded (for the run's config)."""
     path = Path(path)
     state = wsp_init_checkpoint(path, backbone)
+    what = f"{backbone} backbone" + (" and deconvolutions" if deconv else "")
     try:
-        names = model.init_from_wsp(state["model"])
+        names = model.init_from_wsp(state["model"], deconv=deconv)
     except ValueError as e:
-        raise InputError(path, f"does not hold the whole {backbone} backbone: {e}") from None
+        raise InputError(path, f"does not hold the whole {what}: {e}") from None
     return {"checkpoint": str(path.resolve()), "sha256": file_sha256(path),
             "kind": state["kind"], "backbone": backbone, "epoch": state["epoch"],
-            "tensors": len(names), "start": state["config"].get("backbone_weights")}
+            "tensors": len(names), "deconv": deconv,
+            "start": state["config"].get("backbone_weights")}
 

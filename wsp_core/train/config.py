@@ -71,6 +71,8 @@ class FinetuneConfig(RunConfig):
     """3D fine-tuning (PoseNet head, integral regression). Defaults are the paper's."""
 
     init: str = "imagenet"                 # a WSP checkpoint | imagenet (PoseNet) | none (random)
+    init_deconv: bool = False              # also start the deconvolutions from the WSP checkpoint
+                                           # (the paper starts only the backbone; ADR 0019)
     depth_bins: int = 64
     aug_occlusion: bool = True             # 3DMPPE's synthetic occlusion (probability 0.5)
     protocol: str = "subject1"             # subject1 | subject2 | cross-action | all | custom

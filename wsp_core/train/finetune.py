@@ -86,7 +86,8 @@ def build_model(cfg: FinetuneConfig, device: torch.device) -> torch.nn.Module:
     if cfg.init not in ("none", IMAGENET):
         from .checkpoint import init_backbone
 
-        model.init_record = init_backbone(model, cfg.init, cfg.backbone)  # runner records it
+        model.init_record = init_backbone(model, cfg.init, cfg.backbone,  # runner records it
+                                          deconv=cfg.init_deconv)
     return place_model(model, device, cfg)
 
 
