@@ -8,6 +8,7 @@ import sys
 import zipfile
 
 from conftest import ROOT
+from test_cli import store_with_coco  # noqa: F401 - a fixture
 
 
 def test_an_installed_wheel_carries_its_presets_and_migrations(tmp_path):
@@ -38,3 +39,28 @@ def test_an_installed_wheel_carries_its_presets_and_migrations(tmp_path):
                            cwd=tmp_path / "site", capture_output=True, text=True, timeout=120,
                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert store.returncode == 2 and "s.db" in store.stderr  # the installed CLI: no such store
+
+
+def test_a_curators_install_without_torch(tmp_path, store_with_coco):
+    """Without PyTorch (a stand-in package that fails to import, as a missing one does) the
+    store commands work and never touch it; a training command says which extra to install."""
+    fake = tmp_path / "no-torch"
+    for name in ("torch", "torchvision"):
+        (fake / name).mkdir(parents=True)
+        (fake / name / "__init__.py").write_text(f'raise ImportError("No module named {name}")\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])}
+
+    def core(*argv):
+        return subprocess.run([sys.executable, "-m", "wsp_core.cli", *map(str, argv)],
+                              capture_output=True, text=True, timeout=120, env=env)
+
+    db = store_with_coco
+    for argv in (("stats", "--db", db), ("review", "--db", db, "--pair", 1, "--verdict", "flip"),
+                 ("export", "--db", db, "--out", tmp_path / "pairs.jsonl")):
+        run = core(*argv)
+        assert run.returncode == 0, run.stderr
+    assert (tmp_path / "pairs.jsonl").stat().st_size > 0
+    train = core("pretrain", "--db", db, "--out", tmp_path / "run", "--preset", "smoke")
+    assert train.returncode == 2 and "Traceback" not in train.stderr
+    assert "pip install 'wsp-studio[train]'" in train.stderr
+    assert not (tmp_path / "run").exists()

@@ -534,9 +534,26 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     print(json.dumps(data, default=str) if getattr(args, "json", False) else text)
 
 
+#: The commands that run a network: they need the ``train`` extra (PyTorch, torchvision).
+TORCH_COMMANDS = ("pretrain", "finetune", "eval-rd", "score", "eval-3d", "predict")
+
+
+def _check_torch(command: str) -> None:
+    """A curator's install has no PyTorch: a command that needs it says which extra to add."""
+    if command not in TORCH_COMMANDS:
+        return
+    try:
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+    except ImportError as e:
+        raise WspError(f"{command} needs PyTorch and torchvision, which this install lacks "
+                       f"({e}): pip install 'wsp-studio[train]'") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_torch(args.command)
         return args.func(args)
     except WspError as e:
         print(f"wsp-core: error: {e}", file=sys.stderr)
