@@ -143,6 +143,62 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
             "SELECT count(*), min(prob), max(prob) FROM predictions").one()
         pairs = conn.exec_driver_sql("SELECT count(*) FROM pairs").scalar()
     assert n == pairs == scored["pairs"] and 0 <= lo <= hi <= 1
+    # the run trained on this store: a pair is in-sample exactly when its image trained it
+    split_of = {r["pair_id"]: r["split"] for r in manifest}
+    with open_store(db) as s, s.engine.connect() as conn:
+        oos = dict(conn.exec_driver_sql("SELECT pair_id, out_of_sample FROM predictions").all())
+    assert all(oos[p] == (split != "train") for p, split in split_of.items())
+    assert scored["in_sample"] == sum(v == 0 for v in oos.values()) > 0
+    assert scored["out_of_sample"] == sum(v == 1 for v in oos.values()) > 0
+
+
+def test_image_disjoint_folds(store):
+    """K folds of a store's images: each image in exactly one fold's test split, the same image
+    in the same fold whatever its pairs, the rest of each run split into train and val."""
+    from wsp_core.train.folds import fold_rows
+    from wsp_core.train.manifest import image_split
+    from wsp_core.train.rd import store_rows
+
+    rows = store_rows(store, labelled_only=False)
+    held = {}
+    for k in range(3):
+        cfg = load_config(PretrainConfig, "smoke", ["folds=3", f"fold={k}", "val_fraction=0.2"])
+        for r in fold_rows(rows, cfg):
+            assert held.setdefault(r["pair_id"], k) == k
+        images = {f"{r['source']}/{r['file_name']}" for r in rows}
+        splits = [image_split(i, 0.2, 0.1, 3, k) for i in images]
+        assert "train" in splits and set(splits) <= {"train", "val", "test"}
+    assert set(held) == {r["pair_id"] for r in rows}                 # every pair held out once
+    fold_of = {}
+    for r in rows:
+        assert fold_of.setdefault((r["source"], r["file_name"]), held[r["pair_id"]]) == \
+            held[r["pair_id"]]                                       # image-disjoint
+    with pytest.raises(InputError, match="fold 3 of folds 3"):
+        load_config(PretrainConfig, "smoke", ["folds=3", "fold=3"])
+
+
+def test_score_with_folds_is_out_of_sample_for_every_pair(store, tmp_path):
+    db = tmp_path / "s.db"
+    db.write_bytes(store.read_bytes())
+    out = run_cli("score", "--db", db, "--folds", 2, "--out", tmp_path / "folds", *SMOKE,
+                  "--set", "max_pairs=0", "--set", "epochs=1", "--workers", 0, "--json")
+    result = json.loads(out.stdout)
+    with open_store(db) as s, s.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT pair_id, checkpoint, out_of_sample FROM predictions"
+                                    ).fetchall()
+        pairs = conn.exec_driver_sql("SELECT count(*) FROM pairs").scalar()
+        from wsp_core.store.browse import checkpoints
+        listed = checkpoints(s)
+    assert len(rows) == pairs == result["pairs"] == result["out_of_sample"]
+    assert len({r[0] for r in rows}) == pairs and all(r[2] == 1 for r in rows)
+    assert {r[1] for r in rows} == {str((tmp_path / "folds").resolve())}
+    assert sum(r["pairs"] for r in result["runs"]) == pairs
+    assert listed[0]["out_of_sample"] == pairs and listed[0]["in_sample"] == 0
+    again = run_cli("score", "--db", db, "--folds", 2, "--out", tmp_path / "folds", *SMOKE,
+                    check=False)
+    assert again.returncode == 2 and "not empty" in again.stderr
+    both = run_cli("score", "--db", db, "--folds", 2, "--ckpt", db, check=False)
+    assert both.returncode == 2 and "one of them" in both.stderr
 
 
 def test_sigkill_then_resume_gives_every_epoch_once(store, tmp_path):

@@ -44,6 +44,16 @@ def _short_path(path: str) -> str:
 _DONE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
+def _sample_note(checkpoint: dict) -> str:
+    """Whether a model's scores can be trusted to find wrong labels: out-of-sample ones can; a
+    model that trained on a pair's image has fit its label, wrong or not."""
+    if checkpoint.get("in_sample"):
+        return f" · in-sample on {checkpoint['in_sample']:,} pairs"
+    if checkpoint.get("out_of_sample") == checkpoint.get("pairs"):
+        return " · out-of-sample"
+    return ""
+
+
 class FilterPanel(QWidget):
     """Emits ``changed`` when the filter, the queue or the checkpoint changes, and ``done``
     when the curator ends an edit with Escape or Return (the keys then go back to the pair)."""
@@ -146,8 +156,8 @@ class FilterPanel(QWidget):
         """The models that scored the store, the latest first. ``fresh`` (a store just
         opened): choose the latest; else keep the curator's choice, "no model" included."""
         listed = self.checkpoint.count() > 1
-        items = [("no model", None)] + [(_short_path(c["checkpoint"]), c["checkpoint"])
-                                        for c in checkpoints]
+        items = [("no model", None)] + [(_short_path(c["checkpoint"]) + _sample_note(c),
+                                         c["checkpoint"]) for c in checkpoints]
         self._refill(self.checkpoint, items)
         if checkpoints and (fresh or not listed) and self.checkpoint.currentIndex() == 0:
             self.checkpoint.setCurrentIndex(1)

@@ -18,6 +18,9 @@ from PySide6.QtWidgets import (QFrame, QGraphicsScene, QGraphicsSimpleTextItem, 
 from .images import Loaded
 
 COLOURS = {"a": QColor("#ff9f1c"), "b": QColor("#2ec4ff"), "other": QColor(200, 200, 200, 150)}
+#: How a model's score was made: the model never saw the pair's image, it trained on it, or
+#: it is not known (an older score, a model trained on another store).
+SAMPLE_TEXT = {True: " (out-of-sample)", False: " (in-sample: trained on this image)", None: ""}
 STATUS_TEXT = {"auto": "automatic", "accept": "accepted", "flip": "flipped",
                "ambiguous": "ambiguous", "exclude": "excluded"}
 
@@ -225,7 +228,8 @@ class PairInfo(QFrame):
             "size conflict": _fmt(detail["size_conflict"], ".2f"),
             "knee line": _fmt(detail["knee_line"], ".2f"),
             "suspicion": _fmt(detail["suspicion"], ".2f"),
-            "model P(A closer)": "no model scored this pair" if prob is None else f"{prob:.3f}",
+            "model P(A closer)": "no model scored this pair" if prob is None else
+            f"{prob:.3f}{SAMPLE_TEXT[detail.get('prob_out_of_sample')]}",
         }
         for name, value in values.items():
             self.values[name].setText(value)

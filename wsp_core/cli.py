@@ -131,9 +131,20 @@ def _add_eval_rd(sub) -> None:
 
 
 def _add_score(sub) -> None:
-    p = sub.add_parser("score", help="write a checkpoint's probability for every pair")
+    p = sub.add_parser("score", help="write a checkpoint's probability for every pair, or "
+                                     "out-of-sample ones from K fold networks (--folds)")
     p.add_argument("--db", required=True, type=Path)
-    p.add_argument("--ckpt", required=True, type=Path)
+    p.add_argument("--ckpt", type=Path, help="a WSP checkpoint (trained on this store: each "
+                                             "score says whether it is out-of-sample)")
+    p.add_argument("--folds", type=int, metavar="K",
+                   help="train K networks on image-disjoint folds and score each pair with the "
+                        "one that never saw its image (needs --out)")
+    p.add_argument("--out", type=Path, help="--folds: a new folder for the K fold runs")
+    p.add_argument("--preset", help="--folds: the pre-training preset (default: paper on a GPU, "
+                                    "cpu-small on the CPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--folds: override a config value (repeatable)")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -501,12 +512,42 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .store.db import store_files
     from .train.rd import score_store
 
+    if (args.ckpt is None) == (args.folds is None):
+        raise InputError("score", "takes --ckpt CKPT or --folds K (with --out), one of them")
+    if args.folds is not None:
+        return _score_folds(args)
+    if args.out is not None or args.preset or args.set:
+        raise InputError("score", "--out, --preset and --set go with --folds")
     if same_file_as(args.ckpt, store_files(args.db)) is not None:
         raise WspError(f"{args.db}: is the checkpoint given with --ckpt; refusing to write "
                        "scores into it")
     result = score_store(args.db, args.ckpt, args.batch, args.workers, args.device)
-    _emit(args, result, f"scored {result['pairs']} pairs with {result['checkpoint']}: "
-                        f"{result['disagreeing']} disagree with their label")
+    _emit(args, result, f"scored {result['pairs']} pairs with {result['checkpoint']} "
+                        f"({_sample_words(result)}): {result['disagreeing']} disagree with "
+                        "their label")
+    return 0
+
+
+def _sample_words(result: dict[str, Any]) -> str:
+    unknown = result["pairs"] - result["out_of_sample"] - result["in_sample"]
+    return (f"{result['out_of_sample']} out-of-sample, {result['in_sample']} in-sample"
+            + (f", {unknown} not known (the run trained on another store)" if unknown else ""))
+
+
+def _score_folds(args: argparse.Namespace) -> int:
+    import torch
+
+    from .train.folds import score_folds
+
+    if args.out is None:
+        raise InputError("--folds", "needs --out, a new folder for the fold runs")
+    preset = args.preset or ("paper" if torch.cuda.is_available() else "cpu-small")
+    result = score_folds(args.db, args.out, args.folds, preset, args.set,
+                         "none" if args.json else args.progress, args.batch, args.workers,
+                         args.device)
+    _emit(args, result, f"scored {result['pairs']} pairs out-of-sample with {args.folds} fold "
+                        f"networks in {result['checkpoint']}: {result['disagreeing']} disagree "
+                        "with their label")
     return 0
 
 

@@ -353,12 +353,14 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> di
          height) = row
         persons = {r[0]: _person_view(r) for r in
                    conn.exec_driver_sql(_PERSONS_SQL, {"image": image_id}).fetchall()}
-        prob = None
+        prob = out_of_sample = None
         if checkpoint is not None:
             found = conn.exec_driver_sql(
-                "SELECT prob FROM predictions WHERE pair_id = :id AND checkpoint = :c",
-                {"id": int(pair_id), "c": checkpoint}).fetchone()
-            prob = found[0] if found else None
+                "SELECT prob, out_of_sample FROM predictions WHERE pair_id = :id "
+                "AND checkpoint = :c", {"id": int(pair_id), "c": checkpoint}).fetchone()
+            if found:
+                prob = found[0]
+                out_of_sample = None if found[1] is None else bool(found[1])
     names = json.loads(joint_names)
     joint_set = _joint_set(fmt, names)
     return {
@@ -372,7 +374,7 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> di
         "auto_label": auto, "label": label, "status": status, "reason": reason,
         "delta_s": delta_s, "margin_px": margin_px, "margin_rel": margin_rel, "hug": hug,
         "size_conflict": size, "knee_line": knee, "suspicion": suspicion, "prob": prob,
-        "checkpoint": checkpoint,
+        "prob_out_of_sample": out_of_sample, "checkpoint": checkpoint,
     }
 
 
@@ -405,10 +407,13 @@ def image_paths(store: Store, ids) -> dict[int, str]:
 
 
 def checkpoints(store: Store) -> list[dict[str, Any]]:
-    """Checkpoints that scored the store, the most recent first."""
-    rows = _driver_rows(store, "SELECT checkpoint, COUNT(*), MAX(created_at) FROM predictions "
+    """Checkpoints that scored the store, the most recent first, with how many of their scores
+    are out-of-sample (the model never trained on the pair's image) and in-sample."""
+    rows = _driver_rows(store, "SELECT checkpoint, COUNT(*), MAX(created_at), "
+                               "SUM(out_of_sample = 1), SUM(out_of_sample = 0) FROM predictions "
                                "GROUP BY checkpoint ORDER BY MAX(created_at) DESC", {})
-    return [{"checkpoint": c, "pairs": n, "scored_at": t} for c, n, t in rows]
+    return [{"checkpoint": c, "pairs": n, "scored_at": t, "out_of_sample": int(o or 0),
+             "in_sample": int(i or 0)} for c, n, t, o, i in rows]
 
 
 def review_activity(store: Store) -> dict[str, Any]:

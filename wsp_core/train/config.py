@@ -64,6 +64,8 @@ class PretrainConfig(RunConfig):
     hm_persons: str = "all"                # all: targets show every annotated person in I_AB | pair
     epoch_pairs: str = "image"             # image: one random pair per image per epoch | all
     max_pairs: int = 0                     # 0 = all pairs of the manifest
+    folds: int = 0                         # K >= 2: hold out fold `fold` of K image-disjoint folds
+    fold: int = 0                          # as test (instead of test_fraction): score --folds
 
 
 @dataclass
@@ -194,6 +196,10 @@ def _range_problems(config) -> list[str]:
     if not (math.isfinite(config.test_fraction) and 0 <= config.test_fraction < 1
             and config.val_fraction + config.test_fraction < 1):
         problems.append("test_fraction must be in [0, 1) and leave training images")
+    if isinstance(config, PretrainConfig) and config.folds and not (
+            config.folds >= 2 and 0 <= config.fold < config.folds):
+        problems.append(f"fold {config.fold} of folds {config.folds}: folds is 0 (none) or at "
+                        "least 2, and fold one of 0 … folds − 1")
     if config.log_every < 1 or config.eval_every < 1:
         problems.append("log_every and eval_every must be at least 1 (steps, epochs)")
     if config.workers < 0 or config.seed < 0:

@@ -32,14 +32,27 @@ from ..store.queries import image_persons, iter_export
 SPLITS = ("train", "val", "test")
 
 
-def image_split(image: str, val_fraction: float, test_fraction: float = 0.0) -> str:
-    """The split of an image (by a CRC of its path): test, val or train."""
+def image_split(image: str, val_fraction: float, test_fraction: float = 0.0, folds: int = 0,
+                fold: int = 0) -> str:
+    """The split of an image (by a CRC of its path, u in [0, 1)): test, val or train.
+
+    With ``folds`` K ≥ 2 the images fall into K image-disjoint folds by u (fold k: u in
+    [k/K, (k+1)/K)); fold ``fold`` is the test split (``test_fraction`` is not used) and the
+    others give ``val_fraction`` of their images to val (by where u lies within its fold)."""
     u = (zlib.crc32(image.encode("utf-8")) % 10_000) / 10_000
+    if folds >= 2:
+        part, within = divmod(u * folds, 1.0)
+        return "test" if int(part) == fold else "val" if within < val_fraction else "train"
     return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
 
 
+def image_key(row: dict[str, Any]) -> str:
+    """What an image's split is drawn from: ``<source name>/<file name>``."""
+    return f"{row['source']}/{row['file_name']}"
+
+
 def export_manifest(store: Store, path: Path, val_fraction: float,
-                    test_fraction: float = 0.0) -> dict[str, Any]:
+                    test_fraction: float = 0.0, folds: int = 0, fold: int = 0) -> dict[str, Any]:
     """Write the manifest atomically; returns its SHA-256 and counts."""
     counts = {**{s: 0 for s in SPLITS}, "left_out": 0}
     digest = hashlib.sha256()
@@ -67,8 +80,7 @@ def export_manifest(store: Store, path: Path, val_fraction: float,
             if row["label"] is None:
                 counts["left_out"] += 1
                 continue
-            row["split"] = image_split(f"{row['source']}/{row['file_name']}", val_fraction,
-                                       test_fraction)
+            row["split"] = image_split(image_key(row), val_fraction, test_fraction, folds, fold)
             counts[row["split"]] += 1
             batch.append(row)
             if len(batch) >= 2000:

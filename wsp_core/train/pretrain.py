@@ -88,7 +88,8 @@ def _export(db: Path, path: Path, cfg: PretrainConfig) -> dict[str, Any]:
     if db is None:
         raise InputError("--db", "a store is needed to start a run")
     with open_store(db, create=False) as store:
-        return export_manifest(store, path, cfg.val_fraction, cfg.test_fraction)
+        return export_manifest(store, path, cfg.val_fraction, cfg.test_fraction, cfg.folds,
+                               cfg.fold)
 
 
 def _rows(path: Path, cfg: PretrainConfig) -> tuple[list, list]:

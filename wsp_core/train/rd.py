@@ -3,6 +3,8 @@ scoring a store's pairs so the review queue can put model disagreement first."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import torch
 from ..errors import InputError
 from ..models.backbone import describe_start
 from .data import check_images, swap_persons
-from .manifest import read_manifest
+from .manifest import image_key, image_split, read_manifest
 from .config import PretrainConfig
 from ..evaluate.relative_depth import rd_summary
 from .pretrain import WSP_TASK, make_loader, predict
@@ -81,28 +83,67 @@ def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
     return result
 
 
-def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
-                device: str = "auto") -> dict[str, Any]:
-    """Write each pair's predicted probability (mean over joints) into ``predictions``."""
-    from ..store import open_store
-    from ..store.predictions import write_predictions
-
-    model, cfg, _ = load_wsp(ckpt, device)
+def score_rows(db: Path) -> list[dict[str, Any]]:
+    """Every pair of a store as rows to score (an unlabelled pair with its automatic label)."""
     rows = store_rows(db, labelled_only=False)
     if not rows:
         raise InputError(db, "the store has no pair to score")
     for r in rows:
         r["label"] = r["auto_label"] if r["label"] is None else r["label"]
     check_images(rows)
+    return rows
+
+
+def pair_probabilities(model, cfg: PretrainConfig, rows: list[dict[str, Any]], batch: int,
+                       workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pair ids, P(A closer)): each pair's probability, the mean over its present joints."""
     cfg.workers = workers
     pred = predict(model, make_loader(rows, cfg, False, 1, 0, batch=batch), pick_device(cfg), cfg)
     present = pred["present"].astype(bool)
     prob = (pred["prob"] * present).sum(1) / np.maximum(present.sum(1), 1)
+    return pred["pair_id"].astype(int), prob
+
+
+def trained_images(ckpt: Path, db: Path) -> Callable[[dict[str, Any]], bool | None]:
+    """Whether a checkpoint trained on a row's image: from its run's config.json, which names
+    the store it trained on and how it split the images (the split is a function of the image's
+    name). None for every row when the run is not there or trained on another store."""
+    run = Path(ckpt).parent / "config.json"
+    try:
+        record = json.loads(run.read_text())
+        same = Path(record["db"]).resolve() == Path(db).resolve()
+        c = record["config"]
+        split = (c["val_fraction"], c["test_fraction"], c.get("folds", 0), c.get("fold", 0))
+    except (OSError, ValueError, KeyError, TypeError):
+        same = False
+    if not same:
+        return lambda _row: None
+    return lambda row: image_split(image_key(row), *split) == "train"
+
+
+def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
+                device: str = "auto") -> dict[str, Any]:
+    """Write each pair's predicted probability (mean over joints) into ``predictions``, with
+    whether it is out-of-sample (the checkpoint never trained on the pair's image)."""
+    from ..store import open_store
+    from ..store.predictions import write_predictions
+
+    model, cfg, _ = load_wsp(ckpt, device)
+    rows = score_rows(db)
+    ids, prob = pair_probabilities(model, cfg, rows, batch, workers)
+    trained = trained_images(ckpt, db)
+    by_id = {r["pair_id"]: r for r in rows}
+    seen = [trained(by_id[int(p)]) for p in ids]
+    oos = [None if s is None else not s for s in seen]
     key = str(Path(ckpt).resolve())
     with open_store(db, create=False) as store:
-        write_predictions(store, key, pred["pair_id"].astype(int).tolist(), prob.tolist())
-    label_of = {r["pair_id"]: r["label"] for r in rows}
-    labels = np.array([label_of[int(p)] for p in pred["pair_id"]], dtype=float)
-    disagree = np.abs(prob - labels) > 0.5
+        write_predictions(store, key, ids.tolist(), prob.tolist(), oos)
     return {"checkpoint": key, "pairs": len(rows), "mean_prob": float(prob.mean()),
-            "disagreeing": int(disagree.sum())}
+            "disagreeing": disagreeing(prob, [by_id[int(p)]["label"] for p in ids]),
+            "out_of_sample": sum(o is True for o in oos),
+            "in_sample": sum(o is False for o in oos)}
+
+
+def disagreeing(prob: np.ndarray, labels: list[int]) -> int:
+    """How many probabilities side against their pair's label."""
+    return int((np.abs(prob - np.asarray(labels, dtype=float)) > 0.5).sum())
