@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import standing_person, write_image
-from wsp_core.evaluate.ranking import precision_at, roc_auc
+from wsp_core.evaluate.ranking import precision_at, recall_at, roc_auc
 from wsp_core.skeleton import CANONICAL, COCO
 from wsp_core.store import import_source, label_source, open_store
 from wsp_core.formats import read_source
@@ -19,6 +19,10 @@ def test_roc_auc_by_hand():
     assert roc_auc([1, 1], [0.1, 0.2]) is None
     assert precision_at([1, 0, 0, 1, 0, 0, 0, 0, 0, 0], [9, 8, 7, 1, 0, 0, 0, 0, 0, 0], 0.2) == 0.5
     assert precision_at([1, 0, 0], [0.0, 0.5, 0.2], 0.05) == 0.0       # at least one item
+    # two of three positives among the top 2 of 10 items; no positive: undefined
+    assert recall_at([1, 0, 0, 1, 1, 0, 0, 0, 0, 0], [9, 1, 1, 8, 0, 0, 0, 0, 0, 0], 0.2) == \
+        pytest.approx(2 / 3)
+    assert recall_at([0, 0], [1, 2], 0.5) is None
 
 
 def person(ankle_y, depth_mm, x, extra):
@@ -65,6 +69,33 @@ def test_noise_report_counts_by_hand(tmp_path):
     assert report["by_cause"]["raised_ground"] == {"pairs": 2, "wrong": 2, "wrong_rate": 1.0}
     assert report["by_cause"]["none"] == {"pairs": 1, "wrong": 0, "wrong_rate": 0.0}
     assert report["effective_labels"]["wrong"] == 2
+    assert report["models"] == {}                                    # no model scored it
+
+
+def test_noise_report_ranks_each_model_by_its_disagreement(tmp_path):
+    """Two models score the three pairs of the hand-made image: one disagrees with the two
+    wrong labels (out-of-sample), one agrees with every label (in-sample, as a network that
+    memorised them would); the report's AUCs say so, apart by kind of score."""
+    from wsp_core.store.predictions import write_predictions
+
+    anns = [
+        dict(person(400, 4000, 100, {"action": "standing", "elevation_m": 0.0}), id=1, image_id=1),
+        dict(person(300, 8000, 300, {"action": "standing", "elevation_m": 0.0}), id=2, image_id=1),
+        dict(person(250, 3000, 500, {"action": "standing", "elevation_m": 0.6}), id=3, image_id=1),
+    ]
+    report_of_one_image(tmp_path, anns)
+    with open_store(tmp_path / "s.db") as store, store.engine.connect() as conn:
+        pairs = dict(conn.exec_driver_sql("SELECT person_a * 10 + person_b, id FROM pairs").all())
+        right, wrong_13, wrong_23 = pairs[12], pairs[13], pairs[23]   # every auto label: 1
+        write_predictions(store, "fold", [right, wrong_13, wrong_23], [0.9, 0.2, 0.3],
+                          [True] * 3)
+        write_predictions(store, "memorised", [right, wrong_13, wrong_23], [0.9, 0.95, 0.97],
+                          [False] * 3)
+        models = noise_report(store)["sources"][0]["models"]
+    assert models["fold"]["auc"] == 1.0 and models["fold"]["out_of_sample"]["pairs"] == 3
+    assert models["fold"]["recall_top_10pct"] == pytest.approx(1 / 2)   # top 1 of 3 pairs
+    assert models["memorised"]["auc"] == 0.0 and models["memorised"]["in_sample"]["auc"] == 0.0
+    assert models["memorised"]["out_of_sample"] == {"pairs": 0, "wrong": 0, "auc": None}
 
 
 def test_scale_proxy_counts_each_person_once(tmp_path):

@@ -24,19 +24,31 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def _top(score: np.ndarray, fraction: float) -> np.ndarray:
+    """Indices of the top ``fraction`` of items by score (at least one); ties at the cut are
+    broken in a fixed pseudo-random order, so the result does not depend on the order the items
+    come in (e.g. import order)."""
+    k = max(1, math.ceil(fraction * len(score)))
+    tie_break = np.random.default_rng(0).random(len(score))
+    return np.lexsort((tie_break, -np.asarray(score, dtype=np.float64)))[:k]
+
+
 def precision_at(y_true: np.ndarray, score: np.ndarray, fraction: float) -> float | None:
     """Fraction of positives among the top ``fraction`` of items by score (at least one item).
-
-    Ties at the cut are broken in a fixed pseudo-random order, so the result does not depend
-    on the order the items come in (e.g. import order). None for an empty input.
-    """
+    None for an empty input."""
     y = np.asarray(y_true).astype(bool)
     if len(y) == 0:
         return None
-    k = max(1, math.ceil(fraction * len(y)))
-    tie_break = np.random.default_rng(0).random(len(y))
-    top = np.lexsort((tie_break, -np.asarray(score, dtype=np.float64)))[:k]
-    return float(y[top].mean())
+    return float(y[_top(score, fraction)].mean())
+
+
+def recall_at(y_true: np.ndarray, score: np.ndarray, fraction: float) -> float | None:
+    """Fraction of all positives that the top ``fraction`` of items by score holds (what a
+    curator who reviews that share of a queue finds). None without positives."""
+    y = np.asarray(y_true).astype(bool)
+    if not y.any():
+        return None
+    return float(y[_top(score, fraction)].sum() / y.sum())
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from ..errors import StoreError
-from ..evaluate.ranking import precision_at, roc_auc
+from ..evaluate.ranking import precision_at, recall_at, roc_auc
 from ..skeleton import FORMAT_JOINT_SETS
 from ..perspective.joints import perspective_joints
 from ..perspective.scale import head_length, proxy_head_length, scale_gap
 from ..store.db import Store
-from ..store.models import Image, Pair, Person, Source
+from ..store.models import Image, Pair, Person, Prediction, Source
 from .body import NOT_STANDING
 
 CAUSES = ("hugging", "raised_ground", "sitting_lying", "cut_off", "none")
@@ -54,7 +54,7 @@ def _rows(session, source_id: int):
     return session.execute(
         select(Pair.auto_label, Pair.label, Pair.delta_s, Pair.hug, Pair.size_conflict,
                Pair.knee_line, Pair.suspicion, pa.keypoints_cam, pb.keypoints_cam, pa.extra,
-               pb.extra, pa.keypoints, pb.keypoints, Image.intrinsics, pa.id, pb.id)
+               pb.extra, pa.keypoints, pb.keypoints, Image.intrinsics, pa.id, pb.id, Pair.id)
         .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
         .join(Image, Image.id == Pair.image_id)
         .where(Pair.source_id == source_id, pa.keypoints_cam.is_not(None),
@@ -90,6 +90,7 @@ def _source_report(session, src: Source) -> dict[str, Any] | None:
         | {"unknown": _count(wrong[np.isnan(delta_s)])},
         "scores": {name: _ranking(wrong, s) | _cause_auc(name, causes, s)
                    for name, s in scores.items()},
+        "models": _model_rankings(session, np.array(col[16]), auto, wrong),
         "effective_labels": {"pairs_used": int(used.sum()),
                              "wrong": int((effective[used] != true[used]).sum()),
                              "wrong_rate": _rate(effective[used] != true[used])},
@@ -146,7 +147,36 @@ def _proxy_vs_true(joint_set, cams, keypoints, intrinsics, person_ids) -> dict[s
 
 def _ranking(wrong: np.ndarray, score: np.ndarray) -> dict[str, Any]:
     return {"auc": roc_auc(wrong, score), "precision_top_5pct": precision_at(wrong, score, 0.05),
-            "precision_top_10pct": precision_at(wrong, score, 0.10)}
+            "precision_top_10pct": precision_at(wrong, score, 0.10),
+            "recall_top_10pct": recall_at(wrong, score, 0.10)}
+
+
+def _model_rankings(session, pair_ids: np.ndarray, auto: np.ndarray,
+                    wrong: np.ndarray) -> dict[str, Any]:
+    """How well each model that scored these pairs finds the wrong automatic labels when the
+    queue sorts by its disagreement (its probability of the other label; unscored pairs last),
+    over all pairs and over its out-of-sample and in-sample scores apart."""
+    position = {int(p): k for k, p in enumerate(pair_ids)}
+    out: dict[str, Any] = {}
+    rows = session.execute(select(Prediction.checkpoint, Prediction.pair_id, Prediction.prob,
+                                  Prediction.out_of_sample)
+                           .where(Prediction.pair_id.in_(position))).all()
+    by_model: dict[str, list] = {}
+    for checkpoint, pair_id, prob, oos in rows:
+        by_model.setdefault(checkpoint, []).append((position[pair_id], prob, oos))
+    for checkpoint, scored in sorted(by_model.items()):
+        k = np.array([s[0] for s in scored])
+        prob = np.array([s[1] for s in scored], dtype=float)
+        flag = np.array([-1 if s[2] is None else int(s[2]) for s in scored])
+        score = np.full(len(auto), -1.0)
+        score[k] = np.where(auto[k] == 1, 1.0 - prob, prob)
+        report = {"pairs_scored": len(k), **_ranking(wrong, score)}
+        for name, value in (("out_of_sample", 1), ("in_sample", 0)):
+            part = k[flag == value]
+            report[name] = {"pairs": len(part), "wrong": int(wrong[part].sum()),
+                            "auc": roc_auc(wrong[part], score[part]) if len(part) else None}
+        out[checkpoint] = report
+    return out
 
 
 def _cause_auc(name: str, causes: dict[str, np.ndarray], score: np.ndarray) -> dict[str, Any]:
@@ -178,11 +208,19 @@ def format_noise_report(report: dict[str, Any]) -> str:
         lines.append(f"  {'ΔS bin':<16} {'pairs':>7} {'wrong':>7} {'rate':>7}")
         for b, v in r["by_delta_s"].items():
             lines.append(f"  {b:<16} {v['pairs']:>7} {v['wrong']:>7} {_pct(v['wrong_rate']):>7}")
-        lines.append(f"  {'score':<16} {'AUC':>7} {'P@5%':>7} {'P@10%':>7}   finds its cause")
+        lines.append(f"  {'score':<16} {'AUC':>7} {'P@5%':>7} {'P@10%':>7} {'R@10%':>7}   "
+                     "finds its cause")
         for name, v in r["scores"].items():
             cause = f"{v['target_cause']} AUC {_num(v['target_cause_auc'])}" if v["target_cause"] else ""
             lines.append(f"  {name:<16} {_num(v['auc']):>7} {_pct(v['precision_top_5pct']):>7} "
-                         f"{_pct(v['precision_top_10pct']):>7}   {cause}")
+                         f"{_pct(v['precision_top_10pct']):>7} {_pct(v['recall_top_10pct']):>7}"
+                         f"   {cause}")
+        for name, v in r.get("models", {}).items():
+            o, i = v["out_of_sample"], v["in_sample"]
+            lines.append(f"  model {name}: {v['pairs_scored']} pairs scored; disagreement AUC "
+                         f"{_num(v['auc'])}, P@10% {_pct(v['precision_top_10pct'])}, R@10% "
+                         f"{_pct(v['recall_top_10pct'])}; out-of-sample {o['pairs']} pairs "
+                         f"(AUC {_num(o['auc'])}), in-sample {i['pairs']} (AUC {_num(i['auc'])})")
         e, p = r["effective_labels"], r["scale_proxy"]
         lines.append(f"  after reviews: {e['wrong']} of {e['pairs_used']} used labels wrong "
                      f"({_pct(e['wrong_rate'])})")
