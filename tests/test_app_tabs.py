@@ -262,6 +262,20 @@ def test_the_photo_flow_gives_the_json_of_wsp_core_predict(qtbot, window, ckpt_3
     assert np.allclose([p["joints_mm"] for p in cli["persons"]],
                        [p["joints_mm"] for p in result["persons"]], atol=0.11)
 
+    def shown() -> bool:
+        return bool(photo.model.skeletons or photo.canvas.persons
+                    or photo.export_button.isEnabled() or photo.result)
+
+    shown_result = photo.result
+    photo.canvas.set_boxes(photo.canvas.boxes[:2])          # new boxes: the old prediction goes
+    assert not shown()
+    photo._show(shown_result)                                # a prediction on show again
+    assert shown()
+    photo.ckpt.setText(str(tmp_path / "missing.pt"))
+    assert photo.predict()
+    qtbot.waitUntil(lambda: photo.predict_button.isEnabled(), timeout=JOB_TIMEOUT_MS)
+    assert not shown() and "missing.pt" in photo.message.text()   # failed: nothing stale left
+
 
 def test_the_app_process_never_imports_torch(tmp_path, db):
     """Training and inference run in wsp-core processes (ADR 0009): a window with every tab,

@@ -177,10 +177,8 @@ class PhotoTab(QWidget):
             self._say(f"{path}: cannot read the image (JPEG or PNG expected)", error=True)
             return False
         self.image_path = Path(path)
-        self.result = None
-        self.export_button.setEnabled(False)
+        self._clear_prediction()
         self.canvas.set_image(pixmap)
-        self.model.set_skeletons([])
         self._say(f"{self.image_path.name}: {pixmap.width()} × {pixmap.height()} px; drag boxes "
                   "around people")
         return True
@@ -202,9 +200,17 @@ class PhotoTab(QWidget):
         return True
 
     def _on_boxes(self) -> None:
+        """Boxes changed: the prediction was for the old ones, and goes."""
+        self._clear_prediction()
+        self._say(f"{len(self.canvas.boxes)} boxes")
+
+    def _clear_prediction(self) -> None:
+        """No prediction on show: no result to export, no skeletons on the photo or in 3D."""
         self.result = None
         self.export_button.setEnabled(False)
-        self._say(f"{len(self.canvas.boxes)} boxes")
+        if self.canvas.persons:
+            self.canvas.set_persons([])
+        self.model.set_skeletons([])
 
     def busy(self) -> bool:
         return self.call is not None and self.call.running()
@@ -237,7 +243,10 @@ class PhotoTab(QWidget):
                   f"coloured as their boxes")
 
     def _failed(self, text: str) -> None:
+        """A failed prediction leaves nothing of the previous one on show (it was not for this
+        checkpoint, or these boxes), and nothing to export."""
         self.predict_button.setEnabled(True)
+        self._clear_prediction()
         self._say(text, error=True)
 
     def export(self, path: str | Path) -> bool:
