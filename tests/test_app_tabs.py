@@ -203,6 +203,7 @@ def test_the_3d_view_draws_a_skeleton_in_its_colour_at_its_joints(qtbot, tmp_pat
     x, y = pixels[5]
     view._on_press(type("Press", (), {"pos": (x + 2, y - 1)})())
     assert model.picked == (0, 5) and H36M.joints[5] in view.info.text()
+    assert "person 1" in view.legend.text() and "⚠" not in view.legend.text()
     view.save_png(str(tmp_path / "view.png"))
     from PIL import Image
 

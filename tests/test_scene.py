@@ -59,6 +59,21 @@ def test_prediction_and_truth_overlay_with_per_joint_errors():
     assert np.isclose(model.ground_z(), min(to_world(gt)[:, 2].min(), to_world(pred)[:, 2].min()))
 
 
+def test_legend_truth_and_a_collapsed_prediction_are_told():
+    """The legend names each skeleton with its colour; colouring by error is possible only with
+    the truth; a prediction whose joints all sit within 50 mm of each other is flagged."""
+    gt = skeleton_pose()
+    model = SceneModel()
+    model.set_skeletons(sample_skeletons(gt + 5.0, gt, bones(H36M), tuple(H36M.joints)))
+    assert model.legend() == [("prediction", PERSON_COLOURS[0]), ("ground truth", TRUTH_COLOUR)]
+    assert model.has_truth and model.warnings() == []
+    point = np.tile(gt.mean(0), (len(gt), 1)) + np.random.default_rng(0).normal(0, 5, gt.shape)
+    model.set_skeletons(sample_skeletons(point, None, bones(H36M), tuple(H36M.joints)))
+    assert not model.has_truth
+    warning, = model.warnings()
+    assert warning.startswith("prediction: every joint within") and "a point" in warning
+
+
 def test_pick_takes_the_nearest_joint_within_the_radius():
     model = SceneModel()
     model.set_skeletons(sample_skeletons(skeleton_pose() + 10, skeleton_pose(), bones(H36M),

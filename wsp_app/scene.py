@@ -16,6 +16,8 @@ import numpy as np
 PERSON_COLOURS = ((1.0, 0.62, 0.11), (0.18, 0.77, 1.0), (0.55, 0.85, 0.30), (0.92, 0.40, 0.80),
                   (1.0, 0.90, 0.25), (0.60, 0.50, 1.0))
 TRUTH_COLOUR = (0.92, 0.92, 0.92)
+#: A predicted skeleton whose joints all lie this close to their mean has collapsed to a point.
+COLLAPSED_MM = 50.0
 #: Per-joint error colours run from green (0 mm) through yellow to red (at this error and above).
 ERROR_RED_MM = 200.0
 
@@ -84,6 +86,30 @@ class SceneModel:
         if self.colour_by_error and sk.errors_mm is not None:
             return error_colours(sk.errors_mm)
         return np.tile([*sk.colour, 1.0], (len(sk.joints_mm), 1))
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether any skeleton shown knows its per-joint errors (colouring by error means
+        something only then)."""
+        return any(sk.errors_mm is not None for sk in self.skeletons)
+
+    def legend(self) -> list[tuple[str, tuple[float, float, float]]]:
+        """(label, colour) of each skeleton shown, in drawing order."""
+        return [(sk.label, sk.colour) for sk in self.skeletons]
+
+    def warnings(self) -> list[str]:
+        """What a viewer should not miss: a predicted skeleton whose joints all lie within
+        :data:`COLLAPSED_MM` of their mean (a network that learned nothing draws a point)."""
+        out = []
+        for sk in self.skeletons:
+            if sk.colour == TRUTH_COLOUR or not len(sk.joints_mm):
+                continue
+            joints = np.asarray(sk.joints_mm, dtype=float)
+            spread = float(np.linalg.norm(joints - joints.mean(0), axis=1).max())
+            if spread < COLLAPSED_MM:
+                out.append(f"{sk.label}: every joint within {spread:.0f} mm of the others: the "
+                           "model predicts a point, not a pose")
+        return out
 
     def ground_z(self) -> float:
         """The height of the ground grid: under the lowest joint shown (0 without skeletons)."""

@@ -4,6 +4,8 @@ one line set plus one marker set per skeleton of the scene model. It subscribes 
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import vispy
 
@@ -17,6 +19,10 @@ from .scene import SceneModel  # noqa: E402
 
 BACKGROUND = "#1e1e22"
 JOINT_SIZE = 11
+
+
+def _css(colour: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{int(round(255 * c)):02x}" for c in colour)
 
 
 class SkeletonView(QWidget):
@@ -34,6 +40,11 @@ class SkeletonView(QWidget):
         self._axes = vscene.visuals.XYZAxis(parent=self.view.scene, width=2)
         self._visuals: list[tuple[vscene.visuals.Line, vscene.visuals.Markers]] = []
         self.info = QLabel(model.describe())
+        self.legend = QLabel("")
+        self.legend.setObjectName("legend")
+        self.legend.setWordWrap(True)
+        # on the canvas's colour, so the white of the truth shows as it does in the scene
+        self.legend.setStyleSheet(f"background: {BACKGROUND}; color: #dddddd; padding: 3px;")
         self.by_error = QCheckBox("colour joints by error")
         self.by_error.toggled.connect(model.set_colour_by_error)
         reset = QPushButton("Reset view")
@@ -47,6 +58,7 @@ class SkeletonView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas.native, 1)
+        layout.addWidget(self.legend)
         layout.addLayout(bar)
         self.canvas.events.mouse_press.connect(self._on_press)
         model.subscribe(self._on_model)
@@ -81,6 +93,20 @@ class SkeletonView(QWidget):
         self._recolour()
         self._draw_grid()
         self.info.setText(self.model.describe())
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        """Which colour is which skeleton, and any warning; colouring by error only where the
+        truth is known."""
+        entries = [f'<span style="color: {_css(colour)}">■</span> {escape(label)}'
+                   for label, colour in self.model.legend()]
+        warnings = [f'<span style="color: #e05050">⚠ {escape(w)}</span>'
+                    for w in self.model.warnings()]
+        self.legend.setText("&nbsp;&nbsp; ".join(entries) + ("<br>" if warnings else "")
+                            + "<br>".join(warnings))
+        self.by_error.setEnabled(self.model.has_truth)
+        if not self.model.has_truth:
+            self.by_error.setChecked(False)
 
     def _recolour(self) -> None:
         for k, (_line, markers) in enumerate(self._visuals):
