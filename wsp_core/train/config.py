@@ -74,7 +74,7 @@ class FinetuneConfig(RunConfig):
 
     init: str = "imagenet"                 # a WSP checkpoint | imagenet (PoseNet) | none (random)
     init_deconv: bool = False              # also start the deconvolutions from the WSP checkpoint
-                                           # (the paper starts only the backbone; ADR 0019)
+                                           # (the paper starts only the backbone; off)
     depth_bins: int = 64
     aug_occlusion: bool = True             # 3DMPPE's synthetic occlusion (probability 0.5)
     protocol: str = "subject1"             # subject1 | subject2 | cross-action | all | custom
