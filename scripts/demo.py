@@ -10,7 +10,7 @@ Every step is a ``wsp-core`` command, printed before it runs. The last line is o
 held-out images), and the budgets.
 
 Usage: python scripts/demo.py [--out demo-out] [--samples ../shared/real-samples]
-           [--images 800] [--pretrain-epochs 16] [--finetune-epochs 3]
+           [--images 800] [--pretrain-epochs 16] [--finetune-epochs 12]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "real-samples")
     parser.add_argument("--images", type=int, default=800)
     parser.add_argument("--pretrain-epochs", type=int, default=16)
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-epochs", type=int, default=12)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     out = args.out.resolve()
@@ -83,7 +83,7 @@ def main(argv=None) -> dict:
     ft_epochs = args.finetune_epochs
     wsp("finetune", "--data", f"synth:{world}", "--init", out / "wsp-run" / "last.pt",
         "--out", out / "ft-run", "--preset", "cpu-small", "--protocol", "all",
-        "--set", f"epochs={ft_epochs}", "--set", f"lr_steps={max(1, ft_epochs - 1)}",
+        "--set", f"epochs={ft_epochs}", "--set", f"lr_steps={max(1, ft_epochs * 4 // 5)}",
         "--set", "val_fraction=0", "--db", db, "--progress", "none")
     pose = json.loads(wsp("eval-3d", "--ckpt", out / "ft-run" / "last.pt", "--data",
                           f"synth:{world}", "--protocol", "all", "--workers", 2, "--json",
