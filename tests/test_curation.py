@@ -15,6 +15,7 @@ from wsp_core.store import add_review, check_effective_labels, open_store, pair_
 from wsp_core.store.browse import (PairFilter, load_qa, load_queue, pair_detail, pair_rows,
                                    qa_estimate, qa_key, review_activity)
 from wsp_core.store.predictions import write_predictions
+from wsp_core.errors import BadValue
 
 
 @pytest.fixture
@@ -66,9 +67,9 @@ def test_filters_select_by_source_status_reason_delta_s_and_image(store):
     assert list(load_queue(store, PairFilter(statuses=("ambiguous",))).ids) == [first]
     assert len(load_queue(store, PairFilter(statuses=("auto",)))) == 11
     assert list(load_queue(store, PairFilter(reasons=("stairs",))).ids) == [rows[1]["pair_id"]]
-    with pytest.raises(ValueError, match="ΔS range is empty"):
+    with pytest.raises(BadValue, match="ΔS: the range is empty"):
         load_queue(store, PairFilter(delta_s_min=0.5, delta_s_max=0.1))
-    with pytest.raises(ValueError, match="unknown status"):
+    with pytest.raises(BadValue, match="status: unknown status"):
         load_queue(store, PairFilter(statuses=("done",)))
 
 

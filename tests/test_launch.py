@@ -9,6 +9,7 @@ import pytest
 
 from wsp_core.launch import (JobProgress, format_result, job_command, predict_command,
                              run_folder, samples_command)
+from wsp_core.errors import BadValue
 
 CORE = [sys.executable, "-m", "wsp_core.cli"]
 
@@ -43,9 +44,9 @@ def test_a_bad_form_names_its_field(kind, values, message):
     if message is None:
         assert job_command(kind, values)[3] == kind
         return
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(BadValue, match=message):     # the project's error type, one line
         job_command(kind, values)
-    with pytest.raises(ValueError, match="only training jobs resume"):
+    with pytest.raises(BadValue, match="only training jobs resume"):
         job_command("score", {}, resume=True)
 
 

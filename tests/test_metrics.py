@@ -10,6 +10,7 @@ from wsp_core.evaluate.metrics import (axis_errors, mpjpe, pa_mpjpe,
                                        pck3d, per_action, procrustes_align,
                                        rd_scores)
 from wsp_core.evaluate.ranking import roc_auc
+from wsp_core.errors import BadValue
 
 
 def test_rd_scores_by_hand():
@@ -134,7 +135,7 @@ def test_protocol_splits_on_a_made_up_table():
     # cross-action: one action of the training subjects; every action of S9 and S11
     train, test, _ = protocol_split(subjects, actions, "cross-action", "Walk")
     assert train.tolist() == [0, 7] and test.tolist() == [2, 3, 4, 9]
-    with pytest.raises(ValueError, match="training subjects"):
+    with pytest.raises(BadValue, match="training subjects"):
         protocol_split(subjects, actions, "cross-action", "Dance")
-    with pytest.raises(ValueError, match="unknown protocol"):
+    with pytest.raises(BadValue, match="protocol: unknown protocol"):
         protocol_split(subjects, actions, "subject3")

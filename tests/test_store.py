@@ -9,6 +9,7 @@ from wsp_core.errors import StoreError
 from wsp_core.store import (SCHEMA_REVISION, add_review, check_effective_labels, iter_export,
                             open_store, pair_history, stats)
 from wsp_core.store.models import Base, Pair, Review
+from wsp_core.errors import BadValue
 
 
 def counts(db):
@@ -71,9 +72,9 @@ def test_review_semantics_and_effective_label(db):
 def test_reviews_are_append_only_and_validated(db):
     import_samples(db, "crowdpose")
     with open_store(db) as store:
-        with pytest.raises(ValueError, match="unknown verdict"):
+        with pytest.raises(BadValue, match="verdict: unknown verdict"):
             add_review(store, 1, "maybe")
-        with pytest.raises(ValueError, match="unknown reason"):
+        with pytest.raises(BadValue, match="reason: unknown reason"):
             add_review(store, 1, "flip", "sleepy")
         with pytest.raises(StoreError, match="pair 999 does not exist"):
             add_review(store, 999, "flip")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout,
                                QProgressBar, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from wsp_core.errors import InputError
+from wsp_core.errors import InputError, WspError
 from wsp_core.launch import KINDS, TRAINING, JobProgress, format_result, job_command, run_folder
 from wsp_core.runs import Run, config_table, curve, measures, read_run
 from wsp_core.store.db import Store
@@ -306,7 +306,7 @@ class JobsTab(QWidget):
         kind, values = self.kind.currentText(), self.values()
         try:
             argv = job_command(kind, values)
-        except ValueError as e:
+        except WspError as e:
             self._fail(f"{kind}: {e}")
             return False
         return self._start(kind, argv, run_folder(kind, values), values)
@@ -319,7 +319,7 @@ class JobsTab(QWidget):
             values = {**values, "db": str(self.store.path)}
         try:
             argv = job_command(kind, values, resume=True)
-        except ValueError as e:
+        except WspError as e:
             self._fail(f"resume: {e}")
             return False
         return self._start(kind, argv, run_folder(kind, values), values)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QInputDialog, QM
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.curation import ReviewSession, restoring_verdict
-from wsp_core.errors import ReviewConflict
+from wsp_core.errors import ReviewConflict, WspError
 from wsp_core.store import browse
 from wsp_core.store.db import Store
 from wsp_core.store.queries import effective, pair_history
@@ -135,7 +135,7 @@ class PairsTab(QWidget):
         try:
             return self.index.queue(self.filters.pair_filter(), self.filters.queue_kind(),
                                     self.filters.checkpoint_path())
-        except ValueError as e:
+        except WspError as e:
             self.error.emit(str(e))
             return browse.Queue.empty()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import InputError, WspError
+from .errors import BadValue, InputError, WspError
 
 
 def _add_import(sub) -> None:
@@ -288,7 +288,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         with open_store(args.db, create=False) as store:
             review = add_review(store, args.pair, args.verdict, args.reason, args.note,
                                 args.reviewer)
-    except ValueError as e:
+    except BadValue as e:
         raise WspError(f"{args.db}: {e}") from None
     label = {1: "a closer", 0: "b closer", None: "not used for training"}[review["label"]]
     _emit(args, review, f"pair {review['pair_id']}: {review['status']} "

@@ -26,6 +26,13 @@ class InputError(WspError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class BadValue(InputError, ValueError):
+    """A value a user gave that is not allowed (a verdict, a reason, a filter, a queue, a
+    protocol, a form field): ``path`` names the value, ``problem`` says what is wrong. The
+    project's error type, so the CLI and the app catch one type (:class:`WspError`); still a
+    ValueError for code that validates values."""
+
+
 class StoreError(InputError):
     """The label store cannot be opened or does not hold what was asked for."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import BadValue
 from .formats import FORMATS
 from .progress import step_losses
 
@@ -86,18 +87,18 @@ def job_command(kind: str, values: dict[str, str], resume: bool = False,
                 python: str = sys.executable) -> list[str]:
     """The ``wsp-core`` argv of a job (run as ``python -m wsp_core.cli``).
 
-    ValueError names the first field that is missing or malformed. ``resume`` continues the
-    training run in ``values["out"]`` with the run's own config.
+    :class:`~wsp_core.errors.BadValue` names the first field that is missing or malformed.
+    ``resume`` continues the training run in ``values["out"]`` with the run's own config.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown job kind {kind!r}; one of: {', '.join(KINDS)}")
+        raise BadValue("job kind", f"unknown job kind {kind!r}; one of: {', '.join(KINDS)}")
     argv = _core(python) + [kind]
     if resume:
         if kind not in TRAINING:
-            raise ValueError(f"only training jobs resume, not {kind}")
+            raise BadValue("job kind", f"only training jobs resume, not {kind}")
         out = values.get("out", "").strip()
         if not out:
-            raise ValueError("run folder: needed to resume")
+            raise BadValue("run folder", "needed to resume")
         argv += ["--out", out, "--resume"]
         if kind == "finetune" and values.get("db", "").strip():
             argv += ["--db", values["db"].strip()]
@@ -110,20 +111,20 @@ def job_command(kind: str, values: dict[str, str], resume: bool = False,
 def _flag(f: Field, value: str) -> list[str]:
     if not value:
         if f.required:
-            raise ValueError(f"{f.label}: required")
+            raise BadValue(f.label, "required")
         return []
     if f.kind == "int":
         try:
             int(value)
         except ValueError:
-            raise ValueError(f"{f.label}: {value!r} is not a whole number") from None
+            raise BadValue(f.label, f"{value!r} is not a whole number") from None
     if f.kind == "choice" and value not in f.choices:
-        raise ValueError(f"{f.label}: {value!r} is not one of {', '.join(f.choices)}")
+        raise BadValue(f.label, f"{value!r} is not one of {', '.join(f.choices)}")
     if f.kind == "sets":
         out = []
         for word in shlex.split(value):
             if "=" not in word or word.startswith("="):
-                raise ValueError(f"{f.label}: {word!r} is not KEY=VALUE")
+                raise BadValue(f.label, f"{word!r} is not KEY=VALUE")
             out += [f.flag, word]
         return out
     return [f.flag, value]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import BadValue
+
 TRAIN_SUBJECTS = (1, 5, 6, 7, 8)
 TEST_SUBJECTS = (9, 11)
 PROTOCOLS = {
@@ -26,7 +28,7 @@ def protocol_split(subjects, actions, protocol: str,
                    action: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Indices of the training and test samples of a protocol, and its metric's name."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
+        raise BadValue("protocol", f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
     subjects, actions = np.asarray(subjects), np.asarray(actions)
     train = np.isin(subjects, spec["train"])
@@ -35,7 +37,7 @@ def protocol_split(subjects, actions, protocol: str,
         chosen = action or sorted(set(actions[train].tolist()) or {""})[0]
         train &= actions == chosen
         if not train.any():
-            raise ValueError(f"no sample of action {chosen!r} among the training subjects "
+            raise BadValue("action", f"no sample of action {chosen!r} among the training subjects "
                              f"{', '.join(map(str, spec['train']))}")
     return np.flatnonzero(train), np.flatnonzero(test), spec["metric"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StoreError
+from ..errors import BadValue, StoreError
 from ..evaluate.ranking import wilson_interval
 from ..skeleton import FORMAT_JOINT_SETS, JointSet, bones
 from .db import Store
@@ -50,13 +50,15 @@ class PairFilter:
         """ValueError naming the first thing a filter cannot mean."""
         for value in self.statuses:
             if value not in STATUSES:
-                raise ValueError(f"unknown status {value!r}; one of: {', '.join(STATUSES)}")
+                raise BadValue("status", f"unknown status {value!r}; one of: "
+                                         f"{', '.join(STATUSES)}")
         for value in self.reasons:
             if value not in REASONS:
-                raise ValueError(f"unknown reason {value!r}; one of: {', '.join(REASONS)}")
+                raise BadValue("reason", f"unknown reason {value!r}; one of: "
+                                         f"{', '.join(REASONS)}")
         lo, hi = self.delta_s_min, self.delta_s_max
         if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"ΔS range is empty: minimum {lo} > maximum {hi}")
+            raise BadValue("ΔS", f"the range is empty: minimum {lo} > maximum {hi}")
 
 
 @dataclass
@@ -222,7 +224,7 @@ class PairIndex:
               checkpoint: str | None = None) -> Queue:
         """The pairs a filter selects, in the order of queue ``kind`` (see :func:`load_queue`)."""
         if kind not in QUEUES:
-            raise ValueError(f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
+            raise BadValue("queue", f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
         keep = np.flatnonzero(self.mask(flt, checkpoint))
         disagreement = self.disagreement(checkpoint)
         order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep],
@@ -280,7 +282,7 @@ def qa_estimate(queue: Queue) -> dict[str, Any]:
     95 % score interval.
     """
     if queue.kind != "qa":
-        raise ValueError("the QA estimate needs a queue of kind 'qa'")
+        raise BadValue("queue", "the QA estimate needs a queue of kind 'qa'")
     unreviewed = np.flatnonzero(queue.status == STATUSES.index("auto"))
     n = int(unreviewed[0]) if len(unreviewed) else len(queue)
     counts = np.bincount(queue.status[:n], minlength=len(STATUSES))

@@ -18,7 +18,7 @@ from sqlalchemy import Text, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from ..atomic import atomic_write, check_target
-from ..errors import InputError, ReviewConflict, StoreError
+from ..errors import BadValue, InputError, ReviewConflict, StoreError
 from .db import Store, store_files
 from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
 
@@ -28,7 +28,7 @@ def normalise_reason(reason: str | None) -> str | None:
         return None
     value = reason.strip().lower().replace("-", "_").replace(" ", "_")
     if value not in REASONS:
-        raise ValueError(f"unknown reason {reason!r}; one of: {', '.join(REASONS)}")
+        raise BadValue("reason", f"unknown reason {reason!r}; one of: {', '.join(REASONS)}")
     return value
 
 
@@ -42,7 +42,7 @@ def effective(verdict: str, auto_label: int) -> tuple[str, int | None]:
         return verdict, None
     if verdict == "reset":
         return "auto", auto_label
-    raise ValueError(f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
+    raise BadValue("verdict", f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
 
 
 def default_reviewer() -> str:
@@ -87,6 +87,8 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
                             normalise_reason(r.get("reason")), r.get("note"), r.get("reviewer")))
         except KeyError as e:
             raise InputError(where, f"line {line}: no {e.args[0]!r}") from None
+        except BadValue as e:
+            raise InputError(where, f"line {line}: {e.problem}") from None
         except (TypeError, ValueError) as e:
             raise InputError(where, f"line {line}: {e}") from None
     with store.write() as session:
