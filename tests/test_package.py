@@ -17,6 +17,9 @@ def test_an_installed_wheel_carries_its_presets_and_migrations(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel, = (tmp_path / "dist").glob("wsp_studio-*.whl")
+    import wsp_core
+
+    assert wheel.name.startswith(f"wsp_studio-{wsp_core.__version__}-")   # one version number
     names = set(zipfile.ZipFile(wheel).namelist())
     for kind in ("pretrain", "finetune"):
         for preset in ("paper", "cpu-small", "smoke"):
