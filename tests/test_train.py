@@ -196,7 +196,9 @@ def test_score_with_folds_is_out_of_sample_for_every_pair(store, tmp_path):
     assert listed[0]["out_of_sample"] == pairs and listed[0]["in_sample"] == 0
     again = run_cli("score", "--db", db, "--folds", 2, "--out", tmp_path / "folds", *SMOKE,
                     check=False)
-    assert again.returncode == 2 and "not empty" in again.stderr
+    assert again.returncode == 2 and "not an empty folder" in again.stderr
+    onto = run_cli("score", "--db", db, "--folds", 2, "--out", db, *SMOKE, check=False)
+    assert onto.returncode == 2 and "not an empty folder" in onto.stderr   # never over a file
     both = run_cli("score", "--db", db, "--folds", 2, "--ckpt", db, check=False)
     assert both.returncode == 2 and "one of them" in both.stderr
 

@@ -38,8 +38,8 @@ def score_folds(db: Path, out: Path, folds: int, preset: str, overrides: list[st
 
     if folds < 2:
         raise InputError("--folds", f"needs at least 2 folds, not {folds}")
-    if out.exists() and any(out.iterdir()):
-        raise InputError(out, "exists and is not empty; fold runs go into a new folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(out, "exists and is not an empty folder; fold runs go into a new one")
     rows = score_rows(db)
     ids, probs, runs = [], [], []
     for k in range(folds):
