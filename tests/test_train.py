@@ -150,6 +150,11 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     assert all(oos[p] == (split != "train") for p, split in split_of.items())
     assert scored["in_sample"] == sum(v == 0 for v in oos.values()) > 0
     assert scored["out_of_sample"] == sum(v == 1 for v in oos.values()) > 0
+    from wsp_core.store.browse import pair_detail
+    key = str((run / "best.pt").resolve())
+    with open_store(db) as s:                  # what the desk's Labels panel shows, per pair
+        for pair_id, flag in oos.items():
+            assert pair_detail(s, pair_id, key)["prob_out_of_sample"] is bool(flag)
 
 
 def test_image_disjoint_folds(store):
