@@ -203,14 +203,14 @@ def test_filters_and_queues_change_what_the_desk_walks(qtbot, window, db):
     panel.source.setCurrentIndex(panel.source.findText("test_crowdpose"))
     qtbot.waitUntil(lambda: len(win.pairs.session.queue) == 1)
     assert win.pairs.model.rowCount() == 1
-    assert win.pairs.detail["source"] == "test_crowdpose"
+    assert win.pairs.detail.source == "test_crowdpose"
     panel.source.setCurrentIndex(0)
     panel.set_status("")
     panel.set_queue_kind("suspicious")
     qtbot.waitUntil(lambda: win.pairs.session.queue.kind == "suspicious")
     assert int(win.pairs.session.queue.ids[0]) == worst
     press(qtbot, win, Qt.Key.Key_Home)
-    assert win.pairs.detail["pair_id"] == worst
+    assert win.pairs.detail.pair_id == worst
     assert win.pairs.info.values["model P(A closer)"].text() in ("0.020", "0.980")
     panel.ds_max.setValue(0.1)
     settled(qtbot, win)
@@ -250,7 +250,7 @@ def test_reopening_shows_the_same_state_and_place(qtbot, window, db, settings):
     assert again.pairs.session.queue.reviewed() == 2
     assert [r[1] for r in reviews(db)] == ["flip", "ambiguous"]
     again.pairs.go(0)
-    assert again.pairs.detail["pair_id"] == first and again.pairs.detail["status"] == "flip"
+    assert again.pairs.detail.pair_id == first and again.pairs.detail.status == "flip"
 
 
 def test_missing_and_corrupt_images_show_a_placeholder_and_review_still_works(
@@ -311,7 +311,7 @@ def test_a_locked_store_does_not_freeze_the_desk(qtbot, window, db, errors):
         assert win.pairs.session.position == 4
         assert win.pairs.writer.pending == 3
         press(qtbot, win, Qt.Key.Key_A, Qt.Key.Key_A)  # browsing reads the store meanwhile
-        assert win.pairs.detail["pair_id"] == ids[2]
+        assert win.pairs.detail.pair_id == ids[2]
         qtbot.waitUntil(lambda: "waiting for the store" in win.status_label.text(), timeout=5000)
     finally:
         holder.communicate("\n", timeout=30)

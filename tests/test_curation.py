@@ -122,13 +122,13 @@ def test_qa_queue_is_a_fixed_permutation_and_its_prefix_estimates_accuracy(store
 def test_pair_detail_has_what_the_view_draws(store):
     pair = int(load_queue(store).ids[0])
     detail = pair_detail(store, pair, checkpoint=None)
-    assert detail["format"] == "coco" and len(detail["joint_names"]) == 17
-    assert detail["bones"] == bones(COCO) and detail["ankles"] == [15, 16]
-    assert detail["a"]["person_id"] != detail["b"]["person_id"]
-    assert len(detail["a"]["keypoints"]) == 17 and detail["image"].endswith(detail["file_name"])
-    assert all(o["person_id"] not in (detail["a"]["person_id"], detail["b"]["person_id"])
-               for o in detail["others"])
-    assert detail["label"] == detail["auto_label"] and detail["prob"] is None
+    assert detail.format == "coco" and len(detail.joint_names) == 17
+    assert list(detail.bones) == bones(COCO) and detail.ankles == (15, 16)
+    assert detail.a.person_id != detail.b.person_id
+    assert len(detail.a.keypoints) == 17 and detail.image.endswith(detail.file_name)
+    assert all(o.person_id not in (detail.a.person_id, detail.b.person_id)
+               for o in detail.others)
+    assert detail.label == detail.auto_label and detail.prob is None
 
 
 def test_session_reviews_undo_and_redo_as_new_reviews(store):

@@ -154,7 +154,7 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     key = str((run / "best.pt").resolve())
     with open_store(db) as s:                  # what the desk's Labels panel shows, per pair
         for pair_id, flag in oos.items():
-            assert pair_detail(s, pair_id, key)["prob_out_of_sample"] is bool(flag)
+            assert pair_detail(s, pair_id, key).prob_out_of_sample is bool(flag)
 
 
 def test_image_disjoint_folds(store):

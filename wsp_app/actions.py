@@ -12,11 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from wsp_core.store.models import REASONS
-
-REASON_TEXT = {"hugging": "hugging", "sitting": "sitting", "stairs": "stairs / raised ground",
-               "occlusion": "occlusion", "annotation_error": "annotation error",
-               "other": "other"}
+from wsp_core.verdicts import REASON_TEXT, REASONS
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,15 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
-from PySide6.QtGui import QColor
 
 from wsp_core.store.browse import Queue, pair_rows
 from wsp_core.store.db import Store
 
+from .widgets import status_colour
+
 COLUMNS = ("#", "pair", "source", "image", "status", "label", "ΔS", "suspicion", "model P")
 #: Fixed widths (px): sizing columns to their contents would read every row.
 WIDTHS = (52, 56, 96, 130, 110, 70, 52, 64, 60)
-_STATUS_COLOURS = {"accept": QColor("#2a7"), "flip": QColor("#e80"), "ambiguous": QColor("#a6c"),
-                   "exclude": QColor("#d33")}
 
 
 class QueueModel(QAbstractTableModel):
@@ -80,7 +79,7 @@ class QueueModel(QAbstractTableModel):
             return None
         column = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole:
-            return _STATUS_COLOURS.get(row["status"]) if column in ("status", "label") else None
+            return status_colour(row["status"]) if column in ("status", "label") else None
         return _cell(column, index.row(), row)
 
     def update_pair(self, pair_id: int, status: str, label: int | None,

@@ -8,12 +8,13 @@ image dimmed grey.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView,
                                QGridLayout, QLabel, QVBoxLayout, QWidget)
+
+from wsp_core.store.browse import PairDetail, PersonView
+from wsp_core.verdicts import STATUS_TEXT
 
 from .images import Loaded
 
@@ -21,18 +22,16 @@ COLOURS = {"a": QColor("#ff9f1c"), "b": QColor("#2ec4ff"), "other": QColor(200, 
 #: How a model's score was made: the model never saw the pair's image, it trained on it, or
 #: it is not known (an older score, a model trained on another store).
 SAMPLE_TEXT = {True: " (out-of-sample)", False: " (in-sample: trained on this image)", None: ""}
-STATUS_TEXT = {"auto": "automatic", "accept": "accepted", "flip": "flipped",
-               "ambiguous": "ambiguous", "exclude": "excluded"}
 
 
-def effective_text(detail: dict[str, Any]) -> tuple[str, QColor]:
+def effective_text(detail: PairDetail) -> tuple[str, QColor]:
     """The label training will use, in words, and its colour."""
-    label = detail["label"]
+    label = detail.label
     if label == 1:
         return "A is closer", COLOURS["a"]
     if label == 0:
         return "B is closer", COLOURS["b"]
-    word = "Ambiguous" if detail["status"] == "ambiguous" else "Excluded"
+    word = "Ambiguous" if detail.status == "ambiguous" else "Excluded"
     return f"{word}: not used", QColor("#d33")
 
 
@@ -59,11 +58,11 @@ class PairView(QGraphicsView):
         self.pressed.emit()
         super().mousePressEvent(event)
 
-    def show_pair(self, detail: dict[str, Any], loaded: Loaded | None) -> None:
+    def show_pair(self, detail: PairDetail, loaded: Loaded | None) -> None:
         """Draw a pair; ``loaded`` None means the image is still being read."""
         scene = self.scene()
         scene.clear()
-        w, h = float(detail["width"]), float(detail["height"])
+        w, h = float(detail.width), float(detail.height)
         self.placeholder = None
         if loaded is not None and loaded.image is not None:
             item = scene.addPixmap(QPixmap.fromImage(loaded.image))
@@ -72,10 +71,10 @@ class PairView(QGraphicsView):
         else:
             self.placeholder = "loading image…" if loaded is None else loaded.error
             self._draw_placeholder(w, h, self.placeholder)
-        for person in detail["others"]:
+        for person in detail.others:
             self._draw_person(person, detail, COLOURS["other"], None, width=1.5)
         for key in ("a", "b"):
-            self._draw_person(detail[key], detail, COLOURS[key], key.upper(), width=2.5)
+            self._draw_person(getattr(detail, key), detail, COLOURS[key], key.upper(), width=2.5)
         scene.setSceneRect(QRectF(0, 0, w, h))
         if self._fit:
             self.zoom_fit()
@@ -92,18 +91,18 @@ class PairView(QGraphicsView):
         label.setPos(max(4.0, (w - rect.width()) / 2), (h - rect.height()) / 2)
         scene.addItem(label)
 
-    def _draw_person(self, person: dict[str, Any], detail: dict[str, Any], colour: QColor,
+    def _draw_person(self, person: PersonView, detail: PairDetail, colour: QColor,
                      tag: str | None, width: float) -> None:
         scene = self.scene()
-        kp = person["keypoints"]
+        kp = person.keypoints
         pen = QPen(colour, width)
         pen.setCosmetic(True)
-        x, y, bw, bh = person["bbox"]
+        x, y, bw, bh = person.bbox
         if tag is not None:
             box_pen = QPen(colour, 1.5, Qt.PenStyle.DashLine)
             box_pen.setCosmetic(True)
             scene.addRect(QRectF(x, y, bw, bh), box_pen)
-        for i, j in detail["bones"]:
+        for i, j in detail.bones:
             if kp[i][2] > 0 and kp[j][2] > 0:
                 scene.addLine(kp[i][0], kp[i][1], kp[j][0], kp[j][1], pen)
         radius = max(1.5, 0.012 * max(bh, 1.0))
@@ -116,28 +115,28 @@ class PairView(QGraphicsView):
         self._draw_ankles(person, detail, colour, radius)
         self._draw_tag(tag, x, y, colour, detail)
 
-    def _draw_ankles(self, person: dict[str, Any], detail: dict[str, Any], colour: QColor,
+    def _draw_ankles(self, person: PersonView, detail: PairDetail, colour: QColor,
                      radius: float) -> None:
         scene = self.scene()
-        kp = person["keypoints"]
+        kp = person.keypoints
         ring = QPen(QColor("white"), 1.5)
         ring.setCosmetic(True)
-        for k in detail["ankles"]:
+        for k in detail.ankles:
             if kp[k][2] > 0:
                 r = radius * 2.2
                 scene.addEllipse(kp[k][0] - r, kp[k][1] - r, 2 * r, 2 * r, ring, QBrush(colour))
-        if person["ankle_y"] is not None:
+        if person.ankle_y is not None:
             line = QPen(colour, 1.5, Qt.PenStyle.DashLine)
             line.setCosmetic(True)
-            scene.addLine(0, person["ankle_y"], float(detail["width"]), person["ankle_y"], line)
+            scene.addLine(0, person.ankle_y, float(detail.width), person.ankle_y, line)
 
     def _draw_tag(self, tag: str, x: float, y: float, colour: QColor,
-                  detail: dict[str, Any]) -> None:
+                  detail: PairDetail) -> None:
         scene = self.scene()
         text = QGraphicsSimpleTextItem(tag)
         font = QFont()
         font.setBold(True)
-        font.setPointSizeF(max(9.0, detail["height"] / 32))
+        font.setPointSizeF(max(9.0, detail.height / 32))
         text.setFont(font)
         text.setBrush(QColor(20, 20, 20))
         rect = text.boundingRect()
@@ -203,7 +202,7 @@ class PairInfo(QFrame):
         layout.addLayout(grid)
         layout.addStretch(1)
 
-    def show_pair(self, detail: dict[str, Any] | None) -> None:
+    def show_pair(self, detail: PairDetail | None) -> None:
         if detail is None:
             self.headline.setText("no pair")
             self.subline.setText("the filter selects no pair")
@@ -213,23 +212,23 @@ class PairInfo(QFrame):
         text, colour = effective_text(detail)
         self.headline.setText(text)
         self.headline.setStyleSheet(f"color: {colour.name()};")
-        status = STATUS_TEXT[detail["status"]]
-        if detail["reason"]:
-            status += f" ({detail['reason'].replace('_', ' ')})"
-        self.subline.setText(f"label training uses: {_fmt(detail['label'], 'd')}  ·  {status}")
-        auto = "A closer (1)" if detail["auto_label"] == 1 else "B closer (0)"
-        prob = detail["prob"]
+        status = STATUS_TEXT[detail.status]
+        if detail.reason:
+            status += f" ({detail.reason.replace('_', ' ')})"
+        self.subline.setText(f"label training uses: {_fmt(detail.label, 'd')}  ·  {status}")
+        auto = "A closer (1)" if detail.auto_label == 1 else "B closer (0)"
+        prob = detail.prob
         values = {
-            "pair": str(detail["pair_id"]), "source": detail["source"],
-            "image": detail["file_name"], "status": status, "automatic label": auto,
-            "ΔS": _fmt(detail["delta_s"]),
-            "margin": f"{detail['margin_px']:.1f} px ({_fmt(detail['margin_rel'], '.1%')})",
-            "hug": _fmt(detail["hug"], ".2f"),
-            "size conflict": _fmt(detail["size_conflict"], ".2f"),
-            "knee line": _fmt(detail["knee_line"], ".2f"),
-            "suspicion": _fmt(detail["suspicion"], ".2f"),
+            "pair": str(detail.pair_id), "source": detail.source,
+            "image": detail.file_name, "status": status, "automatic label": auto,
+            "ΔS": _fmt(detail.delta_s),
+            "margin": f"{detail.margin_px:.1f} px ({_fmt(detail.margin_rel, '.1%')})",
+            "hug": _fmt(detail.hug, ".2f"),
+            "size conflict": _fmt(detail.size_conflict, ".2f"),
+            "knee line": _fmt(detail.knee_line, ".2f"),
+            "suspicion": _fmt(detail.suspicion, ".2f"),
             "model P(A closer)": "no model scored this pair" if prob is None else
-            f"{prob:.3f}{SAMPLE_TEXT[detail.get('prob_out_of_sample')]}",
+            f"{prob:.3f}{SAMPLE_TEXT[detail.prob_out_of_sample]}",
         }
         for name, value in values.items():
             self.values[name].setText(value)

@@ -1,5 +1,9 @@
 """The Pairs tab: filters and the queue list on the left, the pair in the middle, its labels,
-history and the statistics on the right. Every verdict goes to the review writer at once."""
+history and the statistics on the right.
+
+The rules live in the core's :class:`wsp_core.desk.Desk` (the queue, the cursor, the verdicts,
+undo); this tab turns key presses and filter changes into calls on it and draws what its events
+announce. Every verdict goes to the review writer thread at once."""
 
 from __future__ import annotations
 
@@ -9,11 +13,10 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QInputDialog, QMessageBox, QSplitter,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from wsp_core.curation import ReviewSession, restoring_verdict
-from wsp_core.errors import ReviewConflict, WspError
+from wsp_core.desk import Desk, PairState, View
 from wsp_core.store import browse
+from wsp_core.store.browse import PairDetail
 from wsp_core.store.db import Store
-from wsp_core.store.queries import effective, pair_history
 
 from .filters import FilterPanel
 from .images import ImageLoader
@@ -36,17 +39,15 @@ class PairsTab(QWidget):
     def __init__(self, parent: QWidget | None = None, reviewer: str | None = None) -> None:
         super().__init__(parent)
         self.reviewer = reviewer
-        self.store: Store | None = None
-        self.index: browse.PairIndex | None = None
-        self.session: ReviewSession | None = None
+        self.desk = Desk(reviewer)
+        self.desk.subscribe(self._on_desk)
         self.writer: ReviewWriter | None = None
-        self.detail: dict[str, Any] | None = None
         # Qt objects get a parent: Qt deletes them on the GUI thread, never Python's garbage
         # collector on whichever thread (the review writer, an image read) happens to run it.
         self.loader = ImageLoader(parent=self)
         self.loader.loaded.connect(self._on_image_loaded)
         self.filters = FilterPanel()
-        self.filters.changed.connect(self.reload_queue)
+        self.filters.changed.connect(self.apply_filters)
         self.filters.done.connect(self.focus_pair)
         self.model = QueueModel(None, browse.Queue.empty(), parent=self)  # type: ignore[arg-type]
         self.table = QTableView()
@@ -91,32 +92,36 @@ class PairsTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
+    # -- what the desk holds ------------------------------------------------------------------
+    @property
+    def store(self) -> Store | None:
+        return self.desk.store
+
+    @property
+    def session(self):
+        return self.desk.session
+
+    @property
+    def detail(self) -> PairDetail | None:
+        return self.desk.detail
+
     # -- the store ----------------------------------------------------------------------------
     def open(self, store: Store, queue_kind: str | None = None, pair_id: int | None = None) -> None:
         """Show a store (the caller opened it); ``queue_kind`` and ``pair_id`` restore where the
         curator was."""
         self.close_store()
-        self.store = store
         self.writer = ReviewWriter(store, self.reviewer)
         self.writer.saved.connect(self._on_saved)
         self.writer.pending_changed.connect(lambda _n: self._announce())
         self.writer.busy.connect(self._on_busy)
         self.writer.failed.connect(self.error)
         self.model.store = store
-        self.index = browse.PairIndex(store)
-        self.filters.blockSignals(True)
-        self.filters.set_sources(list(self.index.sources))
-        self.filters.set_checkpoints(browse.checkpoints(store), fresh=True)
+        self.desk.attach(store, self.writer)  # announces the sources: the filters list them
         if queue_kind in browse.QUEUES:
+            self.filters.blockSignals(True)
             self.filters.set_queue_kind(queue_kind)
-        self.filters.blockSignals(False)
-        queue = self._load_queue()
-        self.session = ReviewSession(store, queue, writer=self.writer.submit,
-                                     reviewer=self.reviewer, index=self.index)
-        self.model.set_queue(queue)
-        if pair_id is not None:
-            self.session.go_to_pair(pair_id)
-        self.show_current()
+            self.filters.blockSignals(False)
+        self.desk.set_view(self._view(), pair_id)
         self.refresh_stats()
 
     def close_store(self, timeout: float = 30.0) -> bool:
@@ -128,92 +133,80 @@ class PairsTab(QWidget):
             self.writer.close()
             self.writer = None
         self.loader.wait(2000)
-        self.store, self.index, self.session, self.detail = None, None, None, None
+        if self.desk.is_open:
+            self.desk.close()
         return True
 
-    def _load_queue(self) -> browse.Queue:
-        try:
-            return self.index.queue(self.filters.pair_filter(), self.filters.queue_kind(),
-                                    self.filters.checkpoint_path())
-        except WspError as e:
-            self.error.emit(str(e))
-            return browse.Queue.empty()
+    def _view(self) -> View:
+        return View(self.filters.pair_filter(), self.filters.queue_kind(),
+                    self.filters.checkpoint_path())
 
-    def reload_queue(self) -> None:
-        """Apply the filter panel: a new queue, staying on the current pair when it is in it."""
-        if self.store is None or self.session is None:
-            return
-        queue = self._load_queue()
-        self.session.replace_queue(queue)
-        self.model.set_queue(queue)
-        self.show_current()
+    def apply_filters(self) -> None:
+        """The filter panel changed: a new queue, staying on the current pair when it is in it."""
+        self.desk.set_view(self._view())
         self.refresh_stats()
 
     def refresh(self) -> None:
         """Re-read everything (another process may have written: an import, a score job)."""
-        if self.store is None:
-            return
-        self.index.reload()
-        self.filters.blockSignals(True)
-        self.filters.set_sources(list(self.index.sources))
-        self.filters.set_checkpoints(browse.checkpoints(self.store))
-        self.filters.blockSignals(False)
-        self.reload_queue()
+        self.desk.refresh()
+        self.refresh_stats()
 
-    # -- showing the current pair --------------------------------------------------------------
-    def show_current(self) -> None:
-        pair = self.session.current if self.session else None
-        if pair is None:
-            self.detail = None
+    # -- the desk's events ---------------------------------------------------------------------
+    def _on_desk(self, event: str, payload: Any) -> None:
+        if event == "sources":
+            self.filters.blockSignals(True)
+            self.filters.set_sources(self.desk.sources())
+            self.filters.set_checkpoints(self.desk.checkpoints(), fresh=payload)
+            self.filters.blockSignals(False)
+        elif event == "queue":
+            self.model.set_queue(payload)
+        elif event == "pair":
+            self._show_pair(payload)
+        elif event == "state":
+            self._show_state(payload)
+        elif event == "message":
+            self.status_changed.emit(payload)
+        elif event == "error":
+            self.error.emit(payload)
+
+    def _show_pair(self, detail: PairDetail | None) -> None:
+        if detail is None:
             self.view.scene().clear()
             self.info.show_pair(None)
             self.history.show_history([])
             self._announce()
             return
-        detail = browse.pair_detail(self.store, pair, self.filters.checkpoint_path())  # live
-        own = self.session.own_state(pair) if self.writer.pending else None
-        if own is not None:  # our review is still on its way
-            detail["status"], detail["reason"] = own
-            detail["label"] = effective(restoring_verdict(own[0]), detail["auto_label"])[1]
-        self.detail = detail
-        loaded = self.loader.get(detail["image"])
+        loaded = self.loader.get(detail.image)
         if loaded is None:
-            self.loader.request(detail["image"])
+            self.loader.request(detail.image)
         self.view.show_pair(detail, loaded)
         self.info.show_pair(detail)
-        self.history.show_history(pair_history(self.store, pair))
+        self.history.show_history(self.desk.history())
         self._select_row()
-        self._prefetch()
+        self.loader.prefetch(self.desk.upcoming_images(PREFETCH))
         self._announce()
 
+    def _show_state(self, state: PairState) -> None:
+        position = self.desk.queue.index_of(state.pair_id)
+        if position is not None and self.model.row(position) is not None:
+            self.model.update_pair(state.pair_id, state.status, state.label, state.reason)
+
+    def show_current(self) -> None:
+        self.desk.show_current()
+
     def _select_row(self) -> None:
-        index = self.model.index(self.session.position, 0)
+        index = self.model.index(self.desk.position, 0)
         self.table.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows)
         self.table.scrollTo(index)
 
-    def _prefetch(self) -> None:
-        start = self.session.position + 1
-        ids = self.session.queue.ids[start:start + PREFETCH]
-        paths = browse.image_paths(self.store, ids)
-        self.loader.prefetch(paths[int(i)] for i in ids if int(i) in paths)
-
     def _on_image_loaded(self, path: str) -> None:
-        if self.detail is not None and self.detail["image"] == path:
+        if self.detail is not None and self.detail.image == path:
             self.view.show_pair(self.detail, self.loader.get(path))
 
     def _announce(self) -> None:
-        if self.session is None:
-            self.status_changed.emit("no store open")
-            return
-        queue = self.session.queue
-        pending = self.writer.pending if self.writer else 0
-        text = (f"reviewed {queue.reviewed():,} / {len(queue):,}   ·   "
-                f"position {self.session.position + 1 if len(queue) else 0:,} / {len(queue):,}"
-                f"   ·   queue: {browse.QUEUES[queue.kind]}")
-        text += f"   ·   saving {pending}…" if pending else "   ·   all saved"
-        self.status_changed.emit(text)
+        self.status_changed.emit(self.desk.progress_text())
 
     def _on_busy(self, _message: str = "") -> None:
         self.status_changed.emit(
@@ -225,22 +218,16 @@ class PairsTab(QWidget):
             self._on_busy()
 
     def _on_saved(self, review: dict[str, Any]) -> None:
-        if self.detail is not None and review["pair_id"] == self.detail["pair_id"]:
-            self.history.show_history(pair_history(self.store, review["pair_id"]))
+        if self.detail is not None and review["pair_id"] == self.detail.pair_id:
+            self.history.show_history(self.desk.history())
         self._stats_timer.start()
 
     # -- statistics ----------------------------------------------------------------------------
     def refresh_stats(self) -> None:
-        if self.store is None or self.session is None:
+        if not self.desk.is_open:
             return
-        queue = self.session.queue
-        flt = self.filters.pair_filter()
-        if queue.kind == "qa" and not flt.statuses:
-            qa_queue = queue
-        else:
-            qa_queue = browse.load_qa(self.store, flt, self.filters.checkpoint_path(), self.index)
-        self.stats.show_stats(queue, browse.review_activity(self.store),
-                              browse.qa_estimate(qa_queue))
+        stats = self.desk.statistics()
+        self.stats.show_stats(stats["queue"], stats["activity"], stats["qa"])
 
     # -- actions (the window binds the keys: wsp_app/actions.py) ------------------------------
     def focus_pair(self) -> None:
@@ -255,79 +242,35 @@ class PairsTab(QWidget):
         self.focus_pair()
 
     def go(self, position: int) -> None:
-        if self.session is not None:
-            self.session.go(position)
-            self.show_current()
+        self.desk.go(position)
 
     def next(self) -> None:
-        if self.session is not None:
-            self.go(self.session.position + 1)
+        self.desk.next()
 
     def previous(self) -> None:
-        if self.session is not None:
-            self.go(self.session.position - 1)
+        self.desk.previous()
 
     def first(self) -> None:
-        self.go(0)
+        self.desk.first()
 
     def next_unreviewed(self) -> None:
-        if self.session is None:
-            return
-        queue, start = self.session.queue, self.session.position + 1
-        later = (queue.status[start:] == 0).nonzero()[0]
-        if len(later):
-            self.go(start + int(later[0]))
-        else:
-            self.status_changed.emit("no unreviewed pair after this one in the queue")
+        self.desk.next_unreviewed()
 
     def review(self, verdict: str, reason: str | None = None) -> None:
-        if self.session is None or self.session.current is None:
-            return
-        step = self.session.review(verdict, reason)
-        self._show_step(step.pair_id)
+        self.desk.review(verdict, reason)
 
     def note(self) -> None:
-        if self.session is None or self.session.current is None:
+        if self.desk.current is None:
             return
         text, ok = QInputDialog.getMultiLineText(self, "Note", "A note on this pair:")
-        if ok and text.strip():
-            step = self.session.annotate(text.strip())
-            self._show_step(step.pair_id)
+        if ok:
+            self.desk.annotate(text)
 
     def undo(self) -> None:
-        self._replay("undo")
+        self.desk.undo()
 
     def redo(self) -> None:
-        self._replay("redo")
-
-    def _replay(self, which: str) -> None:
-        """Undo or redo: the verdicts on their way are committed first, then the session writes
-        on condition that nobody changed the pair since (else it says whose verdict stands)."""
-        if self.session is None:
-            return
-        if not self.writer.flush(timeout=10.0):
-            self.status_changed.emit(f"not {which}ne: the store is busy; try again")
-            return
-        try:
-            step = getattr(self.session, which)()
-        except ReviewConflict as e:
-            if self.session.current is not None:
-                self._show_step(self.session.current)
-            self.status_changed.emit(f"not {which}ne: {e.problem}")
-            return
-        if step is None:
-            self.status_changed.emit(f"nothing to {which}")
-            return
-        self._show_step(step.pair_id)
-
-    def _show_step(self, pair_id: int) -> None:
-        position = self.session.queue.index_of(pair_id)
-        row = self.model.row(position) if position is not None else None
-        if row is not None:
-            status, reason = self.session.state(pair_id)
-            label = effective(restoring_verdict(status), row["auto_label"])[1]
-            self.model.update_pair(pair_id, status, label, reason)
-        self.show_current()
+        self.desk.redo()
 
     def ask_to_wait(self) -> bool:
         """When closing with reviews still waiting for a locked store: wait (True) or not."""

@@ -11,8 +11,9 @@ from PySide6.QtWidgets import (QLabel, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from wsp_core.store.browse import Queue
+from wsp_core.verdicts import REVIEWED
 
-from .widgets import readonly_table
+from .widgets import STATUS_COLOURS, readonly_table
 
 HISTORY_COLUMNS = ("time (UTC)", "verdict", "reason", "reviewer", "note")
 
@@ -101,17 +102,15 @@ class StatsPanel(QWidget):
             self.reasons.legend.clear()
         if not rows:
             return
-        statuses = ("accept", "flip", "ambiguous", "exclude")
         reasons = sorted({r["reason"] or "none" for r in rows})
-        colours = {"accept": "#2a7", "flip": "#e80", "ambiguous": "#a6c", "exclude": "#d33"}
-        width = 0.8 / len(statuses)
-        for k, status in enumerate(statuses):
+        width = 0.8 / len(REVIEWED)
+        for k, status in enumerate(REVIEWED):
             heights = [sum(r["pairs"] for r in rows
                            if r["status"] == status and (r["reason"] or "none") == reason)
                        for reason in reasons]
             if any(heights):
                 x = np.arange(len(reasons)) - 0.4 + (k + 0.5) * width
                 self.reasons.addItem(pg.BarGraphItem(x=x, height=heights, width=width,
-                                                     brush=colours[status], name=status))
+                                                     brush=STATUS_COLOURS[status], name=status))
         self.reasons.getAxis("bottom").setTicks([list(enumerate(reasons))])
         self.reasons.setXRange(-0.6, len(reasons) - 0.4, padding=0)

@@ -147,9 +147,9 @@ class View3DTab(QWidget):
         if detail is None:
             self._say("no pair is selected in the Pairs tab", error=True)
             return
-        boxes = [detail["a"]["bbox"], detail["b"]["bbox"]]
-        image = detail["image"]
-        self._say(f"predicting pair {detail['pair_id']}…")
+        boxes = [list(detail.a.bbox), list(detail.b.bbox)]
+        image = detail.image
+        self._say(f"predicting pair {detail.pair_id}…")
         self.call = run_core(self, "predict", predict_command(ckpt, image, boxes),
                              self._show_persons, self._failed)
 

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QTableWidget, QToolButton, QWidget)
+
+#: One colour per reviewed status (wsp_core.verdicts.REVIEWED), wherever a status is drawn.
+STATUS_COLOURS = {"accept": "#2a7", "flip": "#e80", "ambiguous": "#a6c", "exclude": "#d33"}
+
+
+def status_colour(status: str) -> QColor | None:
+    """The status's colour (None for "auto": drawn in the default colour)."""
+    colour = STATUS_COLOURS.get(status)
+    return QColor(colour) if colour else None
 
 
 def readonly_table(table: QTableWidget, columns: tuple[str, ...] | list[str]) -> QTableWidget:

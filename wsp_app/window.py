@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
 
 from wsp_core.errors import WspError
 from wsp_core.store.db import open_store
+from wsp_core.verdicts import WITH_REASON
 
 from .actions import ACTIONS, PAIR_GROUPS, build_actions, help_rows
 from .gui_gc import GuiThreadCollector
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
         }
         for spec in ACTIONS:
             verdict, _, reason = spec.name.partition("_")
-            if reason and verdict in ("ambiguous", "flip", "exclude"):
+            if reason and verdict in WITH_REASON:
                 handlers[spec.name] = lambda v=verdict, r=reason: p.review(v, r)
         return handlers
 

@@ -45,7 +45,7 @@ def _add_export(sub) -> None:
 
 
 def _add_review(sub) -> None:
-    from .store.models import REASONS, VERDICTS
+    from .verdicts import REASONS, VERDICTS
 
     p = sub.add_parser("review", help="record one review of a pair, or many from a file")
     p.add_argument("--db", required=True, type=Path)

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ReviewConflict
 from .store.browse import PairIndex, Queue, pair_rows
 from .store.db import Store
-from .errors import ReviewConflict
-from .store.queries import add_review, default_reviewer, effective, normalise_reason
+from .store.queries import add_review, default_reviewer
+from .verdicts import effective, normalise_reason, restoring_verdict
 
 #: writer(pair_id, verdict, reason, note): append one review.
 Writer = Callable[[int, str, "str | None", "str | None"], Any]
@@ -34,11 +35,6 @@ class Step:
     verdict: str
     reason: str | None
     note: str | None
-
-
-def restoring_verdict(status: str) -> str:
-    """The verdict that brings a pair back to ``status`` ("auto" is restored by "reset")."""
-    return "reset" if status == "auto" else status
 
 
 class ReviewSession:

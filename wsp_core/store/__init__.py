@@ -2,7 +2,7 @@
 
 from .db import SCHEMA_REVISION, Store, migrate, open_store
 from .importer import ImportReport, import_source, label_source
-from .models import REASONS, STATUSES, VERDICTS
+from ..verdicts import REASONS, STATUSES, VERDICTS
 from .queries import (add_review, add_reviews, check_effective_labels, export_jsonl, iter_export,
                       pair_history, stats)
 

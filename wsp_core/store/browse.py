@@ -20,7 +20,7 @@ from ..errors import BadValue, StoreError
 from ..evaluate.ranking import wilson_interval
 from ..skeleton import FORMAT_JOINT_SETS, JointSet, bones
 from .db import Store
-from .models import REASONS, STATUSES
+from ..verdicts import REASONS, STATUSES, label_for
 
 #: Review queues: the order in which the desk walks through the filtered pairs.
 QUEUES: dict[str, str] = {
@@ -342,9 +342,62 @@ _PERSONS_SQL = ("SELECT id, bbox_x, bbox_y, bbox_w, bbox_h, keypoints, scale, an
                 "FROM persons WHERE image_id = :image ORDER BY id")
 
 
-def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> dict[str, Any]:
-    """Everything the pair view draws: the image, both persons, the other persons of the image,
-    the labels, ΔS, margin, cue-conflict scores and the model's probability."""
+@dataclass(frozen=True)
+class PersonView:
+    """One person of a pair's image as the pair view draws it."""
+
+    person_id: int
+    bbox: tuple[float, float, float, float] | None   # x, y, w, h (None: no box in the file)
+    keypoints: tuple                                 # (J, 3) x, y, visibility
+    scale: float | None
+    ankle_y: float | None
+    mcpc: bool
+
+
+@dataclass(frozen=True)
+class PairDetail:
+    """Everything the pair view draws of one pair: the image, both persons, the other persons of
+    the image, the labels, ΔS, margin, cue-conflict scores and the model's probability.
+
+    Frozen: a state the desk knows better (a review still on its way to the store) is a new
+    detail made with :meth:`with_state`, never an edit of this one."""
+
+    pair_id: int
+    source: str
+    format: str
+    image: str                       # the image file's path
+    file_name: str
+    width: int
+    height: int
+    a: PersonView
+    b: PersonView
+    others: tuple[PersonView, ...]
+    joint_names: tuple[str, ...]
+    bones: tuple[tuple[int, int], ...]
+    ankles: tuple[int, ...]
+    auto_label: int
+    label: int | None                # the label training uses (None: excluded, ambiguous)
+    status: str
+    reason: str | None
+    delta_s: float | None
+    margin_px: float | None
+    margin_rel: float | None
+    hug: float | None
+    size_conflict: float | None
+    knee_line: float | None
+    suspicion: float | None
+    prob: float | None = None        # the chosen checkpoint's P(A closer)
+    prob_out_of_sample: bool | None = None
+    checkpoint: str | None = None
+
+    def with_state(self, status: str, reason: str | None) -> "PairDetail":
+        """The same pair with another review state, its training label derived by the rule."""
+        return replace(self, status=status, reason=reason if status != "auto" else None,
+                       label=label_for(status, self.auto_label))
+
+
+def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> PairDetail:
+    """One pair as the store has it now (see :class:`PairDetail`)."""
     with store.read() as session:
         conn = session.connection()
         row = conn.exec_driver_sql(_DETAIL_SQL, {"id": int(pair_id)}).fetchone()
@@ -363,21 +416,20 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> di
             if found:
                 prob = found[0]
                 out_of_sample = None if found[1] is None else bool(found[1])
-    names = json.loads(joint_names)
-    joint_set = _joint_set(fmt, names)
-    return {
-        "pair_id": int(pair_id), "source": source, "format": fmt,
-        "image": os.path.join(images_dir, file_name), "file_name": file_name,
-        "width": width, "height": height, "a": persons[a], "b": persons[b],
-        "others": [p for pid, p in persons.items() if pid not in (a, b)],
-        "joint_names": names, "bones": bones(joint_set) if joint_set else [],
-        "ankles": ([k for k, c in enumerate(joint_set.canonical) if c.endswith("_ankle")]
-                   if joint_set else []),
-        "auto_label": auto, "label": label, "status": status, "reason": reason,
-        "delta_s": delta_s, "margin_px": margin_px, "margin_rel": margin_rel, "hug": hug,
-        "size_conflict": size, "knee_line": knee, "suspicion": suspicion, "prob": prob,
-        "prob_out_of_sample": out_of_sample, "checkpoint": checkpoint,
-    }
+    names = tuple(json.loads(joint_names))
+    joint_set = _joint_set(fmt, list(names))
+    return PairDetail(
+        pair_id=int(pair_id), source=source, format=fmt,
+        image=os.path.join(images_dir, file_name), file_name=file_name, width=width,
+        height=height, a=persons[a], b=persons[b],
+        others=tuple(p for pid, p in persons.items() if pid not in (a, b)),
+        joint_names=names, bones=tuple(bones(joint_set)) if joint_set else (),
+        ankles=(tuple(k for k, c in enumerate(joint_set.canonical) if c.endswith("_ankle"))
+                if joint_set else ()),
+        auto_label=auto, label=label, status=status, reason=reason, delta_s=delta_s,
+        margin_px=margin_px, margin_rel=margin_rel, hug=hug, size_conflict=size,
+        knee_line=knee, suspicion=suspicion, prob=prob, prob_out_of_sample=out_of_sample,
+        checkpoint=checkpoint)
 
 
 def _joint_set(fmt: str, names: list[str]) -> JointSet | None:
@@ -389,10 +441,11 @@ def _joint_set(fmt: str, names: list[str]) -> JointSet | None:
     return None
 
 
-def _person_view(row: tuple) -> dict[str, Any]:
+def _person_view(row: tuple) -> PersonView:
     pid, x, y, w, h, keypoints, scale, ankle_y, mcpc = row
-    return {"person_id": pid, "bbox": [x, y, w, h], "keypoints": json.loads(keypoints),
-            "scale": scale, "ankle_y": ankle_y, "mcpc": bool(mcpc)}
+    bbox = None if x is None else (x, y, w, h)
+    return PersonView(pid, bbox, tuple(tuple(k) for k in json.loads(keypoints)), scale, ankle_y,
+                      bool(mcpc))
 
 
 def image_paths(store: Store, ids) -> dict[int, str]:

@@ -13,10 +13,8 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, Foreign
                         SmallInteger, String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-VERDICTS = ("accept", "flip", "ambiguous", "exclude", "reset")
-REASONS = ("hugging", "sitting", "stairs", "occlusion", "annotation_error", "other")
-#: The status of a pair: "auto" (never reviewed, or reset) or its latest verdict.
-STATUSES = ("auto", "accept", "flip", "ambiguous", "exclude")
+from ..verdicts import REASONS, STATUSES, VERDICTS
+
 JOB_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 
 

@@ -20,29 +20,8 @@ from sqlalchemy.orm import aliased
 from ..atomic import atomic_write, check_target
 from ..errors import BadValue, InputError, ReviewConflict, StoreError
 from .db import Store, store_files
-from .models import REASONS, VERDICTS, Image, Pair, Person, Review, Source
-
-
-def normalise_reason(reason: str | None) -> str | None:
-    if reason is None or reason == "":
-        return None
-    value = reason.strip().lower().replace("-", "_").replace(" ", "_")
-    if value not in REASONS:
-        raise BadValue("reason", f"unknown reason {reason!r}; one of: {', '.join(REASONS)}")
-    return value
-
-
-def effective(verdict: str, auto_label: int) -> tuple[str, int | None]:
-    """(status, label) a pair has after a review with ``verdict``."""
-    if verdict == "accept":
-        return "accept", auto_label
-    if verdict == "flip":
-        return "flip", 1 - auto_label
-    if verdict in ("ambiguous", "exclude"):
-        return verdict, None
-    if verdict == "reset":
-        return "auto", auto_label
-    raise BadValue("verdict", f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
+from ..verdicts import effective, normalise_reason
+from .models import Image, Pair, Person, Review, Source
 
 
 def default_reviewer() -> str:

@@ -1,0 +1,174 @@
+"""The evented desk model (wsp_core.desk): the rules of the Pairs tab, driven without Qt."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from conftest import import_samples
+from wsp_core.desk import Desk, PairState, View
+from wsp_core.store import add_review, open_store, pair_history
+from wsp_core.store.browse import PairFilter, load_queue, pair_rows
+
+
+@pytest.fixture
+def store(db):
+    import_samples(db, "coco", "crowdpose")
+    with open_store(db) as st:
+        yield st
+
+
+class Recorder:
+    def __init__(self, desk: Desk) -> None:
+        self.events: list[tuple[str, object]] = []
+        desk.subscribe(lambda event, payload: self.events.append((event, payload)))
+
+    def of(self, kind: str) -> list:
+        return [p for e, p in self.events if e == kind]
+
+
+class HeldWriter:
+    """A writer whose reviews wait until released (the app's writer thread, slowed down)."""
+
+    def __init__(self, store, reviewer="ana") -> None:
+        self.store, self.reviewer, self.held = store, reviewer, []
+
+    @property
+    def pending(self) -> int:
+        return len(self.held)
+
+    def submit(self, pair_id, verdict, reason, note) -> None:
+        self.held.append((pair_id, verdict, reason, note))
+
+    def flush(self, timeout=None) -> bool:
+        for review in self.held:
+            add_review(self.store, *review, self.reviewer)
+        self.held.clear()
+        return True
+
+
+def test_open_announces_sources_queue_and_the_first_pair(store):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(store)
+    kinds = [e for e, _ in seen.events]
+    assert kinds[:3] == ["sources", "queue", "pair"]
+    queue = seen.of("queue")[-1]
+    assert len(queue) == 13 and desk.current == int(queue.ids[0])
+    assert seen.of("pair")[-1].pair_id == desk.current
+    assert set(desk.sources()) == {"test_coco", "test_crowdpose"}
+
+
+def test_a_verdict_is_written_announced_and_the_cursor_moves_on(store):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(store)
+    first, second = (int(i) for i in desk.queue.ids[:2])
+    auto = pair_rows(store, [first])[0]["auto_label"]
+    desk.review("flip", "stairs")
+    state = seen.of("state")[-1]
+    assert state == PairState(first, "flip", "stairs", 1 - auto)
+    assert desk.current == second and seen.of("pair")[-1].pair_id == second
+    assert pair_rows(store, [first])[0]["status"] == "flip"  # DirectWriter: committed
+    assert [r["verdict"] for r in pair_history(store, first)] == ["flip"]
+    assert desk.queue.reviewed() == 1
+
+
+def test_the_pair_shows_its_own_review_while_it_is_still_on_its_way(store):
+    desk = Desk("ana")
+    writer = HeldWriter(store)
+    desk.attach(store, writer)
+    desk.set_view(View())
+    first = desk.current
+    auto = desk.detail.auto_label
+    desk.review("exclude")
+    desk.previous()
+    assert pair_rows(store, [first])[0]["status"] == "auto"  # not yet in the store
+    assert desk.detail.pair_id == first
+    assert (desk.detail.status, desk.detail.label) == ("exclude", None)
+    writer.flush()
+    desk.show_current()
+    assert desk.detail.status == "exclude" and desk.detail.auto_label == auto
+
+
+def test_next_unreviewed_skips_pairs_with_a_verdict(store):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(store)
+    ids = [int(i) for i in desk.queue.ids]
+    add_review(store, ids[1], "accept")
+    add_review(store, ids[2], "flip")
+    desk.refresh()
+    assert desk.current == ids[0]
+    assert desk.next_unreviewed() and desk.current == ids[3]
+    desk.go(len(ids) - 1)
+    assert not desk.next_unreviewed() and desk.current == ids[-1]
+    assert seen.of("message")[-1] == "no unreviewed pair after this one in the queue"
+
+
+def test_a_new_filter_keeps_the_pair_and_a_bad_one_says_why(store):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(store)
+    crowd = int(load_queue(store, PairFilter(sources=("test_crowdpose",))).ids[0])
+    assert desk.go_to_pair(crowd)
+    desk.set_view(View(PairFilter(sources=("test_crowdpose",))))
+    assert len(desk.queue) == 1 and desk.current == crowd
+    desk.set_view(View(PairFilter(delta_s_min=2.0, delta_s_max=1.0)))
+    assert len(desk.queue) == 0 and desk.current is None and desk.detail is None
+    assert "the range is empty" in seen.of("error")[-1]
+    assert seen.of("pair")[-1] is None
+
+
+def test_undo_of_a_pair_another_curator_changed_is_refused(store):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(store)
+    first = desk.current
+    desk.review("flip")
+    add_review(store, first, "exclude", reviewer="ben")  # a later verdict by another curator
+    assert desk.undo() is None
+    assert seen.of("message")[-1].startswith("not undone:")
+    assert desk.current == first and desk.detail.status == "exclude"
+    assert seen.of("state")[-1].status == "exclude"
+    assert pair_rows(store, [first])[0]["status"] == "exclude"  # ben's verdict stands
+    assert desk.undo() is None and seen.of("message")[-1] == "nothing to undo"
+
+
+def test_undo_and_redo_restore_and_rewrite(store):
+    desk = Desk("ana")
+    desk.open(store)
+    first = desk.current
+    desk.review("accept")
+    assert desk.undo().pair_id == first and desk.current == first
+    assert desk.detail.status == "auto"
+    assert desk.redo().pair_id == first and desk.detail.status == "accept"
+    assert [r["verdict"] for r in pair_history(store, first)] == ["accept", "reset", "accept"]
+
+
+def test_statistics_read_the_qa_sample_whatever_the_queue(store):
+    desk = Desk("ana")
+    desk.open(store, View(kind="qa"))
+    qa_ids = [int(i) for i in desk.queue.ids]
+    assert desk.qa_queue() is desk.queue
+    desk.review("accept")
+    desk.review("flip")
+    desk.set_view(View(PairFilter(statuses=("auto",)), kind="order"))
+    qa = desk.qa_queue()
+    assert qa.kind == "qa" and [int(i) for i in qa.ids] == qa_ids  # statuses ignored
+    estimate = desk.statistics()["qa"]
+    assert (estimate["sample"], estimate["right"], estimate["wrong"]) == (2, 1, 1)
+    assert "reviewed 0 / 11" in desk.progress_text()  # the two reviewed left this queue
+
+
+def test_the_pair_detail_is_frozen_and_derives_its_label(store):
+    desk = Desk("ana")
+    desk.open(store)
+    detail = desk.detail
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        detail.status = "flip"  # type: ignore[misc]
+    flipped = detail.with_state("flip", "hugging")
+    assert flipped.label == 1 - detail.auto_label and flipped.reason == "hugging"
+    assert detail.with_state("auto", "hugging").reason is None
+    assert detail.with_state("ambiguous", None).label is None

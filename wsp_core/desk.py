@@ -1,0 +1,319 @@
+"""The curator's desk as a model: the store, the queue, the review session and the current pair,
+with events (napari's habit, as :class:`wsp_app.scene.SceneModel`: the model never calls a view).
+
+Qt-free. The Pairs tab subscribes and draws; a test or a script drives the same rules directly:
+which queue a filter gives, where the cursor goes, what "next unreviewed" means, which QA sample
+the statistics use, and what a pair looks like while its review is still on its way to the store.
+
+Events (``listener(event, payload)``):
+
+- ``"sources"``: the sources and checkpoints of the store changed (payload: True for a store
+  just opened, False when read again),
+- ``"queue"``: a new queue (payload: the :class:`Queue`),
+- ``"pair"``: the current pair to show (payload: a :class:`PairDetail`, or None),
+- ``"state"``: a pair's review state changed (payload: :class:`PairState`),
+- ``"message"``: a line for the status bar (payload: str),
+- ``"error"``: something the curator must read (payload: str).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .curation import ReviewSession, Step
+from .errors import ReviewConflict, WspError
+from .store import browse
+from .store.browse import PairDetail, PairFilter, Queue
+from .store.db import Store
+from .store.queries import add_review, pair_history
+from .verdicts import STATUSES, label_for
+
+Listener = Callable[[str, Any], None]
+
+
+class ReviewWriter(Protocol):
+    """Where the desk's verdicts go: at once (:class:`DirectWriter`) or through a thread that
+    never blocks a key press (the app's writer)."""
+
+    @property
+    def pending(self) -> int: ...
+
+    def submit(self, pair_id: int, verdict: str, reason: str | None,
+               note: str | None) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+
+class DirectWriter:
+    """Each review is committed before ``submit`` returns (scripts, tests, the CLI)."""
+
+    pending = 0
+
+    def __init__(self, store: Store, reviewer: str | None = None) -> None:
+        self.store, self.reviewer = store, reviewer
+
+    def submit(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> None:
+        add_review(self.store, pair_id, verdict, reason, note, self.reviewer)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class PairState:
+    """A pair's review state as the desk now knows it (the list row shows it)."""
+
+    pair_id: int
+    status: str
+    reason: str | None
+    label: int | None
+
+
+@dataclass(frozen=True)
+class View:
+    """What the curator asked to see: a filter, a queue kind, the checkpoint whose scores
+    the queue and the pair show."""
+
+    filter: PairFilter = PairFilter()
+    kind: str = "order"
+    checkpoint: str | None = None
+
+
+class Desk:
+    """One curator's desk on one store at a time."""
+
+    def __init__(self, reviewer: str | None = None) -> None:
+        self.reviewer = reviewer
+        self.store: Store | None = None
+        self.index: browse.PairIndex | None = None
+        self.session: ReviewSession | None = None
+        self.writer: ReviewWriter | None = None
+        self.view = View()
+        self.detail: PairDetail | None = None
+        self._listeners: list[Listener] = []
+
+    # -- events ---------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: str, payload: Any = None) -> None:
+        for listener in list(self._listeners):
+            listener(event, payload)
+
+    # -- the store ------------------------------------------------------------------------
+    def open(self, store: Store, view: View = View(), pair_id: int | None = None,
+             writer: ReviewWriter | None = None) -> None:
+        """Show a store (the caller opened it and closes it) through ``view``; ``pair_id``
+        puts the cursor on that pair when the queue holds it; ``writer`` defaults to
+        :class:`DirectWriter`."""
+        self.attach(store, writer)
+        self.set_view(view, pair_id)
+
+    def attach(self, store: Store, writer: ReviewWriter | None = None) -> None:
+        """Take a store with an empty queue and announce its sources and checkpoints (a view
+        that lists them picks its filter from them, then calls :meth:`set_view`)."""
+        self.store = store
+        self.writer = writer or DirectWriter(store, self.reviewer)
+        self.index = browse.PairIndex(store)
+        self.session = ReviewSession(store, Queue.empty(), writer=self.writer.submit,
+                                     reviewer=self.reviewer, index=self.index)
+        self._emit("sources", True)
+
+    def close(self) -> None:
+        """Forget the store (the caller flushed and closed its writer)."""
+        self.store = self.index = self.session = self.writer = self.detail = None
+        self._emit("queue", Queue.empty())
+        self._emit("pair", None)
+
+    @property
+    def is_open(self) -> bool:
+        return self.session is not None
+
+    def sources(self) -> list[str]:
+        return list(self.index.sources) if self.index is not None else []
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        return browse.checkpoints(self.store) if self.store is not None else []
+
+    def set_view(self, view: View, pair_id: int | None = None) -> None:
+        """A new filter, queue kind or checkpoint: a new queue, staying on the current pair
+        when the same kind of queue holds it (:meth:`ReviewSession.replace_queue`), or on
+        ``pair_id`` when given and held."""
+        self.view = view
+        if not self.is_open:
+            return
+        queue = self._load_queue()
+        self.session.replace_queue(queue)
+        if pair_id is not None:
+            self.session.go_to_pair(pair_id)
+        self._emit("queue", queue)
+        self.show_current()
+
+    def refresh(self) -> None:
+        """Read the store again: what other processes wrote (an import, a score job, another
+        curator's verdicts) shows."""
+        if not self.is_open:
+            return
+        self.index.reload()
+        self._emit("sources", False)
+        self.set_view(self.view)
+
+    def _load_queue(self) -> Queue:
+        try:
+            return self.index.queue(self.view.filter, self.view.kind, self.view.checkpoint)
+        except WspError as e:
+            self._emit("error", str(e))
+            return Queue.empty()
+
+    @property
+    def queue(self) -> Queue:
+        return self.session.queue if self.session is not None else Queue.empty()
+
+    # -- the current pair -----------------------------------------------------------------
+    @property
+    def current(self) -> int | None:
+        return self.session.current if self.session is not None else None
+
+    @property
+    def position(self) -> int:
+        return self.session.position if self.session is not None else 0
+
+    def show_current(self) -> None:
+        """Read the current pair from the store and announce it. While this desk's review of
+        it is still on its way to the store, the pair shows that review's state."""
+        pair = self.current
+        if pair is None:
+            self.detail = None
+        else:
+            detail = browse.pair_detail(self.store, pair, self.view.checkpoint)
+            own = self.session.own_state(pair) if self.writer.pending else None
+            self.detail = detail.with_state(*own) if own is not None else detail
+        self._emit("pair", self.detail)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every review of the current pair, oldest first."""
+        return pair_history(self.store, self.current) if self.current is not None else []
+
+    def upcoming_images(self, count: int) -> list[str]:
+        """The image files of the next ``count`` pairs of the queue (to read ahead)."""
+        if not self.is_open:
+            return []
+        start = self.position + 1
+        ids = self.queue.ids[start:start + count]
+        paths = browse.image_paths(self.store, ids)
+        return [paths[int(i)] for i in ids if int(i) in paths]
+
+    # -- moving ---------------------------------------------------------------------------
+    def go(self, position: int) -> None:
+        if self.is_open:
+            self.session.go(position)
+            self.show_current()
+
+    def next(self) -> None:
+        self.go(self.position + 1)
+
+    def previous(self) -> None:
+        self.go(self.position - 1)
+
+    def first(self) -> None:
+        self.go(0)
+
+    def go_to_pair(self, pair_id: int) -> bool:
+        """Put the cursor on a pair; False (and no move) when the queue does not hold it."""
+        if not self.is_open or not self.session.go_to_pair(pair_id):
+            return False
+        self.show_current()
+        return True
+
+    def next_unreviewed(self) -> bool:
+        """Go to the first pair after the cursor that has no verdict; False (with a message)
+        when there is none."""
+        if not self.is_open:
+            return False
+        start = self.position + 1
+        later = (self.queue.status[start:] == STATUSES.index("auto")).nonzero()[0]
+        if not len(later):
+            self._emit("message", "no unreviewed pair after this one in the queue")
+            return False
+        self.go(start + int(later[0]))
+        return True
+
+    # -- reviewing ------------------------------------------------------------------------
+    def review(self, verdict: str, reason: str | None = None) -> Step | None:
+        """A verdict on the pair under the cursor (the one shown), then the next pair."""
+        if self.current is None:
+            return None
+        step = self.session.review(verdict, reason)
+        self._show_step(step.pair_id)
+        return step
+
+    def annotate(self, note: str) -> Step | None:
+        """A note on the pair under the cursor; its verdict stays."""
+        if self.current is None or not note.strip():
+            return None
+        step = self.session.annotate(note.strip())
+        self._show_step(step.pair_id)
+        return step
+
+    def undo(self) -> Step | None:
+        return self._replay("undo")
+
+    def redo(self) -> Step | None:
+        return self._replay("redo")
+
+    def _replay(self, which: str) -> Step | None:
+        """Undo or redo: the verdicts on their way are committed first, then the session
+        writes on condition that nobody changed the pair since (else it says whose verdict
+        stands)."""
+        if not self.is_open:
+            return None
+        if not self.writer.flush(timeout=10.0):
+            self._emit("message", f"not {which}ne: the store is busy; try again")
+            return None
+        try:
+            step = getattr(self.session, which)()
+        except ReviewConflict as e:
+            if self.current is not None:
+                self._show_step(self.current)
+            self._emit("message", f"not {which}ne: {e.problem}")
+            return None
+        if step is None:
+            self._emit("message", f"nothing to {which}")
+            return None
+        self._show_step(step.pair_id)
+        return step
+
+    def _show_step(self, pair_id: int) -> None:
+        """A pair's state changed: announce it (for the list), then show the current pair."""
+        auto = self.index.auto_label_of(pair_id)
+        if auto is not None:
+            status, reason = self.session.state(pair_id)
+            self._emit("state", PairState(pair_id, status, reason, label_for(status, auto)))
+        self.show_current()
+
+    # -- statistics -----------------------------------------------------------------------
+    def qa_queue(self) -> Queue:
+        """The QA sample the accuracy estimate is read from: the queue itself when it is the
+        QA queue of every status, else the QA queue of the same filter (reviewed pairs are the
+        sample, so the filter's status choice is ignored)."""
+        queue = self.queue
+        if queue.kind == "qa" and not self.view.filter.statuses:
+            return queue
+        return browse.load_qa(self.store, self.view.filter, self.view.checkpoint, self.index)
+
+    def statistics(self) -> dict[str, Any]:
+        """What the Statistics panel draws: the queue, the review activity, the QA estimate."""
+        return {"queue": self.queue, "activity": browse.review_activity(self.store),
+                "qa": browse.qa_estimate(self.qa_queue())}
+
+    def progress_text(self) -> str:
+        """One line: how far the curator is in the queue, and whether everything is saved."""
+        if not self.is_open:
+            return "no store open"
+        queue, pending = self.queue, self.writer.pending
+        text = (f"reviewed {queue.reviewed():,} / {len(queue):,}   ·   "
+                f"position {self.position + 1 if len(queue) else 0:,} / {len(queue):,}"
+                f"   ·   queue: {browse.QUEUES[queue.kind]}")
+        return text + (f"   ·   saving {pending}…" if pending else "   ·   all saved")
