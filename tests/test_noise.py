@@ -10,7 +10,7 @@ from wsp_core.evaluate.ranking import precision_at, recall_at, roc_auc
 from wsp_core.skeleton import CANONICAL, COCO
 from wsp_core.store import import_source, label_source, open_store
 from wsp_core.formats import read_source
-from wsp_core.synth.noise import noise_report
+from wsp_core.evaluate.noise import noise_report
 
 
 def test_roc_auc_by_hand():

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLineEdit, QWidget)
 
 from wsp_core.store.browse import QUEUES, PairFilter
-from wsp_core.store.models import REASONS, STATUSES
+from wsp_core.verdicts import REASONS, STATUSES
 
 from .actions import REASON_TEXT
 

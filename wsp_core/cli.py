@@ -370,7 +370,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_noise_report(args: argparse.Namespace) -> int:
     from .store import open_store
-    from .synth.noise import format_noise_report, noise_report
+    from .evaluate.noise import format_noise_report, noise_report
 
     with open_store(args.db, create=False) as store:
         report = noise_report(store, args.source)

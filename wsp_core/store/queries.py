@@ -277,6 +277,20 @@ _LINE = ('{"pair_id":%d,"source":%s,"image":%s,"width":%d,"height":%d,"a":%s,"b"
          '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s}\n')
 
 
+def mcpc_persons(store: Store) -> Iterator[dict[str, Any]]:
+    """Every MCPC person, in id order, with its image and source format (fine-tuning's MTS
+    rows): person_id, keypoints, bbox [x, y, w, h], images_dir, file_name, format."""
+    query = (select(Person.id, Person.keypoints, Person.bbox_x, Person.bbox_y, Person.bbox_w,
+                    Person.bbox_h, Image.file_name, Source.images_dir, Source.format)
+             .join(Image, Image.id == Person.image_id)
+             .join(Source, Source.id == Image.source_id).where(Person.mcpc == 1)
+             .order_by(Person.id))
+    with store.read() as session:
+        for pid, kp, x, y, w, h, file_name, images_dir, fmt in session.execute(query):
+            yield {"person_id": pid, "keypoints": kp, "bbox": [x, y, w, h],
+                   "images_dir": images_dir, "file_name": file_name, "format": fmt}
+
+
 def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterator[str]:
     """The export's JSON lines, built from plain rows without decoding the stored keypoints
     (the same objects as ``iter_export``'s, compactly written; a test checks they agree).

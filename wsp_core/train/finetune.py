@@ -52,28 +52,23 @@ ID_2D = 1_000_000_000
 
 def _write_2d_rows(db: Path, f) -> int:
     """MTS: every MCPC person of the store as a 2D sample (Human3.6M joints it has, no depth)."""
-    from sqlalchemy import select
-
     from ..skeleton import FORMAT_JOINT_SETS, to_canonical
     from ..store import open_store
-    from ..store.models import Image, Person, Source
+    from ..store.queries import mcpc_persons
 
     count = 0
-    with open_store(db, create=False) as store, store.read() as session:
-        query = (select(Person, Image.file_name, Source.images_dir, Source.format)
-                 .join(Image, Image.id == Person.image_id)
-                 .join(Source, Source.id == Image.source_id).where(Person.mcpc == 1))
-        for person, file_name, images_dir, fmt in session.execute(query):
-            kp = to_canonical(np.asarray(person.keypoints, dtype=np.float64),
-                              FORMAT_JOINT_SETS[fmt], names=H36M.canonical)
+    with open_store(db, create=False) as store:
+        for person in mcpc_persons(store):
+            kp = to_canonical(np.asarray(person["keypoints"], dtype=np.float64),
+                              FORMAT_JOINT_SETS[person["format"]], names=H36M.canonical)
             if (kp[:, 2] > 0).sum() < 6:
                 continue
             f.write(json.dumps({
-                "sample_id": ID_2D + person.id, "kind": "2d", "split": "train",
-                "image": str(Path(images_dir) / file_name),
-                "box": [person.bbox_x, person.bbox_y, person.bbox_w, person.bbox_h],
-                "joints_img": np.round(kp[:, :2], 2).tolist(), "visible": (kp[:, 2] > 0).tolist(),
-                "action": "2d"}, separators=(",", ":")) + "\n")
+                "sample_id": ID_2D + person["person_id"], "kind": "2d", "split": "train",
+                "image": str(Path(person["images_dir"]) / person["file_name"]),
+                "box": person["bbox"], "joints_img": np.round(kp[:, :2], 2).tolist(),
+                "visible": (kp[:, 2] > 0).tolist(), "action": "2d"},
+                separators=(",", ":")) + "\n")
             count += 1
     return count
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from ..errors import StoreError
-from ..evaluate.ranking import precision_at, recall_at, roc_auc
-from ..skeleton import FORMAT_JOINT_SETS
 from ..perspective.joints import perspective_joints
 from ..perspective.scale import head_length, proxy_head_length, scale_gap
+from ..skeleton import FORMAT_JOINT_SETS
+from ..store import truth
 from ..store.db import Store
-from ..store.models import Image, Pair, Person, Prediction, Source
-from .body import NOT_STANDING
+from ..synth.body import NOT_STANDING
+from .ranking import precision_at, recall_at, roc_auc
 
 CAUSES = ("hugging", "raised_ground", "sitting_lying", "cut_off", "none")
 SCORES = ("hug", "size_conflict", "knee_line", "suspicion")
@@ -35,53 +33,35 @@ DELTA_S_BINS = ((0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 1.0001))
 
 def noise_report(store: Store, source: str | None = None) -> dict[str, Any]:
     """The report for every source with 3D truth (or the one named)."""
-    with store.read() as session:
-        query = select(Source).order_by(Source.id)
-        if source is not None:
-            query = query.where(Source.name == source)
-        sources = session.scalars(query).all()
-        if source is not None and not sources:
-            raise StoreError(store.path, f"no source named {source!r}")
-        reports = [r for r in (_source_report(session, s) for s in sources) if r is not None]
+    reports = [r for r in (_source_report(store, s) for s in truth.sources(store, source))
+               if r is not None]
     if not reports:
         raise StoreError(store.path, "no source with 3D truth (import a synthetic world with "
                                      "'wsp-core import --format synth')")
     return {"store": str(store.path), "sources": reports}
 
 
-def _rows(session, source_id: int):
-    pa, pb = aliased(Person), aliased(Person)
-    return session.execute(
-        select(Pair.auto_label, Pair.label, Pair.delta_s, Pair.hug, Pair.size_conflict,
-               Pair.knee_line, Pair.suspicion, pa.keypoints_cam, pb.keypoints_cam, pa.extra,
-               pb.extra, pa.keypoints, pb.keypoints, Image.intrinsics, pa.id, pb.id, Pair.id)
-        .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
-        .join(Image, Image.id == Pair.image_id)
-        .where(Pair.source_id == source_id, pa.keypoints_cam.is_not(None),
-               pb.keypoints_cam.is_not(None))).all()
-
-
-def _source_report(session, src: Source) -> dict[str, Any] | None:
-    joint_set = FORMAT_JOINT_SETS.get(src.format)
+def _source_report(store: Store, src: dict[str, Any]) -> dict[str, Any] | None:
+    joint_set = FORMAT_JOINT_SETS.get(src["format"])
     if joint_set is None or not joint_set.has("pelvis"):
         return None
-    rows = _rows(session, src.id)
-    if not rows:
+    col = truth.truth_pairs(store, src["id"])
+    if not col["pair_id"]:
         return None
     pelvis = joint_set.index("pelvis")
-    col = list(zip(*rows))
-    depth_a = np.array([cam[pelvis][2] for cam in col[7]])
-    depth_b = np.array([cam[pelvis][2] for cam in col[8]])
-    auto = np.array(col[0])
+    depth_a = np.array([cam[pelvis][2] for cam in col["cam_a"]])
+    depth_b = np.array([cam[pelvis][2] for cam in col["cam_b"]])
+    auto = np.array(col["auto_label"])
     true = (depth_a < depth_b).astype(int)
     wrong = auto != true
-    causes = _causes(col[9], col[10])
-    delta_s = np.array([np.nan if v is None else v for v in col[2]], dtype=float)
-    scores = {name: np.array(col[3 + k], dtype=float) for k, name in enumerate(SCORES)}
-    effective = np.array([-1 if v is None else v for v in col[1]])
+    causes = _causes(col["extra_a"], col["extra_b"])
+    delta_s = np.array([np.nan if v is None else v for v in col["delta_s"]], dtype=float)
+    scores = {name: np.array(col[name], dtype=float) for name in SCORES}
+    effective = np.array([-1 if v is None else v for v in col["label"]])
     used = effective >= 0
+    pair_ids = np.array(col["pair_id"])
     return {
-        "source": src.name, "format": src.format, "pairs": len(rows),
+        "source": src["name"], "format": src["format"], "pairs": len(pair_ids),
         "wrong": int(wrong.sum()), "wrong_rate": _rate(wrong),
         "depth_gap_m_median_of_wrong": _median(np.abs(depth_a - depth_b)[wrong] / 1000.0),
         "by_cause": {c: _count(wrong[causes[c]]) for c in CAUSES},
@@ -90,12 +70,14 @@ def _source_report(session, src: Source) -> dict[str, Any] | None:
         | {"unknown": _count(wrong[np.isnan(delta_s)])},
         "scores": {name: _ranking(wrong, s) | _cause_auc(name, causes, s)
                    for name, s in scores.items()},
-        "models": _model_rankings(session, np.array(col[16]), auto, wrong),
+        "models": _model_rankings(truth.scores_of(store, pair_ids), pair_ids, auto, wrong),
         "effective_labels": {"pairs_used": int(used.sum()),
                              "wrong": int((effective[used] != true[used]).sum()),
                              "wrong_rate": _rate(effective[used] != true[used])},
-        "scale_proxy": _proxy_vs_true(joint_set, col[7] + col[8], col[11] + col[12],
-                                      col[13] + col[13], col[14] + col[15]),
+        "scale_proxy": _proxy_vs_true(joint_set, col["cam_a"] + col["cam_b"],
+                                      col["keypoints_a"] + col["keypoints_b"],
+                                      col["intrinsics"] + col["intrinsics"],
+                                      col["person_a"] + col["person_b"]),
     }
 
 
@@ -151,16 +133,14 @@ def _ranking(wrong: np.ndarray, score: np.ndarray) -> dict[str, Any]:
             "recall_top_10pct": recall_at(wrong, score, 0.10)}
 
 
-def _model_rankings(session, pair_ids: np.ndarray, auto: np.ndarray,
+def _model_rankings(rows: list[tuple], pair_ids: np.ndarray, auto: np.ndarray,
                     wrong: np.ndarray) -> dict[str, Any]:
     """How well each model that scored these pairs finds the wrong automatic labels when the
     queue sorts by its disagreement (its probability of the other label; unscored pairs last),
-    over all pairs and over its out-of-sample and in-sample scores apart."""
+    over all pairs and over its out-of-sample and in-sample scores apart. ``rows``: the
+    scores of these pairs (:func:`wsp_core.store.truth.scores_of`)."""
     position = {int(p): k for k, p in enumerate(pair_ids)}
     out: dict[str, Any] = {}
-    rows = session.execute(select(Prediction.checkpoint, Prediction.pair_id, Prediction.prob,
-                                  Prediction.out_of_sample)
-                           .where(Prediction.pair_id.in_(position))).all()
     by_model: dict[str, list] = {}
     for checkpoint, pair_id, prob, oos in rows:
         by_model.setdefault(checkpoint, []).append((position[pair_id], prob, oos))
