@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,14 @@ SAMPLES = Path(os.environ.get("WSP_SAMPLES", ROOT.parent / "shared" / "real-samp
 
 
 def pytest_configure(config) -> None:
-    """PyTorch loads triton (and its own LLVM) lazily, at a first forward pass; loaded after an
+    """The log goes to a folder of the test run, not the user's (inherited by the processes
+    the tests start).
+
+    PyTorch loads triton (and its own LLVM) lazily, at a first forward pass; loaded after an
     OpenGL context on Mesa's llvmpipe (the GUI tests' vispy views) it segfaults on LLVM's
     symbols. Loaded first, both work. The app itself never imports torch (ADR 0009)."""
+    if "WSP_LOG_DIR" not in os.environ:
+        os.environ["WSP_LOG_DIR"] = tempfile.mkdtemp(prefix="wsp-test-logs-")
     try:
         import triton  # noqa: F401
     except Exception:  # noqa: BLE001 - no triton, no clash

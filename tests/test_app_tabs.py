@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from conftest import press, run_cli, sample, saved  # noqa: E402
 from wsp_core.store import open_store  # noqa: E402
@@ -379,3 +379,38 @@ def test_runs_are_compared_curves_overlaid_and_config_differences_marked(
         table.item(table.rowCount() - 1, 0).background().color().name()
     jobs.jobs.clearSelection()
     assert not jobs.compare_runs() and "select one or more training jobs" in jobs.message.text()
+
+
+def test_an_uncaught_exception_is_logged_and_shown_once(window, errors, tmp_path, caplog):
+    """An exception escaping a slot or a thread goes to the log with its traceback; the first
+    of its kind is shown in a dialog naming the log, a repeat only in the status bar."""
+    import threading
+
+    from wsp_app.crash import ExceptionReporter
+
+    win = window()
+    lines: list[str] = []
+    reporter = ExceptionReporter(win, tmp_path / "wsp-studio.log", lines.append)
+    reporter.install()
+    try:
+        def broken():
+            return {}["missing"]
+
+        for _ in range(3):
+            try:
+                broken()
+            except KeyError as e:
+                reporter.excepthook(type(e), e, e.__traceback__)
+        worker = threading.Thread(target=lambda: 1 / 0)
+        worker.start()
+        worker.join()
+        QApplication.processEvents()
+    finally:
+        reporter.uninstall()
+    assert reporter.count == 4
+    logged = [r for r in caplog.records if r.name == "wsp_app.crash"]
+    assert len(logged) == 4 and all(r.exc_info for r in logged)
+    assert len(errors) == 2  # one KeyError, one ZeroDivisionError
+    assert "KeyError: 'missing'" in errors[0] and str(tmp_path / "wsp-studio.log") in errors[0]
+    assert "ZeroDivisionError" in errors[1]
+    assert len(lines) == 4 and lines[-1].startswith("unexpected error: ZeroDivisionError")

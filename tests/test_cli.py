@@ -215,3 +215,32 @@ def test_outputs_in_a_missing_folder_are_refused_before_any_work(tmp_path):
     proc = run_cli("predict", "--ckpt", tmp_path / "any.pt", tmp_path / "p.jpg",
                    "--out", tmp_path, check=False)
     assert_one_line_error(proc, "is a folder; give a file name like pose.json")
+
+
+def test_every_command_is_logged_with_its_refusal_and_no_password(tmp_path, monkeypatch):
+    """wsp-core writes what it did to the rotating log (WSP_LOG_DIR here), a refused input as
+    a warning, and never a password given in a URL."""
+    import logging
+
+    from wsp_core.cli import main
+    from wsp_core.logs import LOG_FILE, redact
+
+    monkeypatch.setenv("WSP_LOG_DIR", str(tmp_path / "logs"))
+    bad = tmp_path / "not-a-store.txt"
+    bad.write_text("hello")
+    try:
+        assert main(["stats", "--db", str(bad)]) == 2
+        for h in logging.getLogger("wsp_core").handlers:
+            h.flush()
+        text = (tmp_path / "logs" / LOG_FILE).read_text()
+    finally:
+        for name in ("wsp_core", "wsp_app"):
+            for h in list(logging.getLogger(name).handlers):
+                if getattr(h, "wsp_log", "").startswith(str(tmp_path)):
+                    logging.getLogger(name).removeHandler(h)
+                    h.close()
+    assert f"wsp-core stats --db {bad}" in text
+    assert "WARNING wsp_core.cli: wsp-core stats refused:" in text and str(bad) in text
+    assert redact("--db postgresql+psycopg://ana:s3cret@db.lab/wsp") == \
+        "--db postgresql+psycopg://ana:***@db.lab/wsp"
+    assert redact("/data/a:b@c.db") == "/data/a:b@c.db"  # not a URL: untouched

@@ -7,8 +7,11 @@ cannot be opened is refused with its reason, and the window opens empty.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -27,18 +30,30 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from wsp_core.logs import setup_logging
+
+    from .crash import ExceptionReporter
     from .window import MainWindow, default_settings
 
+    log_file = setup_logging()
+    log.info("wsp-app started (log: %s)", log_file)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("WSP Studio")
     settings = (QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings
                 else default_settings())
     window = MainWindow(settings, reviewer=args.reviewer)
+    reporter = ExceptionReporter(window, log_file,
+                                 lambda text: window.statusBar().showMessage(text, 15000))
+    reporter.install()
     window.show()
     path = args.db or settings.value("last_store")
     if path and (args.db or Path(path).exists()):
         window.open_store(path)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        reporter.uninstall()
+        log.info("wsp-app ended")
 
 
 if __name__ == "__main__":

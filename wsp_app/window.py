@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
                                QVBoxLayout)
 
 from wsp_core.errors import WspError
+from wsp_core.logs import redact
 from wsp_core.store.db import open_store
 from wsp_core.verdicts import WITH_REASON
 
@@ -21,6 +23,8 @@ from .pairs_tab import PairsTab
 from .photo_tab import PhotoTab
 from .view3d_tab import View3DTab
 from .widgets import readonly_table
+
+log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
 STORE_FILTER = "WSP stores (*.db *.sqlite);;All files (*)"
@@ -144,10 +148,12 @@ class MainWindow(QMainWindow):
         self.jobs.set_store(store)
         self.setWindowTitle(f"WSP Studio: {path.name}")
         self._add_recent(path)
+        log.info("opened store %s", path)
         return True
 
     def _on_job_finished(self, kind: str, status: str) -> None:
         """An import or a scoring job changed the store: show its pairs and predictions."""
+        log.info("job %s %s", kind, status)
         if status == "finished" and kind in ("import", "score") and self.pairs.store is not None:
             self.pairs.refresh()
 
@@ -186,6 +192,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.recent_stores()))
 
     def _show_error(self, message: str) -> None:
+        log.warning("shown: %s", redact(message))
         self.statusBar().showMessage(message, 10000)
         QMessageBox.warning(self, "WSP Studio", message)
 

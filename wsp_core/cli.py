@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +16,9 @@ from typing import Any
 
 from . import __version__
 from .errors import BadValue, InputError, WspError
+from .logs import redact, setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def _add_import(sub) -> None:
@@ -593,15 +598,24 @@ def _check_torch(command: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    setup_logging()
+    log.info("wsp-core %s", redact(shlex.join(sys.argv[1:] if argv is None else map(str, argv))))
     try:
         _check_torch(args.command)
-        return args.func(args)
+        code = args.func(args)
     except WspError as e:
+        log.warning("wsp-core %s refused: %s", args.command, redact(str(e)))
         print(f"wsp-core: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        log.info("wsp-core %s interrupted", args.command)
         print("wsp-core: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        log.exception("wsp-core %s failed", args.command)
+        raise
+    log.info("wsp-core %s ended (exit %s)", args.command, code)
+    return code
 
 
 if __name__ == "__main__":
