@@ -143,9 +143,10 @@ def questions(monkeypatch) -> list[str]:
 
 @pytest.fixture
 def window(qtbot, settings, errors, questions):
-    """``window(db=None)`` makes the real main window (active, so its shortcuts work),
-    optionally with a store open. Every window made is closed and deleted after the test, on
-    this (the GUI) thread, and its garbage collected here too (see wsp_app/gui_gc.py)."""
+    """``window(db=None, keys=None)`` makes the real main window (active, so its shortcuts
+    work), optionally with a store open and a keys file. Every window made is closed and
+    deleted after the test, on this (the GUI) thread, and its garbage collected here too (see
+    wsp_app/gui_gc.py)."""
     import gc
 
     from PySide6.QtCore import QCoreApplication, QEvent
@@ -154,8 +155,8 @@ def window(qtbot, settings, errors, questions):
 
     made = []
 
-    def make(db: Path | None = None):
-        win = MainWindow(settings, reviewer="tester")
+    def make(db: Path | None = None, keys: Path | None = None):
+        win = MainWindow(settings, reviewer="tester", keys=keys)
         made.append(win)
         win.show()
         with qtbot.waitActive(win):  # window shortcuts need the active window

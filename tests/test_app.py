@@ -15,12 +15,13 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from conftest import ROOT, press, saved  # noqa: E402
 from helpers import two_person_coco  # noqa: E402
 from wsp_core.store import check_effective_labels, open_store  # noqa: E402
 from wsp_core.store.browse import load_queue, pair_rows  # noqa: E402
-from wsp_core.store.models import REASONS  # noqa: E402
+from wsp_core.verdicts import REASONS  # noqa: E402
 from wsp_core.store.predictions import write_predictions  # noqa: E402
 from wsp_app.actions import ACTIONS  # noqa: E402
 
@@ -401,3 +402,42 @@ def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot, wi
     assert where == ["MainThread"]
     win.close()
     assert gc.isenabled()
+
+
+def test_a_keys_file_remaps_the_review_keys_and_the_help_shows_them(qtbot, window, db, tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('accept = "J"\nnext = ["L", "Right"]\n')
+    win = window(db, keys=keys)
+    first = win.pairs.session.current
+    press(qtbot, win, Qt.Key.Key_Space)  # Space was accept's; the file took it away
+    assert win.pairs.session.current == first
+    press(qtbot, win, Qt.Key.Key_J)
+    saved(qtbot, win)
+    assert [(r[0], r[1]) for r in reviews(db)] == [(first, "accept")]
+    press(qtbot, win, Qt.Key.Key_L)
+    assert win.pairs.session.position == 2
+    win.show_help()
+    table = win.help_dialog.findChild(type(win.pairs.history).__mro__[1], "shortcuts")
+    rows = {table.item(r, 4).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["accept"] == "J" and rows["next"] == "L, Right" and rows["flip"] == "F"
+    assert str(keys) in win.help_dialog.findChild(QLabel, "keys_file").text()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('flip = "Y"', "the key Y is given to both accept (by default) and flip"),
+    ('accept = "J"\nflip = "j"', "the key J is given to both accept and flip"),
+    ('acept = "J"', "no action named 'acept'"),
+    ('accept = "Ctrl+Bogus"', "'Ctrl+Bogus' is not a key Qt can read"),
+    ('accept = 3', "a key (\"K\") or a list of keys"),
+    ('accept = [', "not a keys file"),
+])
+def test_a_bad_keys_file_is_refused_whole_with_one_line(qtbot, window, errors, tmp_path, text,
+                                                        problem):
+    keys = tmp_path / "keys.toml"
+    keys.write_text(text + "\n")
+    win = window(keys=keys)
+    qtbot.waitUntil(lambda: len(errors) == 1)
+    assert str(keys) in errors[0] and problem in errors[0]
+    assert "the default keys apply" in errors[0] and "\n" not in errors[0]
+    assert [s.toString() for s in win.actions["accept"].shortcuts()] == ["Space", "Y"]
+    assert [s.toString() for s in win.actions["flip"].shortcuts()] == ["F"]

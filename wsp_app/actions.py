@@ -73,8 +73,10 @@ SPECS: dict[str, ActionSpec] = {spec.name: spec for spec in ACTIONS}
 PAIR_GROUPS = ("Review", "Navigate", "View")
 
 
-def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]]) -> dict[str, QAction]:
-    """One QAction per spec, connected to ``handlers[name]`` and added to ``parent``.
+def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]],
+                  keys: dict[str, tuple[str, ...]] | None = None) -> dict[str, QAction]:
+    """One QAction per spec, connected to ``handlers[name]`` and added to ``parent``, on the
+    spec's keys or those ``keys`` gives it (wsp_app/keymap.py).
 
     Raises KeyError when a spec has no handler, so a new shortcut cannot be forgotten.
     """
@@ -82,7 +84,8 @@ def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]]) -> d
     for spec in ACTIONS:
         action = QAction(spec.text, parent)
         action.setObjectName(spec.name)
-        action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
+        shortcuts = keys.get(spec.name, spec.shortcuts) if keys else spec.shortcuts
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
         if spec.help:
             action.setStatusTip(spec.help)
         handler = handlers[spec.name]
@@ -92,7 +95,8 @@ def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]]) -> d
     return actions
 
 
-def help_rows() -> list[tuple[str, str, str, str]]:
-    """(group, keys, action, what it does) for the help dialog."""
-    return [(spec.group, ", ".join(spec.shortcuts), spec.text.replace("&", "").rstrip("…"),
-             spec.help) for spec in ACTIONS]
+def help_rows(keys: dict[str, tuple[str, ...]] | None = None) -> list[tuple[str, ...]]:
+    """(group, keys, action, what it does, name) for the help dialog: the keys in use."""
+    return [(spec.group, ", ".join(keys.get(spec.name, spec.shortcuts) if keys
+                                   else spec.shortcuts),
+             spec.text.replace("&", "").rstrip("…"), spec.help, spec.name) for spec in ACTIONS]

@@ -20,6 +20,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", type=Path, help="the store to open (default: the last one)")
     parser.add_argument("--reviewer", help="the name written with each review "
                                            "(default: the login name)")
+    parser.add_argument("--keys", type=Path,
+                        help="a keys file that remaps the shortcuts (default: keys.toml in the "
+                             "user's configuration folder; see docs/CURATION.md)")
     parser.add_argument("--settings", type=Path,
                         help="an INI file for the window's settings (default: the user's)")
     return parser.parse_args(argv)
@@ -33,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from wsp_core.logs import setup_logging
 
     from .crash import ExceptionReporter
+    from .keymap import keys_file
     from .window import MainWindow, default_settings
 
     log_file = setup_logging()
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("WSP Studio")
     settings = (QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings
                 else default_settings())
-    window = MainWindow(settings, reviewer=args.reviewer)
+    window = MainWindow(settings, reviewer=args.reviewer, keys=args.keys or keys_file())
     reporter = ExceptionReporter(window, log_file,
                                  lambda text: window.statusBar().showMessage(text, 15000))
     reporter.install()

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
@@ -17,6 +17,7 @@ from wsp_core.store.db import open_store
 from wsp_core.verdicts import WITH_REASON
 
 from .actions import ACTIONS, PAIR_GROUPS, build_actions, help_rows
+from .keymap import default_keymap, load_keymap
 from .gui_gc import GuiThreadCollector
 from .jobs_tab import JobsTab
 from .pairs_tab import PairsTab
@@ -35,7 +36,9 @@ def default_settings() -> QSettings:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: QSettings | None = None, reviewer: str | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, reviewer: str | None = None,
+                 keys: Path | None = None) -> None:
+        """``keys``: a keys file (wsp_app/keymap.py); None keeps the default keys."""
         super().__init__()
         self.collector = GuiThreadCollector(self)
         self.collector.start()
@@ -58,7 +61,9 @@ class MainWindow(QMainWindow):
         self.pairs.status_changed.connect(self.status_label.setText)
         self.pairs.error.connect(self._show_error)
         self.jobs.error.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.actions = build_actions(self, self._handlers())
+        self.keys_file = keys
+        self.keys, self.keys_problem = self._load_keys(keys)
+        self.actions = build_actions(self, self._handlers(), self.keys)
         self._build_menus()
         self.tabs.currentChanged.connect(self._enable_pair_actions)
         self._enable_pair_actions()
@@ -85,6 +90,17 @@ class MainWindow(QMainWindow):
                 handlers[spec.name] = lambda v=verdict, r=reason: p.review(v, r)
         return handlers
 
+    def _load_keys(self, path: Path | None) -> tuple[dict, str | None]:
+        """The keys file's keys; a refused file leaves the defaults and says why (shown in the
+        status bar and once in a dialog when the window opens)."""
+        try:
+            return load_keymap(path), None
+        except WspError as e:
+            problem = str(e)
+            log.warning("keys file refused: %s", problem)
+            QTimer.singleShot(0, lambda: self._show_error(f"{problem}; the default keys apply"))
+            return default_keymap(), problem
+
     def _enable_pair_actions(self, _index: int = 0) -> None:
         """Review, navigation and zoom act only while the Pairs tab shows the pair."""
         shown = self.tabs.currentWidget() is self.pairs
@@ -107,14 +123,18 @@ class MainWindow(QMainWindow):
     def show_help(self) -> None:
         dialog = QDialog(self)
         dialog.setWindowTitle("Keyboard shortcuts")
-        rows = help_rows()
-        table = readonly_table(QTableWidget(len(rows), 4),
-                               ("group", "keys", "action", "what it does"))
+        rows = help_rows(self.keys)
+        table = readonly_table(QTableWidget(len(rows), 5),
+                               ("group", "keys", "action", "what it does", "name in keys.toml"))
         table.setObjectName("shortcuts")
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
                 table.setItem(r, c, QTableWidgetItem(value))
         layout = QVBoxLayout(dialog)
+        where = QLabel(self._keys_text())
+        where.setWordWrap(True)
+        where.setObjectName("keys_file")
+        layout.addWidget(where)
         layout.addWidget(table)
         dialog.resize(760, 640)
         self.help_dialog = dialog
@@ -195,6 +215,15 @@ class MainWindow(QMainWindow):
         log.warning("shown: %s", redact(message))
         self.statusBar().showMessage(message, 10000)
         QMessageBox.warning(self, "WSP Studio", message)
+
+    def _keys_text(self) -> str:
+        if self.keys_problem:
+            return f"Default keys: {self.keys_problem}"
+        if self.keys_file is None:
+            return "Default keys."
+        state = "read from" if self.keys_file.exists() else "change them in"
+        return (f"Keys {state} {self.keys_file} (one line per action: name = \"key\" or "
+                "[\"key\", …]; docs/CURATION.md).")
 
     # -- window state ------------------------------------------------------------------------
     def _restore_window(self) -> None:
