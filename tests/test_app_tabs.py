@@ -66,8 +66,9 @@ def test_a_job_runs_to_the_end_with_live_curves_and_its_evaluation_tables(
     assert "RD protocol 1 (by scale gap)" in jobs.result.toPlainText()
     assert "AUC" in jobs.result.toPlainText()
     evals = [j for j in jobs_in_store(db) if j["kind"] == "eval-rd"]
-    # the tab records the kinds that do not record themselves
+    # the command recorded itself in the store it was given (the tab records nothing)
     assert evals and evals[-1]["status"] == "finished"
+    assert evals[-1]["metrics"]  # its --json result
 
 
 def test_cancel_leaves_a_resumable_checkpoint_and_resume_finishes(qtbot, window, db, tmp_path):

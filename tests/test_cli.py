@@ -244,3 +244,32 @@ def test_every_command_is_logged_with_its_refusal_and_no_password(tmp_path, monk
     assert redact("--db postgresql+psycopg://ana:s3cret@db.lab/wsp") == \
         "--db postgresql+psycopg://ana:***@db.lab/wsp"
     assert redact("/data/a:b@c.db") == "/data/a:b@c.db"  # not a URL: untouched
+
+
+def test_every_command_given_a_store_records_its_own_job(store_with_coco, tmp_path):
+    """Whoever runs it (a terminal here), a command given --db leaves its row in that store's
+    jobs table when it ends well: its words, its start and end, its --json result. A refused
+    command leaves the store exactly as it was."""
+    from wsp_core.store.jobs import list_jobs
+
+    db = store_with_coco
+    run_cli("stats", "--db", db, "--json")
+    run_cli("export", "--db", db, "--out", tmp_path / "pairs.jsonl")
+    before = snapshot(db)
+    assert_one_line_error(run_cli("review", "--db", db, "--pair", 999, "--verdict", "flip",
+                                  check=False), "pair 999 does not exist")
+    assert snapshot(db) == before
+    with open_store(db) as st:
+        jobs = list_jobs(st)
+    assert [j["kind"] for j in jobs] == ["import", "stats", "export"]  # import made the store
+    stats = jobs[1]
+    assert stats["status"] == "finished" and stats["run_dir"] is None
+    assert stats["metrics"]["sources"][0]["name"] == "coco"
+    with open_store(db) as st, st.read() as session:
+        from sqlalchemy import text
+
+        argv, started, finished = session.execute(text(
+            "SELECT config, started_at, finished_at FROM jobs WHERE id = :i"),
+            {"i": stats["id"]}).one()
+    assert json.loads(argv)["argv"] == ["stats", "--db", str(db), "--json"]
+    assert started <= finished

@@ -113,3 +113,49 @@ def test_job_results_are_formatted_without_torch():
                           timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_forms_are_the_cli_parser_s_options_and_their_commands_parse():
+    """The Jobs tab's forms come from the CLI's own parser: every option of each command is a
+    field (but those the launcher sets), every hint names a real option, and a filled form's
+    command is one the CLI accepts."""
+    import argparse
+
+    from wsp_core.launch import FORM_HINTS, JOB_KINDS, LAUNCHER_OPTIONS, form_fields
+    from wsp_core.parser import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for kind in JOB_KINDS:
+        options = {o for a in commands.choices[kind]._actions for o in a.option_strings[-1:]
+                   if a.option_strings and not set(a.option_strings) & set(LAUNCHER_OPTIONS)}
+        fields = form_fields(kind)
+        assert {f.flag for f in fields} == options, kind
+        names = {f.name for f in fields}
+        assert set(FORM_HINTS.get(kind, {})) <= names, kind
+        values = {f.name: ("x.db" if f.kind in ("file", "dir", "text") else
+                           f.choices[0] if f.kind == "choice" else "1")
+                  for f in fields if f.required}
+        if kind == "eval-3d":
+            values["ckpt"] = "r/last.pt"
+        args = parser.parse_args(job_command(kind, values)[3:])
+        assert args.command == kind
+    assert all(set(h) <= {n for k in JOB_KINDS for n in (f.name for f in form_fields(k))}
+               for h in [FORM_HINTS["*"]])
+
+
+def test_switches_one_of_groups_and_the_parser_defaults():
+    argv = job_command("eval-3d", {"ckpt": "r/last.pt", "data": "synth:w",
+                                   "no_flip_test": "true", "batch": "32"})
+    assert "--no-flip-test" in argv and "--batch" not in argv  # 32 is the command's default
+    assert "--protocol" not in argv                             # the command's own default
+    with pytest.raises(BadValue, match="checkpoint or predictions: one of them is required"):
+        job_command("eval-3d", {"data": "synth:w"})
+    with pytest.raises(BadValue, match="give only one of them"):
+        job_command("eval-3d", {"ckpt": "a.pt", "pred": "p.json", "data": "synth:w"})
+    argv = job_command("import", {"db": "s.db", "ann": "a.json", "images": "i",
+                                  "format": "coco", "strict": "yes", "update": ""})
+    assert "--strict" in argv and "--update" not in argv
+    with pytest.raises(BadValue, match="format: 'cocoa' is not one of"):
+        job_command("import", {"db": "s.db", "ann": "a.json", "images": "i", "format": "cocoa"})
+    assert "--preset" in job_command("pretrain", {"db": "s", "out": "o", "preset": "my.toml"})

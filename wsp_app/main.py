@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wsp_app.main")  # also when run as __main__ (python -m)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

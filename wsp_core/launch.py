@@ -8,79 +8,120 @@ Qt-free: the tab builds the command here, runs it with QProcess, and feeds every
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import BadValue
 from .formats import FORMATS
+from .parser import PROTOCOLS, build_parser
 from .progress import step_losses
 
 PRESETS = ("smoke", "cpu-small", "paper")
-PROTOCOLS = ("subject1", "subject2", "cross-action", "all")
+#: The commands the Jobs tab launches, in its menu's order.
+JOB_KINDS = ("synth", "import", "pretrain", "finetune", "eval-rd", "eval-3d", "score")
+#: Options the launcher sets itself (--progress jsonl or --json; the Resume button).
+LAUNCHER_OPTIONS = ("--help", "--json", "--progress", "--resume")
+#: Kinds that train: they print --progress jsonl events, stop gracefully and resume.
+TRAINING = ("pretrain", "finetune")
 
 
 @dataclass(frozen=True)
 class Field:
-    """One input of a job's form, and the flag it becomes."""
+    """One input of a job's form, and the flag it becomes (one option of the command)."""
 
     name: str
     label: str
-    kind: str            # file, dir, int, text, choice, sets (KEY=VALUE words)
+    kind: str            # file, dir, int, float, text, choice, switch, sets (KEY=VALUE words)
     flag: str
     default: str = ""
     required: bool = False
     choices: tuple[str, ...] = ()
     help: str = ""
+    #: a choice that also takes a file (a preset's TOML)
+    editable: bool = False
+    #: the option's default in the parser: a value equal to it is not passed
+    parser_default: str = ""
+    #: a required one-of group (eval-3d: checkpoint or predictions), named for people
+    one_of: str = ""
 
 
-def _db(required: bool = True) -> Field:
-    return Field("db", "store", "file", "--db", required=required,
-                 help="the label store (the one open in the app by default)")
-
-
-def _preset() -> Field:
-    return Field("preset", "preset", "choice", "--preset", "cpu-small", True, PRESETS)
-
-
-def _sets() -> Field:
-    return Field("set", "overrides", "sets", "--set",
-                 help="KEY=VALUE words, e.g. epochs=2 max_pairs=256")
-
-
-KINDS: dict[str, tuple[Field, ...]] = {
-    "synth": (Field("out", "output folder", "dir", "--out", required=True),
-              Field("images", "images", "int", "--images", "200", True),
-              Field("seed", "seed", "int", "--seed", "0")),
-    "import": (_db(), Field("format", "format", "choice", "--format", "synth", True,
-                            tuple(FORMATS)),
-               Field("ann", "annotations", "file", "--ann", required=True),
-               Field("images", "image folder", "dir", "--images", required=True),
-               Field("name", "source name", "text", "--name")),
-    "pretrain": (_db(), Field("out", "run folder", "dir", "--out", required=True), _preset(),
-                 _sets()),
-    "finetune": (Field("data", "3D data", "text", "--data", required=True,
-                       help="FORMAT:PATH, e.g. synth:world"),
-                 Field("init", "start from", "file", "--init",
-                       help="a WSP checkpoint, imagenet (the PoseNet baseline, as the paper) or "
-                            "none (random, not the paper's); empty: the preset's"),
-                 Field("out", "run folder", "dir", "--out", required=True), _preset(),
-                 Field("protocol", "protocol", "choice", "--protocol", "subject1", True,
-                       PROTOCOLS), _sets(), _db(required=False)),
-    "eval-rd": (Field("ckpt", "checkpoint", "file", "--ckpt", required=True),
-                Field("db", "store", "file", "--db",
-                      help="empty: the run's own held-out pairs")),
-    "eval-3d": (Field("ckpt", "checkpoint", "file", "--ckpt", required=True),
-                Field("data", "3D data", "text", "--data", required=True),
-                Field("protocol", "protocol", "choice", "--protocol", "subject1", True,
-                      PROTOCOLS)),
-    "score": (_db(), Field("ckpt", "checkpoint", "file", "--ckpt", required=True)),
+#: What the parser cannot say about an option, for people: its label, a folder (not a file), the
+#: form's default and choices. Keyed by command ("*": every command), then the option's name.
+#: tests/test_launch.py checks that each names an option the command has.
+FORM_HINTS: dict[str, dict[str, dict[str, Any]]] = {
+    "*": {"db": {"label": "store"},
+          "out": {"label": "run folder", "kind": "dir"},
+          "ckpt": {"label": "checkpoint"},
+          "data": {"label": "3D data"},
+          "set": {"label": "overrides", "help": "KEY=VALUE words, e.g. epochs=2 max_pairs=256"},
+          "preset": {"choices": PRESETS, "default": "cpu-small", "editable": True}},
+    "synth": {"out": {"label": "output folder"}, "images": {"default": "200"}},
+    "pretrain": {"db": {"required": True}},
+    "import": {"ann": {"label": "annotations"}, "images": {"label": "image folder", "kind": "dir"},
+               "name": {"label": "source name"},
+               "format": {"default": "synth", "choices": tuple(FORMATS)}},
+    "finetune": {"data": {"required": True}, "init": {"label": "start from", "kind": "file"},
+                 "mts_db": {"label": "MTS store"},
+                 "protocol": {"default": "subject1", "choices": PROTOCOLS}},
+    "eval-3d": {"pred": {"label": "predictions"}, "samples": {"label": "samples file"},
+                "protocol": {"choices": PROTOCOLS}},
+    "score": {"out": {"label": "fold runs folder"}},
 }
-#: Kinds that train: they print --progress jsonl events, stop gracefully and resume.
-TRAINING = ("pretrain", "finetune")
+
+
+def _parser_actions(kind: str) -> list[tuple[argparse.Action, str]]:
+    """The options of command ``kind`` in the CLI's parser, with the name of the required
+    one-of group each belongs to ("" for none)."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = commands.choices[kind]
+    groups = {id(a): " or ".join(_name(x) for x in g._group_actions)
+              for g in command._mutually_exclusive_groups if g.required
+              for a in g._group_actions}
+    return [(a, groups.get(id(a), "")) for a in command._actions
+            if a.option_strings and not set(a.option_strings) & set(LAUNCHER_OPTIONS)]
+
+
+def _name(action: argparse.Action) -> str:
+    return action.option_strings[-1].lstrip("-").replace("-", "_")
+
+
+def _field(kind: str, action: argparse.Action, one_of: str) -> Field:
+    name = _name(action)
+    hints = {**FORM_HINTS["*"].get(name, {}), **FORM_HINTS.get(kind, {}).get(name, {})}
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction,
+                           argparse._StoreConstAction)):
+        field_kind, parser_default = "switch", ""
+    else:
+        field_kind = ("sets" if isinstance(action, argparse._AppendAction) else
+                      "choice" if action.choices else
+                      "int" if action.type is int else "float" if action.type is float else
+                      "file" if action.type is Path else "text")
+        parser_default = "" if action.default in (None, [], argparse.SUPPRESS) \
+            else str(action.default)
+    choices = tuple(hints.get("choices", action.choices or ()))
+    return Field(name, hints.get("label", name.replace("_", " ")),
+                 hints.get("kind", "choice" if choices else field_kind),
+                 action.option_strings[-1], hints.get("default", parser_default),
+                 bool(hints.get("required", action.required)), choices,
+                 hints.get("help", action.help or ""),
+                 bool(hints.get("editable", False)), parser_default, one_of)
+
+
+def form_fields(kind: str) -> tuple[Field, ...]:
+    """The form of a job kind: one field per option of the command (the launcher's own options
+    left out), in the parser's order."""
+    if kind not in JOB_KINDS:
+        raise BadValue("job kind", f"unknown job kind {kind!r}; one of: {', '.join(JOB_KINDS)}")
+    fields = [_field(kind, a, g) for a, g in _parser_actions(kind)]
+    labels = {f.name: f.label for f in fields}
+    return tuple(replace(f, one_of=" or ".join(labels[n] for n in f.one_of.split(" or ")))
+                 if f.one_of else f for f in fields)
 
 
 def job_command(kind: str, values: dict[str, str], resume: bool = False,
@@ -90,8 +131,7 @@ def job_command(kind: str, values: dict[str, str], resume: bool = False,
     :class:`~wsp_core.errors.BadValue` names the first field that is missing or malformed.
     ``resume`` continues the training run in ``values["out"]`` with the run's own config.
     """
-    if kind not in KINDS:
-        raise BadValue("job kind", f"unknown job kind {kind!r}; one of: {', '.join(KINDS)}")
+    fields = form_fields(kind)
     argv = _core(python) + [kind]
     if resume:
         if kind not in TRAINING:
@@ -103,31 +143,51 @@ def job_command(kind: str, values: dict[str, str], resume: bool = False,
         if kind == "finetune" and values.get("db", "").strip():
             argv += ["--db", values["db"].strip()]
         return argv + ["--progress", "jsonl"]
-    for f in KINDS[kind]:
+    for f in fields:
         argv += _flag(f, values.get(f.name, f.default).strip())
+    _check_one_of(fields, values)
     return argv + (["--progress", "jsonl"] if kind in TRAINING else ["--json"])
 
 
+def _check_one_of(fields: tuple[Field, ...], values: dict[str, str]) -> None:
+    for group in {f.one_of for f in fields if f.one_of}:
+        given = [f for f in fields if f.one_of == group and values.get(f.name, "").strip()]
+        if len(given) != 1:
+            raise BadValue(group, "one of them is required" if not given
+                           else "give only one of them")
+
+
 def _flag(f: Field, value: str) -> list[str]:
+    if f.kind == "switch":
+        return [f.flag] if value.lower() in SWITCH_ON else []
     if not value:
         if f.required:
             raise BadValue(f.label, "required")
         return []
-    if f.kind == "int":
+    if f.kind in ("int", "float"):
         try:
-            int(value)
+            int(value) if f.kind == "int" else float(value)
         except ValueError:
-            raise BadValue(f.label, f"{value!r} is not a whole number") from None
-    if f.kind == "choice" and value not in f.choices:
-        raise BadValue(f.label, f"{value!r} is not one of {', '.join(f.choices)}")
+            what = "a whole number" if f.kind == "int" else "a number"
+            raise BadValue(f.label, f"{value!r} is not {what}") from None
+    if f.kind == "choice" and value not in f.choices and not (f.editable and
+                                                              value.endswith(".toml")):
+        raise BadValue(f.label, f"{value!r} is not one of {', '.join(f.choices)}"
+                       + (" (nor a .toml file)" if f.editable else ""))
     if f.kind == "sets":
         out = []
         for word in shlex.split(value):
-            if "=" not in word or word.startswith("="):
+            if f.name == "set" and ("=" not in word or word.startswith("=")):
                 raise BadValue(f.label, f"{word!r} is not KEY=VALUE")
             out += [f.flag, word]
         return out
+    if value == f.parser_default and not f.required:
+        return []  # the command's own default
     return [f.flag, value]
+
+
+#: What a switch's value reads as "on".
+SWITCH_ON = ("1", "true", "yes", "on")
 
 
 def run_folder(kind: str, values: dict[str, str]) -> Path | None:

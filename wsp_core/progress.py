@@ -19,12 +19,25 @@ Jobs tab reads (:class:`wsp_core.launch.RunProgress`), and the TensorBoard event
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 EVENTS = ("start", "step", "epoch", "stopped", "done")
 
 #: The fields of a step event that are bookkeeping; every other number is a loss part.
 STEP_FIELDS = ("event", "epoch", "step", "steps", "lr", "samples_per_s", "eta_s")
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON null): events, metrics and
+    job results are strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 def _is_number(value: Any) -> bool:

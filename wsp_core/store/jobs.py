@@ -1,4 +1,6 @@
-"""Training and evaluation jobs in the store, so the app lists jobs started anywhere.
+"""Jobs in the store, so the app lists jobs started anywhere: every ``wsp-core`` command given
+``--db`` writes its row (:class:`CommandJob`); training runs write theirs from their start, with
+their run folder and manifest (wsp_core/train/runner.py).
 
 A job whose process was killed (SIGKILL, the OOM killer, a power cut) stays ``running`` in the
 table; :func:`list_jobs` shows it as ``died`` when its run folder's heartbeat says the process
@@ -7,27 +9,44 @@ is gone (wsp_core/heartbeat.py), and as resumable when the folder holds a ``last
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from .db import Store
+from ..errors import WspError
+from ..progress import finite_or_null
+from .db import Store, open_store
 from .models import Job, utcnow
 
+log = logging.getLogger(__name__)
 
-def start_job(store: Store, kind: str, config: dict[str, Any], run_dir: Path,
-              manifest_sha256: str | None = None) -> int:
-    """Record a job as running (the same run folder's row is reused on resume)."""
+#: Job kinds that train, and so can be resumed from their run folder's last.pt. They record
+#: their own job (with the run folder and the manifest's digest) from their first epoch.
+TRAINING_KINDS = ("pretrain", "finetune")
+#: A result larger than this (as JSON) is left out of the jobs table (the run folder has it).
+MAX_RESULT_CHARS = 20000
+
+
+def start_job(store: Store, kind: str, config: dict[str, Any], run_dir: Path | None,
+              manifest_sha256: str | None = None, started_at: datetime | None = None) -> int:
+    """Record a job as running. A training run's row is reused when it resumes (same kind
+    and run folder); every other job gets a row of its own."""
+    folder = str(Path(run_dir).resolve()) if run_dir is not None else None
     with store.write() as session:
-        job = session.scalars(select(Job).where(Job.kind == kind,
-                                                Job.run_dir == str(Path(run_dir).resolve()))
-                              ).one_or_none()
+        job = None
+        if kind in TRAINING_KINDS and folder is not None:
+            job = session.scalars(select(Job).where(Job.kind == kind, Job.run_dir == folder)
+                                  ).one_or_none()
         if job is None:
-            job = Job(kind=kind, config=config, run_dir=str(Path(run_dir).resolve()))
+            job = Job(kind=kind, config=config, run_dir=folder)
             session.add(job)
-        job.status, job.pid, job.started_at, job.error = "running", os.getpid(), utcnow(), None
+        job.status, job.pid, job.error = "running", os.getpid(), None
+        job.started_at = started_at or utcnow()
         job.manifest_sha256 = manifest_sha256
         session.flush()
         return job.id
@@ -41,11 +60,46 @@ def finish_job(store: Store, job_id: int, status: str, metrics: dict[str, Any] |
             return
         job.status, job.finished_at, job.error = status, utcnow(), error
         if metrics is not None:
-            job.metrics = metrics
+            job.metrics = finite_or_null(metrics)
 
 
-#: Job kinds that train, and so can be resumed from their run folder's last.pt.
-TRAINING_KINDS = ("pretrain", "finetune")
+def small_result(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A result small enough for the jobs table (large ones are left to the run folder)."""
+    if result is None:
+        return None
+    text = json.dumps(finite_or_null(result), default=str, allow_nan=False)
+    return json.loads(text) if len(text) <= MAX_RESULT_CHARS else \
+        {"note": "result too large to keep here"}
+
+
+class CommandJob:
+    """A ``wsp-core`` command given ``--db``, as a row of that store's jobs table.
+
+    The row is written when the command ends well (status ``finished``, its start time, its
+    words, its ``--json`` result): a command that is refused or fails leaves the store exactly
+    as it was (the log file records it, wsp_core/logs.py). Training commands are left to the
+    runner, which records them from their start. Recording never stops a command: a store that
+    cannot take the row (read-only, damaged, busy for too long) is left alone, and the log says
+    why.
+    """
+
+    def __init__(self, command: str, db: str | os.PathLike[str] | None, words: list[str]) -> None:
+        self.command, self.words = command, words
+        self.db = Path(db) if db is not None and command not in TRAINING_KINDS else None
+        self.started_at = utcnow()
+        self.id: int | None = None
+
+    def end(self, status: str, result: dict[str, Any] | None = None,
+            error: str | None = None) -> None:
+        if self.db is None or status != "finished" or not self.db.is_file():
+            return
+        try:
+            with open_store(self.db, create=False) as store:
+                self.id = start_job(store, self.command, {"argv": self.words}, None,
+                                    started_at=self.started_at)
+                finish_job(store, self.id, status, small_result(result), error)
+        except (WspError, OSError) as e:
+            log.warning("the %s job is not recorded in %s: %s", self.command, self.db, e)
 
 
 def list_jobs(store: Store) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 
 from ..atomic import atomic_write
 from ..errors import InputError
-from ..progress import format_step, step_event
+from ..progress import finite_or_null, format_step, step_event
 from ..runs import metrics_rows
 from .board import Board
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
@@ -216,17 +216,6 @@ def _record_in_config(path: Path, key: str, value: Any) -> None:
     config = json.loads(path.read_text())
     config[key] = value
     _write_json_atomic(path, config)
-
-
-def finite_or_null(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None (JSON null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_null(v) for v in value]
-    return value
 
 
 def json_line(row: dict[str, Any]) -> str:
@@ -533,4 +522,4 @@ def _job_finished(store: Path, job: int, status: str, metrics: dict | None,
     from ..store.jobs import finish_job
 
     with open_store(store, create=False) as s:
-        finish_job(s, job, status, finite_or_null(metrics), error)
+        finish_job(s, job, status, metrics, error)

@@ -1,0 +1,219 @@
+"""The ``wsp-core`` command line: every command and option, defined once.
+
+The CLI (wsp_core/cli.py) parses with it; the app's Jobs tab builds its forms from it
+(wsp_core/launch.py), so a form and the command it runs cannot drift apart. Torch-free and
+cheap to import: nothing here runs a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import __version__
+from .evaluate.protocols import PROTOCOLS as SUBJECT_PROTOCOLS
+from .formats import FORMATS
+from .verdicts import REASONS, VERDICTS
+
+#: The 3D protocols of fine-tuning and eval-3d (docs/EVALUATION.md): the subject protocols,
+#: "custom" (the run's own subject lists) and "all" (every sample).
+PROTOCOLS = (*SUBJECT_PROTOCOLS, "custom", "all")
+
+
+def _add_import(sub) -> None:
+    p = sub.add_parser("import", help="read a 2D/3D source, select MCPC images, label pairs")
+    p.add_argument("--db", required=True, type=Path, help="the store (created if missing)")
+    p.add_argument("--format", required=True, metavar="FORMAT",
+                   help=f"{', '.join(FORMATS)} (docs/FORMATS.md)")
+    p.add_argument("--ann", required=True, type=Path,
+                   help="annotation file (posetrack: a file or a folder of files)")
+    p.add_argument("--images", required=True, type=Path, help="folder the image paths are in")
+    p.add_argument("--name", help="source name in the store (default: the annotation file's stem)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse the file at the first annotation, joint or image that would be "
+                        "skipped or corrected (docs/FORMATS.md)")
+    p.add_argument("--update", action="store_true",
+                   help="the file changed since this source was imported: re-label the changed "
+                        "persons' pairs (their reviews are reset; other reviews are kept)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write every pair with its effective label as JSON lines")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="FILE.jsonl (written atomically)")
+    p.add_argument("--source", help="only this source")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+
+
+def _add_review(sub) -> None:
+    p = sub.add_parser("review", help="record one review of a pair, or many from a file")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--pair", type=int, help="pair id (see export)")
+    p.add_argument("--verdict",
+                   help=f"{', '.join(VERDICTS)} (reset = back to the automatic label)")
+    p.add_argument("--from", dest="from_file", type=Path, metavar="FILE.jsonl",
+                   help="many reviews in one transaction, one JSON object a line: pair, verdict, "
+                        "and optional reason, note, reviewer (all or none are written)")
+    p.add_argument("--reason", help=f"{', '.join(REASONS)}")
+    p.add_argument("--note", help="free text")
+    p.add_argument("--reviewer", help="who reviews (default: the login name)")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_stats(sub) -> None:
+    p = sub.add_parser("stats", help="counts per source, labels, reviews")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--json", action="store_true")
+
+
+def _add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="generate a synthetic world with known 3D truth")
+    p.add_argument("--out", required=True, type=Path, help="folder to write (created)")
+    p.add_argument("--images", required=True, type=int, help="number of scenes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the world already in --out (a store may refer to its images)")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_noise_report(sub) -> None:
+    p = sub.add_parser("noise-report", help="how wrong the perspective labels are, on 3D truth")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--source", help="only this source")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="WSP pre-training on a store's effective labels")
+    p.add_argument("--db", type=Path, help="the store (needed unless --resume)")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--preset", help="paper, cpu-small, smoke or a TOML file (default: paper on a "
+                                    "GPU, cpu-small on the CPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable)")
+    p.add_argument("--backbone-weights", metavar="imagenet|FILE|none",
+                   help="start the ResNet from torchvision's ImageNet weights (the paper's; "
+                        "looked for in $TORCH_HOME/hub/checkpoints), a torchvision state dict, "
+                        "or none (random)")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+
+
+def _add_eval_rd(sub) -> None:
+    p = sub.add_parser("eval-rd", help="relative-depth evaluation (RD protocols 1 and 2)")
+    p.add_argument("--ckpt", required=True, type=Path)
+    p.add_argument("--db", type=Path, help="evaluate every labelled pair of this store "
+                                           "(default: the run's held-out pairs)")
+    p.add_argument("--manifest", type=Path, help="evaluate this manifest's pairs")
+    p.add_argument("--split", default="test", choices=("test", "val", "train", "all"),
+                   help="the run's own manifest split to evaluate (default test: images never "
+                        "used in training nor to choose best.pt)")
+    p.add_argument("--protocol", default="both", choices=("1", "2", "both"))
+    p.add_argument("--order-seed", type=int, default=0,
+                   help="seed of the random A/B order of each pair (default 0)")
+    p.add_argument("--source-order", dest="order_seed", action="store_const", const=None,
+                   help="keep each pair's A/B order as the source lists it")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="write a checkpoint's probability for every pair, or "
+                                     "out-of-sample ones from K fold networks (--folds)")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--ckpt", type=Path, help="a WSP checkpoint (trained on this store: each "
+                                             "score says whether it is out-of-sample)")
+    p.add_argument("--folds", type=int, metavar="K",
+                   help="train K networks on image-disjoint folds and score each pair with the "
+                        "one that never saw its image (needs --out)")
+    p.add_argument("--out", type=Path, help="--folds: a new folder for the K fold runs")
+    p.add_argument("--preset", help="--folds: the pre-training preset (default: paper on a GPU, "
+                                    "cpu-small on the CPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--folds: override a config value (repeatable)")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_finetune(sub) -> None:
+    p = sub.add_parser("finetune", help="3D fine-tuning (PoseNet head) from a WSP checkpoint or none")
+    p.add_argument("--data", help="FORMAT:PATH with FORMAT synth, h36m-npz or h36m "
+                                  "(needed unless --resume)")
+    p.add_argument("--init", help="a WSP pre-training checkpoint, imagenet (the PoseNet baseline, "
+                                  "as the paper) or none (random: not the paper's); default: "
+                                  "the preset's")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--preset", help="paper, cpu-small, smoke or a TOML file (default: paper on a "
+                                    "GPU, cpu-small on the CPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--protocol", help=f"{', '.join(PROTOCOLS)} (default: the preset's)")
+    p.add_argument("--mts-db", type=Path,
+                   help="MTS: mix 2D samples from this store's MCPC persons into every batch")
+    p.add_argument("--db", type=Path, help="a store to record the job in")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_eval_3d(sub) -> None:
+    p = sub.add_parser("eval-3d", help="MPJPE, PA-MPJPE (similarity and rigid), per-axis and "
+                                       "per-action errors; MuPoTS's 3DPCK on multi-person sets "
+                                       "(docs/EVALUATION.md)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", type=Path, help="a fine-tuned checkpoint to evaluate")
+    source.add_argument("--pred", type=Path, metavar="FILE.json",
+                        help='any model\'s predictions: {"predictions": [{"image_id", '
+                             '"keypoints_cam", "keypoints_img"?}]} in the set\'s joint order')
+    p.add_argument("--data", required=True,
+                   help="FORMAT:PATH (synth, h36m-npz, h36m, synth-scenes, muco, mupots)")
+    p.add_argument("--protocol",
+                   help=f"{', '.join(PROTOCOLS)}; custom: the checkpoint's subject lists, all: "
+                        "every sample (default subject1, on multi-person sets all)")
+    p.add_argument("--action", help="the training action of cross-action")
+    p.add_argument("--boxes", type=Path, metavar="FILE.json",
+                   help="detected boxes and estimated roots (3DMPPE's bbox_root_*_output.json) "
+                        "instead of the ground truth's")
+    p.add_argument("--no-flip-test", dest="flip", action="store_false",
+                   help="no flip test (it is on by default, as in 3DMPPE's protocol numbers)")
+    p.add_argument("--samples", type=Path, metavar="FILE.npz",
+                   help="also write each sample's prediction, truth and errors, worst first")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="root-relative 3D joints (mm) for person boxes of a photo")
+    p.add_argument("--ckpt", required=True, type=Path, help="a fine-tuned checkpoint")
+    p.add_argument("image", type=Path, help="a JPEG or PNG")
+    p.add_argument("--box", action="append", default=[], metavar="X,Y,W,H",
+                   help="a person box in pixels (repeatable; default: the whole image)")
+    p.add_argument("--boxes", type=Path, metavar="FILE.json",
+                   help="detected boxes and roots of this photo (3DMPPE's bbox_root_*_output.json)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", type=Path, help="also write the JSON to this file")
+    p.add_argument("--json", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wsp-core", description="WSP Studio: weakly-supervised 3D pose pre-training from "
+        "perspective knowledge (headless).")
+    parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report,
+                _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d,
+                _add_predict):
+        add(sub)
+    return parser
