@@ -6,17 +6,26 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
-from conftest import ROOT
+import pytest
+
+from conftest import ROOT, sample
 from test_cli import store_with_coco  # noqa: F401 - a fixture
 
 
-def test_an_installed_wheel_carries_its_presets_and_migrations(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
-                            "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
+                            "--no-build-isolation", "-q", "-w", str(dist)],
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
-    wheel, = (tmp_path / "dist").glob("wsp_studio-*.whl")
+    found, = dist.glob("wsp_studio-*.whl")
+    return found
+
+
+def test_an_installed_wheel_carries_its_presets_and_migrations(tmp_path, wheel):
     import wsp_core
 
     assert wheel.name.startswith(f"wsp_studio-{wsp_core.__version__}-")   # one version number
@@ -67,3 +76,66 @@ def test_a_curators_install_without_torch(tmp_path, store_with_coco):
     assert train.returncode == 2 and "Traceback" not in train.stderr
     assert "pip install 'wsp-studio[train]'" in train.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_wheel_in_a_fresh_environment_without_torch_then_with_it(tmp_path, wheel):
+    """What a curator installs: the wheel with the app's extra into a new virtual environment
+    (dependencies from the package index), no PyTorch. The store commands and the app's store
+    opening work there, from the installed package; then PyTorch is added (this machine's own
+    torch and torchvision, as `pip install 'wsp-studio[train]'` would add them) and a pre-training
+    runs without --preset (the package's default preset)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[app]"],
+                             capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    work = tmp_path / "elsewhere"  # not the checkout: only the installed package can be found
+    work.mkdir()
+
+    def run(*argv, tool="wsp-core"):
+        proc = subprocess.run([str(venv / "bin" / tool), *map(str, argv)], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    where = subprocess.run([str(python), "-c", "import wsp_core, importlib.util as u; "
+                            "print(wsp_core.__file__, u.find_spec('torch'))"],
+                           cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    path, torch_spec = where.stdout.split()
+    assert Path(path).is_relative_to(venv) and torch_spec == "None"
+    db = work / "store.db"
+    run("import", "--db", db, "--format", "coco", "--ann", sample("coco", "test_coco.json"),
+        "--images", sample("coco"))
+    assert '"pairs": 12' in run("stats", "--db", db, "--json")
+    run("review", "--db", db, "--pair", 1, "--verdict", "flip", "--reason", "stairs")
+    run("export", "--db", db, "--out", work / "pairs.jsonl")
+    assert '"status":"flip"' in (work / "pairs.jsonl").read_text().splitlines()[0]
+    opened = subprocess.run([str(python), "-c",
+                             "import sys\n"
+                             "from PySide6.QtWidgets import QApplication\n"
+                             "app = QApplication([])\n"
+                             "from wsp_app.window import MainWindow\n"
+                             "w = MainWindow()\n"
+                             f"assert w.open_store({str(db)!r})\n"
+                             "print(w.pairs.desk.detail.pair_id, 'torch' in sys.modules)\n"
+                             "w.close()\n"],
+                            cwd=work, env={**env, "HOME": str(tmp_path)}, capture_output=True,
+                            text=True, timeout=120)
+    assert opened.returncode == 0, opened.stderr[-3000:]
+    assert opened.stdout.split() == ["1", "False"]
+    # [train]: this machine's torch and torchvision, after the environment's own packages
+    torch_dir = Path(subprocess.run([sys.executable, "-c", "import torch, pathlib; "
+                                     "print(pathlib.Path(torch.__file__).parent.parent)"],
+                                    capture_output=True, text=True).stdout.strip())
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; "
+                                   "print(sysconfig.get_paths()['purelib'])"],
+                                  capture_output=True, text=True).stdout.strip())
+    (purelib / "zz_torch_from_this_machine.pth").write_text(f"{torch_dir}\n")
+    run("pretrain", "--db", db, "--out", work / "run", "--set", "epochs=1",
+        "--set", "input_size=64", "--set", "batch_size=4", "--set", "val_fraction=0.3",
+        "--set", "test_fraction=0.0", "--progress", "none")
+    config = (work / "run" / "config.json").read_text()
+    assert '"input_size": 64' in config and (work / "run" / "last.pt").is_file()
