@@ -279,14 +279,33 @@ def test_the_photo_flow_gives_the_json_of_wsp_core_predict(qtbot, window, ckpt_3
     assert not shown() and "missing.pt" in photo.message.text()   # failed: nothing stale left
 
 
-def test_the_app_process_never_imports_torch(tmp_path, db):
+def test_the_app_process_never_imports_torch(tmp_path, db, ckpt_3d):
     """Training and inference run in wsp-core processes (ADR 0009): a window with every tab,
-    a store open, a pair shown and reviewed, imports neither torch nor triton."""
+    a store open, a pair shown and reviewed, an eval-rd and an eval-3d job finished and their
+    tables shown, imports neither torch nor triton."""
     import subprocess
     import sys
 
     from conftest import ROOT
 
+    ckpt, world = ckpt_3d
+    run_cli("pretrain", "--db", db, "--out", tmp_path / "rd", "--preset", "smoke", "--set",
+            "epochs=1", "--progress", "none")
+    jobs = (
+        "import time\n"
+        "def finish(kind, values, expect):\n"
+        "    w.jobs.set_values(kind, values)\n"
+        "    assert w.jobs.launch()\n"
+        "    start = time.monotonic()\n"
+        "    while w.jobs.running() and time.monotonic() - start < 300:\n"
+        "        app.processEvents(); time.sleep(0.02)\n"
+        "    app.processEvents()\n"
+        "    assert expect in w.jobs.result.toPlainText(), w.jobs.message.text()\n"
+        "w.tabs.setCurrentWidget(w.jobs)\n"
+        f"finish('eval-rd', {{'ckpt': {str(tmp_path / 'rd' / 'last.pt')!r}, 'db': {str(db)!r}}},"
+        " 'RD protocol 1')\n"
+        f"finish('eval-3d', {{'ckpt': {str(ckpt)!r}, 'data': 'synth:{world}', "
+        "'protocol': 'all', 'workers': '0'}, 'MPJPE')\n")
     script = (
         "import sys\n"
         "from PySide6.QtCore import QSettings\n"
@@ -298,11 +317,12 @@ def test_the_app_process_never_imports_torch(tmp_path, db):
         f"assert w.open_store({str(db)!r})\n"
         "w.pairs.review('accept'); w.pairs.writer.flush(10)\n"
         "for tab in range(w.tabs.count()): w.tabs.setCurrentIndex(tab); app.processEvents()\n"
+        + jobs +
         "w.close()\n"
         "print(sorted(m for m in ('torch', 'triton', 'torchvision') if m in sys.modules))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
