@@ -16,8 +16,10 @@ from .errors import BadValue
 
 #: What a curator can say of a pair. "reset" takes a pair back to its automatic label.
 VERDICTS = ("accept", "flip", "ambiguous", "exclude", "reset")
-#: Why: optional on every verdict but accept and reset.
-REASONS = ("hugging", "sitting", "stairs", "occlusion", "annotation_error", "other")
+#: Why: optional on every verdict but accept and reset. New reasons are appended (their keys
+#: are their places: 1 hugging … 8 lying) and need a migration of the reviews' constraint.
+REASONS = ("hugging", "sitting", "stairs", "occlusion", "annotation_error", "other",
+           "same_depth", "lying")
 #: The state of a pair: "auto" (never reviewed, or reset) or its latest verdict.
 STATUSES = ("auto", "accept", "flip", "ambiguous", "exclude")
 #: The statuses a verdict leaves (every status but "auto").
@@ -30,7 +32,8 @@ STATUS_TEXT = {"auto": "automatic", "accept": "accepted", "flip": "flipped",
                "ambiguous": "ambiguous", "exclude": "excluded"}
 REASON_TEXT = {"hugging": "hugging", "sitting": "sitting", "stairs": "stairs / raised ground",
                "occlusion": "occlusion", "annotation_error": "annotation error",
-               "other": "other"}
+               "other": "other", "same_depth": "same depth / too close to call",
+               "lying": "lying"}
 
 
 def effective(verdict: str, auto_label: int) -> tuple[str, int | None]:
