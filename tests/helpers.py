@@ -76,3 +76,30 @@ def snapshot(db) -> dict:
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
     finally:
         con.close()
+
+
+def crowd_store(tmp_path: Path) -> Path:
+    """A store whose one image has four MCPC persons standing at known depths (their ankles at
+    y = 300, 350, 400, 450: the lower the nearer, so the automatic labels are right), boxes 60
+    wide centred at x = 60, 200, 340, 480."""
+    from wsp_core.cli import main
+
+    images = tmp_path / "images"
+    write_image(images / "crowd.jpg", (640, 480))
+    anns = []
+    for k, ankle in enumerate((300, 350, 400, 450)):
+        x = 60 + 140 * k
+        joints = [(x, ankle - 160)] * 5 + [(x, ankle - 120)] * 6 + [(x, ankle - 60)] * 4 \
+            + [(x - 5, ankle), (x + 5, ankle)]
+        kp = [v for jx, jy in joints for v in (jx, jy, 2)]
+        anns.append({"id": k + 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                     "keypoints": kp, "num_keypoints": 17, "bbox": [x - 30, ankle - 170, 60, 175],
+                     "area": 60 * 175})
+    ann = tmp_path / "crowd.json"
+    ann.write_text(json.dumps({"images": [{"id": 1, "file_name": "crowd.jpg", "width": 640,
+                                           "height": 480}],
+                               "annotations": anns, "categories": [{"id": 1, "name": "person"}]}))
+    db = tmp_path / "crowd.db"
+    assert main(["import", "--db", str(db), "--format", "coco", "--ann", str(ann),
+                 "--images", str(images)]) == 0
+    return db

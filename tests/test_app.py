@@ -441,3 +441,45 @@ def test_a_bad_keys_file_is_refused_whole_with_one_line(qtbot, window, errors, t
     assert "the default keys apply" in errors[0] and "\n" not in errors[0]
     assert [s.toString() for s in win.actions["accept"].shortcuts()] == ["Space", "Y"]
     assert [s.toString() for s in win.actions["flip"].shortcuts()] == ["F"]
+
+
+def test_a_whole_image_is_ordered_by_depth_with_clicks_and_undone_as_one(qtbot, window,
+                                                                          tmp_path):
+    """O, then a click on each person from the nearest (Shift: the same depth), Return: every
+    pair of the image gets its verdict in one step; Ctrl+Z takes the whole image back."""
+    from PySide6.QtCore import QPointF
+
+    from helpers import crowd_store
+
+    db = crowd_store(tmp_path)
+    win = window(db)
+    view = win.pairs.view
+
+    def click(person, shift=False):
+        x, y, w, h = person.bbox
+        pos = view.mapFromScene(QPointF(x + w / 2, y + h / 2))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.ShiftModifier if shift
+                         else Qt.KeyboardModifier.NoModifier, pos)
+
+    press(qtbot, win, Qt.Key.Key_O)
+    assert win.pairs.ordering == {} and not win.actions["accept"].isEnabled()
+    press(qtbot, win, Qt.Key.Key_Space)  # review keys rest while ordering
+    nearest_first = sorted(win.pairs.desk.image_persons(), key=lambda p: -p.ankle_y)
+    click(nearest_first[0])
+    click(nearest_first[2])                # a mistake …
+    click(nearest_first[2])                # … taken back
+    for person in nearest_first[1:3]:
+        click(person)
+    click(nearest_first[3], shift=True)    # as far as the third
+    assert sorted(win.pairs.ordering.values()) == [0, 1, 2, 2]
+    win.grab().save(str(os.environ.get("WSP_SHOTS", tmp_path)) + "/order.png")
+    press(qtbot, win, Qt.Key.Key_Return)
+    saved(qtbot, win)
+    got = reviews(db)
+    assert len(got) == 6 and sorted(r[1] for r in got) == ["accept"] * 5 + ["ambiguous"]
+    assert win.pairs.ordering is None and win.actions["accept"].isEnabled()
+    press(qtbot, win, Qt.Key.Key_Z, modifier=Qt.KeyboardModifier.ControlModifier)
+    with open_store(db) as st:
+        assert {r["status"] for r in pair_rows(st, load_queue(st).ids)} == {"auto"}
+    assert len(reviews(db)) == 12

@@ -41,6 +41,9 @@ class HeldWriter:
     def submit(self, pair_id, verdict, reason, note) -> None:
         self.held.append((pair_id, verdict, reason, note))
 
+    def submit_many(self, reviews) -> None:
+        self.held += [(r["pair_id"], r["verdict"], r["reason"], r["note"]) for r in reviews]
+
     def flush(self, timeout=None) -> bool:
         for review in self.held:
             add_review(self.store, *review, self.reviewer)
@@ -172,3 +175,50 @@ def test_the_pair_detail_is_frozen_and_derives_its_label(store):
     assert flipped.label == 1 - detail.auto_label and flipped.reason == "hugging"
     assert detail.with_state("auto", "hugging").reason is None
     assert detail.with_state("ambiguous", None).label is None
+
+
+@pytest.fixture
+def crowd(tmp_path):
+    from helpers import crowd_store
+
+    with open_store(crowd_store(tmp_path)) as st:
+        yield st
+
+
+def test_an_image_ordered_by_depth_writes_every_pair_in_one_step(crowd):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(crowd)
+    persons = desk.image_persons()
+    assert len(persons) == 4 and len(desk.queue) == 6
+    by_ankle = sorted(persons, key=lambda p: -p.ankle_y)            # nearest first
+    ranks = {p.person_id: k for k, p in enumerate(by_ankle)}
+    ranks[by_ankle[3].person_id] = 2                                # the two farthest: a tie
+    group = desk.order_image(ranks)
+    assert len(group.steps) == 6
+    rows = {r["pair_id"]: r for r in pair_rows(crowd, desk.queue.ids)}
+    verdicts = sorted(r["status"] for r in rows.values())
+    assert verdicts == ["accept"] * 5 + ["ambiguous"]               # the labels were right
+    tie = next(r for r in rows.values() if r["status"] == "ambiguous")
+    assert tie["reason"] == "same_depth"
+    assert len(seen.of("state")) == 6 and desk.queue.reviewed() == 6
+    undone = desk.undo()
+    assert undone is group and all(r["status"] == "auto" for r in
+                                   pair_rows(crowd, desk.queue.ids))
+    assert sum(len(pair_history(crowd, int(p))) for p in desk.queue.ids) == 12  # 6 + 6 undos
+    desk.redo()
+    assert sorted(r["status"] for r in pair_rows(crowd, desk.queue.ids)) == verdicts
+
+
+def test_a_reversed_order_flips_every_pair_and_undo_refuses_after_another_curator(crowd):
+    desk = Desk("ana")
+    seen = Recorder(desk)
+    desk.open(crowd)
+    far_first = sorted(desk.image_persons(), key=lambda p: p.ankle_y)   # farthest first
+    desk.order_image({p.person_id: k for k, p in enumerate(far_first)})
+    ids = [int(i) for i in desk.queue.ids]
+    assert {r["status"] for r in pair_rows(crowd, ids)} == {"flip"}
+    add_review(crowd, ids[0], "exclude", reviewer="ben")
+    assert desk.undo() is None and seen.of("message")[-1].startswith("not undone:")
+    rows = pair_rows(crowd, ids)
+    assert rows[0]["status"] == "exclude" and {r["status"] for r in rows[1:]} == {"flip"}

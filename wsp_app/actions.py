@@ -52,6 +52,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("reset", "&Reset to automatic", ("R",), "Review",
                "forget the verdict: the automatic label applies again"),
     ActionSpec("note", "Add a &note…", ("N",), "Review", "a free note on the current pair"),
+    ActionSpec("order_image", "&Order the image by depth", ("O",), "Review",
+               "click the persons from nearest to farthest (Shift+click: the same depth as "
+               "the last one, a click on a numbered person takes it back); Return writes "
+               "every pair of the image"),
+    ActionSpec("order_done", "Write the depth &order", ("Return", "Enter"), "Review",
+               "every pair of the image whose two persons are numbered, in one step"),
+    ActionSpec("order_cancel", "Leave the depth order", ("Escape",), "Review"),
     ActionSpec("undo", "&Undo", ("Ctrl+Z",), "Review", "a new review restores the pair"),
     ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Review"),
     ActionSpec("next", "&Next pair", ("D", "Right", "PgDown"), "Navigate"),
@@ -71,6 +78,9 @@ SPECS: dict[str, ActionSpec] = {spec.name: spec for spec in ACTIONS}
 #: The groups whose actions act on the pair shown in the Pairs tab: they are enabled only while
 #: that tab is shown, so no key writes a verdict on a pair the curator does not see.
 PAIR_GROUPS = ("Review", "Navigate", "View")
+#: Actions of the depth-order mode: enabled only in it, while the review and navigation keys
+#: are not (the curator is ordering the image shown).
+ORDER_ACTIONS = ("order_done", "order_cancel")
 
 
 def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]],

@@ -41,6 +41,8 @@ class PairView(QGraphicsView):
 
     #: a click on the image (the tab hands the keyboard back to the pair)
     pressed = Signal()
+    #: in the depth-order mode: a click on a person (person id, Shift held)
+    person_clicked = Signal(int, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,13 +55,30 @@ class PairView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the window's actions
         self.placeholder: str | None = None
         self._fit = True
+        #: the persons a click picks in the depth-order mode (None outside it)
+        self.pickable: tuple[PersonView, ...] | None = None
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.pressed.emit()
+        if self.pickable is not None and event.button() == Qt.MouseButton.LeftButton:
+            person = self.person_at(self.mapToScene(event.position().toPoint()))
+            if person is not None:
+                shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                self.person_clicked.emit(person.person_id, shift)
+                return
         super().mousePressEvent(event)
 
-    def show_pair(self, detail: PairDetail, loaded: Loaded | None) -> None:
-        """Draw a pair; ``loaded`` None means the image is still being read."""
+    def person_at(self, point: QPointF) -> PersonView | None:
+        """The pickable person whose box holds the point (the smallest box when several do)."""
+        hits = [p for p in self.pickable or ()
+                if p.bbox[0] <= point.x() <= p.bbox[0] + p.bbox[2]
+                and p.bbox[1] <= point.y() <= p.bbox[1] + p.bbox[3]]
+        return min(hits, key=lambda p: p.bbox[2] * p.bbox[3]) if hits else None
+
+    def show_pair(self, detail: PairDetail, loaded: Loaded | None,
+                  order: tuple[tuple[PersonView, ...], dict[int, int]] | None = None) -> None:
+        """Draw a pair; ``loaded`` None means the image is still being read. ``order``: the
+        depth-order mode's persons and their ranks so far (person id → rank from 0)."""
         scene = self.scene()
         scene.clear()
         w, h = float(detail.width), float(detail.height)
@@ -71,13 +90,29 @@ class PairView(QGraphicsView):
         else:
             self.placeholder = "loading image…" if loaded is None else loaded.error
             self._draw_placeholder(w, h, self.placeholder)
-        for person in detail.others:
-            self._draw_person(person, detail, COLOURS["other"], None, width=1.5)
-        for key in ("a", "b"):
-            self._draw_person(getattr(detail, key), detail, COLOURS[key], key.upper(), width=2.5)
+        self.pickable = order[0] if order is not None else None
+        if order is None:
+            for person in detail.others:
+                self._draw_person(person, detail, COLOURS["other"], None, width=1.5)
+            for key in ("a", "b"):
+                self._draw_person(getattr(detail, key), detail, COLOURS[key], key.upper(),
+                                  width=2.5)
+        else:
+            self._draw_order(detail, *order)
         scene.setSceneRect(QRectF(0, 0, w, h))
         if self._fit:
             self.zoom_fit()
+
+    def _draw_order(self, detail: PairDetail, persons: tuple[PersonView, ...],
+                    ranks: dict[int, int]) -> None:
+        """Every person of the image with its depth rank (1 nearest; the same number for the
+        same depth) or "?" while unranked: ranked ones in green, the others in grey."""
+        ranked, waiting = QColor("#3c3"), QColor(210, 210, 210)
+        for person in persons:
+            rank = ranks.get(person.person_id)
+            colour = ranked if rank is not None else waiting
+            self._draw_person(person, detail, colour, str(rank + 1) if rank is not None else "?",
+                              width=2.5)
 
     def _draw_placeholder(self, w: float, h: float, text: str) -> None:
         scene = self.scene()

@@ -35,6 +35,8 @@ class PairsTab(QWidget):
 
     status_changed = Signal(str)
     error = Signal(str)
+    #: the depth-order mode started or ended (the window enables its keys)
+    ordering_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None, reviewer: str | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +44,9 @@ class PairsTab(QWidget):
         self.desk = Desk(reviewer)
         self.desk.subscribe(self._on_desk)
         self.writer: ReviewWriter | None = None
+        #: the depth-order mode: the ranks given so far (person id → rank), None outside it
+        self.ordering: dict[int, int] | None = None
+        self._ordering_image: int | None = None
         # Qt objects get a parent: Qt deletes them on the GUI thread, never Python's garbage
         # collector on whichever thread (the review writer, an image read) happens to run it.
         self.loader = ImageLoader(parent=self)
@@ -62,6 +67,7 @@ class PairsTab(QWidget):
         self.table.clicked.connect(lambda index: self.go(index.row()))
         self.view = PairView()
         self.view.pressed.connect(self.focus_pair)
+        self.view.person_clicked.connect(self._rank_person)
         self.info = PairInfo()
         self.history = HistoryPanel()
         self.stats = StatsPanel()
@@ -170,6 +176,9 @@ class PairsTab(QWidget):
             self.error.emit(payload)
 
     def _show_pair(self, detail: PairDetail | None) -> None:
+        if self.ordering is not None and (detail is None
+                                          or detail.image_id != self._ordering_image):
+            self._end_order()
         if detail is None:
             self.view.scene().clear()
             self.info.show_pair(None)
@@ -179,7 +188,7 @@ class PairsTab(QWidget):
         loaded = self.loader.get(detail.image)
         if loaded is None:
             self.loader.request(detail.image)
-        self.view.show_pair(detail, loaded)
+        self.view.show_pair(detail, loaded, self._order_view())
         self.info.show_pair(detail)
         self.history.show_history(self.desk.history())
         self._select_row()
@@ -203,7 +212,7 @@ class PairsTab(QWidget):
 
     def _on_image_loaded(self, path: str) -> None:
         if self.detail is not None and self.detail.image == path:
-            self.view.show_pair(self.detail, self.loader.get(path))
+            self.view.show_pair(self.detail, self.loader.get(path), self._order_view())
 
     def _announce(self) -> None:
         self.status_changed.emit(self.desk.progress_text())
@@ -265,6 +274,74 @@ class PairsTab(QWidget):
         text, ok = QInputDialog.getMultiLineText(self, "Note", "A note on this pair:")
         if ok:
             self.desk.annotate(text)
+
+    # -- the depth-order mode: a whole image at once -------------------------------------------
+    def start_order(self) -> None:
+        """Number the image's persons from the nearest by clicking them; Return writes every
+        pair of the image (Desk.order_image), Escape leaves."""
+        persons = self.desk.image_persons()
+        if len(persons) < 2:
+            self.status_changed.emit("no pair to order here")
+            return
+        self.ordering, self._ordering_image = {}, self.detail.image_id
+        self.focus_pair()
+        self._redraw()
+        self.ordering_changed.emit()
+        self._say_order()
+
+    def _rank_person(self, person_id: int, same_depth: bool) -> None:
+        """A click: the person gets the next rank (Shift: the last rank given, the same
+        depth); a click on a numbered person takes it and the later ones back."""
+        if self.ordering is None:
+            return
+        ranks = self.ordering
+        if person_id in ranks:
+            cut = ranks[person_id]
+            self.ordering = {p: r for p, r in ranks.items() if r < cut}
+        else:
+            last = max(ranks.values(), default=-1)
+            ranks[person_id] = last if same_depth and last >= 0 else last + 1
+        self._redraw()
+        self._say_order()
+
+    def finish_order(self) -> None:
+        if self.ordering is None:
+            return
+        ranks = self.ordering
+        if len(ranks) < 2:
+            self.status_changed.emit("depth order: number at least two persons (click them "
+                                     "from the nearest), or Escape")
+            return
+        self._end_order()
+        self.desk.order_image(ranks)
+
+    def cancel_order(self) -> None:
+        if self.ordering is not None:
+            self._end_order()
+            self._redraw()
+            self._announce()
+
+    def _end_order(self) -> None:
+        self.ordering, self._ordering_image = None, None
+        self.view.pickable = None
+        self.ordering_changed.emit()
+
+    def _order_view(self):
+        if self.ordering is None:
+            return None
+        return self.desk.image_persons(), dict(self.ordering)
+
+    def _redraw(self) -> None:
+        if self.detail is not None:
+            self.view.show_pair(self.detail, self.loader.get(self.detail.image),
+                                self._order_view())
+
+    def _say_order(self) -> None:
+        total = len(self.desk.image_persons())
+        self.status_changed.emit(
+            f"depth order: {len(self.ordering)} of {total} persons numbered · click the next "
+            "nearest (Shift: same depth as the last) · Return writes the image's pairs · "
+            "Escape leaves")
 
     def undo(self) -> None:
         self.desk.undo()

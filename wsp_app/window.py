@@ -16,7 +16,7 @@ from wsp_core.logs import redact
 from wsp_core.store.db import open_store
 from wsp_core.verdicts import WITH_REASON
 
-from .actions import ACTIONS, PAIR_GROUPS, build_actions, help_rows
+from .actions import ACTIONS, ORDER_ACTIONS, PAIR_GROUPS, build_actions, help_rows
 from .keymap import default_keymap, load_keymap
 from .gui_gc import GuiThreadCollector
 from .jobs_tab import JobsTab
@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.actions = build_actions(self, self._handlers(), self.keys)
         self._build_menus()
         self.tabs.currentChanged.connect(self._enable_pair_actions)
+        self.pairs.ordering_changed.connect(self._enable_pair_actions)
         self._enable_pair_actions()
         self.resize(1400, 860)
         self._restore_window()
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
             "accept": lambda: p.review("accept"), "flip": lambda: p.review("flip"),
             "exclude": lambda: p.review("exclude"), "reset": lambda: p.review("reset"),
             "note": p.note, "undo": p.undo, "redo": p.redo, "next": p.next,
+            "order_image": p.start_order, "order_done": p.finish_order,
+            "order_cancel": p.cancel_order,
             "previous": p.previous, "next_unreviewed": p.next_unreviewed, "first": p.first,
             "focus_filters": lambda: p.filters.queue.setFocus(),
             "reset_filters": p.reset_filters,
@@ -102,11 +105,16 @@ class MainWindow(QMainWindow):
             return default_keymap(), problem
 
     def _enable_pair_actions(self, _index: int = 0) -> None:
-        """Review, navigation and zoom act only while the Pairs tab shows the pair."""
+        """Review, navigation and zoom act only while the Pairs tab shows the pair; in the
+        depth-order mode only its own keys (and zoom) act."""
         shown = self.tabs.currentWidget() is self.pairs
+        ordering = self.pairs.ordering is not None
         for spec in ACTIONS:
-            if spec.group in PAIR_GROUPS:
-                self.actions[spec.name].setEnabled(shown)
+            if spec.name in ORDER_ACTIONS:
+                self.actions[spec.name].setEnabled(shown and ordering)
+            elif spec.group in PAIR_GROUPS:
+                self.actions[spec.name].setEnabled(shown and (spec.group == "View"
+                                                              or not ordering))
 
     def _build_menus(self) -> None:
         menus = {}

@@ -13,11 +13,15 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from wsp_core.errors import StoreError
+from wsp_core.errors import InputError, StoreError
 from wsp_core.store.db import Store
-from wsp_core.store.queries import add_review
+from wsp_core.store.queries import add_review, add_reviews
 
 _STOP = object()
+
+
+class _Many(list):
+    """Reviews written together, in one transaction (a depth order)."""
 
 
 class ReviewWriter(QObject):
@@ -53,6 +57,14 @@ class ReviewWriter(QObject):
         self.pending_changed.emit(self._pending)
         self._queue.put((pair_id, verdict, reason, note))
 
+    def submit_many(self, reviews: list[dict]) -> None:
+        """Reviews ({pair_id, verdict, reason, note}) written together in one transaction."""
+        with self._lock:
+            self._pending += len(reviews)
+            self._idle.clear()
+        self.pending_changed.emit(self._pending)
+        self._queue.put(_Many(reviews))
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every submitted review is committed; False on timeout."""
         return self._idle.wait(timeout)
@@ -68,9 +80,12 @@ class ReviewWriter(QObject):
             item = self._queue.get()
             if item is _STOP:
                 return
-            self._write(*item)
+            if isinstance(item, _Many):
+                self._write_many(item)
+            else:
+                self._write(*item)
             with self._lock:
-                self._pending -= 1
+                self._pending -= len(item) if isinstance(item, _Many) else 1
                 if self._pending == 0:
                     self._idle.set()
             self.pending_changed.emit(self._pending)
@@ -93,6 +108,28 @@ class ReviewWriter(QObject):
             finally:
                 self.write_started = None
             self.saved.emit(review)
+            return
+
+    def _write_many(self, reviews: list[dict]) -> None:
+        while True:
+            self.write_started = time.monotonic()
+            try:
+                written = add_reviews(self.store, [{**r, "reviewer": self.reviewer}
+                                                   for r in reviews], "depth order")
+            except InputError as e:  # a busy store, or a pair gone since
+                if "busy" in e.problem:
+                    self.busy.emit(str(e))
+                    time.sleep(self.retry_s)
+                    continue
+                self.failed.emit(str(e))
+                return
+            except Exception as e:  # noqa: BLE001 - shown to the curator, the thread lives on
+                self.failed.emit(f"{len(reviews)} reviews of an image not saved: {e}")
+                return
+            finally:
+                self.write_started = None
+            for review in written:
+                self.saved.emit(review)
             return
 
     def waiting_s(self) -> float:

@@ -18,11 +18,13 @@ from typing import Any
 from .errors import ReviewConflict
 from .store.browse import PairIndex, Queue, pair_rows
 from .store.db import Store
-from .store.queries import add_review, default_reviewer
+from .store.queries import add_review, add_reviews, default_reviewer
 from .verdicts import effective, normalise_reason, restoring_verdict
 
 #: writer(pair_id, verdict, reason, note): append one review.
 Writer = Callable[[int, str, "str | None", "str | None"], Any]
+#: many_writer([{pair_id, verdict, reason, note}, ...]): append them in one transaction.
+ManyWriter = Callable[[list], Any]
 
 
 @dataclass(frozen=True)
@@ -37,22 +39,36 @@ class Step:
     note: str | None
 
 
+@dataclass(frozen=True)
+class Group:
+    """Reviews this session wrote together (a whole image's depth order): written in one
+    transaction, undone and redone as one step."""
+
+    steps: tuple[Step, ...]
+
+    @property
+    def pair_id(self) -> int:
+        return self.steps[0].pair_id
+
+
 class ReviewSession:
     """Walks a queue; records verdicts; undoes and redoes them as new reviews."""
 
     def __init__(self, store: Store, queue: Queue, writer: Writer | None = None,
                  reviewer: str | None = None, advance: bool = True,
-                 index: PairIndex | None = None) -> None:
+                 index: PairIndex | None = None, many_writer: ManyWriter | None = None) -> None:
         self.store = store
         self.index = index  # a snapshot the app filters from: kept up to date with our reviews
         self.queue = queue
         self.reviewer = reviewer
         self.writer: Writer = writer or (lambda pid, verdict, reason, note: add_review(
             store, pid, verdict, reason, note, reviewer))
+        self.many_writer: ManyWriter = many_writer or (lambda reviews: add_reviews(
+            store, [{**r, "reviewer": reviewer} for r in reviews], "depth order"))
         self.advance = advance
         self.position = 0
-        self.undo_stack: list[Step] = []
-        self.redo_stack: list[Step] = []
+        self.undo_stack: list[Step | Group] = []
+        self.redo_stack: list[Step | Group] = []
         self._state: dict[int, tuple[str, str | None]] = {}  # what this session wrote
 
     # -- the cursor -------------------------------------------------------------------------
@@ -131,7 +147,27 @@ class ReviewSession:
         self.redo_stack.clear()
         return step
 
-    def undo(self) -> Step | None:
+    def review_many(self, items: list[tuple[int, str, str | None, str | None]]) -> Group | None:
+        """Verdicts on several pairs (pair_id, verdict, reason, note), written together in one
+        transaction and kept as one undo step; the cursor stays. None for no items."""
+        if not items:
+            return None
+        steps = []
+        for pair_id, verdict, reason, note in items:
+            effective(verdict, 0)  # validates the verdict
+            before_status, before_reason = self.state(pair_id)
+            steps.append(Step(pair_id, before_status, before_reason, verdict,
+                              normalise_reason(reason), note))
+        self.many_writer([{"pair_id": s.pair_id, "verdict": s.verdict, "reason": s.reason,
+                           "note": s.note} for s in steps])
+        for s in steps:
+            self._remember_verdict(s.pair_id, s.verdict, s.reason)
+        group = Group(tuple(steps))
+        self.undo_stack.append(group)
+        self.redo_stack.clear()
+        return group
+
+    def undo(self) -> Step | Group | None:
         """Write a review that restores the pair as it was before the last step, provided the
         pair's latest review is still that step's; the cursor goes back to that pair. None when
         there is nothing to undo.
@@ -144,19 +180,32 @@ class ReviewSession:
             return None
         step = self.undo_stack.pop()
         self.go_to_pair(step.pair_id)
+        if isinstance(step, Group):
+            self._write_group_checked(
+                [(s.pair_id, restoring_verdict(s.before_status), s.before_reason, "undo",
+                  self._as_written(s.verdict, s.reason, s.note)) for s in step.steps])
+            self.redo_stack.append(step)
+            return step
         self._write_checked(step.pair_id, restoring_verdict(step.before_status),
                             step.before_reason, "undo", self._as_written(step.verdict,
                                                                          step.reason, step.note))
         self.redo_stack.append(step)
         return step
 
-    def redo(self) -> Step | None:
+    def redo(self) -> Step | Group | None:
         """Write the undone review again, provided the pair's latest review is still the undo;
         the cursor goes to its pair. :class:`ReviewConflict` as for :meth:`undo`."""
         if not self.redo_stack:
             return None
         step = self.redo_stack.pop()
         self.go_to_pair(step.pair_id)
+        if isinstance(step, Group):
+            self._write_group_checked(
+                [(s.pair_id, s.verdict, s.reason, s.note,
+                  self._as_written(restoring_verdict(s.before_status), s.before_reason, "undo"))
+                 for s in step.steps])
+            self.undo_stack.append(step)
+            return step
         undo = self._as_written(restoring_verdict(step.before_status), step.before_reason, "undo")
         self._write_checked(step.pair_id, step.verdict, step.reason, step.note, undo)
         self.undo_stack.append(step)
@@ -185,15 +234,34 @@ class ReviewSession:
                                rows[0]["label"])
             raise
 
+    def _write_group_checked(self, items: list[tuple]) -> None:
+        """(pair_id, verdict, reason, note, expect) in one transaction, each on condition;
+        a conflict writes none, and the session takes the pairs' states from the store."""
+        try:
+            add_reviews(self.store, [{"pair_id": p, "verdict": v, "reason": r, "note": n,
+                                      "reviewer": self.reviewer, "expect": e}
+                                     for p, v, r, n, e in items], "undo")
+        except ReviewConflict:
+            self.redo_stack.clear()
+            rows = pair_rows(self.store, [item[0] for item in items])
+            for row in rows:
+                self._remember(row["pair_id"], row["status"], row["reason"], row["label"])
+            raise
+        for pair_id, verdict, reason, _note, _expect in items:
+            self._remember_verdict(pair_id, verdict, reason)
+
+    def _remember_verdict(self, pair_id: int, verdict: str, reason: str | None) -> None:
+        status, _ = effective(verdict, 0)
+        auto = self.index.auto_label_of(pair_id) if self.index is not None else None
+        self._remember(pair_id, status, reason if status != "auto" else None,
+                       effective(verdict, auto)[1] if auto is not None else None)
+
     def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None,
                writer: Writer | None = None) -> Step:
         before_status, before_reason = self.state(pair_id)
-        status, _ = effective(verdict, 0)  # validates the verdict
+        effective(verdict, 0)  # validates the verdict
         (writer or self.writer)(pair_id, verdict, reason, note)
-        kept_reason = reason if status != "auto" else None
-        auto = self.index.auto_label_of(pair_id) if self.index is not None else None
-        self._remember(pair_id, status, kept_reason,
-                       effective(verdict, auto)[1] if auto is not None else None)
+        self._remember_verdict(pair_id, verdict, reason)
         return Step(pair_id, before_status, before_reason, verdict, reason, note)
 
     def _remember(self, pair_id: int, status: str, reason: str | None,

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .curation import ReviewSession, Step
+from .curation import Group, ReviewSession, Step
 from .errors import ReviewConflict, WspError
 from .store import browse
-from .store.browse import PairDetail, PairFilter, Queue
+from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .store.db import Store
-from .store.queries import add_review, pair_history
-from .verdicts import STATUSES, label_for
+from .store.queries import add_review, add_reviews, pair_history
+from .verdicts import STATUSES, label_for, verdict_from_order
 
 Listener = Callable[[str, Any], None]
 
@@ -43,6 +43,9 @@ class ReviewWriter(Protocol):
     def submit(self, pair_id: int, verdict: str, reason: str | None,
                note: str | None) -> None: ...
 
+    def submit_many(self, reviews: list[dict[str, Any]]) -> None:
+        """Reviews ({pair_id, verdict, reason, note}) written in one transaction."""
+
     def flush(self, timeout: float | None = None) -> bool: ...
 
 
@@ -56,6 +59,9 @@ class DirectWriter:
 
     def submit(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> None:
         add_review(self.store, pair_id, verdict, reason, note, self.reviewer)
+
+    def submit_many(self, reviews: list[dict[str, Any]]) -> None:
+        add_reviews(self.store, [{**r, "reviewer": self.reviewer} for r in reviews])
 
     def flush(self, timeout: float | None = None) -> bool:
         return True
@@ -118,7 +124,8 @@ class Desk:
         self.writer = writer or DirectWriter(store, self.reviewer)
         self.index = browse.PairIndex(store)
         self.session = ReviewSession(store, Queue.empty(), writer=self.writer.submit,
-                                     reviewer=self.reviewer, index=self.index)
+                                     reviewer=self.reviewer, index=self.index,
+                                     many_writer=self.writer.submit_many)
         self._emit("sources", True)
 
     def close(self) -> None:
@@ -257,13 +264,56 @@ class Desk:
         self._show_step(step.pair_id)
         return step
 
-    def undo(self) -> Step | None:
+    # -- a whole image at once ------------------------------------------------------------
+    def image_persons(self) -> tuple[PersonView, ...]:
+        """The persons of the current pair's image that its pairs are made of (MCPC persons),
+        A and B first."""
+        if self.detail is None:
+            return ()
+        d = self.detail
+        return (d.a, d.b) + tuple(p for p in d.others if p.mcpc)
+
+    def order_image(self, ranks: dict[int, int]) -> Group | None:
+        """The curator ranked the image's persons by depth (person id → rank, 0 nearest;
+        equal ranks: the same depth). Every pair of the image whose two persons are ranked gets
+        its verdict (:func:`~wsp_core.verdicts.verdict_from_order`), all in one transaction
+        and one undo step; then the cursor moves to the next pair of another image."""
+        if self.detail is None:
+            return None
+        image_id = self.detail.image_id
+        items = []
+        for pair in browse.image_pairs(self.store, image_id):
+            rank_a, rank_b = ranks.get(pair["person_a"]), ranks.get(pair["person_b"])
+            if rank_a is not None and rank_b is not None:
+                verdict, reason = verdict_from_order(pair["auto_label"], rank_a, rank_b)
+                items.append((pair["pair_id"], verdict, reason, None))
+        group = self.session.review_many(items)
+        if group is None:
+            self._emit("message", "no pair of this image has both its persons ranked")
+            return None
+        for step in group.steps:
+            self._announce_state(step.pair_id)
+        self._emit("message", f"depth order: {len(group.steps)} pairs of the image decided")
+        self._leave_image(image_id)
+        return group
+
+    def _leave_image(self, image_id: int) -> None:
+        """Go to the first pair after the cursor that belongs to another image (else stay)."""
+        queue, index = self.queue, self.index
+        for k in range(self.position + 1, len(queue)):
+            at = index.position(int(queue.ids[k]))
+            if at is not None and int(index.image_id[at]) != image_id:
+                self.go(k)
+                return
+        self.show_current()
+
+    def undo(self) -> Step | Group | None:
         return self._replay("undo")
 
-    def redo(self) -> Step | None:
+    def redo(self) -> Step | Group | None:
         return self._replay("redo")
 
-    def _replay(self, which: str) -> Step | None:
+    def _replay(self, which: str) -> Step | Group | None:
         """Undo or redo: the verdicts on their way are committed first, then the session
         writes on condition that nobody changed the pair since (else it says whose verdict
         stands)."""
@@ -272,9 +322,13 @@ class Desk:
         if not self.writer.flush(timeout=10.0):
             self._emit("message", f"not {which}ne: the store is busy; try again")
             return None
+        stack = self.session.undo_stack if which == "undo" else self.session.redo_stack
+        coming = stack[-1] if stack else None
         try:
             step = getattr(self.session, which)()
         except ReviewConflict as e:
+            for pair_id in _pair_ids(coming):  # their states as the store now has them
+                self._announce_state(pair_id)
             if self.current is not None:
                 self._show_step(self.current)
             self._emit("message", f"not {which}ne: {e.problem}")
@@ -282,16 +336,21 @@ class Desk:
         if step is None:
             self._emit("message", f"nothing to {which}")
             return None
-        self._show_step(step.pair_id)
+        for pair_id in _pair_ids(step):
+            self._announce_state(pair_id)
+        self.show_current()
         return step
 
     def _show_step(self, pair_id: int) -> None:
         """A pair's state changed: announce it (for the list), then show the current pair."""
+        self._announce_state(pair_id)
+        self.show_current()
+
+    def _announce_state(self, pair_id: int) -> None:
         auto = self.index.auto_label_of(pair_id)
         if auto is not None:
             status, reason = self.session.state(pair_id)
             self._emit("state", PairState(pair_id, status, reason, label_for(status, auto)))
-        self.show_current()
 
     # -- statistics -----------------------------------------------------------------------
     def qa_queue(self) -> Queue:
@@ -317,3 +376,9 @@ class Desk:
                 f"position {self.position + 1 if len(queue) else 0:,} / {len(queue):,}"
                 f"   ·   queue: {browse.QUEUES[queue.kind]}")
         return text + (f"   ·   saving {pending}…" if pending else "   ·   all saved")
+
+
+def _pair_ids(step: Step | Group | None) -> list[int]:
+    if step is None:
+        return []
+    return [s.pair_id for s in step.steps] if isinstance(step, Group) else [step.pair_id]

@@ -61,6 +61,16 @@ def label_for(status: str, auto_label: int) -> int | None:
     return effective(restoring_verdict(status), auto_label)[1]
 
 
+def verdict_from_order(auto_label: int, rank_a: int, rank_b: int) -> tuple[str, str | None]:
+    """The verdict on a pair when a curator ranked the image's persons by depth (0 nearest;
+    equal ranks: the same depth): accept when the automatic label names the nearer person,
+    flip when it names the farther one, ambiguous (same depth) for a tie."""
+    if rank_a == rank_b:
+        return "ambiguous", "same_depth"
+    truth = 1 if rank_a < rank_b else 0  # label 1: A is closer
+    return ("accept" if truth == auto_label else "flip"), None
+
+
 def normalise_reason(reason: str | None) -> str | None:
     """A reason as typed ("Annotation error", "annotation-error") as stored; None for none."""
     if reason is None or reason == "":

@@ -365,6 +365,7 @@ class PairDetail:
     pair_id: int
     source: str
     format: str
+    image_id: int
     image: str                       # the image file's path
     file_name: str
     width: int
@@ -419,7 +420,7 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> Pa
     names = tuple(json.loads(joint_names))
     joint_set = _joint_set(fmt, list(names))
     return PairDetail(
-        pair_id=int(pair_id), source=source, format=fmt,
+        pair_id=int(pair_id), source=source, format=fmt, image_id=int(image_id),
         image=os.path.join(images_dir, file_name), file_name=file_name, width=width,
         height=height, a=persons[a], b=persons[b],
         others=tuple(p for pid, p in persons.items() if pid not in (a, b)),
@@ -430,6 +431,14 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> Pa
         margin_px=margin_px, margin_rel=margin_rel, hug=hug, size_conflict=size,
         knee_line=knee, suspicion=suspicion, prob=prob, prob_out_of_sample=out_of_sample,
         checkpoint=checkpoint)
+
+
+def image_pairs(store: Store, image_id: int) -> list[dict[str, Any]]:
+    """Every pair of one image: pair_id, person_a, person_b, auto_label, status (id order)."""
+    rows = _driver_rows(store, "SELECT id, person_a, person_b, auto_label, status FROM pairs "
+                               "WHERE image_id = :image ORDER BY id", {"image": int(image_id)})
+    return [dict(zip(("pair_id", "person_a", "person_b", "auto_label", "status"), r))
+            for r in rows]
 
 
 def _joint_set(fmt: str, names: list[str]) -> JointSet | None:

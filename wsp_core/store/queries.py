@@ -56,14 +56,16 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
     """Append many reviews (dicts with ``pair_id``, ``verdict``, optional ``reason``, ``note``,
     ``reviewer``) in one transaction, in order: all of them, or, when one is bad (an unknown
     verdict, reason or pair), none; the error names ``where`` and the review's ``line`` (or its
-    position from 1)."""
+    position from 1). A review with ``expect`` is written only while the pair's latest review
+    is that one (as :func:`add_review`'s): else :class:`ReviewConflict`, and none is written."""
     checked = []
     for k, r in enumerate(reviews, start=1):
         line = r.get("line", k)
         try:
             effective(r["verdict"], 0)
             checked.append((line, int(r["pair_id"]), r["verdict"],
-                            normalise_reason(r.get("reason")), r.get("note"), r.get("reviewer")))
+                            normalise_reason(r.get("reason")), r.get("note"), r.get("reviewer"),
+                            r.get("expect")))
         except KeyError as e:
             raise InputError(where, f"line {line}: no {e.args[0]!r}") from None
         except BadValue as e:
@@ -72,10 +74,12 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
             raise InputError(where, f"line {line}: {e}") from None
     with store.write() as session:
         out = []
-        for line, pair_id, verdict, reason, note, reviewer in checked:
+        for line, pair_id, verdict, reason, note, reviewer, expect in checked:
             try:
                 out.append(_append_review(store, session, pair_id, verdict, reason, note,
-                                          reviewer))
+                                          reviewer, expect))
+            except ReviewConflict:
+                raise
             except StoreError as e:
                 raise InputError(where, f"line {line}: {e.problem}") from None
         return out
