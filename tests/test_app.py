@@ -227,7 +227,8 @@ def test_filters_and_queues_change_what_the_desk_walks(qtbot, window, db):
     panel.set_queue_kind("qa")
     qtbot.waitUntil(lambda: win.pairs.session.queue.kind == "qa")
     press(qtbot, win, Qt.Key.Key_Home)
-    press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_Space, Qt.Key.Key_F)
+    assert win.pairs.blind  # the QA sample is answered blind: A, B (which is closer)
+    press(qtbot, win, Qt.Key.Key_A, Qt.Key.Key_A, Qt.Key.Key_B)
     saved(qtbot, win)
     win.pairs.refresh_stats()
     estimate = win.pairs.stats.last["estimate"]
@@ -239,6 +240,7 @@ def test_reopening_shows_the_same_state_and_place(qtbot, window, db, settings):
     win = window(db)
     win.pairs.filters.set_queue_kind("qa")
     qtbot.waitUntil(lambda: win.pairs.session.queue.kind == "qa")
+    press(qtbot, win, Qt.Key.Key_B, modifier=Qt.KeyboardModifier.ControlModifier)  # label shown
     press(qtbot, win, Qt.Key.Key_Home, Qt.Key.Key_F, Qt.Key.Key_1, Qt.Key.Key_D)
     place = win.pairs.session.current
     first = int(win.pairs.session.queue.ids[0])
@@ -360,8 +362,11 @@ def test_every_action_has_a_handler_a_shortcut_and_a_help_row(qtbot, window):
     assert table.rowCount() == len(ACTIONS)
     keys = {table.item(r, 1).text() for r in range(table.rowCount())}
     assert "Space, Y" in keys and "Alt+1" in keys and "Ctrl+Z" in keys
-    shortcuts = [s for a in win.actions.values() for s in a.shortcuts()]
-    assert len(shortcuts) == len(set(s.toString() for s in shortcuts))  # no key bound twice
+    for blind in (False, True):  # no key on two actions that can act at the same time
+        win.pairs.set_blind(blind)
+        shortcuts = [s.toString() for a in win.actions.values() if a.isEnabled()
+                     for s in a.shortcuts()]
+        assert len(shortcuts) == len(set(shortcuts)), blind
 
 
 def test_the_list_pages_rows_in_instead_of_loading_the_table(qtbot, window, db):
@@ -483,3 +488,37 @@ def test_a_whole_image_is_ordered_by_depth_with_clicks_and_undone_as_one(qtbot, 
     with open_store(db) as st:
         assert {r["status"] for r in pair_rows(st, load_queue(st).ids)} == {"auto"}
     assert len(reviews(db)) == 12
+
+
+def test_the_blind_mode_hides_the_label_and_derives_the_verdict(qtbot, window, tmp_path):
+    """The QA queue opens blind: the label, status and scores hidden, the list's label columns
+    too; A, B or S answer which person is closer and the desk writes accept, flip or same
+    depth. Ctrl+B shows the label again, and A goes back to being "previous"."""
+    from helpers import crowd_store
+
+    db = crowd_store(tmp_path)
+    win = window(db)
+    tab = win.pairs
+    assert not tab.blind and win.actions["accept"].isEnabled()
+    tab.filters.set_queue_kind("qa")
+    tab.filters.apply_now()
+    qtbot.waitUntil(lambda: tab.desk.queue.kind == "qa")
+    assert tab.blind and not win.actions["accept"].isEnabled()
+    assert tab.info.headline.text() == "Which is closer?"
+    assert tab.info.values["automatic label"].text() == "hidden"
+    assert tab.table.isColumnHidden(5)  # label
+    first = tab.desk.detail
+    nearer_is_a = first.a.ankle_y > first.b.ankle_y
+    press(qtbot, win, Qt.Key.Key_A if nearer_is_a else Qt.Key.Key_B)   # right: accept
+    second = tab.desk.detail
+    press(qtbot, win, Qt.Key.Key_B if second.a.ankle_y > second.b.ankle_y else Qt.Key.Key_A)
+    press(qtbot, win, Qt.Key.Key_S)
+    saved(qtbot, win)
+    got = {r[0]: r[1:] for r in reviews(db)}
+    assert got[first.pair_id][0] == "accept" and got[second.pair_id][0] == "flip"
+    assert len(got) == 3 and sorted(v[0] for v in got.values()) == ["accept", "ambiguous", "flip"]
+    press(qtbot, win, Qt.Key.Key_B, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert not tab.blind and not tab.table.isColumnHidden(5)
+    position = tab.desk.position
+    press(qtbot, win, Qt.Key.Key_A)                                    # previous, again
+    assert tab.desk.position == position - 1 and len(reviews(db)) == 3

@@ -222,3 +222,26 @@ def test_a_reversed_order_flips_every_pair_and_undo_refuses_after_another_curato
     assert desk.undo() is None and seen.of("message")[-1].startswith("not undone:")
     rows = pair_rows(crowd, ids)
     assert rows[0]["status"] == "exclude" and {r["status"] for r in rows[1:]} == {"flip"}
+
+
+def test_blind_answers_become_accept_flip_or_same_depth(crowd):
+    """The curator says which person is closer without seeing the label; the desk derives the
+    verdict from the automatic label (here right for every pair: lower ankles are nearer)."""
+    desk = Desk("ana")
+    desk.open(crowd)
+    first, second, third = (int(i) for i in desk.queue.ids[:3])
+    nearer = {}
+    for pair in pair_rows(crowd, [first, second, third]):
+        detail = desk.detail
+        nearer[pair["pair_id"]] = "a" if detail.a.ankle_y > detail.b.ankle_y else "b"
+        desk.next()
+    desk.first()
+    desk.answer(nearer[first])                                      # right: accept
+    desk.answer("b" if nearer[second] == "a" else "a")              # the other one: flip
+    desk.answer("same")
+    rows = {r["pair_id"]: r for r in pair_rows(crowd, [first, second, third])}
+    assert rows[first]["status"] == "accept"
+    assert rows[second]["status"] == "flip" and rows[second]["label"] != rows[second]["auto_label"]
+    assert (rows[third]["status"], rows[third]["reason"]) == ("ambiguous", "same_depth")
+    with pytest.raises(ValueError, match="unknown answer"):
+        desk.answer("c")

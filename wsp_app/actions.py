@@ -52,6 +52,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("reset", "&Reset to automatic", ("R",), "Review",
                "forget the verdict: the automatic label applies again"),
     ActionSpec("note", "Add a &note…", ("N",), "Review", "a free note on the current pair"),
+    ActionSpec("answer_a", "A is closer (blind)", ("A",), "Review",
+               "blind mode: the desk writes accept or flip from the hidden label"),
+    ActionSpec("answer_b", "B is closer (blind)", ("B",), "Review",
+               "blind mode: the desk writes accept or flip from the hidden label"),
+    ActionSpec("answer_same", "Same depth (blind)", ("S",), "Review",
+               "blind mode: ambiguous, same depth / too close to call"),
     ActionSpec("order_image", "&Order the image by depth", ("O",), "Review",
                "click the persons from nearest to farthest (Shift+click: the same depth as "
                "the last one, a click on a numbered person takes it back); Return writes "
@@ -72,6 +78,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_in", "Zoom &in", ("+", "="), "View"),
     ActionSpec("zoom_out", "Zoom &out", ("-",), "View"),
     ActionSpec("zoom_fit", "&Fit image", ("0",), "View"),
+    ActionSpec("blind_mode", "&Blind mode", ("Ctrl+B",), "View",
+               "hide the automatic label and answer which person is closer (A, B, S); on by "
+               "default in the random QA sample, so the estimate is not anchored by the label"),
     ActionSpec("help", "&Keyboard shortcuts", ("F1",), "Help"),
 )
 SPECS: dict[str, ActionSpec] = {spec.name: spec for spec in ACTIONS}
@@ -81,6 +90,11 @@ PAIR_GROUPS = ("Review", "Navigate", "View")
 #: Actions of the depth-order mode: enabled only in it, while the review and navigation keys
 #: are not (the curator is ordering the image shown).
 ORDER_ACTIONS = ("order_done", "order_cancel")
+#: The blind mode's answers: enabled only in it; their keys are taken from the actions of the
+#: pair groups while it is on (A is "previous" outside it).
+BLIND_ACTIONS = ("answer_a", "answer_b", "answer_same")
+#: Verdicts that name the shown label: at rest in the blind mode (the label is hidden).
+LABEL_VERDICTS = ("accept", "flip") + tuple(f"flip_{r}" for r in REASONS)
 
 
 def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]],

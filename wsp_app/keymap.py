@@ -22,7 +22,7 @@ from PySide6.QtGui import QKeySequence
 
 from wsp_core.errors import InputError
 
-from .actions import ACTIONS, SPECS
+from .actions import ACTIONS, BLIND_ACTIONS, PAIR_GROUPS, SPECS
 
 Keymap = dict[str, tuple[str, ...]]
 
@@ -82,11 +82,22 @@ def load_keymap(path: Path | None) -> Keymap:
     return keys
 
 
+def _apart(one: str, other: str) -> bool:
+    """Two actions that may share a key: a blind answer and a pair action (the blind mode takes
+    the key while it is on, wsp_app/window.py)."""
+    def pair_action(name: str) -> bool:
+        return SPECS[name].group in PAIR_GROUPS and name not in BLIND_ACTIONS
+    return (one in BLIND_ACTIONS and pair_action(other)) or \
+        (other in BLIND_ACTIONS and pair_action(one))
+
+
 def _check_conflicts(path: Path, keys: Keymap, named: set[str]) -> None:
-    owner: dict[str, str] = {}
+    owners: dict[str, list[str]] = {}
     for name, shortcuts in keys.items():
         for key in shortcuts:
-            other = owner.setdefault(portable(key), name)
+            holders = owners.setdefault(portable(key), [])
+            other = next((h for h in holders if h != name and not _apart(h, name)), name)
+            holders.append(name)
             if other != name:
                 def whose(n: str) -> str:
                     return n if n in named else f"{n} (by default)"

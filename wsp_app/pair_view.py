@@ -57,6 +57,8 @@ class PairView(QGraphicsView):
         self._fit = True
         #: the persons a click picks in the depth-order mode (None outside it)
         self.pickable: tuple[PersonView, ...] | None = None
+        #: the blind mode: no ankle marks (they are the cue the automatic label comes from)
+        self.blind = False
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.pressed.emit()
@@ -147,7 +149,8 @@ class PairView(QGraphicsView):
                                  QPen(Qt.PenStyle.NoPen), QBrush(colour))
         if tag is None:
             return
-        self._draw_ankles(person, detail, colour, radius)
+        if not self.blind:
+            self._draw_ankles(person, detail, colour, radius)
         self._draw_tag(tag, x, y, colour, detail)
 
     def _draw_ankles(self, person: PersonView, detail: PairDetail, colour: QColor,
@@ -237,12 +240,18 @@ class PairInfo(QFrame):
         layout.addLayout(grid)
         layout.addStretch(1)
 
-    def show_pair(self, detail: PairDetail | None) -> None:
+    #: What the blind mode hides: the automatic label and what gives it away.
+    BLIND_HIDES = ("status", "automatic label", "suspicion", "model P(A closer)")
+
+    def show_pair(self, detail: PairDetail | None, blind: bool = False) -> None:
         if detail is None:
             self.headline.setText("no pair")
             self.subline.setText("the filter selects no pair")
             for value in self.values.values():
                 value.setText("–")
+            return
+        if blind:
+            self._show_blind(detail)
             return
         text, colour = effective_text(detail)
         self.headline.setText(text)
@@ -267,3 +276,16 @@ class PairInfo(QFrame):
         }
         for name, value in values.items():
             self.values[name].setText(value)
+
+    def _show_blind(self, detail: PairDetail) -> None:
+        self.headline.setText("Which is closer?")
+        self.headline.setStyleSheet("")
+        self.subline.setText("A, B, or S for the same depth  ·  blind mode: the automatic "
+                             "label is hidden (Ctrl+B shows it)")
+        shown = {"pair": str(detail.pair_id), "source": detail.source,
+                 "image": detail.file_name, "ΔS": _fmt(detail.delta_s),
+                 "hug": _fmt(detail.hug, ".2f"), "size conflict": _fmt(detail.size_conflict, ".2f"),
+                 "knee line": _fmt(detail.knee_line, ".2f"),
+                 "margin": f"{detail.margin_px:.1f} px ({_fmt(detail.margin_rel, '.1%')})"}
+        for name, value in self.values.items():
+            value.setText(shown.get(name, "hidden" if name in self.BLIND_HIDES else "–"))

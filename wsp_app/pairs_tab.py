@@ -20,12 +20,14 @@ from wsp_core.store.db import Store
 
 from .filters import FilterPanel
 from .images import ImageLoader
-from .pair_list import WIDTHS, QueueModel
+from .pair_list import COLUMNS, WIDTHS, QueueModel
 from .pair_view import PairInfo, PairView
 from .panels import HistoryPanel, StatsPanel
 from .writer import ReviewWriter
 
 PREFETCH = 4
+#: The list's columns the blind mode hides.
+BLIND_COLUMNS = ("status", "label", "suspicion", "model P")
 #: A review write that has waited this long is waiting for another process: say so.
 BUSY_AFTER_S = 1.0
 
@@ -35,7 +37,7 @@ class PairsTab(QWidget):
 
     status_changed = Signal(str)
     error = Signal(str)
-    #: the depth-order mode started or ended (the window enables its keys)
+    #: the depth-order or the blind mode started or ended (the window enables their keys)
     ordering_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None, reviewer: str | None = None) -> None:
@@ -47,6 +49,10 @@ class PairsTab(QWidget):
         #: the depth-order mode: the ranks given so far (person id → rank), None outside it
         self.ordering: dict[int, int] | None = None
         self._ordering_image: int | None = None
+        #: the blind mode: the automatic label hidden; on in the QA queue unless the curator
+        #: chose otherwise (Ctrl+B)
+        self.blind = False
+        self._blind_chosen = False
         # Qt objects get a parent: Qt deletes them on the GUI thread, never Python's garbage
         # collector on whichever thread (the review writer, an image read) happens to run it.
         self.loader = ImageLoader(parent=self)
@@ -127,6 +133,7 @@ class PairsTab(QWidget):
             self.filters.blockSignals(True)
             self.filters.set_queue_kind(queue_kind)
             self.filters.blockSignals(False)
+        self._follow_queue_kind()
         self.desk.set_view(self._view(), pair_id)
         self.refresh_stats()
 
@@ -149,6 +156,7 @@ class PairsTab(QWidget):
 
     def apply_filters(self) -> None:
         """The filter panel changed: a new queue, staying on the current pair when it is in it."""
+        self._follow_queue_kind()
         self.desk.set_view(self._view())
         self.refresh_stats()
 
@@ -189,7 +197,7 @@ class PairsTab(QWidget):
         if loaded is None:
             self.loader.request(detail.image)
         self.view.show_pair(detail, loaded, self._order_view())
-        self.info.show_pair(detail)
+        self.info.show_pair(detail, self.blind)
         self.history.show_history(self.desk.history())
         self._select_row()
         self.loader.prefetch(self.desk.upcoming_images(PREFETCH))
@@ -274,6 +282,35 @@ class PairsTab(QWidget):
         text, ok = QInputDialog.getMultiLineText(self, "Note", "A note on this pair:")
         if ok:
             self.desk.annotate(text)
+
+    # -- the blind mode ----------------------------------------------------------------------
+    def _follow_queue_kind(self) -> None:
+        if not self._blind_chosen:
+            self.set_blind(self.filters.queue_kind() == "qa")
+
+    def toggle_blind(self) -> None:
+        self._blind_chosen = True
+        self.set_blind(not self.blind)
+        self.status_changed.emit("blind mode: the automatic label is hidden; A, B or S answers"
+                                 if self.blind else "blind mode off: the automatic label shows")
+
+    def set_blind(self, on: bool) -> None:
+        """Hide (or show) the automatic label and what gives it away: the label panel's label,
+        status and scores, the list's columns, the ankle marks."""
+        if on == self.blind:
+            return
+        self.blind = on
+        self.view.blind = on
+        for column in BLIND_COLUMNS:
+            self.table.setColumnHidden(COLUMNS.index(column), on)
+        if self.detail is not None:
+            self._redraw()
+            self.info.show_pair(self.detail, on)
+        self.ordering_changed.emit()
+
+    def answer(self, which: str) -> None:
+        """A blind answer: "a", "b" or "same" (the desk derives the verdict)."""
+        self.desk.answer(which)
 
     # -- the depth-order mode: a whole image at once -------------------------------------------
     def start_order(self) -> None:

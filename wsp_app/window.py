@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
@@ -16,8 +17,9 @@ from wsp_core.logs import redact
 from wsp_core.store.db import open_store
 from wsp_core.verdicts import WITH_REASON
 
-from .actions import ACTIONS, ORDER_ACTIONS, PAIR_GROUPS, build_actions, help_rows
-from .keymap import default_keymap, load_keymap
+from .actions import (ACTIONS, BLIND_ACTIONS, LABEL_VERDICTS, ORDER_ACTIONS, PAIR_GROUPS,
+                      build_actions, help_rows)
+from .keymap import default_keymap, load_keymap, portable
 from .gui_gc import GuiThreadCollector
 from .jobs_tab import JobsTab
 from .pairs_tab import PairsTab
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.tabs.currentChanged.connect(self._enable_pair_actions)
         self.pairs.ordering_changed.connect(self._enable_pair_actions)
+        self.actions["blind_mode"].setCheckable(True)
         self._enable_pair_actions()
         self.resize(1400, 860)
         self._restore_window()
@@ -80,7 +83,9 @@ class MainWindow(QMainWindow):
             "exclude": lambda: p.review("exclude"), "reset": lambda: p.review("reset"),
             "note": p.note, "undo": p.undo, "redo": p.redo, "next": p.next,
             "order_image": p.start_order, "order_done": p.finish_order,
-            "order_cancel": p.cancel_order,
+            "order_cancel": p.cancel_order, "blind_mode": p.toggle_blind,
+            "answer_a": lambda: p.answer("a"), "answer_b": lambda: p.answer("b"),
+            "answer_same": lambda: p.answer("same"),
             "previous": p.previous, "next_unreviewed": p.next_unreviewed, "first": p.first,
             "focus_filters": lambda: p.filters.queue.setFocus(),
             "reset_filters": p.reset_filters,
@@ -106,15 +111,24 @@ class MainWindow(QMainWindow):
 
     def _enable_pair_actions(self, _index: int = 0) -> None:
         """Review, navigation and zoom act only while the Pairs tab shows the pair; in the
-        depth-order mode only its own keys (and zoom) act."""
+        depth-order mode only its own keys (and zoom) act; in the blind mode the answers act
+        on their keys (taken from the other pair actions) and accept and flip rest."""
         shown = self.tabs.currentWidget() is self.pairs
         ordering = self.pairs.ordering is not None
+        blind = self.pairs.blind
+        taken = {portable(k) for name in BLIND_ACTIONS for k in self.keys[name]} if blind else set()
         for spec in ACTIONS:
-            if spec.name in ORDER_ACTIONS:
-                self.actions[spec.name].setEnabled(shown and ordering)
+            name, action = spec.name, self.actions[spec.name]
+            if name in ORDER_ACTIONS:
+                action.setEnabled(shown and ordering)
+            elif name in BLIND_ACTIONS:
+                action.setEnabled(shown and blind and not ordering)
             elif spec.group in PAIR_GROUPS:
-                self.actions[spec.name].setEnabled(shown and (spec.group == "View"
-                                                              or not ordering))
+                action.setEnabled(shown and (spec.group == "View" or not ordering)
+                                  and not (blind and name in LABEL_VERDICTS))
+                keys = [k for k in self.keys[name] if portable(k) not in taken]
+                action.setShortcuts([QKeySequence(k) for k in keys])
+        self.actions["blind_mode"].setChecked(blind)
 
     def _build_menus(self) -> None:
         menus = {}

@@ -28,7 +28,7 @@ from .store import browse
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .store.db import Store
 from .store.queries import add_review, add_reviews, pair_history
-from .verdicts import STATUSES, label_for, verdict_from_order
+from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
 
 Listener = Callable[[str, Any], None]
 
@@ -255,6 +255,15 @@ class Desk:
         step = self.session.review(verdict, reason)
         self._show_step(step.pair_id)
         return step
+
+    def answer(self, which: str) -> Step | None:
+        """A blind answer on the pair under the cursor, the automatic label unseen: "a" (A is
+        closer), "b", or "same" (same depth); the desk writes the verdict it implies
+        (:func:`~wsp_core.verdicts.verdict_from_answer`) and moves on."""
+        if self.detail is None:
+            return None
+        verdict, reason = verdict_from_answer(self.detail.auto_label, which)
+        return self.review(verdict, reason)
 
     def annotate(self, note: str) -> Step | None:
         """A note on the pair under the cursor; its verdict stays."""

@@ -71,6 +71,17 @@ def verdict_from_order(auto_label: int, rank_a: int, rank_b: int) -> tuple[str, 
     return ("accept" if truth == auto_label else "flip"), None
 
 
+#: A blind answer ("which person is closer?", the automatic label hidden) as depth ranks of A, B.
+BLIND_ANSWERS = {"a": (0, 1), "b": (1, 0), "same": (0, 0)}
+
+
+def verdict_from_answer(auto_label: int, answer: str) -> tuple[str, str | None]:
+    """The verdict a blind answer implies: "a" (A is closer), "b" or "same" (same depth)."""
+    if answer not in BLIND_ANSWERS:
+        raise BadValue("answer", f"unknown answer {answer!r}; one of: {', '.join(BLIND_ANSWERS)}")
+    return verdict_from_order(auto_label, *BLIND_ANSWERS[answer])
+
+
 def normalise_reason(reason: str | None) -> str | None:
     """A reason as typed ("Annotation error", "annotation-error") as stored; None for none."""
     if reason is None or reason == "":
