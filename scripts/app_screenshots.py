@@ -72,7 +72,7 @@ def main(argv=None) -> dict:
         while done < args.reviews and tab.session.current is not None:
             pair = tab.session.current
             if pair in truth:
-                auto = tab.index.auto_label_of(pair)
+                auto = tab.desk.index.auto_label_of(pair)
                 tab.review("accept" if truth[pair] == auto else "flip",
                            None if truth[pair] == auto else "stairs")
             else:
@@ -81,6 +81,9 @@ def main(argv=None) -> dict:
         tab.writer.flush(60)
         tab.refresh_stats()
         files = []
+        wait(app, tab)
+        files.append(_save(window, args.out / "desk_blind.png"))  # the QA queue is blind
+        files.append(depth_order(app, window, args.out / "desk_depth_order.png"))
         tab.filters.set_queue_kind("suspicious")
         tab.filters.apply_now()
         tab.first()
@@ -105,6 +108,24 @@ def main(argv=None) -> dict:
     result = {"files": files, "qa_estimate": estimate}
     print(json.dumps(result))
     return result
+
+
+def depth_order(app, window, out: Path) -> str:
+    """The depth-order mode on the first image with at least four persons to order, three of
+    them numbered (the nearest first by their ankles), before Return."""
+    tab = window.pairs
+    tab.filters.set_queue_kind("order")
+    tab.filters.apply_now()
+    tab.first()
+    while len(tab.desk.image_persons()) < 4 and tab.desk.position + 1 < len(tab.desk.queue):
+        tab.next()
+    tab.start_order()
+    for person in sorted(tab.desk.image_persons(), key=lambda p: -p.ankle_y)[:3]:
+        tab._rank_person(person.person_id, False)
+    wait(app, tab)
+    path = _save(window, out)
+    tab.cancel_order()
+    return path
 
 
 def until(app, done, timeout_s: float = 600.0) -> None:
