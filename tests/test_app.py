@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QRectF, Qt  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from conftest import ROOT, press, saved  # noqa: E402
@@ -24,6 +24,7 @@ from wsp_core.store.browse import load_queue, pair_rows  # noqa: E402
 from wsp_core.verdicts import REASONS  # noqa: E402
 from wsp_core.store.predictions import write_predictions  # noqa: E402
 from wsp_app.actions import ACTIONS  # noqa: E402
+from wsp_app.pair_list import COLUMNS  # noqa: E402
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_keyboard_review_writes_one_review_per_key(qtbot, window, db):
     assert rows[ids[1]]["label"] == 1 - rows[ids[1]]["auto_label"]
     assert rows[ids[2]]["label"] is None and rows[ids[0]]["status"] == "accept"
     model = win.pairs.model
-    assert model.data(model.index(1, 4)) == "flip"  # the list shows the verdict at once
+    assert model.data(model.index(1, COLUMNS.index("status"))) == "flip"  # at once
 
 
 def test_review_keys_act_only_while_the_pairs_tab_shows_the_pair(qtbot, window, db):
@@ -506,7 +507,7 @@ def test_the_blind_mode_hides_the_label_and_derives_the_verdict(qtbot, window, t
     assert tab.blind and not win.actions["accept"].isEnabled()
     assert tab.info.headline.text() == "Which is closer?"
     assert tab.info.values["automatic label"].text() == "hidden"
-    assert tab.table.isColumnHidden(5)  # label
+    assert tab.table.isColumnHidden(COLUMNS.index("label"))
     first = tab.desk.detail
     nearer_is_a = first.a.ankle_y > first.b.ankle_y
     press(qtbot, win, Qt.Key.Key_A if nearer_is_a else Qt.Key.Key_B)   # right: accept
@@ -518,7 +519,86 @@ def test_the_blind_mode_hides_the_label_and_derives_the_verdict(qtbot, window, t
     assert got[first.pair_id][0] == "accept" and got[second.pair_id][0] == "flip"
     assert len(got) == 3 and sorted(v[0] for v in got.values()) == ["accept", "ambiguous", "flip"]
     press(qtbot, win, Qt.Key.Key_B, modifier=Qt.KeyboardModifier.ControlModifier)
-    assert not tab.blind and not tab.table.isColumnHidden(5)
+    assert not tab.blind and not tab.table.isColumnHidden(COLUMNS.index("label"))
     position = tab.desk.position
     press(qtbot, win, Qt.Key.Key_A)                                    # previous, again
     assert tab.desk.position == position - 1 and len(reviews(db)) == 3
+
+
+def test_overlays_marks_tags_zoom_and_picture_keys(qtbot, window, tmp_path):
+    """H shows, dims and hides the overlays; joint marks and tags keep their size on screen at
+    any zoom, and A's and B's tags never cover each other; each pair starts fitted unless K
+    keeps the zoom; Z zooms to both boxes; ] and ' change the picture, Ctrl+0 restores it."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    from helpers import crowd_store
+
+    db = crowd_store(tmp_path)
+    win = window(db)
+    view = win.pairs.view
+    qtbot.waitUntil(lambda: view.placeholder is None)
+
+    def screen_rects(kind):  # each mark as drawn on the screen
+        return [item.deviceTransform(view.viewportTransform()).mapRect(item.boundingRect())
+                for item in view._overlay if isinstance(item, kind)
+                and item.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations]
+
+    from PySide6.QtWidgets import QGraphicsEllipseItem
+
+    dots = [r.width() for r in screen_rects(QGraphicsEllipseItem)]
+    press(qtbot, win, Qt.Key.Key_Plus, Qt.Key.Key_Plus, Qt.Key.Key_Plus)
+    assert [r.width() for r in screen_rects(QGraphicsEllipseItem)] == dots  # no growing
+    tags = [t for t, _ in view._tags]
+    assert len(tags) == 2
+    a, b = (t.deviceTransform(view.viewportTransform()).mapRect(t.boundingRect()) for t in tags)
+    assert a.width() == tags[0].rect().width() and not a.intersects(b)
+    import dataclasses                                   # two boxes at almost one corner
+    detail = win.pairs.detail
+    x, y, w, h = detail.a.bbox
+    close = dataclasses.replace(detail, b=dataclasses.replace(detail.b, bbox=(x + 4, y + 3, w, h)))
+    view.show_pair(close, view._loaded)
+    a, b = (t.deviceTransform(view.viewportTransform()).mapRect(t.boundingRect())
+            for t, _ in view._tags)
+    assert not a.intersects(b)
+    win.pairs.show_current()
+    press(qtbot, win, Qt.Key.Key_H)
+    assert {round(i.opacity(), 2) for i in view._overlay} == {0.3}
+    press(qtbot, win, Qt.Key.Key_H)
+    assert not any(i.isVisible() for i in view._overlay)
+    press(qtbot, win, Qt.Key.Key_H)
+    assert all(i.isVisible() and i.opacity() == 1.0 for i in view._overlay)
+    zoomed = view.transform().m11()
+    press(qtbot, win, Qt.Key.Key_D)                      # a new pair starts fitted
+    fitted = view.transform().m11()
+    assert fitted < zoomed
+    press(qtbot, win, Qt.Key.Key_Z)                      # both boxes fill the view
+    detail = win.pairs.detail
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    for x, y, w, h in (detail.a.bbox, detail.b.bbox):
+        assert shown.contains(QRectF(x, y, w, h))
+    assert view.transform().m11() > fitted
+    press(qtbot, win, Qt.Key.Key_K)                      # keep the zoom
+    kept = view.transform().m11()
+    press(qtbot, win, Qt.Key.Key_D)
+    assert view.transform().m11() == pytest.approx(kept)
+    before = view._pixmap.pixmap().toImage().pixelColor(5, 5).lightness()
+    press(qtbot, win, Qt.Key.Key_BracketRight, Qt.Key.Key_BracketRight)
+    assert view._pixmap.pixmap().toImage().pixelColor(5, 5).lightness() > before
+    press(qtbot, win, Qt.Key.Key_0, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert view._pixmap.pixmap().toImage().pixelColor(5, 5).lightness() == before
+
+
+def test_the_list_shows_status_and_label_and_keeps_the_pair_in_view(qtbot, window, db):
+    win = window(db)
+    table = win.pairs.table
+    width = table.viewport().width()
+    for name in ("pair", "status", "label"):      # at the default width, without scrolling
+        column = COLUMNS.index(name)
+        assert table.columnViewportPosition(column) + table.columnWidth(column) <= width, name
+    win.pairs.go(len(win.pairs.desk.queue) - 1)
+    win.resize(win.width(), 520)
+    qtbot.waitUntil(lambda: table.viewport().rect().intersects(
+        table.visualRect(table.currentIndex())))
+    win.resize(win.width(), 900)
+    qtbot.waitUntil(lambda: table.viewport().rect().contains(
+        table.visualRect(table.currentIndex())))

@@ -11,15 +11,17 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtWidgets import QTableView
 
 from wsp_core.store.browse import Queue, pair_rows
 from wsp_core.store.db import Store
 
 from .widgets import status_colour
 
-COLUMNS = ("#", "pair", "source", "image", "status", "label", "ΔS", "suspicion", "model P")
+#: The status and label first: at the list's default width (330 px) they show beside the pair.
+COLUMNS = ("#", "pair", "status", "label", "ΔS", "suspicion", "model P", "source", "image")
 #: Fixed widths (px): sizing columns to their contents would read every row.
-WIDTHS = (52, 56, 96, 130, 110, 70, 52, 64, 60)
+WIDTHS = (44, 50, 84, 58, 50, 64, 60, 96, 130)
 
 
 class QueueModel(QAbstractTableModel):
@@ -112,3 +114,13 @@ def _cell(column: str, position: int, row: dict[str, Any]) -> str:
     if column == "model P":
         return "–" if row["prob"] is None else f"{row['prob']:.2f}"
     return str(row[column])
+
+
+class QueueTable(QTableView):
+    """The queue's list; the current pair stays in view when the list is resized."""
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        current = self.currentIndex()
+        if current.isValid():
+            self.scrollTo(current)

@@ -8,16 +8,20 @@ image dimmed grey.
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView,
-                               QGridLayout, QLabel, QVBoxLayout, QWidget)
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsScene, QGraphicsSimpleTextItem,
+                               QGraphicsView, QGridLayout, QLabel, QVBoxLayout, QWidget)
 
 from wsp_core.store.browse import PairDetail, PersonView
 from wsp_core.verdicts import STATUS_TEXT
 
 from .images import Loaded
 
+#: Joint marks, ankle rings and tags keep these sizes on screen at every zoom.
+DOT_PX, ANKLE_PX, TAG_PT = 3.5, 6.0, 11.0
+OVERLAY_MODES = ("shown", "dimmed", "hidden")
 COLOURS = {"a": QColor("#ff9f1c"), "b": QColor("#2ec4ff"), "other": QColor(200, 200, 200, 150)}
 #: How a model's score was made: the model never saw the pair's image, it trained on it, or
 #: it is not known (an older score, a model trained on another store).
@@ -59,6 +63,17 @@ class PairView(QGraphicsView):
         self.pickable: tuple[PersonView, ...] | None = None
         #: the blind mode: no ankle marks (they are the cue the automatic label comes from)
         self.blind = False
+        #: 0 overlays shown, 1 dimmed, 2 hidden (H cycles)
+        self.overlay_mode = 0
+        #: keep the zoom from pair to pair (else each new pair starts fitted)
+        self.keep_zoom = False
+        self.brightness, self.contrast = 0.0, 1.0
+        self._overlay: list = []
+        self._tags: list = []
+        self._boxes: tuple = ()
+        self._pixmap = None
+        self._loaded: Loaded | None = None
+        self._shown_pair: int | None = None
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.pressed.emit()
@@ -80,15 +95,24 @@ class PairView(QGraphicsView):
     def show_pair(self, detail: PairDetail, loaded: Loaded | None,
                   order: tuple[tuple[PersonView, ...], dict[int, int]] | None = None) -> None:
         """Draw a pair; ``loaded`` None means the image is still being read. ``order``: the
-        depth-order mode's persons and their ranks so far (person id → rank from 0)."""
+        depth-order mode's persons and their ranks so far (person id → rank from 0). A new
+        pair starts fitted to the view unless "keep zoom" is on."""
         scene = self.scene()
         scene.clear()
+        self._overlay, self._tags = [], []
+        self._pixmap = None
+        if detail.pair_id != self._shown_pair and not self.keep_zoom:
+            self._fit = True
+        self._shown_pair = detail.pair_id
         w, h = float(detail.width), float(detail.height)
         self.placeholder = None
+        self._loaded = loaded
         if loaded is not None and loaded.image is not None:
-            item = scene.addPixmap(QPixmap.fromImage(loaded.image))
-            item.setScale(loaded.scale)
-            item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+            self._pixmap = scene.addPixmap(QPixmap.fromImage(adjusted(loaded.image,
+                                                                      self.brightness,
+                                                                      self.contrast)))
+            self._pixmap.setScale(loaded.scale)
+            self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         else:
             self.placeholder = "loading image…" if loaded is None else loaded.error
             self._draw_placeholder(w, h, self.placeholder)
@@ -101,9 +125,13 @@ class PairView(QGraphicsView):
                                   width=2.5)
         else:
             self._draw_order(detail, *order)
+        self._boxes = (detail.a.bbox, detail.b.bbox)
         scene.setSceneRect(QRectF(0, 0, w, h))
+        self._apply_overlay_mode()
         if self._fit:
             self.zoom_fit()
+        else:
+            self._place_tags()
 
     def _draw_order(self, detail: PairDetail, persons: tuple[PersonView, ...],
                     ranks: dict[int, int]) -> None:
@@ -128,6 +156,19 @@ class PairView(QGraphicsView):
         label.setPos(max(4.0, (w - rect.width()) / 2), (h - rect.height()) / 2)
         scene.addItem(label)
 
+    def _keep(self, item):
+        """An overlay item (hidden or dimmed with the overlays)."""
+        self._overlay.append(item)
+        return item
+
+    def _dot(self, x: float, y: float, radius_px: float, pen: QPen, brush: QBrush):
+        """A mark of a constant size on screen (it does not grow with the zoom)."""
+        item = self.scene().addEllipse(-radius_px, -radius_px, 2 * radius_px, 2 * radius_px,
+                                       pen, brush)
+        item.setPos(x, y)
+        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        return self._keep(item)
+
     def _draw_person(self, person: PersonView, detail: PairDetail, colour: QColor,
                      tag: str | None, width: float) -> None:
         scene = self.scene()
@@ -138,62 +179,125 @@ class PairView(QGraphicsView):
         if tag is not None:
             box_pen = QPen(colour, 1.5, Qt.PenStyle.DashLine)
             box_pen.setCosmetic(True)
-            scene.addRect(QRectF(x, y, bw, bh), box_pen)
+            self._keep(scene.addRect(QRectF(x, y, bw, bh), box_pen))
         for i, j in detail.bones:
             if kp[i][2] > 0 and kp[j][2] > 0:
-                scene.addLine(kp[i][0], kp[i][1], kp[j][0], kp[j][1], pen)
-        radius = max(1.5, 0.012 * max(bh, 1.0))
-        for k, (jx, jy, v) in enumerate(kp):
+                self._keep(scene.addLine(kp[i][0], kp[i][1], kp[j][0], kp[j][1], pen))
+        radius = DOT_PX if tag is not None else DOT_PX - 1.0
+        for jx, jy, v in kp:
             if v > 0:
-                scene.addEllipse(jx - radius, jy - radius, 2 * radius, 2 * radius,
-                                 QPen(Qt.PenStyle.NoPen), QBrush(colour))
+                self._dot(jx, jy, radius, QPen(Qt.PenStyle.NoPen), QBrush(colour))
         if tag is None:
             return
         if not self.blind:
-            self._draw_ankles(person, detail, colour, radius)
-        self._draw_tag(tag, x, y, colour, detail)
+            self._draw_ankles(person, detail, colour)
+        self._draw_tag(tag, person.bbox, colour)
 
-    def _draw_ankles(self, person: PersonView, detail: PairDetail, colour: QColor,
-                     radius: float) -> None:
-        scene = self.scene()
+    def _draw_ankles(self, person: PersonView, detail: PairDetail, colour: QColor) -> None:
         kp = person.keypoints
         ring = QPen(QColor("white"), 1.5)
         ring.setCosmetic(True)
         for k in detail.ankles:
             if kp[k][2] > 0:
-                r = radius * 2.2
-                scene.addEllipse(kp[k][0] - r, kp[k][1] - r, 2 * r, 2 * r, ring, QBrush(colour))
+                self._dot(kp[k][0], kp[k][1], ANKLE_PX, ring, QBrush(colour))
         if person.ankle_y is not None:
             line = QPen(colour, 1.5, Qt.PenStyle.DashLine)
             line.setCosmetic(True)
-            scene.addLine(0, person.ankle_y, float(detail.width), person.ankle_y, line)
+            self._keep(self.scene().addLine(0, person.ankle_y, float(detail.width),
+                                            person.ankle_y, line))
 
-    def _draw_tag(self, tag: str, x: float, y: float, colour: QColor,
-                  detail: PairDetail) -> None:
-        scene = self.scene()
+    def _draw_tag(self, tag: str, box: tuple, colour: QColor) -> None:
+        """A label of a constant size on screen, placed by :meth:`_place_tags`."""
         text = QGraphicsSimpleTextItem(tag)
         font = QFont()
         font.setBold(True)
-        font.setPointSizeF(max(9.0, detail.height / 32))
+        font.setPointSizeF(TAG_PT)
         text.setFont(font)
         text.setBrush(QColor(20, 20, 20))
         rect = text.boundingRect()
-        top = max(0.0, y - rect.height() - 2)
-        scene.addRect(QRectF(x, top, rect.width() + 6, rect.height() + 2), QPen(Qt.PenStyle.NoPen),
-                      QBrush(colour))
-        text.setPos(QPointF(x + 3, top + 1))
-        scene.addItem(text)
+        plate = self.scene().addRect(QRectF(0, 0, rect.width() + 6, rect.height() + 2),
+                                     QPen(Qt.PenStyle.NoPen), QBrush(colour))
+        text.setParentItem(plate)
+        text.setPos(3, 1)
+        plate.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        plate.setZValue(10)
+        self._keep(plate)
+        self._tags.append((plate, box))
+
+    def _place_tags(self) -> None:
+        """Each tag above its box's left corner, else its right corner, else below the box:
+        the first place where it covers no tag placed before it (in screen pixels, so at every
+        zoom)."""
+        placed: list[QRectF] = []
+        for plate, (x, y, w, h) in self._tags:
+            size = plate.rect().size()
+            scale = self.transform().m11() or 1.0
+            tw, th = size.width() / scale, size.height() / scale
+            candidates = [(x, y - th), (x + w - tw, y - th), (x, y + h), (x + w - tw, y + h)]
+            for cx, cy in candidates:
+                corner = self.mapFromScene(QPointF(cx, max(0.0, cy)))
+                screen = QRectF(corner.x(), corner.y(), size.width(), size.height())
+                if not any(screen.intersects(other) for other in placed):
+                    break
+            plate.setPos(cx, max(0.0, cy))
+            placed.append(screen)
+
+    # -- overlays and the picture -------------------------------------------------------------
+    def cycle_overlays(self) -> str:
+        """Overlays shown → dimmed → hidden → shown; returns the new state's name."""
+        self.overlay_mode = (self.overlay_mode + 1) % len(OVERLAY_MODES)
+        self._apply_overlay_mode()
+        return OVERLAY_MODES[self.overlay_mode]
+
+    def _apply_overlay_mode(self) -> None:
+        opacity = (1.0, 0.3, 0.0)[self.overlay_mode]
+        for item in self._overlay:
+            item.setOpacity(opacity)
+            item.setVisible(opacity > 0)
+
+    def adjust(self, brightness: float = 0.0, contrast: float = 1.0) -> str:
+        """Change the picture's brightness (added, -100..100) and contrast (a factor about mid
+        grey, 0.4..2.5); kept from pair to pair. Returns the new setting in words."""
+        self.brightness = float(np.clip(self.brightness + brightness, -100, 100))
+        self.contrast = float(np.clip(self.contrast * contrast, 0.4, 2.5))
+        self._repaint_picture()
+        return f"brightness {self.brightness:+.0f}, contrast ×{self.contrast:.2f}"
+
+    def reset_adjust(self) -> str:
+        self.brightness, self.contrast = 0.0, 1.0
+        self._repaint_picture()
+        return "brightness and contrast as in the file"
+
+    def _repaint_picture(self) -> None:
+        if self._pixmap is not None and self._loaded is not None and self._loaded.image:
+            self._pixmap.setPixmap(QPixmap.fromImage(adjusted(self._loaded.image, self.brightness,
+                                                              self.contrast)))
 
     # -- zoom ---------------------------------------------------------------------------------
     def zoom(self, factor: float) -> None:
         self._fit = False
         self.scale(factor, factor)
+        self._place_tags()
 
     def zoom_fit(self) -> None:
         self._fit = True
         rect = self.scene().sceneRect()
         if rect.width() > 0 and rect.height() > 0:
             self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._place_tags()
+
+    def zoom_pair(self) -> None:
+        """Zoom to both persons' boxes (with a margin of a tenth around them)."""
+        if not self._boxes:
+            return
+        rect = QRectF()
+        for x, y, w, h in self._boxes:
+            rect = rect.united(QRectF(x, y, w, h))
+        margin = 0.1 * max(rect.width(), rect.height())
+        self._fit = False
+        self.fitInView(rect.adjusted(-margin, -margin, margin, margin),
+                       Qt.AspectRatioMode.KeepAspectRatio)
+        self._place_tags()
 
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
@@ -202,6 +306,22 @@ class PairView(QGraphicsView):
         super().resizeEvent(event)
         if self._fit:
             self.zoom_fit()
+
+
+def adjusted(image: QImage, brightness: float, contrast: float) -> QImage:
+    """The picture with brightness added and contrast scaled about mid grey (a lookup table on
+    the 8-bit channels); the image itself when both are neutral."""
+    if brightness == 0.0 and contrast == 1.0:
+        return image
+    table = np.clip((np.arange(256) - 128.0) * contrast + 128.0 + brightness, 0, 255)
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
+    pixels = np.frombuffer(rgb.constBits(), np.uint8, count=stride * height).reshape(height,
+                                                                                     stride)
+    out = table.astype(np.uint8)[pixels[:, :width * 3]]
+    result = QImage(np.ascontiguousarray(out).data, width, height, width * 3,
+                    QImage.Format.Format_RGB888)
+    return result.copy()  # owns its pixels
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

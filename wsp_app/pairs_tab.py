@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QInputDialog, QMessageBox, QSplitter,
-                               QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.desk import Desk, PairState, View
 from wsp_core.store import browse
@@ -20,7 +20,7 @@ from wsp_core.store.db import Store
 
 from .filters import FilterPanel
 from .images import ImageLoader
-from .pair_list import COLUMNS, WIDTHS, QueueModel
+from .pair_list import COLUMNS, WIDTHS, QueueModel, QueueTable
 from .pair_view import PairInfo, PairView
 from .panels import HistoryPanel, StatsPanel
 from .writer import ReviewWriter
@@ -61,7 +61,7 @@ class PairsTab(QWidget):
         self.filters.changed.connect(self.apply_filters)
         self.filters.done.connect(self.focus_pair)
         self.model = QueueModel(None, browse.Queue.empty(), parent=self)  # type: ignore[arg-type]
-        self.table = QTableView()
+        self.table = QueueTable()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -282,6 +282,18 @@ class PairsTab(QWidget):
         text, ok = QInputDialog.getMultiLineText(self, "Note", "A note on this pair:")
         if ok:
             self.desk.annotate(text)
+
+    # -- the view -----------------------------------------------------------------------------
+    def cycle_overlays(self) -> None:
+        self.status_changed.emit(f"overlays {self.view.cycle_overlays()} (H)")
+
+    def toggle_keep_zoom(self) -> None:
+        self.view.keep_zoom = not self.view.keep_zoom
+        self.status_changed.emit("the zoom is kept from pair to pair" if self.view.keep_zoom
+                                 else "each pair starts fitted to the view")
+
+    def adjust_picture(self, brightness: float = 0.0, contrast: float = 1.0) -> None:
+        self.status_changed.emit(self.view.adjust(brightness, contrast))
 
     # -- the blind mode ----------------------------------------------------------------------
     def _follow_queue_kind(self) -> None:

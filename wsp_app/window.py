@@ -91,6 +91,13 @@ class MainWindow(QMainWindow):
             "reset_filters": p.reset_filters,
             "zoom_in": lambda: p.view.zoom(1.25), "zoom_out": lambda: p.view.zoom(0.8),
             "zoom_fit": p.view.zoom_fit, "help": self.show_help,
+            "zoom_pair": p.view.zoom_pair, "keep_zoom": p.toggle_keep_zoom,
+            "overlays": p.cycle_overlays,
+            "brighter": lambda: p.adjust_picture(brightness=20),
+            "darker": lambda: p.adjust_picture(brightness=-20),
+            "more_contrast": lambda: p.adjust_picture(contrast=1.25),
+            "less_contrast": lambda: p.adjust_picture(contrast=0.8),
+            "picture_reset": lambda: p.status_changed.emit(p.view.reset_adjust()),
         }
         for spec in ACTIONS:
             verdict, _, reason = spec.name.partition("_")
