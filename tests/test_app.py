@@ -602,3 +602,20 @@ def test_the_list_shows_status_and_label_and_keeps_the_pair_in_view(qtbot, windo
     win.resize(win.width(), 900)
     qtbot.waitUntil(lambda: table.viewport().rect().contains(
         table.visualRect(table.currentIndex())))
+
+
+def test_a_note_is_saved_with_ctrl_return_as_a_note(qtbot, window, db):
+    win = window(db)
+    pair = win.pairs.desk.current
+    press(qtbot, win, Qt.Key.Key_N)
+    dialog = win.pairs.note_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.keyClicks(dialog.text, "the taller one stands on a step")
+    qtbot.keyClick(dialog.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    saved(qtbot, win)
+    assert reviews(db) == [(pair, "note", None, "tester")]
+    assert win.pairs.desk.current == pair and win.pairs.detail.status == "auto"
+    history = win.pairs.history
+    assert history.item(0, 1).text() == "note"
+    assert history.item(0, 4).toolTip() == "the taller one stands on a step"

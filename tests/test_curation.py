@@ -153,11 +153,13 @@ def test_session_reviews_undo_and_redo_as_new_reviews(store):
     assert (row["status"], row["reason"], row["label"]) == ("flip", "stairs", 1 - auto)
     assert [r["verdict"] for r in pair_history(store, first)] == ["flip", "reset", "flip"]
     session.go_to_pair(second)
-    session.annotate("two people on a stage")
+    session.annotate("two people on a stage")  # recorded as a note: the pair stays as it is
     history = pair_history(store, second)
-    assert history[-1]["verdict"] == "reset" and history[-1]["note"] == "two people on a stage"
+    assert history[-1]["verdict"] == "note" and history[-1]["note"] == "two people on a stage"
+    assert pair_rows(store, [second])[0]["status"] == "auto"
     assert all(r["reviewer"] == "ana" for r in history)
     assert queue.reviewed() == 1 and check_effective_labels(store) == []
+    assert session.undo_stack[-1].pair_id == first  # a note is not a step to undo
     session.review("accept")  # a new review empties the redo stack
     assert session.redo() is None
 
@@ -221,3 +223,14 @@ def test_review_activity_counts_reviews_and_current_verdicts(store):
     activity = review_activity(store)
     assert activity["bucket"] == "hour" and sum(activity["counts"]) == 3
     assert activity["verdicts_by_reason"] == [{"status": "flip", "reason": "sitting", "pairs": 1}]
+
+
+def test_reviews_over_time_count_verdicts_not_notes_or_undos(store):
+    session = ReviewSession(store, load_queue(store), reviewer="ana")
+    session.review("flip")
+    session.review("accept")
+    session.undo()
+    session.annotate("a note")
+    activity = review_activity(store)
+    assert sum(activity["counts"]) == 2            # flip and accept; not the undo, not the note
+    assert [r["status"] for r in activity["verdicts_by_reason"]] == ["flip"]

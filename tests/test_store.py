@@ -165,12 +165,16 @@ def test_newer_schema_is_refused(db):
 def test_export_rows_follow_the_interface(db, tmp_path):
     import_samples(db, "crowdpose")
     with open_store(db) as store:
-        add_review(store, 1, "ambiguous", "hugging", note="arms around")
+        add_review(store, 1, "ambiguous", "hugging", note="arms around", reviewer="ana")
+        add_review(store, 1, "note", note="her left foot is hidden", reviewer="bo")
         rows = list(iter_export(store))
     assert len(rows) == 1
     row = rows[0]
     assert set(row) == {"pair_id", "source", "image", "width", "height", "a", "b", "delta_s",
-                        "auto_label", "label", "status", "reason"}
+                        "auto_label", "label", "status", "reason", "notes"}
+    assert [(n["note"], n["reviewer"]) for n in row["notes"]] == \
+        [("arms around", "ana"), ("her left foot is hidden", "bo")]
+    assert row["notes"][0]["time"].endswith("Z")
     assert row["image"].endswith("crowdpose/103319.jpg") and (row["width"], row["height"]) == (640, 480)
     assert set(row["a"]) == {"person_id", "bbox", "keypoints", "scale"}
     assert len(row["a"]["keypoints"]) == 14 and row["a"]["keypoints"][12] == [351, 163, 1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QInputDialog, QMessageBox, QSplitter,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QMessageBox, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.desk import Desk, PairState, View
@@ -22,7 +22,7 @@ from .filters import FilterPanel
 from .images import ImageLoader
 from .pair_list import COLUMNS, WIDTHS, QueueModel, QueueTable
 from .pair_view import PairInfo, PairView
-from .panels import HistoryPanel, StatsPanel
+from .panels import HistoryPanel, NoteDialog, StatsPanel
 from .writer import ReviewWriter
 
 PREFETCH = 4
@@ -277,11 +277,22 @@ class PairsTab(QWidget):
         self.desk.review(verdict, reason)
 
     def note(self) -> None:
-        if self.desk.current is None:
+        """A note on the pair shown, recorded as a note (the pair keeps its state): the dialog
+        saves it with Ctrl+Return on the pair it was opened for."""
+        pair = self.desk.current
+        if pair is None:
             return
-        text, ok = QInputDialog.getMultiLineText(self, "Note", "A note on this pair:")
-        if ok:
-            self.desk.annotate(text)
+        dialog = NoteDialog(self)
+        self.note_dialog = dialog
+
+        def save() -> None:
+            if dialog.note() and self.desk.current == pair:
+                self.desk.annotate(dialog.note())
+            self.focus_pair()
+
+        dialog.accepted.connect(save)
+        dialog.open()
+        dialog.text.setFocus()
 
     # -- the view -----------------------------------------------------------------------------
     def cycle_overlays(self) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QLabel, QTableWidget,
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from wsp_core.store.browse import Queue
@@ -19,11 +20,13 @@ HISTORY_COLUMNS = ("time (UTC)", "verdict", "reason", "reviewer", "note")
 
 
 class HistoryPanel(QTableWidget):
-    """Every review of the current pair, oldest first (one pair's history is short)."""
+    """Every review of the current pair, oldest first (one pair's history is short); notes
+    wrap onto several lines, and the full text is the cell's tooltip."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         readonly_table(self, HISTORY_COLUMNS)
+        self.setWordWrap(True)
 
     def show_history(self, reviews: list[dict[str, Any]]) -> None:
         self.setRowCount(len(reviews))
@@ -31,9 +34,45 @@ class HistoryPanel(QTableWidget):
             values = (review["created_at"].replace("T", " ")[:19], review["verdict"],
                       review["reason"] or "", review["reviewer"], review["note"] or "")
             for col, value in enumerate(values):
-                self.setItem(row, col, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                if col == len(values) - 1 and value:
+                    item.setToolTip(value)
+                self.setItem(row, col, item)
+        self.resizeRowsToContents()
         if reviews:
             self.scrollToBottom()
+
+
+class NoteDialog(QDialog):
+    """A note on the pair: Ctrl+Return saves it, Escape drops it (not modal: the window's keys
+    rest while it has the focus)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Note on this pair")
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("what a later reader should know about this pair")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.text.installEventFilter(self)  # the text field would take Ctrl+Return as a newline
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Ctrl+Return saves the note; it changes nothing else."))
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
+        self.resize(460, 220)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if (event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
+
+    def note(self) -> str:
+        return self.text.toPlainText().strip()
 
 
 def qa_text(estimate: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from .errors import ReviewConflict
 from .store.browse import PairIndex, Queue, pair_rows
 from .store.db import Store
 from .store.queries import add_review, add_reviews, default_reviewer
-from .verdicts import effective, normalise_reason, restoring_verdict
+from .verdicts import NOTE, UNDO_NOTE, check_verdict, effective, normalise_reason, restoring_verdict
 
 #: writer(pair_id, verdict, reason, note): append one review.
 Writer = Callable[[int, str, "str | None", "str | None"], Any]
@@ -137,15 +137,12 @@ class ReviewSession:
         return step
 
     def annotate(self, note: str) -> Step:
-        """A note on the current pair: a review that keeps its verdict and reason."""
+        """A note on the current pair, recorded as a note: the pair keeps its state, and the
+        note is not a step of undo (it changes nothing to undo)."""
         pair = self.current
         if pair is None:
             raise ValueError("the queue is empty")
-        status, reason = self.state(pair)
-        step = self._write(pair, restoring_verdict(status), reason, note)
-        self.undo_stack.append(step)
-        self.redo_stack.clear()
-        return step
+        return self._write(pair, NOTE, None, note)
 
     def review_many(self, items: list[tuple[int, str, str | None, str | None]]) -> Group | None:
         """Verdicts on several pairs (pair_id, verdict, reason, note), written together in one
@@ -154,7 +151,7 @@ class ReviewSession:
             return None
         steps = []
         for pair_id, verdict, reason, note in items:
-            effective(verdict, 0)  # validates the verdict
+            check_verdict(verdict)
             before_status, before_reason = self.state(pair_id)
             steps.append(Step(pair_id, before_status, before_reason, verdict,
                               normalise_reason(reason), note))
@@ -182,12 +179,12 @@ class ReviewSession:
         self.go_to_pair(step.pair_id)
         if isinstance(step, Group):
             self._write_group_checked(
-                [(s.pair_id, restoring_verdict(s.before_status), s.before_reason, "undo",
+                [(s.pair_id, restoring_verdict(s.before_status), s.before_reason, UNDO_NOTE,
                   self._as_written(s.verdict, s.reason, s.note)) for s in step.steps])
             self.redo_stack.append(step)
             return step
         self._write_checked(step.pair_id, restoring_verdict(step.before_status),
-                            step.before_reason, "undo", self._as_written(step.verdict,
+                            step.before_reason, UNDO_NOTE, self._as_written(step.verdict,
                                                                          step.reason, step.note))
         self.redo_stack.append(step)
         return step
@@ -202,11 +199,12 @@ class ReviewSession:
         if isinstance(step, Group):
             self._write_group_checked(
                 [(s.pair_id, s.verdict, s.reason, s.note,
-                  self._as_written(restoring_verdict(s.before_status), s.before_reason, "undo"))
+                  self._as_written(restoring_verdict(s.before_status), s.before_reason, UNDO_NOTE))
                  for s in step.steps])
             self.undo_stack.append(step)
             return step
-        undo = self._as_written(restoring_verdict(step.before_status), step.before_reason, "undo")
+        undo = self._as_written(restoring_verdict(step.before_status), step.before_reason,
+                                 UNDO_NOTE)
         self._write_checked(step.pair_id, step.verdict, step.reason, step.note, undo)
         self.undo_stack.append(step)
         return step
@@ -251,6 +249,8 @@ class ReviewSession:
             self._remember_verdict(pair_id, verdict, reason)
 
     def _remember_verdict(self, pair_id: int, verdict: str, reason: str | None) -> None:
+        if verdict == NOTE:
+            return
         status, _ = effective(verdict, 0)
         auto = self.index.auto_label_of(pair_id) if self.index is not None else None
         self._remember(pair_id, status, reason if status != "auto" else None,
@@ -259,7 +259,7 @@ class ReviewSession:
     def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None,
                writer: Writer | None = None) -> Step:
         before_status, before_reason = self.state(pair_id)
-        effective(verdict, 0)  # validates the verdict
+        check_verdict(verdict)
         (writer or self.writer)(pair_id, verdict, reason, note)
         self._remember_verdict(pair_id, verdict, reason)
         return Step(pair_id, before_status, before_reason, verdict, reason, note)

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from .errors import BadValue
 
-#: What a curator can say of a pair. "reset" takes a pair back to its automatic label.
-VERDICTS = ("accept", "flip", "ambiguous", "exclude", "reset")
+#: What a curator can say of a pair. "reset" takes a pair back to its automatic label; "note"
+#: records a note and leaves the pair as it is.
+VERDICTS = ("accept", "flip", "ambiguous", "exclude", "reset", "note")
+NOTE = "note"
+#: The note an undo or redo writes on its review (a reversal, not a curator's verdict).
+UNDO_NOTE = "undo"
 #: Why: optional on every verdict but accept and reset. New reasons are appended (their keys
 #: are their places: 1 hugging … 8 lying) and need a migration of the reviews' constraint.
 REASONS = ("hugging", "sitting", "stairs", "occlusion", "annotation_error", "other",
@@ -36,10 +40,18 @@ REASON_TEXT = {"hugging": "hugging", "sitting": "sitting", "stairs": "stairs / r
                "lying": "lying"}
 
 
+def check_verdict(verdict: str) -> str:
+    """The verdict, or BadValue naming the allowed ones."""
+    if verdict not in VERDICTS:
+        raise BadValue("verdict", f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
+    return verdict
+
+
 def effective(verdict: str, auto_label: int) -> tuple[str, int | None]:
     """(status, label) of a pair after a review with ``verdict``: accept keeps the automatic
     label, flip inverts it, ambiguous and exclude leave the pair out of training (no label),
-    reset goes back to the automatic label."""
+    reset goes back to the automatic label. A note changes nothing: it has no effect of its
+    own (the pair keeps the state of its latest other review)."""
     if verdict == "accept":
         return "accept", auto_label
     if verdict == "flip":
@@ -48,6 +60,9 @@ def effective(verdict: str, auto_label: int) -> tuple[str, int | None]:
         return verdict, None
     if verdict == "reset":
         return "auto", auto_label
+    if verdict == NOTE:
+        raise BadValue("verdict", "a note leaves the pair as it is: its state is its latest "
+                                  "other review's")
     raise BadValue("verdict", f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
 
 

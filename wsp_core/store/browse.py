@@ -20,7 +20,7 @@ from ..errors import BadValue, StoreError
 from ..evaluate.ranking import wilson_interval
 from ..skeleton import FORMAT_JOINT_SETS, JointSet, bones
 from .db import Store
-from ..verdicts import REASONS, STATUSES, label_for
+from ..verdicts import NOTE, REASONS, STATUSES, UNDO_NOTE, label_for
 
 #: Review queues: the order in which the desk walks through the filtered pairs.
 QUEUES: dict[str, str] = {
@@ -481,10 +481,12 @@ def checkpoints(store: Store) -> list[dict[str, Any]]:
 
 
 def review_activity(store: Store) -> dict[str, Any]:
-    """Reviews per hour (or per day over more than three days), and the current verdicts by
-    reason (the pairs' effective state, so an undone review no longer counts)."""
-    span = _driver_rows(store, "SELECT MIN(created_at), MAX(created_at), COUNT(*) FROM reviews",
-                        {})[0]
+    """Verdicts per hour (or per day over more than three days; notes and the reviews an undo
+    writes are not verdicts), and the current verdicts by reason (the pairs' effective state,
+    so an undone review no longer counts)."""
+    verdicts = f"verdict != '{NOTE}' AND COALESCE(note, '') != '{UNDO_NOTE}'"
+    span = _driver_rows(store, "SELECT MIN(created_at), MAX(created_at), COUNT(*) FROM reviews "
+                               f"WHERE {verdicts}", {})[0]
     hourly = True
     if span[2]:
         from datetime import datetime
@@ -493,6 +495,7 @@ def review_activity(store: Store) -> dict[str, Any]:
         hourly = (last - first).total_seconds() <= 3 * 86400
     bucket = "%Y-%m-%d %H:00" if hourly else "%Y-%m-%d"
     times = _driver_rows(store, f"SELECT strftime('{bucket}', created_at), COUNT(*) FROM reviews "
+                                f"WHERE {verdicts} "
                                 "GROUP BY 1 ORDER BY 1", {})
     by_reason = _driver_rows(store, "SELECT status, COALESCE(reason, ''), COUNT(*) FROM pairs "
                                     "WHERE status != 'auto' GROUP BY 1, 2", {})

@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from ..atomic import atomic_write, check_target
 from ..errors import BadValue, InputError, ReviewConflict, StoreError
 from .db import Store, store_files
-from ..verdicts import effective, normalise_reason
+from ..verdicts import NOTE, UNDO_NOTE, check_verdict, effective, normalise_reason
 from .models import Image, Pair, Person, Review, Source
 
 
@@ -47,7 +47,7 @@ def add_review(store: Store, pair_id: int, verdict: str, reason: str | None = No
     review is durable.
     """
     reason = normalise_reason(reason)
-    effective(verdict, 0)  # validates the verdict before the transaction
+    check_verdict(verdict)  # before the transaction
     with store.write() as session:
         return _append_review(store, session, pair_id, verdict, reason, note, reviewer, expect)
 
@@ -62,7 +62,7 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
     for k, r in enumerate(reviews, start=1):
         line = r.get("line", k)
         try:
-            effective(r["verdict"], 0)
+            check_verdict(r["verdict"])
             checked.append((line, int(r["pair_id"]), r["verdict"],
                             normalise_reason(r.get("reason")), r.get("note"), r.get("reviewer"),
                             r.get("expect")))
@@ -93,21 +93,31 @@ def _append_review(store: Store, session, pair_id: int, verdict: str, reason: st
         raise StoreError(store.path, f"pair {pair_id} does not exist")
     if expect is not None:
         _check_latest(store, session, pair_id, expect)
-    status, label = effective(verdict, pair.auto_label)
-    review = Review(pair_id=pair_id, verdict=verdict, label=label, reason=reason,
-                    note=note or None, reviewer=reviewer or default_reviewer())
+    if verdict == NOTE:  # the pair stays as it is
+        if not (note or "").strip():
+            raise BadValue("note", "a note needs its text (--note)")
+        review = Review(pair_id=pair_id, verdict=NOTE, label=None, reason=None, note=note,
+                        reviewer=reviewer or default_reviewer())
+    else:
+        status, label = effective(verdict, pair.auto_label)
+        review = Review(pair_id=pair_id, verdict=verdict, label=label, reason=reason,
+                        note=note or None, reviewer=reviewer or default_reviewer())
+        pair.status, pair.label = status, label
+        pair.reason = reason if status != "auto" else None
     session.add(review)
-    pair.status, pair.label = status, label
-    pair.reason = reason if status != "auto" else None
     session.flush()
-    return {"review_id": review.id, "pair_id": pair_id, "verdict": verdict, "reason": reason,
+    status, label = pair.status, pair.label
+    return {"review_id": review.id, "pair_id": pair_id, "verdict": verdict,
+            "reason": review.reason,
             "note": review.note, "reviewer": review.reviewer, "status": status,
             "label": label, "auto_label": pair.auto_label,
             "created_at": review.created_at.isoformat() + "Z"}
 
 
 def _check_latest(store: Store, session, pair_id: int, expect: dict[str, Any]) -> None:
-    latest = session.scalars(select(Review).where(Review.pair_id == pair_id)
+    """The pair's latest verdict (notes aside: they change nothing) must be ``expect``."""
+    latest = session.scalars(select(Review).where(Review.pair_id == pair_id,
+                                                  Review.verdict != NOTE)
                              .order_by(Review.id.desc()).limit(1)).first()
     found = {k: getattr(latest, k) for k in REVIEW_KEY} if latest is not None else None
     wanted = {k: expect.get(k) or None for k in REVIEW_KEY}
@@ -131,7 +141,7 @@ def pair_history(store: Store, pair_id: int) -> list[dict[str, Any]]:
 def check_effective_labels(store: Store) -> list[int]:
     """Ids of pairs whose cached status/label disagree with their reviews (should be empty)."""
     latest = (select(Review.pair_id, func.max(Review.id).label("rid"))
-              .group_by(Review.pair_id).subquery())
+              .where(Review.verdict != NOTE).group_by(Review.pair_id).subquery())
     bad: list[int] = []
     with store.read() as session:
         rows = session.execute(
@@ -243,6 +253,7 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
     where the source has 3D truth, ``truth`` (1 when a's pelvis is closer than b's, else 0).
     """
     loads = json.loads
+    notes = pair_notes(store)
     for sources, r in _export_rows(store, source, with_truth, batch):
         name, images_dir, fmt = sources[r[1]]
         out = {"pair_id": r[0], "source": name, "image": os.path.join(images_dir, r[2]),
@@ -252,7 +263,7 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
                "b": {"person_id": r[12], "bbox": list(r[13:17]), "keypoints": loads(r[17]),
                      "scale": r[18]},
                "delta_s": r[19], "auto_label": r[20], "label": r[21], "status": r[22],
-               "reason": r[23]}
+               "reason": r[23], "notes": notes.get(r[0], [])}
         if with_truth:
             out["format"] = fmt
             out["file_name"] = r[2]
@@ -278,7 +289,23 @@ def image_persons(store: Store, image_ids: list[int]) -> dict[int, list[dict[str
 
 _PERSON = '{"person_id":%d,"bbox":[%r,%r,%r,%r],"keypoints":%s,"scale":%s}'
 _LINE = ('{"pair_id":%d,"source":%s,"image":%s,"width":%d,"height":%d,"a":%s,"b":%s,'
-         '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s}\n')
+         '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s,"notes":%s}\n')
+
+
+def pair_notes(store: Store) -> dict[int, list[dict[str, Any]]]:
+    """The curators' notes of each pair that has some, oldest first: note, reviewer, time (UTC,
+    ISO 8601). A note is a "note" review's text or one written with a verdict; the marker an
+    undo writes is not a note."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    with store.read() as session:
+        rows = session.execute(select(Review.pair_id, Review.note, Review.reviewer,
+                                      Review.created_at)
+                               .where(Review.note.is_not(None), Review.note != UNDO_NOTE)
+                               .order_by(Review.id))
+        for pair_id, note, reviewer, created_at in rows:
+            out.setdefault(pair_id, []).append({"note": note, "reviewer": reviewer,
+                                                "time": created_at.isoformat() + "Z"})
+    return out
 
 
 def mcpc_persons(store: Store) -> Iterator[dict[str, Any]]:
@@ -302,6 +329,7 @@ def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterat
     string = encode_basestring_ascii  # what json.dumps does to a str, without its layers
     names: dict[int, tuple[str, str]] = {}
     words: dict[str | None, str] = {None: "null"}
+    notes = pair_notes(store)
     for sources, r in _export_rows(store, source, False, batch):
         if r[1] not in names:
             name, images_dir, _ = sources[r[1]]
@@ -317,7 +345,8 @@ def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterat
             words[reason] = string(reason)
         yield _LINE % (r[0], name, string(os.path.join(images_dir, r[2])), r[3], r[4], a, b,
                        "null" if r[19] is None else repr(r[19]), r[20],
-                       "null" if r[21] is None else r[21], words[status], words[reason])
+                       "null" if r[21] is None else r[21], words[status], words[reason],
+                       json.dumps(notes[r[0]], separators=(",", ":")) if r[0] in notes else "[]")
 
 
 def _truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
