@@ -60,6 +60,8 @@ def test_a_job_runs_to_the_end_with_live_curves_and_its_evaluation_tables(
     assert rows and rows[-1]["status"] == "finished"
     jobs.refresh_jobs()
     assert jobs.jobs.item(0, 1).text() == "pretrain" and jobs.jobs.item(0, 2).text() == "finished"
+    jobs.form.kind.setCurrentText("eval-rd")   # the last run's checkpoint, the store kept
+    assert jobs.values()["ckpt"] == str(run / "last.pt") and jobs.values()["db"] == str(db.resolve())
     jobs.set_values("eval-rd", {"ckpt": str(run / "best.pt"), "db": str(db)})
     assert jobs.launch()
     finished(qtbot, jobs)
@@ -69,6 +71,13 @@ def test_a_job_runs_to_the_end_with_live_curves_and_its_evaluation_tables(
     # the command recorded itself in the store it was given (the tab records nothing)
     assert evals and evals[-1]["status"] == "finished"
     assert evals[-1]["metrics"]  # its --json result
+    jobs.refresh_jobs()
+    for row in range(jobs.jobs.rowCount()):  # a past job shows its curves and its result
+        if jobs.jobs.item(row, 1).text() == "pretrain":
+            jobs.jobs.selectRow(row)
+    assert len(jobs.curves["epoch:val_auc"].getData()[0]) == 2 and "epoch-loss:loss" in jobs.curves
+    jobs.jobs.selectRow(0)
+    assert "RD protocol 1" in jobs.result.toPlainText()
 
 
 def test_cancel_leaves_a_resumable_checkpoint_and_resume_finishes(qtbot, window, db, tmp_path):
@@ -78,14 +87,17 @@ def test_cancel_leaves_a_resumable_checkpoint_and_resume_finishes(qtbot, window,
     jobs.set_values("pretrain", {"out": str(run), "preset": "smoke",
                                  "set": "epochs=3 max_pairs=48"})
     assert jobs.launch()
-    qtbot.waitUntil(lambda: "step:loss" in jobs.curves, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "epoch:val_auc" in jobs.curves, timeout=JOB_TIMEOUT_MS)
     jobs.cancel()
     finished(qtbot, jobs)
     assert jobs.runner.status == "stopped" and "Resume" in jobs.message.text()
+    assert jobs.view.eta.text() == "stopped" and jobs.progress_bar.value() < 1000
     assert (run / "last.pt").exists() and not (run / "STOP").exists()
     assert [j["status"] for j in jobs_in_store(db) if j["kind"] == "pretrain"] == ["stopped"]
+    done = len((run / "metrics.jsonl").read_text().splitlines())
     assert jobs.resume_button.isEnabled()
     assert jobs.resume()
+    assert len(jobs.curves["epoch:val_auc"].getData()[0]) == done  # the earlier epochs, at once
     finished(qtbot, jobs)
     assert "pretrain finished" in jobs.message.text()
     rows = (run / "metrics.jsonl").read_text().splitlines()

@@ -41,9 +41,14 @@ class JobForm(QWidget):
         layout.addLayout(top)
         layout.addLayout(self.fields)
         self.inputs: dict[str, QWidget] = {}
+        #: what the curator typed (or the last run gave), by field name: a field of the same
+        #: name keeps it when the kind changes
+        self.memory: dict[str, str] = {}
         self._build(self.kind.currentText())
 
     def _build(self, kind: str) -> None:
+        if self.inputs:
+            self.memory.update({k: v for k, v in self.values().items() if v})
         while self.fields.rowCount():
             self.fields.removeRow(0)
         self.inputs = {}
@@ -52,6 +57,14 @@ class JobForm(QWidget):
             widget.setToolTip(f.help)
             self.fields.addRow(_label(f), row)
             self.inputs[f.name] = widget
+            if self.memory.get(f.name) and f.kind != "switch":
+                self._set(widget, self.memory[f.name])
+
+    def remember(self, name: str, value: str) -> None:
+        """A value for the field ``name`` of later forms (a finished run's checkpoint)."""
+        self.memory[name] = value
+        if name in self.inputs:
+            self._set(self.inputs[name], value)
 
     def _input(self, f: Field) -> tuple[QWidget, QWidget]:
         if f.kind == "switch":
@@ -93,13 +106,16 @@ class JobForm(QWidget):
         """Fill the form (tests, and the job list's "use again")."""
         self.kind.setCurrentText(kind)
         for name, value in values.items():
-            widget = self.inputs[name]
-            if isinstance(widget, QCheckBox):
-                widget.setChecked(value.lower() in SWITCH_ON)
-            elif isinstance(widget, QComboBox):
-                widget.setCurrentText(value)
-            else:
-                widget.setText(value)
+            self._set(self.inputs[name], value)
+
+    @staticmethod
+    def _set(widget: QWidget, value: str) -> None:
+        if isinstance(widget, QCheckBox):
+            widget.setChecked(value.lower() in SWITCH_ON)
+        elif isinstance(widget, QComboBox):
+            widget.setCurrentText(value)
+        else:
+            widget.setText(value)
 
     def set_store(self, path: str) -> None:
         """The open store fills the store field (unless the curator typed another)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpl
 
 from wsp_core.errors import InputError, WspError
 from wsp_core.launch import TRAINING, job_command, run_folder
-from wsp_core.runs import Run, measures, read_run
+from wsp_core.runs import Run, measures, metrics_rows, read_run
 from wsp_core.store.db import Store
 
 from .job_form import JobForm
@@ -141,12 +142,22 @@ class JobsTab(QWidget):
 
     def _on_job_selected(self) -> None:
         job = self.jobs.selected_job()
+        if job is not None and not self.running() and len(self.jobs.selected_jobs()) == 1:
+            self._show_past(job)
         if job is not None and job["error"]:
             self.message.setText(f"job {job['id']} failed: {job['error']}")
         elif job is not None and job["status"] == "died":
             self.message.setText(f"job {job['id']} died (its process is gone)"
                                  + ("; Resume continues it" if job.get("resumable") else ""))
         self._update_buttons()
+
+    def _show_past(self, job: dict[str, Any]) -> None:
+        """A past job: its curves from its run folder, its result from the store."""
+        folder = Path(job["run_dir"]) if job.get("run_dir") else None
+        epochs = metrics_rows(folder / "metrics.jsonl") if folder is not None else []
+        result = job.get("metrics") if job["kind"] not in TRAINING else None
+        self.compared = []
+        self.view.show_past(job["kind"], epochs, result, job["status"])
 
     # -- comparing runs ------------------------------------------------------------------------
     def compare_runs(self) -> bool:
@@ -203,7 +214,13 @@ class JobsTab(QWidget):
         except WspError as e:
             self._fail(f"resume: {e}")
             return False
-        return self._start(kind, argv, run_folder(kind, values))
+        folder = run_folder(kind, values)
+        if not self._start(kind, argv, folder):
+            return False
+        if folder is not None:  # the curves go on from the epochs already done
+            self.runner.progress.epoch_rows = metrics_rows(folder / "metrics.jsonl")
+            self.view.finished_epochs(self.runner.progress)
+        return True
 
     def _start(self, kind: str, argv: list[str], folder: Path | None) -> bool:
         if self.runner is not None and self.runner.running():
@@ -245,6 +262,8 @@ class JobsTab(QWidget):
         runner = self.runner
         progress = runner.progress
         self.view.finished(runner.kind, status, progress)
+        if runner.kind in TRAINING and runner.folder is not None:
+            self.form.remember("ckpt", str(Path(runner.folder) / "last.pt"))
         elapsed = time.monotonic() - runner.started_at
         if status == "failed":
             self._fail(f"{runner.kind} failed: {error}")

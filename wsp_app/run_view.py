@@ -100,9 +100,17 @@ class RunView(QWidget):
         if status == "finished":
             self.progress_bar.setValue(1000)
             self.eta.setText("done")
+        else:  # stopped or failed: the bar stays where the run stopped
+            if progress.fraction is not None:
+                self.progress_bar.setValue(int(progress.fraction * 1000))
+            self.eta.setText(status)
         if progress.result is not None and kind not in TRAINING:
             self.result.setPlainText(format_result(kind, progress.result))
             self.outputs.setCurrentWidget(self.result)
+
+    def finished_epochs(self, progress: JobProgress) -> None:
+        """The epochs a resumed run did before (its metrics.jsonl), drawn at once."""
+        self._draw_curves(self.metric_plot, progress.epoch_curves(), "epoch")
 
     def _draw_progress(self, progress: JobProgress) -> None:
         if progress.fraction is not None:
@@ -120,6 +128,22 @@ class RunView(QWidget):
                                              else None, symbolSize=5,
                                              pen=pg.mkPen(_rgb255(person_colour(k)), width=2))
             self.curves[key].setData(xs, ys)
+
+    def show_past(self, kind: str, epochs: list[dict], result: dict | None,
+                  status: str) -> None:
+        """A job of the list that is not running: its run folder's epochs (the metrics and the
+        epochs' mean losses) and its stored result."""
+        self.clear()
+        progress = JobProgress(epoch_rows=list(epochs))
+        losses = {name: ([row["epoch"] + 1 for row in epochs if name in row],
+                         [row[name] for row in epochs if name in row])
+                  for name in ("loss", "loss_rd", "loss_hm") if any(name in r for r in epochs)}
+        self._draw_curves(self.loss_plot, losses, "epoch-loss")
+        self._draw_curves(self.metric_plot, progress.epoch_curves(), "epoch")
+        self.eta.setText(status)
+        self.progress_bar.setValue(1000 if status == "finished" else 0)
+        if result:
+            self.result.setPlainText(format_result(kind, result))
 
     # -- several runs ------------------------------------------------------------------------
     def compare(self, runs: list[Run], measure: str) -> None:
