@@ -619,3 +619,26 @@ def test_a_note_is_saved_with_ctrl_return_as_a_note(qtbot, window, db):
     history = win.pairs.history
     assert history.item(0, 1).text() == "note"
     assert history.item(0, 4).toolTip() == "the taller one stands on a step"
+
+
+def test_a_moved_image_folder_is_relinked_and_a_cut_image_is_flagged(qtbot, window, errors,
+                                                                      tmp_path):
+    from helpers import crowd_store
+
+    db = crowd_store(tmp_path)
+    images = tmp_path / "images"
+    (images / "crowd.jpg").write_bytes((images / "crowd.jpg").read_bytes()[:-400])  # cut short
+    moved = tmp_path / "moved"
+    images.rename(moved)
+    win = window(db)
+    view = win.pairs.view
+    qtbot.waitUntil(lambda: view.placeholder is not None and "not found" in view.placeholder)
+    assert not win.relink_images("crowd", tmp_path)          # not the images' folder
+    assert "does not hold the images of source 'crowd': 0 of 1" in errors[-1]
+    assert win.relink_images("crowd", moved)
+    qtbot.waitUntil(lambda: view.placeholder is None)
+    assert win.pairs.detail.image == str(moved / "crowd.jpg")
+    assert view.warning and "cut short" in view.warning      # shown, with a warning
+    press(qtbot, win, Qt.Key.Key_H, Qt.Key.Key_H)            # overlays hidden: the warning stays
+    assert any("cut short" in item.text() for item in view.scene().items()
+               if hasattr(item, "text") and item.isVisible())

@@ -273,3 +273,23 @@ def test_every_command_given_a_store_records_its_own_job(store_with_coco, tmp_pa
             {"i": stats["id"]}).one()
     assert json.loads(argv)["argv"] == ["stats", "--db", str(db), "--json"]
     assert started <= finished
+
+
+def test_relink_points_a_source_at_its_moved_images(tmp_path):
+    from helpers import crowd_store
+
+    db = crowd_store(tmp_path)
+    (tmp_path / "images").rename(tmp_path / "moved")
+    before = snapshot(db)
+    assert_one_line_error(run_cli("relink", "--db", db, "--source", "crowd", "--images",
+                                  tmp_path, check=False),
+                          "does not hold the images of source 'crowd'", "first missing: crowd.jpg")
+    assert_one_line_error(run_cli("relink", "--db", db, "--source", "crowds", "--images",
+                                  tmp_path / "moved", check=False), "no source named 'crowds'")
+    assert snapshot(db) == before
+    out = json.loads(run_cli("relink", "--db", db, "--source", "crowd", "--images",
+                             tmp_path / "moved", "--json").stdout)
+    assert (out["found"], out["checked"]) == (1, 1)
+    run_cli("export", "--db", db, "--out", tmp_path / "pairs.jsonl")
+    first = json.loads((tmp_path / "pairs.jsonl").read_text().splitlines()[0])
+    assert first["image"] == str(tmp_path / "moved" / "crowd.jpg")

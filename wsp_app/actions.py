@@ -43,6 +43,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_store", "&Open store…", ("Ctrl+O",), "File"),
     ActionSpec("refresh", "&Refresh", ("F5",), "File",
                "re-read the queue (other processes may have written to the store)"),
+    ActionSpec("relink_images", "Re&link images…", ("Ctrl+L",), "File",
+               "a source's images moved: point the store at their new folder"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "File"),
     ActionSpec("accept", "&Accept", ("Space", "Y"), "Review",
                "the automatic label is right"),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
+from wsp_core.formats.base import truncation
+
 
 @dataclass(frozen=True)
 class Loaded:
@@ -22,6 +24,8 @@ class Loaded:
     image: QImage | None
     error: str | None = None
     scale: float = 1.0
+    #: the picture is shown but not whole (a file cut short)
+    warning: str | None = None
 
 
 def read_image(path: str, max_side: int = 2048) -> Loaded:
@@ -38,7 +42,7 @@ def read_image(path: str, max_side: int = 2048) -> Loaded:
     image = reader.read()
     if image.isNull():
         return Loaded(None, f"cannot read image {os.path.basename(path)}: {reader.errorString()}")
-    return Loaded(image, None, scale)
+    return Loaded(image, None, scale, truncation(path))
 
 
 class _Signals(QObject):
@@ -86,6 +90,11 @@ class ImageLoader(QObject):
     def prefetch(self, paths) -> None:
         for path in paths:
             self.request(path)
+
+    def forget(self) -> None:
+        """Drop every cached picture (the images moved: they are read again)."""
+        self.wait(2000)
+        self._cache.clear()
 
     def wait(self, msecs: int = 5000) -> bool:
         """Wait for reads in flight (tests, benchmarks, shutdown)."""

@@ -74,6 +74,8 @@ class PairView(QGraphicsView):
         self._pixmap = None
         self._loaded: Loaded | None = None
         self._shown_pair: int | None = None
+        #: what is wrong with the picture shown, when it is shown anyway (cut short)
+        self.warning: str | None = None
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.pressed.emit()
@@ -116,6 +118,9 @@ class PairView(QGraphicsView):
         else:
             self.placeholder = "loading image…" if loaded is None else loaded.error
             self._draw_placeholder(w, h, self.placeholder)
+        self.warning = loaded.warning if loaded is not None else None
+        if self.warning:
+            self._draw_warning(self.warning)
         self.pickable = order[0] if order is not None else None
         if order is None:
             for person in detail.others:
@@ -143,6 +148,23 @@ class PairView(QGraphicsView):
             colour = ranked if rank is not None else waiting
             self._draw_person(person, detail, colour, str(rank + 1) if rank is not None else "?",
                               width=2.5)
+
+    def _draw_warning(self, text: str) -> None:
+        """A red banner at the picture's top left, at a constant size on screen (not an
+        overlay: H never hides it)."""
+        label = QGraphicsSimpleTextItem(f"⚠ {text}")
+        font = QFont()
+        font.setBold(True)
+        font.setPointSizeF(TAG_PT)
+        label.setFont(font)
+        label.setBrush(QColor("white"))
+        rect = label.boundingRect()
+        banner = self.scene().addRect(QRectF(0, 0, rect.width() + 10, rect.height() + 6),
+                                      QPen(Qt.PenStyle.NoPen), QBrush(QColor(200, 30, 30, 230)))
+        label.setParentItem(banner)
+        label.setPos(5, 3)
+        banner.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        banner.setZValue(20)
 
     def _draw_placeholder(self, w: float, h: float, text: str) -> None:
         scene = self.scene()

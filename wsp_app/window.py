@@ -8,12 +8,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDialog, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
 
 from wsp_core.errors import WspError
 from wsp_core.logs import redact
+from wsp_core.store.queries import relink_images
 from wsp_core.store.db import open_store
 from wsp_core.verdicts import WITH_REASON
 
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         p = self.pairs
         handlers = {
             "open_store": self.choose_store, "refresh": p.refresh, "quit": self.close,
+            "relink_images": self.choose_relink,
             "accept": lambda: p.review("accept"), "flip": lambda: p.review("flip"),
             "exclude": lambda: p.review("exclude"), "reset": lambda: p.review("reset"),
             "note": p.note, "undo": p.undo, "redo": p.redo, "next": p.next,
@@ -175,6 +177,41 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a WSP store", start, STORE_FILTER)
         if path:
             self.open_store(path)
+
+    def choose_relink(self) -> None:
+        """File → Relink images…: a source, then the folder its images moved to."""
+        sources = self.pairs.desk.sources()
+        if not sources:
+            self._show_error("open a store first: relinking points one of its sources at the "
+                             "folder its images moved to")
+            return
+        source, ok = QInputDialog.getItem(self, "Relink images", "The source whose images moved:",
+                                          sources, 0, False)
+        if not ok:
+            return
+        folder = QFileDialog.getExistingDirectory(self, f"The folder of {source}'s images now",
+                                                  str(Path.home()))
+        if folder:
+            self.relink_images(source, folder)
+
+    def relink_images(self, source: str, folder: str | Path) -> bool:
+        """Point ``source`` at ``folder`` (checked: it must hold the source's images); the
+        desk reads its pairs again. False (with the reason shown) when refused."""
+        store = self.pairs.store
+        if store is None:
+            return False
+        try:
+            result = relink_images(store, source, folder)
+        except WspError as e:
+            self._show_error(str(e))
+            return False
+        log.info("relinked %s: %s -> %s", source, result["old"], result["new"])
+        self.pairs.loader.forget()
+        self.pairs.refresh()
+        self.statusBar().showMessage(f"{source}: images now read from {result['new']} "
+                                     f"({result['found']} of {result['checked']} checked files "
+                                     "found)", 15000)
+        return True
 
     def open_store(self, path: str | Path) -> bool:
         """Open a store; a bad file is refused with its reason and the current store stays."""

@@ -126,6 +126,18 @@ def _review_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relink(args: argparse.Namespace) -> int:
+    from .store import open_store
+    from .store.queries import relink_images
+
+    with open_store(args.db, create=False) as store:
+        result = relink_images(store, args.source, args.images)
+    _emit(args, result, f"source {result['source']}: images now in {result['new']} (were in "
+                        f"{result['old']}; {result['found']} of {result['checked']} checked "
+                        "files found)")
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from .store import open_store, stats
 
@@ -387,6 +399,7 @@ def _check_torch(command: str) -> None:
 
 
 COMMANDS = {"import": cmd_import, "export": cmd_export, "review": cmd_review,
+            "relink": cmd_relink,
             "stats": cmd_stats, "synth": cmd_synth, "noise-report": cmd_noise_report,
             "pretrain": cmd_pretrain, "eval-rd": cmd_eval_rd, "score": cmd_score,
             "finetune": cmd_finetune, "eval-3d": cmd_eval_3d, "predict": cmd_predict}

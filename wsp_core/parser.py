@@ -61,6 +61,14 @@ def _add_review(sub) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _add_relink(sub) -> None:
+    p = sub.add_parser("relink", help="a source's images moved: point the store at their new folder")
+    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--source", required=True, help="the source's name (see stats)")
+    p.add_argument("--images", required=True, type=Path, help="the folder the images are in now")
+    p.add_argument("--json", action="store_true")
+
+
 def _add_stats(sub) -> None:
     p = sub.add_parser("stats", help="counts per source, labels, reviews")
     p.add_argument("--db", required=True, type=Path)
@@ -212,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "perspective knowledge (headless).")
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_import, _add_export, _add_review, _add_stats, _add_synth, _add_noise_report,
+    for add in (_add_import, _add_export, _add_review, _add_relink, _add_stats, _add_synth, _add_noise_report,
                 _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d,
                 _add_predict):
         add(sub)

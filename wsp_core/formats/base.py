@@ -317,6 +317,31 @@ def image_size_from_header(path: Path) -> tuple[int, int] | str:
     return width, height
 
 
+#: How far from its end a JPEG's end-of-image marker or a PNG's IEND chunk is looked for
+#: (some writers pad a file after it).
+_TAIL_BYTES = 64
+
+
+def truncation(path: str | Path) -> str | None:
+    """Why an image file looks cut short (a JPEG without its end-of-image marker, a PNG
+    without its IEND chunk, as an interrupted copy leaves them), or None. Decoders show such a
+    file with its lower part grey and no error; the curator must be told."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - _TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return None  # unreadable files have their own message
+    if head[:2] == b"\xff\xd8" and b"\xff\xd9" not in tail:
+        return "the JPEG file is cut short (no end-of-image marker): its lower part is missing"
+    if head == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail:
+        return "the PNG file is cut short (no IEND chunk): its lower part is missing"
+    return None
+
+
 def header_sizes(paths: list[Path]) -> list[tuple[int, int] | str]:
     """:func:`image_size_from_header` of every path (Pillow's header parsing is Python: many
     images are read by a pool of processes)."""

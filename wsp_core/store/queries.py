@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from pathlib import Path
 from json.encoder import encode_basestring_ascii
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -153,6 +154,39 @@ def check_effective_labels(store: Store) -> list[int]:
         if (status, label) != expected:
             bad.append(pid)
     return bad
+
+
+#: How many of a source's images relinking checks in the new folder (spread over the source).
+RELINK_SAMPLE = 200
+
+
+def relink_images(store: Store, source: str, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Point a source at the folder its images moved to. The folder must hold the source's
+    image files: of up to RELINK_SAMPLE of them (spread over the source) at least half must be
+    there, else nothing changes and the error says how many were found. Returns the source, its
+    old and new folder, and how many of the checked files were found."""
+    new = Path(folder).expanduser().resolve()
+    if not new.is_dir():
+        raise InputError(new, "not a folder")
+    with store.read() as session:
+        src = session.scalars(select(Source).where(Source.name == source)).one_or_none()
+        if src is None:
+            names = ", ".join(session.scalars(select(Source.name))) or "none"
+            raise StoreError(store.path, f"no source named {source!r} (sources: {names})")
+        names = session.scalars(select(Image.file_name).where(Image.source_id == src.id)
+                                .order_by(Image.id)).all()
+        old = src.images_dir
+    step = max(1, len(names) // RELINK_SAMPLE)
+    sample = names[::step][:RELINK_SAMPLE]
+    found = sum((new / name).is_file() for name in sample)
+    if not sample or 2 * found < len(sample):
+        raise InputError(new, f"does not hold the images of source {source!r}: {found} of "
+                              f"{len(sample)} checked files are there (first missing: "
+                              f"{next((n for n in sample if not (new / n).is_file()), '-')})")
+    with store.write() as session:
+        session.scalars(select(Source).where(Source.name == source)).one().images_dir = str(new)
+    return {"source": source, "old": old, "new": str(new), "checked": len(sample),
+            "found": found}
 
 
 def stats(store: Store) -> dict[str, Any]:
