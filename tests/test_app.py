@@ -3,6 +3,7 @@ on a store built from the synthetic world and the real samples."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -189,13 +190,22 @@ def test_filters_and_queues_change_what_the_desk_walks(qtbot, window, db):
         probs = [1 - agree[p] + (0.08 if agree[p] < 0.5 else -0.08) if p == worst else agree[p]
                  for p in ids]  # the model disagrees with one pair, with P 0.98 or 0.02
         write_predictions(st, str(db.parent / "run" / "best.pt"), ids, probs)
+        # a later model near chance: listed, never ranked by by default
+        write_predictions(st, str(db.parent / "weak" / "last.pt"), ids, [0.5] * len(ids))
+    for run, auc in (("run", 0.93), ("weak", 0.55)):
+        (db.parent / run).mkdir()
+        (db.parent / run / "metrics.jsonl").write_text(
+            json.dumps({"epoch": 0, "loss": 1.0, "val_auc": auc}) + "\n")
     win = window(db)
     panel = win.pairs.filters
-    assert panel.checkpoint_path() == str(db.parent / "run" / "best.pt")  # the latest model
+    assert panel.checkpoint_path() == str(db.parent / "run" / "best.pt")  # the good model
+    texts = [panel.checkpoint.itemText(k) for k in range(panel.checkpoint.count())]
+    assert texts[1].startswith("weak/last.pt · val AUC 0.55 (too weak")
+    assert "val AUC 0.93" in texts[2]
     panel.checkpoint.setCurrentIndex(0)  # "no model" stays chosen through a refresh
     press(qtbot, win, Qt.Key.Key_F5)
     assert panel.checkpoint_path() is None
-    panel.checkpoint.setCurrentIndex(1)
+    panel.checkpoint.setCurrentIndex(2)
     settled(qtbot, win)
     press(qtbot, win, Qt.Key.Key_Space, Qt.Key.Key_F)
     saved(qtbot, win)

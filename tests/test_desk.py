@@ -245,3 +245,18 @@ def test_blind_answers_become_accept_flip_or_same_depth(crowd):
     assert (rows[third]["status"], rows[third]["reason"]) == ("ambiguous", "same_depth")
     with pytest.raises(ValueError, match="unknown answer"):
         desk.answer("c")
+
+
+def test_the_pair_says_which_evidence_makes_it_suspicious(crowd):
+    import dataclasses
+
+    desk = Desk("ana")
+    desk.open(crowd)
+    detail = desk.detail
+    assert detail.evidence() == []                                   # upright, apart: none
+    odd = dataclasses.replace(detail, size_conflict=0.8, hug=0.35, knee_line=0.1, prob=0.97,
+                              label=0, prob_out_of_sample=True)
+    assert odd.evidence() == [
+        "the model disagrees with the label (0.97, out-of-sample)",
+        "size conflict 0.80: the far one has the larger head: sitting, crouching or a stage",
+        "hug 0.35: the two touch, nearly the same depth"]

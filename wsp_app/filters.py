@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLineEdit, QWidget)
 
-from wsp_core.store.browse import QUEUES, PairFilter
+from wsp_core.store.browse import DEFAULT_MODEL_MIN_AUC, QUEUES, PairFilter, default_checkpoint
 from wsp_core.verdicts import REASONS, STATUSES
 
 from .actions import REASON_TEXT
@@ -42,6 +42,14 @@ def _short_path(path: str) -> str:
 
 #: Keys that end an edit in the filter panel and hand the keyboard back to the pair.
 _DONE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+def _auc_note(checkpoint: dict) -> str:
+    auc = checkpoint.get("val_auc")
+    if auc is None:
+        return " · validation AUC unknown"
+    low = "" if auc >= DEFAULT_MODEL_MIN_AUC else " (too weak to rank by default)"
+    return f" · val AUC {auc:.2f}{low}"
 
 
 def _sample_note(checkpoint: dict) -> str:
@@ -153,14 +161,19 @@ class FilterPanel(QWidget):
         self._refill(self.source, [("all sources", "")] + [(n, n) for n in names])
 
     def set_checkpoints(self, checkpoints: list[dict], fresh: bool = False) -> None:
-        """The models that scored the store, the latest first. ``fresh`` (a store just
-        opened): choose the latest; else keep the curator's choice, "no model" included."""
+        """The models that scored the store, the latest first, each with its validation AUC
+        and whether its scores are out-of-sample. ``fresh`` (a store just opened): choose the
+        latest good enough to rank by (browse.default_checkpoint), else "no model" (the cue
+        scores); otherwise keep the curator's choice, "no model" included."""
         listed = self.checkpoint.count() > 1
-        items = [("no model", None)] + [(_short_path(c["checkpoint"]) + _sample_note(c),
-                                         c["checkpoint"]) for c in checkpoints]
+        items = [("no model (cue scores)", None)] + [
+            (_short_path(c["checkpoint"]) + _auc_note(c) + _sample_note(c), c["checkpoint"])
+            for c in checkpoints]
         self._refill(self.checkpoint, items)
         if checkpoints and (fresh or not listed) and self.checkpoint.currentIndex() == 0:
-            self.checkpoint.setCurrentIndex(1)
+            chosen = default_checkpoint(checkpoints)
+            if chosen is not None:
+                self.checkpoint.setCurrentIndex(self.checkpoint.findData(chosen))
 
     @staticmethod
     def _refill(combo: QComboBox, items: list[tuple[str, object]]) -> None:

@@ -354,7 +354,8 @@ class PairInfo(QFrame):
     """The labels of the current pair: the effective label in large type, then the evidence."""
 
     FIELDS = ("pair", "source", "image", "status", "automatic label", "ΔS", "margin",
-              "hug", "size conflict", "knee line", "suspicion", "model P(A closer)")
+              "hug", "size conflict", "knee line", "suspicion", "model P(A closer)",
+              "suspicious because")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -375,6 +376,7 @@ class PairInfo(QFrame):
         for row, name in enumerate(self.FIELDS):
             grid.addWidget(QLabel(name), row, 0)
             value = QLabel("–")
+            value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             grid.addWidget(value, row, 1)
@@ -383,7 +385,8 @@ class PairInfo(QFrame):
         layout.addStretch(1)
 
     #: What the blind mode hides: the automatic label and what gives it away.
-    BLIND_HIDES = ("status", "automatic label", "suspicion", "model P(A closer)")
+    BLIND_HIDES = ("status", "automatic label", "suspicion", "model P(A closer)",
+                   "suspicious because")
 
     def show_pair(self, detail: PairDetail | None, blind: bool = False) -> None:
         if detail is None:
@@ -415,6 +418,7 @@ class PairInfo(QFrame):
             "suspicion": _fmt(detail.suspicion, ".2f"),
             "model P(A closer)": "no model scored this pair" if prob is None else
             f"{prob:.3f}{SAMPLE_TEXT[detail.prob_out_of_sample]}",
+            "suspicious because": "\n".join(detail.evidence()) or "no evidence against the label",
         }
         for name, value in values.items():
             self.values[name].setText(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -342,6 +343,10 @@ _PERSONS_SQL = ("SELECT id, bbox_x, bbox_y, bbox_w, bbox_h, keypoints, scale, an
                 "FROM persons WHERE image_id = :image ORDER BY id")
 
 
+#: A cue score this high is named as evidence in the pair's Labels panel.
+EVIDENCE_MIN = 0.3
+
+
 @dataclass(frozen=True)
 class PersonView:
     """One person of a pair's image as the pair view draws it."""
@@ -390,6 +395,26 @@ class PairDetail:
     prob: float | None = None        # the chosen checkpoint's P(A closer)
     prob_out_of_sample: bool | None = None
     checkpoint: str | None = None
+
+    def evidence(self) -> list[str]:
+        """What makes this pair suspicious, strongest first: each cue score of at least
+        EVIDENCE_MIN with what it suggests (docs/CUES.md), and the model's disagreement with
+        the label training uses when it is above one half."""
+        found = [(value, f"{name} {value:.2f}: {meaning}")
+                 for name, value, meaning in (
+                     ("hug", self.hug, "the two touch, nearly the same depth"),
+                     ("size conflict", self.size_conflict,
+                      "the far one has the larger head: sitting, crouching or a stage"),
+                     ("knee line", self.knee_line,
+                      "the far one's feet are above the near one's knees: a step or stairs"))
+                 if value is not None and value >= EVIDENCE_MIN]
+        if self.prob is not None and self.label is not None:
+            disagree = 1.0 - self.prob if self.label == 1 else self.prob
+            if disagree > 0.5:
+                found.append((disagree, f"the model disagrees with the label ({disagree:.2f}"
+                                        + (", out-of-sample)" if self.prob_out_of_sample
+                                           else ")")))
+        return [text for _, text in sorted(found, key=lambda f: -f[0])]
 
     def with_state(self, status: str, reason: str | None) -> "PairDetail":
         """The same pair with another review state, its training label derived by the rule."""
@@ -470,14 +495,46 @@ def image_paths(store: Store, ids) -> dict[int, str]:
     return {pid: os.path.join(folder, name) for pid, folder, name in rows}
 
 
+#: The desk ranks its "most suspicious first" queue by a model by default only when the model's
+#: validation AUC (on held-out pairs' labels) reaches this; below it, a model is close enough to
+#: chance that the cue scores rank wrong labels better (docs/CURATION.md, decisions).
+DEFAULT_MODEL_MIN_AUC = 0.80
+
+
 def checkpoints(store: Store) -> list[dict[str, Any]]:
     """Checkpoints that scored the store, the most recent first, with how many of their scores
-    are out-of-sample (the model never trained on the pair's image) and in-sample."""
+    are out-of-sample (the model never trained on the pair's image) and in-sample, and the
+    model's validation AUC (``val_auc``: its run's last epoch; the mean over the fold runs of a
+    ``score --folds`` folder; None when the run folder is not at hand)."""
     rows = _driver_rows(store, "SELECT checkpoint, COUNT(*), MAX(created_at), "
                                "SUM(out_of_sample = 1), SUM(out_of_sample = 0) FROM predictions "
                                "GROUP BY checkpoint ORDER BY MAX(created_at) DESC", {})
     return [{"checkpoint": c, "pairs": n, "scored_at": t, "out_of_sample": int(o or 0),
-             "in_sample": int(i or 0)} for c, n, t, o, i in rows]
+             "in_sample": int(i or 0), "val_auc": validation_auc(c)}
+            for c, n, t, o, i in rows]
+
+
+def validation_auc(checkpoint: str) -> float | None:
+    """A scoring model's validation AUC from its run folder's metrics.jsonl (last epoch that
+    has one); for a folder of fold runs, the mean of theirs."""
+    from ..runs import metrics_rows
+
+    path = Path(checkpoint)
+    folders = sorted(path.glob("fold*")) if path.is_dir() else [path.parent]
+    values = []
+    for folder in folders:
+        aucs = [r["val_auc"] for r in metrics_rows(folder / "metrics.jsonl")
+                if isinstance(r.get("val_auc"), (int, float))]
+        if aucs:
+            values.append(float(aucs[-1]))
+    return sum(values) / len(values) if values else None
+
+
+def default_checkpoint(found: list[dict[str, Any]]) -> str | None:
+    """The model the queue ranks by when a store opens: the latest whose validation AUC
+    reaches DEFAULT_MODEL_MIN_AUC, else none (the cue scores)."""
+    return next((c["checkpoint"] for c in found
+                 if c.get("val_auc") is not None and c["val_auc"] >= DEFAULT_MODEL_MIN_AUC), None)
 
 
 def review_activity(store: Store) -> dict[str, Any]:
