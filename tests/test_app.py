@@ -652,3 +652,22 @@ def test_a_moved_image_folder_is_relinked_and_a_cut_image_is_flagged(qtbot, wind
     press(qtbot, win, Qt.Key.Key_H, Qt.Key.Key_H)            # overlays hidden: the warning stays
     assert any("cut short" in item.text() for item in view.scene().items()
                if hasattr(item, "text") and item.isVisible())
+
+
+def test_the_strip_shows_a_and_b_cropped_side_by_side(qtbot, window, tmp_path):
+    from helpers import crowd_store
+
+    win = window(crowd_store(tmp_path))
+    tab = win.pairs
+    qtbot.waitUntil(lambda: tab.view.placeholder is None)
+    assert not tab.strip.isVisible()
+    press(qtbot, win, Qt.Key.Key_V)
+    assert tab.strip.isVisible()
+    for key in ("a", "b"):
+        bbox = getattr(tab.detail, key).bbox           # 60 × 175, well inside the picture
+        crop = tab.strip.crop(tab.loader.get(tab.detail.image), bbox)
+        assert (crop.width(), crop.height()) == (96, 211)  # the box and a tenth of 175 around
+        pixmap = tab.strip.crops[key].pixmap()
+        assert pixmap.height() == tab.strip.HEIGHT
+    press(qtbot, win, Qt.Key.Key_D)
+    assert tab.strip.crops["a"].toolTip().startswith("A: ")

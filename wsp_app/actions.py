@@ -83,6 +83,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_pair", "Zoom to the &pair", ("Z",), "View", "both persons' boxes"),
     ActionSpec("keep_zoom", "&Keep the zoom", ("K",), "View",
                "keep the zoom from pair to pair (else each pair starts fitted)"),
+    ActionSpec("strip", "A and B side by side", ("V",), "View",
+               "a strip under the picture with A and B cropped at one height"),
     ActionSpec("overlays", "&Overlays shown, dimmed, hidden", ("H",), "View",
                "the skeletons, boxes, tags and ankle lines: shown, dimmed or hidden"),
     ActionSpec("brighter", "Brighter", ("]",), "View"),

@@ -435,3 +435,46 @@ class PairInfo(QFrame):
                  "margin": f"{detail.margin_px:.1f} px ({_fmt(detail.margin_rel, '.1%')})"}
         for name, value in self.values.items():
             value.setText(shown.get(name, "hidden" if name in self.BLIND_HIDES else "–"))
+
+
+class PairStrip(QWidget):
+    """A and B cropped from the picture (their boxes and a tenth around them) side by side at
+    one height, so the two persons can be compared at full detail whatever the zoom."""
+
+    HEIGHT = 200
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from PySide6.QtWidgets import QHBoxLayout
+
+        self.crops = {key: QLabel() for key in ("a", "b")}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for key, label in self.crops.items():
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setMinimumHeight(self.HEIGHT)
+            label.setStyleSheet(f"border: 2px solid {COLOURS[key].name()}; background: #28282c;")
+            layout.addWidget(label, 1)
+
+    def show_pair(self, detail: PairDetail | None, loaded: Loaded | None) -> None:
+        for key, label in self.crops.items():
+            label.clear()
+            if detail is None or loaded is None or loaded.image is None:
+                label.setText(f"{key.upper()}: no picture")
+                continue
+            crop = self.crop(loaded, getattr(detail, key).bbox)
+            label.setPixmap(QPixmap.fromImage(crop.scaledToHeight(
+                self.HEIGHT, Qt.TransformationMode.SmoothTransformation)))
+            label.setToolTip(f"{key.upper()}: {crop.width()}×{crop.height()} picture pixels")
+
+    @staticmethod
+    def crop(loaded: Loaded, bbox: tuple) -> QImage:
+        """The box and a tenth of its size around it, in the picture's pixels (a shrunk
+        picture's scale taken into account), clipped to the picture."""
+        from PySide6.QtCore import QRect
+
+        x, y, w, h = (v / loaded.scale for v in bbox)
+        margin = 0.1 * max(w, h)
+        rect = QRect(int(x - margin), int(y - margin), int(w + 2 * margin) + 1,
+                     int(h + 2 * margin) + 1).intersected(loaded.image.rect())
+        return loaded.image.copy(rect)

@@ -21,7 +21,7 @@ from wsp_core.store.db import Store
 from .filters import FilterPanel
 from .images import ImageLoader
 from .pair_list import COLUMNS, WIDTHS, QueueModel, QueueTable
-from .pair_view import PairInfo, PairView
+from .pair_view import PairInfo, PairStrip, PairView
 from .panels import HistoryPanel, NoteDialog, StatsPanel
 from .writer import ReviewWriter
 
@@ -72,6 +72,8 @@ class PairsTab(QWidget):
             self.table.setColumnWidth(column, width)
         self.table.clicked.connect(lambda index: self.go(index.row()))
         self.view = PairView()
+        self.strip = PairStrip()
+        self.strip.setVisible(False)
         self.view.pressed.connect(self.focus_pair)
         self.view.person_clicked.connect(self._rank_person)
         self.info = PairInfo()
@@ -96,7 +98,11 @@ class PairsTab(QWidget):
         self.side = side
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.view)
+        middle = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(self.view)
+        middle.addWidget(self.strip)
+        middle.setStretchFactor(0, 1)
+        self.splitter.addWidget(middle)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([330, 800, 330])
@@ -197,6 +203,7 @@ class PairsTab(QWidget):
         if loaded is None:
             self.loader.request(detail.image)
         self.view.show_pair(detail, loaded, self._order_view())
+        self._show_strip()
         self.info.show_pair(detail, self.blind)
         self.history.show_history(self.desk.history())
         self._select_row()
@@ -221,6 +228,15 @@ class PairsTab(QWidget):
     def _on_image_loaded(self, path: str) -> None:
         if self.detail is not None and self.detail.image == path:
             self.view.show_pair(self.detail, self.loader.get(path), self._order_view())
+            self._show_strip()
+
+    def _show_strip(self) -> None:
+        if self.strip.isVisible() and self.detail is not None:
+            self.strip.show_pair(self.detail, self.loader.get(self.detail.image))
+
+    def toggle_strip(self) -> None:
+        self.strip.setVisible(not self.strip.isVisible())
+        self._show_strip()
 
     def _announce(self) -> None:
         self.status_changed.emit(self.desk.progress_text())

@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
             "zoom_in": lambda: p.view.zoom(1.25), "zoom_out": lambda: p.view.zoom(0.8),
             "zoom_fit": p.view.zoom_fit, "help": self.show_help,
             "zoom_pair": p.view.zoom_pair, "keep_zoom": p.toggle_keep_zoom,
-            "overlays": p.cycle_overlays,
+            "overlays": p.cycle_overlays, "strip": p.toggle_strip,
             "brighter": lambda: p.adjust_picture(brightness=20),
             "darker": lambda: p.adjust_picture(brightness=-20),
             "more_contrast": lambda: p.adjust_picture(contrast=1.25),
