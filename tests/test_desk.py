@@ -260,3 +260,30 @@ def test_the_pair_says_which_evidence_makes_it_suspicious(crowd):
         "the model disagrees with the label (0.97, out-of-sample)",
         "size conflict 0.80: the far one has the larger head: sitting, crouching or a stage",
         "hug 0.35: the two touch, nearly the same depth"]
+
+
+def test_practice_tells_the_truth_and_keeps_the_curators_accuracy(tmp_path):
+    """On the synthetic world (3D truth), each verdict is followed by the truth and the
+    curator's accuracy so far."""
+    from helpers import synth_store
+
+    with open_store(synth_store(tmp_path, 6, 3)) as st:
+        desk = Desk("ana")
+        seen = Recorder(desk)
+        desk.open(st)
+        desk.practice = True
+        truths = []
+        for verdict in ("accept", "flip", "exclude"):
+            pair, auto = desk.current, desk.detail.auto_label
+            truths.append((pair, auto))
+            desk.review(verdict)
+        from wsp_core.store.browse import pair_truth
+
+        right = [pair_truth(st, truths[0][0]) == truths[0][1],
+                 pair_truth(st, truths[1][0]) == 1 - truths[1][1]]
+        messages = [m for m in seen.of("message") if m.startswith("practice")]
+        assert len(messages) == 3
+        assert messages[-1].endswith(f"{sum(right)} of 2 right ({100 * sum(right) / 2:.0f} %)")
+        assert "you: not judged" in messages[-1]
+        closer = "A" if pair_truth(st, truths[0][0]) == 1 else "B"
+        assert f"{closer} was closer (3D truth)" in messages[0]

@@ -83,6 +83,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_pair", "Zoom to the &pair", ("Z",), "View", "both persons' boxes"),
     ActionSpec("keep_zoom", "&Keep the zoom", ("K",), "View",
                "keep the zoom from pair to pair (else each pair starts fitted)"),
+    ActionSpec("practice", "&Practice mode", ("Ctrl+P",), "View",
+               "after each verdict the 3D truth is told and your accuracy kept (sources with "
+               "3D truth: the synthetic world)"),
     ActionSpec("strip", "A and B side by side", ("V",), "View",
                "a strip under the picture with A and B cropped at one height"),
     ActionSpec("overlays", "&Overlays shown, dimmed, hidden", ("H",), "View",

@@ -347,6 +347,14 @@ class PairsTab(QWidget):
             self.info.show_pair(self.detail, on)
         self.ordering_changed.emit()
 
+    def toggle_practice(self) -> None:
+        desk = self.desk
+        desk.practice = not desk.practice
+        self.status_changed.emit(
+            "practice mode: the 3D truth follows each verdict (blind mode, Ctrl+B, hides the "
+            "label)" if desk.practice else
+            f"practice mode off: {desk.practice_right} of {desk.practice_judged} right")
+
     def answer(self, which: str) -> None:
         """A blind answer: "a", "b" or "same" (the desk derives the verdict)."""
         self.desk.answer(which)

@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
             "zoom_fit": p.view.zoom_fit, "help": self.show_help,
             "zoom_pair": p.view.zoom_pair, "keep_zoom": p.toggle_keep_zoom,
             "overlays": p.cycle_overlays, "strip": p.toggle_strip,
+            "practice": p.toggle_practice,
             "brighter": lambda: p.adjust_picture(brightness=20),
             "darker": lambda: p.adjust_picture(brightness=-20),
             "more_contrast": lambda: p.adjust_picture(contrast=1.25),

@@ -98,6 +98,10 @@ class Desk:
         self.writer: ReviewWriter | None = None
         self.view = View()
         self.detail: PairDetail | None = None
+        #: the practice mode: after each verdict the 3D truth is told, and the curator's own
+        #: accuracy kept (on a source with truth: the synthetic world)
+        self.practice = False
+        self.practice_right = self.practice_judged = 0
         self._listeners: list[Listener] = []
 
     # -- events ---------------------------------------------------------------------------
@@ -252,9 +256,33 @@ class Desk:
         """A verdict on the pair under the cursor (the one shown), then the next pair."""
         if self.current is None:
             return None
+        auto = self.detail.auto_label if self.detail is not None else None
         step = self.session.review(verdict, reason)
         self._show_step(step.pair_id)
+        if self.practice and auto is not None:
+            self._tell_truth(step.pair_id, auto, verdict)
         return step
+
+    def _tell_truth(self, pair_id: int, auto: int, verdict: str) -> None:
+        """Practice: the truth of the pair just decided and the curator's accuracy so far
+        (accept and flip are judged; ambiguous, exclude and reset are not)."""
+        truth = browse.pair_truth(self.store, pair_id)
+        if truth is None:
+            self._emit("message", "practice: this pair has no 3D truth")
+            return
+        said = {"accept": auto, "flip": 1 - auto}.get(verdict)
+        closer = "A" if truth == 1 else "B"
+        if said is None:
+            verdict_text = "not judged"
+        else:
+            self.practice_judged += 1
+            self.practice_right += int(said == truth)
+            verdict_text = "right" if said == truth else "wrong"
+        share = (f" ({100 * self.practice_right / self.practice_judged:.0f} %)"
+                 if self.practice_judged else "")
+        self._emit("message", f"practice: pair {pair_id}: {closer} was closer (3D truth) · you: "
+                              f"{verdict_text} · {self.practice_right} of "
+                              f"{self.practice_judged} right{share}")
 
     def answer(self, which: str) -> Step | None:
         """A blind answer on the pair under the cursor, the automatic label unseen: "a" (A is
