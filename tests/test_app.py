@@ -671,3 +671,14 @@ def test_the_strip_shows_a_and_b_cropped_side_by_side(qtbot, window, tmp_path):
         assert pixmap.height() == tab.strip.HEIGHT
     press(qtbot, win, Qt.Key.Key_D)
     assert tab.strip.crops["a"].toolTip().startswith("A: ")
+
+
+def test_time_ticks_fit_the_width_and_name_the_day_once():
+    from wsp_app.panels import TICK_PX, time_ticks
+
+    hours = [f"2026-12-0{1 + h // 24} {h % 24:02d}:00" for h in range(30)]
+    ticks = time_ticks(hours, 450)
+    assert len(ticks) <= 450 // TICK_PX
+    assert ticks == [(0, "12-01 00:00"), (6, "06:00"), (12, "12:00"), (18, "18:00"),
+                     (24, "12-02 00:00")]
+    assert time_ticks(["2026-11-28", "2026-11-29"], 600) == [(0, "11-28"), (1, "11-29")]

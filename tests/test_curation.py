@@ -234,3 +234,4 @@ def test_reviews_over_time_count_verdicts_not_notes_or_undos(store):
     activity = review_activity(store)
     assert sum(activity["counts"]) == 2            # flip and accept; not the undo, not the note
     assert [r["status"] for r in activity["verdicts_by_reason"]] == ["flip"]
+

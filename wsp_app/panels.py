@@ -75,6 +75,25 @@ class NoteDialog(QDialog):
         return self.text.toPlainText().strip()
 
 
+#: Room a time tick's label needs on the axis (px), so that labels never overlap.
+TICK_PX = 90
+
+
+def time_ticks(times: list[str], width_px: int) -> list[tuple[int, str]]:
+    """Ticks for bars of hours ("2026-12-02 17:00") or days: as many as the width holds, a
+    label saying the day only where it changes ("12-02 17:00", then "18:00")."""
+    if not times:
+        return []
+    room = max(1, width_px // TICK_PX)
+    step = max(1, -(-len(times) // room))
+    ticks, last_day = [], None
+    for i in range(0, len(times), step):
+        day, _, hour = times[i].partition(" ")
+        ticks.append((i, (day[5:] + " " + hour if day != last_day else hour).strip()))
+        last_day = day
+    return ticks
+
+
 def qa_text(estimate: dict[str, Any]) -> str:
     """The QA estimate in one line of rich text."""
     if estimate["accuracy"] is None:
@@ -132,8 +151,7 @@ class StatsPanel(QWidget):
             return
         x = np.arange(len(times))
         self.timeline.addItem(pg.BarGraphItem(x=x, height=counts, width=0.8, brush="#ff9f1c"))
-        step = max(1, len(times) // 4)
-        self.timeline.getAxis("bottom").setTicks([[(int(i), times[i][5:]) for i in x[::step]]])
+        self.timeline.getAxis("bottom").setTicks([time_ticks(times, self.width())])
 
     def _reasons(self, rows: list[dict[str, Any]]) -> None:
         self.reasons.clear()
