@@ -13,7 +13,7 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from wsp_core.errors import InputError, StoreError
+from wsp_core.errors import InputError
 from wsp_core.store.db import Store
 from wsp_core.store.queries import add_review, add_reviews
 
@@ -91,32 +91,23 @@ class ReviewWriter(QObject):
             self.pending_changed.emit(self._pending)
 
     def _write(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> None:
-        while True:
-            self.write_started = time.monotonic()
-            try:
-                review = add_review(self.store, pair_id, verdict, reason, note, self.reviewer)
-            except StoreError as e:
-                if "busy" in e.problem:
-                    self.busy.emit(str(e))
-                    time.sleep(self.retry_s)
-                    continue
-                self.failed.emit(str(e))
-                return
-            except Exception as e:  # noqa: BLE001 - shown to the curator, the thread lives on
-                self.failed.emit(f"review of pair {pair_id} not saved: {e}")
-                return
-            finally:
-                self.write_started = None
-            self.saved.emit(review)
-            return
+        self._retrying(lambda: [add_review(self.store, pair_id, verdict, reason, note,
+                                           self.reviewer)],
+                       f"review of pair {pair_id}")
 
     def _write_many(self, reviews: list[dict]) -> None:
+        self._retrying(lambda: add_reviews(self.store, [{**r, "reviewer": self.reviewer}
+                                                        for r in reviews], "depth order"),
+                       f"{len(reviews)} reviews of an image")
+
+    def _retrying(self, write, what: str) -> None:
+        """Run ``write`` (it returns the reviews it stored) until the store is not busy; a
+        review that cannot be stored (its pair is gone, ...) is reported, never retried."""
         while True:
             self.write_started = time.monotonic()
             try:
-                written = add_reviews(self.store, [{**r, "reviewer": self.reviewer}
-                                                   for r in reviews], "depth order")
-            except InputError as e:  # a busy store, or a pair gone since
+                written = write()
+            except InputError as e:  # StoreError included
                 if "busy" in e.problem:
                     self.busy.emit(str(e))
                     time.sleep(self.retry_s)
@@ -124,7 +115,7 @@ class ReviewWriter(QObject):
                 self.failed.emit(str(e))
                 return
             except Exception as e:  # noqa: BLE001 - shown to the curator, the thread lives on
-                self.failed.emit(f"{len(reviews)} reviews of an image not saved: {e}")
+                self.failed.emit(f"{what} not saved: {e}")
                 return
             finally:
                 self.write_started = None
