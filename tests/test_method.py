@@ -255,10 +255,39 @@ def test_heatmap_scores_find_peaks_inside_each_persons_box():
     batch = {"heatmap": torch.zeros(1, 2, 8, 8), "hm_weight": torch.ones(1, 2),
              "hm_joints": joints, "boxes": torch.tensor([[[0.0, 0.0, 3.0, 4.0],
                                                           [4.0, 4.0, 8.0, 8.0]]])}
-    loss, zero, maps, found, labelled, found_visible, visible = heatmap_scores(heat, batch).tolist()
+    (loss, zero, maps, found, labelled, found_visible, visible, refined,
+     refined_visible) = heatmap_scores(heat, batch).tolist()
     assert (found, labelled, maps, zero) == (2, 3, 2, 0)
     assert (found_visible, visible) == (1, 2)
     assert loss == pytest.approx(1 + 0.25 + 1)
+    assert (refined, refined_visible) == (2, 1)  # peaks at the border (x 1) do not move
+
+
+def test_the_refined_peak_moves_a_quarter_pixel_as_hrnet_decodes():
+    """HRNet's get_final_preds (lib/core/inference.py): for 1 < px < W-1 and 1 < py < H-1,
+    coords += sign([hm[py][px+1] - hm[py][px-1], hm[py+1][px] - hm[py-1][px]]) * 0.25."""
+    from wsp_core.models.wsp import heatmap_scores, quarter_offset
+
+    rng = np.random.default_rng(0)
+    hm = rng.random((2, 3, 9, 9))
+    peak = torch.from_numpy(hm.reshape(2, 3, 81).argmax(-1))
+    got = quarter_offset(torch.from_numpy(hm), peak).numpy()
+    for b in range(2):
+        for j in range(3):
+            px, py = int(peak[b, j]) % 9, int(peak[b, j]) // 9
+            want = np.zeros(2)
+            if 1 < px < 8 and 1 < py < 8:
+                want = np.sign([hm[b, j, py, px + 1] - hm[b, j, py, px - 1],
+                                hm[b, j, py + 1, px] - hm[b, j, py - 1, px]]) * 0.25
+            assert np.allclose(got[b, j], want)
+    heat = torch.zeros(1, 1, 8, 8)                     # a peak at (3, 3), its lower
+    heat[0, 0, 3, 3], heat[0, 0, 4, 3] = 1.0, 0.6      # neighbour the higher one
+    joints = torch.tensor([[[[3.0, 5.2, 2]], [[0.0, 0.0, 0]]]])  # 2.2 px below the argmax
+    batch = {"heatmap": torch.zeros(1, 1, 8, 8), "hm_weight": torch.ones(1, 1),
+             "hm_joints": joints, "boxes": torch.tensor([[[0.0, 0.0, 8.0, 8.0],
+                                                          [0.0, 0.0, 1.0, 1.0]]])}
+    sums = heatmap_scores(heat, batch).tolist()
+    assert (sums[3], sums[7]) == (0, 1)  # 2.2 px by the argmax, 1.95 px refined
 
 
 def test_eval3d_says_how_the_network_started_and_what_it_tested(db, tmp_path):

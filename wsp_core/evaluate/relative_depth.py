@@ -43,11 +43,15 @@ def rd_summary(pred: dict[str, np.ndarray]) -> dict[str, Any]:
 def heatmap_summary(sums: np.ndarray) -> dict[str, float | None]:
     """Eq. 10's loss of the predicted heatmaps and of an all-zero output (per labelled map),
     and the share of labelled (and of visible) joints whose peak is found within 2 map pixels
-    (the sums of :func:`~wsp_core.models.wsp.heatmap_scores`)."""
-    loss, zero, maps, found, labelled, found_visible, visible = (float(v) for v in sums)
+    (the sums of :func:`~wsp_core.models.wsp.heatmap_scores`), by the argmax and by the
+    field's quarter-pixel refined peak."""
+    loss, zero, maps, found, labelled, found_visible, visible, refined, refined_visible = (
+        float(v) for v in sums)
     return {"loss": loss / maps if maps else None, "zero_loss": zero / maps if maps else None,
             "peaks_within_2px": found / labelled if labelled else None,
-            "peaks_within_2px_visible": found_visible / visible if visible else None}
+            "peaks_within_2px_visible": found_visible / visible if visible else None,
+            "refined_peaks_within_2px": refined / labelled if labelled else None,
+            "refined_peaks_within_2px_visible": refined_visible / visible if visible else None}
 
 
 def format_rd_tables(result: dict[str, Any]) -> str:
@@ -85,6 +89,10 @@ def format_rd_tables(result: dict[str, Any]) -> str:
                          f"{hm['zero_loss']:.3f}); peaks within 2 px of "
                          f"{100 * hm['peaks_within_2px']:.1f} % of the labelled joints"
                          + ("" if hm.get("peaks_within_2px_visible") is None else
-                            f" ({100 * hm['peaks_within_2px_visible']:.1f} % of the visible)"))
+                            f" ({100 * hm['peaks_within_2px_visible']:.1f} % of the visible)")
+                         + ("" if hm.get("refined_peaks_within_2px") is None else
+                            f"; refined peaks (the field's quarter-pixel decoding) "
+                            f"{100 * hm['refined_peaks_within_2px']:.1f} % "
+                            f"({100 * hm['refined_peaks_within_2px_visible']:.1f} %)"))
     return "\n".join(lines)
 

@@ -67,7 +67,7 @@ def predict(model, loader, device, cfg: PretrainConfig) -> dict[str, np.ndarray]
 
     model.eval()
     out: dict[str, list] = {k: [] for k in ("prob", "label", "truth", "delta_s", "pair_id", "present")}
-    sums = torch.zeros(7, dtype=torch.float64)
+    sums = torch.zeros(9, dtype=torch.float64)
     for batch in loader:
         batch = to_device(batch, device, cfg)
         joints = torch.arange(len(PRETRAIN_JOINTS), device=device).expand(len(batch["label"]), -1)
