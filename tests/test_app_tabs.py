@@ -67,6 +67,12 @@ def test_a_job_runs_to_the_end_with_live_curves_and_its_evaluation_tables(
     finished(qtbot, jobs)
     assert "RD protocol 1 (by scale gap)" in jobs.result.toPlainText()
     assert "AUC" in jobs.result.toPlainText()
+    log = [json.loads(line) for line in jobs.view.log.toPlainText().splitlines()
+           if line.startswith("{")]                  # an evaluation shows its progress too
+    steps = [e for e in log if e.get("event") == "step"]
+    assert log[0]["event"] == "start" and log[0]["epochs"] == 2     # RD protocols 1 and 2
+    assert steps and steps[-1]["epoch"] == 1 and steps[-1]["step"] == steps[-1]["steps"]
+    assert jobs.runner.progress.fraction == pytest.approx(1.0)
     evals = [j for j in jobs_in_store(db) if j["kind"] == "eval-rd"]
     # the command recorded itself in the store it was given (the tab records nothing)
     assert evals and evals[-1]["status"] == "finished"

@@ -252,7 +252,8 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
     if args.pred is not None and args.boxes is not None:
         raise WspError("--boxes: predictions from a file already carry their own boxes")
     result = eval_3d(args.ckpt, args.data, args.protocol, args.action, args.batch, args.workers,
-                     args.device, args.samples, args.pred, args.boxes, args.flip)
+                     args.device, args.samples, args.pred, args.boxes, args.flip,
+                     args.progress)
     _emit(args, result, format_3d(result))
     return 0
 
@@ -307,7 +308,7 @@ def cmd_eval_rd(args: argparse.Namespace) -> int:
 
     protocols = (1, 2) if args.protocol == "both" else (int(args.protocol),)
     result = eval_rd(args.ckpt, args.db, args.manifest, args.split, protocols, args.batch,
-                     args.workers, args.device, args.order_seed)
+                     args.workers, args.device, args.order_seed, args.progress)
     _emit(args, result, format_rd_tables(result))
     return 0
 
@@ -326,7 +327,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     if same_file_as(args.ckpt, store_files(args.db)) is not None:
         raise WspError(f"{args.db}: is the checkpoint given with --ckpt; refusing to write "
                        "scores into it")
-    result = score_store(args.db, args.ckpt, args.batch, args.workers, args.device)
+    result = score_store(args.db, args.ckpt, args.batch, args.workers, args.device,
+                         args.progress)
     _emit(args, result, f"scored {result['pairs']} pairs with {result['checkpoint']} "
                         f"({_sample_words(result)}): {result['disagreeing']} disagree with "
                         "their label")

@@ -28,6 +28,9 @@ JOB_KINDS = ("synth", "import", "pretrain", "finetune", "eval-rd", "eval-3d", "s
 LAUNCHER_OPTIONS = ("--help", "--json", "--progress", "--resume")
 #: Kinds that train: they print --progress jsonl events, stop gracefully and resume.
 TRAINING = ("pretrain", "finetune")
+#: Kinds that run a network over data without training: their passes as --progress jsonl
+#: events, then their --json result.
+REPORTING = ("eval-rd", "eval-3d", "score")
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,8 @@ def job_command(kind: str, values: dict[str, str], resume: bool = False,
     for f in fields:
         argv += _flag(f, values.get(f.name, f.default).strip())
     _check_one_of(fields, values)
-    return argv + (["--progress", "jsonl"] if kind in TRAINING else ["--json"])
+    return argv + (["--progress", "jsonl"] if kind in TRAINING else
+                   ["--progress", "jsonl", "--json"] if kind in REPORTING else ["--json"])
 
 
 def _check_one_of(fields: tuple[Field, ...], values: dict[str, str]) -> None:

@@ -129,6 +129,8 @@ def _add_eval_rd(sub) -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar",
+                   help="jsonl: start and step events on stdout (the Jobs tab reads them)")
     p.add_argument("--json", action="store_true")
 
 
@@ -198,6 +200,8 @@ def _add_eval_3d(sub) -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar",
+                   help="jsonl: start and step events on stdout (the Jobs tab reads them)")
     p.add_argument("--json", action="store_true")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..progress import PassProgress
 from ..evaluate.pose3d import (Predictions, entry_image, finite_or_none, image_key, image_lookup,
                                read_predictions, reorder, score, take_samples, worst_first,
                                write_samples)
@@ -44,14 +45,15 @@ def _forward(model, images: torch.Tensor, cfg: FinetuneConfig, flip: bool) -> to
 
 
 @torch.inference_mode()
-def predict_3d(model, loader, device, cfg: FinetuneConfig, flip: bool = False) -> dict[str, np.ndarray]:
+def predict_3d(model, loader, device, cfg: FinetuneConfig, flip: bool = False,
+               progress=None) -> dict[str, np.ndarray]:
     """Camera-frame predictions (mm; root depth from the row: the truth's, or an estimate) and
     the ground truth, Human3.6M's joint order."""
     from ..models.posenet import decode
 
     model.eval()
     preds, gts, ids = [], [], []
-    for batch in loader:
+    for batch in (progress.wrap(loader) if progress is not None else loader):
         batch = to_device(batch, device, cfg)
         out = _forward(model, batch["image"], cfg, flip)
         cam = decode(out, batch["crop_to_image"], batch["root_depth"], batch["f"], batch["c"],
@@ -130,7 +132,8 @@ def trained_on(run: dict[str, Any], data: str) -> bool:
 def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: str | None = None,
             batch: int = 32, workers: int = 2, device: str = "auto",
             samples_out: Path | None = None, pred_file: Path | None = None,
-            boxes: Path | None = None, flip: bool = True) -> dict[str, Any]:
+            boxes: Path | None = None, flip: bool = True,
+            progress: str = "none") -> dict[str, Any]:
     """The field's 3D numbers on the test samples of a protocol for a fine-tuned checkpoint, or
     for the predictions of any model in ``pred_file``. ``all`` on the data a checkpoint was
     trained on tests the images its run held out (``test_fraction``); on any other data, and
@@ -158,7 +161,8 @@ def eval_3d(ckpt: Path | None, data: str, protocol: str | None = None, action: s
     else:
         rows = rows if boxes is None else box_rows(boxes, gt, images)
         preds = model_predictions(predict_3d(model, make_loader(rows, cfg, False, 1, 0), dev,
-                                             cfg, flip), rows, gt, want)
+                                             cfg, flip, PassProgress(progress, "eval-3d")),
+                                  rows, gt, want)
     root = want.index("pelvis")
     numbers, ok, matched = score(gt, preds, root, multi)
     result = {"checkpoint": None if ckpt is None else str(ckpt), "epoch": state["epoch"],

@@ -60,7 +60,7 @@ def training_step(model, batch: dict[str, torch.Tensor], optimizer, cfg: Pretrai
 
 
 @torch.inference_mode()
-def predict(model, loader, device, cfg: PretrainConfig) -> dict[str, np.ndarray]:
+def predict(model, loader, device, cfg: PretrainConfig, progress=None) -> dict[str, np.ndarray]:
     """Probabilities that A is closer for every (pair, joint the source annotates), and the
     heatmaps' sums (:func:`~wsp_core.models.wsp.heatmap_scores`) under ``heatmaps``."""
     from ..models.wsp import heatmap_scores
@@ -68,7 +68,7 @@ def predict(model, loader, device, cfg: PretrainConfig) -> dict[str, np.ndarray]
     model.eval()
     out: dict[str, list] = {k: [] for k in ("prob", "label", "truth", "delta_s", "pair_id", "present")}
     sums = torch.zeros(9, dtype=torch.float64)
-    for batch in loader:
+    for batch in (progress.wrap(loader) if progress is not None else loader):
         batch = to_device(batch, device, cfg)
         joints = torch.arange(len(PRETRAIN_JOINTS), device=device).expand(len(batch["label"]), -1)
         with autocast(device, cfg):

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..progress import PassProgress
 from ..models.backbone import describe_start
 from .data import check_images, swap_persons
 from .manifest import image_key, image_split, read_manifest
@@ -51,7 +52,8 @@ def randomise_order(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any
 
 def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
             split: str = "test", protocols: tuple[int, ...] = (1, 2), batch: int = 32,
-            workers: int = 2, device: str = "auto", order_seed: int | None = 0) -> dict[str, Any]:
+            workers: int = 2, device: str = "auto", order_seed: int | None = 0,
+            progress: str = "none") -> dict[str, Any]:
     """RD protocol 1 (by ΔS) and 2 (ankles removed) on a store, a manifest, or the run's
     own held-out test pairs (the manifest next to the checkpoint; never seen in training nor in
     the choice of best.pt). The A/B order of each pair is randomised with ``order_seed`` (None:
@@ -77,9 +79,10 @@ def eval_rd(ckpt: Path, db: Path | None = None, manifest: Path | None = None,
     if split == "val":
         result["note"] = ("the val pairs chose best.pt: numbers of best.pt on them are not "
                           "held-out numbers")
+    passes = PassProgress(progress, "eval-rd", len(protocols))
     for protocol in protocols:
         loader = make_loader(rows, cfg, False, 1, 0, ankles_removed=protocol == 2, batch=batch)
-        result[f"protocol{protocol}"] = rd_summary(predict(model, loader, dev, cfg))
+        result[f"protocol{protocol}"] = rd_summary(predict(model, loader, dev, cfg, passes))
     return result
 
 
@@ -95,10 +98,11 @@ def score_rows(db: Path) -> list[dict[str, Any]]:
 
 
 def pair_probabilities(model, cfg: PretrainConfig, rows: list[dict[str, Any]], batch: int,
-                       workers: int) -> tuple[np.ndarray, np.ndarray]:
+                       workers: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(pair ids, P(A closer)): each pair's probability, the mean over its present joints."""
     cfg.workers = workers
-    pred = predict(model, make_loader(rows, cfg, False, 1, 0, batch=batch), pick_device(cfg), cfg)
+    pred = predict(model, make_loader(rows, cfg, False, 1, 0, batch=batch), pick_device(cfg), cfg,
+                   progress)
     present = pred["present"].astype(bool)
     prob = (pred["prob"] * present).sum(1) / np.maximum(present.sum(1), 1)
     return pred["pair_id"].astype(int), prob
@@ -122,7 +126,7 @@ def trained_images(ckpt: Path, db: Path) -> Callable[[dict[str, Any]], bool | No
 
 
 def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
-                device: str = "auto") -> dict[str, Any]:
+                device: str = "auto", progress: str = "none") -> dict[str, Any]:
     """Write each pair's predicted probability (mean over joints) into ``predictions``, with
     whether it is out-of-sample (the checkpoint never trained on the pair's image)."""
     from ..store import open_store
@@ -130,7 +134,8 @@ def score_store(db: Path, ckpt: Path, batch: int = 32, workers: int = 2,
 
     model, cfg, _ = load_wsp(ckpt, device)
     rows = score_rows(db)
-    ids, prob = pair_probabilities(model, cfg, rows, batch, workers)
+    ids, prob = pair_probabilities(model, cfg, rows, batch, workers,
+                                   PassProgress(progress, "score"))
     trained = trained_images(ckpt, db)
     by_id = {r["pair_id"]: r for r in rows}
     seen = [trained(by_id[int(p)]) for p in ids]
