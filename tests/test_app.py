@@ -153,6 +153,7 @@ def test_undo_and_redo_write_new_reviews_and_move_back(qtbot, window, db):
     assert [r[:3] for r in reviews(db)] == [
         (ids[0], "flip", None), (ids[1], "ambiguous", "occlusion"), (ids[1], "reset", None),
         (ids[0], "reset", None), (ids[0], "flip", None)]
+    win.pairs.side.setCurrentWidget(win.pairs.history)  # read when shown
     qtbot.waitUntil(lambda: win.pairs.history.rowCount() == 3)
     verdicts = [win.pairs.history.item(r, 1).text() for r in range(3)]
     assert verdicts == ["flip", "reset", "flip"]
@@ -627,6 +628,7 @@ def test_a_note_is_saved_with_ctrl_return_as_a_note(qtbot, window, db):
     assert reviews(db) == [(pair, "note", None, "tester")]
     assert win.pairs.desk.current == pair and win.pairs.detail.status == "auto"
     history = win.pairs.history
+    win.pairs.side.setCurrentWidget(history)
     assert history.item(0, 1).text() == "note"
     assert history.item(0, 4).toolTip() == "the taller one stands on a step"
 

@@ -370,6 +370,7 @@ class PairInfo(QFrame):
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         layout.addWidget(self.headline)
         self.subline = QLabel("")
+        self.subline.setWordWrap(True)
         layout.addWidget(self.subline)
         grid = QGridLayout()
         self.values: dict[str, QLabel] = {}

@@ -95,6 +95,7 @@ class PairsTab(QWidget):
         side.addTab(self.info, "Labels")
         side.addTab(self.history, "History")
         side.addTab(self.stats, "Statistics")
+        side.currentChanged.connect(lambda _i: self._show_history())
         self.side = side
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -205,7 +206,7 @@ class PairsTab(QWidget):
         self.view.show_pair(detail, loaded, self._order_view())
         self._show_strip()
         self.info.show_pair(detail, self.blind)
-        self.history.show_history(self.desk.history())
+        self._show_history()
         self._select_row()
         self.loader.prefetch(self.desk.upcoming_images(PREFETCH))
         self._announce()
@@ -250,9 +251,15 @@ class PairsTab(QWidget):
         if self.writer is not None and self.writer.waiting_s() > BUSY_AFTER_S:
             self._on_busy()
 
+    def _show_history(self) -> None:
+        """The current pair's reviews, read only while the History tab is shown (a query less
+        per pair otherwise; switching to the tab reads them)."""
+        if self.side.currentWidget() is self.history:
+            self.history.show_history(self.desk.history())
+
     def _on_saved(self, review: dict[str, Any]) -> None:
         if self.detail is not None and review["pair_id"] == self.detail.pair_id:
-            self.history.show_history(self.desk.history())
+            self._show_history()
         self._stats_timer.start()
 
     # -- statistics ----------------------------------------------------------------------------

@@ -126,7 +126,13 @@ class MainWindow(QMainWindow):
         shown = self.tabs.currentWidget() is self.pairs
         ordering = self.pairs.ordering is not None
         blind = self.pairs.blind
-        taken = {portable(k) for name in BLIND_ACTIONS for k in self.keys[name]} if blind else set()
+        if blind != getattr(self, "_keys_blind", False):  # the keys change with the mode only
+            self._keys_blind = blind
+            taken = {portable(k) for n in BLIND_ACTIONS for k in self.keys[n]} if blind else set()
+            for spec in ACTIONS:
+                if spec.group in PAIR_GROUPS and spec.name not in BLIND_ACTIONS + ORDER_ACTIONS:
+                    self.actions[spec.name].setShortcuts(
+                        [QKeySequence(k) for k in self.keys[spec.name] if portable(k) not in taken])
         for spec in ACTIONS:
             name, action = spec.name, self.actions[spec.name]
             if name in ORDER_ACTIONS:
@@ -136,8 +142,6 @@ class MainWindow(QMainWindow):
             elif spec.group in PAIR_GROUPS:
                 action.setEnabled(shown and (spec.group == "View" or not ordering)
                                   and not (blind and name in LABEL_VERDICTS))
-                keys = [k for k in self.keys[name] if portable(k) not in taken]
-                action.setShortcuts([QKeySequence(k) for k in keys])
         self.actions["blind_mode"].setChecked(blind)
 
     def _build_menus(self) -> None:

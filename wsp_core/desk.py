@@ -207,14 +207,26 @@ class Desk:
         """Every review of the current pair, oldest first."""
         return pair_history(self.store, self.current) if self.current is not None else []
 
+    #: How far ahead in the queue :meth:`upcoming_images` looks for images to read ahead.
+    LOOK_AHEAD = 32
+
     def upcoming_images(self, count: int) -> list[str]:
-        """The image files of the next ``count`` pairs of the queue (to read ahead)."""
+        """The next ``count`` distinct image files of the queue after the cursor (to read
+        ahead; an image's pairs follow each other, and the depth order skips them all)."""
         if not self.is_open:
             return []
         start = self.position + 1
-        ids = self.queue.ids[start:start + count]
+        ids = self.queue.ids[start:start + self.LOOK_AHEAD]
         paths = browse.image_paths(self.store, ids)
-        return [paths[int(i)] for i in ids if int(i) in paths]
+        current = self.detail.image if self.detail is not None else None
+        out: list[str] = []
+        for i in ids:
+            path = paths.get(int(i))
+            if path is not None and path != current and path not in out:
+                out.append(path)
+                if len(out) == count:
+                    break
+        return out
 
     # -- moving ---------------------------------------------------------------------------
     def go(self, position: int) -> None:
