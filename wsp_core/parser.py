@@ -112,6 +112,17 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
 
 
+def _run_options(p) -> None:
+    """What every command that runs a network over data takes: batch, workers, device, how it
+    reports its progress, and --json."""
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar",
+                   help="jsonl: start and step events on stdout (the Jobs tab reads them)")
+    p.add_argument("--json", action="store_true")
+
+
 def _add_eval_rd(sub) -> None:
     p = sub.add_parser("eval-rd", help="relative-depth evaluation (RD protocols 1 and 2)")
     p.add_argument("--ckpt", required=True, type=Path)
@@ -126,12 +137,7 @@ def _add_eval_rd(sub) -> None:
                    help="seed of the random A/B order of each pair (default 0)")
     p.add_argument("--source-order", dest="order_seed", action="store_const", const=None,
                    help="keep each pair's A/B order as the source lists it")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar",
-                   help="jsonl: start and step events on stdout (the Jobs tab reads them)")
-    p.add_argument("--json", action="store_true")
+    _run_options(p)
 
 
 def _add_score(sub) -> None:
@@ -148,11 +154,7 @@ def _add_score(sub) -> None:
                                     "cpu-small on the CPU)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="--folds: override a config value (repeatable)")
-    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
+    _run_options(p)
 
 
 def _add_finetune(sub) -> None:
@@ -197,12 +199,7 @@ def _add_eval_3d(sub) -> None:
                    help="no flip test (it is on by default, as in 3DMPPE's protocol numbers)")
     p.add_argument("--samples", type=Path, metavar="FILE.npz",
                    help="also write each sample's prediction, truth and errors, worst first")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar",
-                   help="jsonl: start and step events on stdout (the Jobs tab reads them)")
-    p.add_argument("--json", action="store_true")
+    _run_options(p)
 
 
 def _add_predict(sub) -> None:
