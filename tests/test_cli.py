@@ -293,3 +293,18 @@ def test_relink_points_a_source_at_its_moved_images(tmp_path):
     run_cli("export", "--db", db, "--out", tmp_path / "pairs.jsonl")
     first = json.loads((tmp_path / "pairs.jsonl").read_text().splitlines()[0])
     assert first["image"] == str(tmp_path / "moved" / "crowd.jpg")
+
+
+def test_a_note_from_the_terminal_and_a_bad_one_in_a_bulk_file(store_with_coco, tmp_path):
+    db = store_with_coco
+    out = json.loads(run_cli("review", "--db", db, "--pair", 3, "--verdict", "note", "--note",
+                             "two dancers", "--json").stdout)
+    assert (out["verdict"], out["status"], out["note"]) == ("note", "auto", "two dancers")
+    assert_one_line_error(run_cli("review", "--db", db, "--pair", 3, "--verdict", "note",
+                                  check=False), "a note needs its text")
+    bad = tmp_path / "bulk.jsonl"
+    bad.write_text('{"pair": 1, "verdict": "flip"}\n{"pair": 2, "verdict": "note"}\n')
+    before = snapshot(db)
+    assert_one_line_error(run_cli("review", "--db", db, "--from", bad, check=False),
+                          "line 2: a note needs its text")
+    assert snapshot(db) == before

@@ -81,7 +81,7 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
                                           reviewer, expect))
             except ReviewConflict:
                 raise
-            except StoreError as e:
+            except (StoreError, BadValue) as e:  # a pair gone, a note without its text
                 raise InputError(where, f"line {line}: {e.problem}") from None
         return out
 
