@@ -9,10 +9,11 @@ image dimmed grey.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                               QGraphicsView, QGridLayout, QLabel, QVBoxLayout, QWidget)
+                               QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout,
+                               QWidget)
 
 from wsp_core.store.browse import PairDetail, PersonView
 from wsp_core.verdicts import STATUS_TEXT
@@ -446,8 +447,6 @@ class PairStrip(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from PySide6.QtWidgets import QHBoxLayout
-
         self.crops = {key: QLabel() for key in ("a", "b")}
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
@@ -472,8 +471,6 @@ class PairStrip(QWidget):
     def crop(loaded: Loaded, bbox: tuple) -> QImage:
         """The box and a tenth of its size around it, in the picture's pixels (a shrunk
         picture's scale taken into account), clipped to the picture."""
-        from PySide6.QtCore import QRect
-
         x, y, w, h = (v / loaded.scale for v in bbox)
         margin = 0.1 * max(w, h)
         rect = QRect(int(x - margin), int(y - margin), int(w + 2 * margin) + 1,
