@@ -287,3 +287,17 @@ def test_practice_tells_the_truth_and_keeps_the_curators_accuracy(tmp_path):
         assert "you: not judged" in messages[-1]
         closer = "A" if pair_truth(st, truths[0][0]) == 1 else "B"
         assert f"{closer} was closer (3D truth)" in messages[0]
+
+
+def test_the_desk_reads_ahead_the_next_distinct_images(tmp_path, crowd):
+    from helpers import synth_store
+
+    desk = Desk("ana")
+    desk.open(crowd)                       # one image: nothing else to read ahead
+    assert desk.upcoming_images(3) == []
+    with open_store(synth_store(tmp_path / "w", 6, 3)) as st:
+        desk.open(st)
+        ahead = desk.upcoming_images(2)
+        assert len(ahead) == 2 == len(set(ahead)) and desk.detail.image not in ahead
+        later = [desk.index.image_path(int(p)) for p in desk.queue.ids[desk.position + 1:]]
+        assert ahead == list(dict.fromkeys(p for p in later if p != desk.detail.image))[:2]

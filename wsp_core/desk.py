@@ -216,12 +216,10 @@ class Desk:
         if not self.is_open:
             return []
         start = self.position + 1
-        ids = self.queue.ids[start:start + self.LOOK_AHEAD]
-        paths = browse.image_paths(self.store, ids)
         current = self.detail.image if self.detail is not None else None
         out: list[str] = []
-        for i in ids:
-            path = paths.get(int(i))
+        for i in self.queue.ids[start:start + self.LOOK_AHEAD]:
+            path = self.index.image_path(int(i))
             if path is not None and path != current and path not in out:
                 out.append(path)
                 if len(out) == count:

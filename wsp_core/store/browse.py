@@ -143,9 +143,11 @@ class PairIndex:
         self.label = np.fromiter(cols[8], np.int8, n)
         self.sources = dict(_driver_rows(self.store, "SELECT name, id FROM sources ORDER BY id",
                                          {}))  # name -> id, in import order
-        images = _driver_rows(self.store, "SELECT id, file_name FROM images", {})
+        images = _driver_rows(self.store, "SELECT i.id, i.file_name, s.images_dir FROM images i "
+                                          "JOIN sources s ON s.id = i.source_id", {})
         self._image_ids = np.fromiter((r[0] for r in images), np.int64, len(images))
         self._image_names = [r[1].casefold() for r in images]
+        self._image_files = {r[0]: (r[2], r[1]) for r in images}
         self._probs: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -170,6 +172,15 @@ class PairIndex:
             return None
         reason = int(self.reason[k])
         return STATUSES[self.status[k]], (REASONS[reason] if reason >= 0 else None)
+
+    def image_path(self, pair_id: int) -> str | None:
+        """The image file of a pair, from the snapshot (no query: the desk reads ahead with
+        it at every step)."""
+        k = self.position(pair_id)
+        if k is None:
+            return None
+        folder, name = self._image_files.get(int(self.image_id[k]), (None, None))
+        return os.path.join(folder, name) if name is not None else None
 
     def auto_label_of(self, pair_id: int) -> int | None:
         k = self.position(pair_id)
@@ -496,19 +507,6 @@ def _person_view(row: tuple) -> PersonView:
     bbox = None if x is None else (x, y, w, h)
     return PersonView(pid, bbox, tuple(tuple(k) for k in json.loads(keypoints)), scale, ankle_y,
                       bool(mcpc))
-
-
-def image_paths(store: Store, ids) -> dict[int, str]:
-    """The image file of each pair (for prefetching), keyed by pair id."""
-    ids = tuple(int(i) for i in ids)
-    if not ids:
-        return {}
-    params: dict[str, Any] = {}
-    sql = ("SELECT p.id, s.images_dir, i.file_name FROM pairs p "
-           "JOIN sources s ON s.id = p.source_id JOIN images i ON i.id = p.image_id "
-           f"WHERE p.id IN ({_in_clause('id', ids, params)})")
-    rows = _driver_rows(store, sql, params)
-    return {pid: os.path.join(folder, name) for pid, folder, name in rows}
 
 
 #: The desk ranks its "most suspicious first" queue by a model by default only when the model's
