@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.pairs.error.connect(self._show_error)
         self.jobs.error.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.keys_file = keys
+        self._keys_blind = False  # the blind mode's keys are in place
         self.keys, self.keys_problem = self._load_keys(keys)
         self.actions = build_actions(self, self._handlers(), self.keys)
         self._build_menus()
@@ -126,7 +127,7 @@ class MainWindow(QMainWindow):
         shown = self.tabs.currentWidget() is self.pairs
         ordering = self.pairs.ordering is not None
         blind = self.pairs.blind
-        if blind != getattr(self, "_keys_blind", False):  # the keys change with the mode only
+        if blind != self._keys_blind:  # the keys change with the mode only
             self._keys_blind = blind
             taken = {portable(k) for n in BLIND_ACTIONS for k in self.keys[n]} if blind else set()
             for spec in ACTIONS:

@@ -472,7 +472,7 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> Pa
 def pair_truth(store: Store, pair_id: int) -> int | None:
     """The 3D truth of a pair on a source that has it: 1 when A's pelvis is nearer the camera,
     0 when B's is; None without truth."""
-    from .queries import _truth
+    from .queries import depth_truth
 
     rows = _driver_rows(store, "SELECT s.format, pa.keypoints_cam, pb.keypoints_cam FROM pairs p "
                                "JOIN persons pa ON pa.id = p.person_a "
@@ -482,7 +482,7 @@ def pair_truth(store: Store, pair_id: int) -> int | None:
     if not rows or rows[0][1] is None or rows[0][2] is None:
         return None
     fmt, cam_a, cam_b = rows[0]
-    return _truth(fmt, json.loads(cam_a), json.loads(cam_b))
+    return depth_truth(fmt, json.loads(cam_a), json.loads(cam_b))
 
 
 def image_pairs(store: Store, image_id: int) -> list[dict[str, Any]]:

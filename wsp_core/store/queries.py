@@ -301,7 +301,7 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
         if with_truth:
             out["format"] = fmt
             out["file_name"] = r[2]
-            out["truth"] = _truth(fmt, r[24] and loads(r[24]), r[25] and loads(r[25]))
+            out["truth"] = depth_truth(fmt, r[24] and loads(r[24]), r[25] and loads(r[25]))
             out["image_id"] = r[26]
         yield out
 
@@ -383,7 +383,7 @@ def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterat
                        json.dumps(notes[r[0]], separators=(",", ":")) if r[0] in notes else "[]")
 
 
-def _truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
+def depth_truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
     """1 when a's pelvis is closer to the camera than b's (3D truth), None without truth."""
     from ..skeleton import FORMAT_JOINT_SETS
 
