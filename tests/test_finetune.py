@@ -98,7 +98,7 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     assert [r["epoch"] for r in rows] == [0, 1] and rows[-1]["val_mpjpe"] > 0
     init = json.loads((tmp_path / "ft" / "config.json").read_text())["init"]  # what was loaded
     assert init["checkpoint"] == str((tmp_path / "wsp" / "last.pt").resolve())
-    assert init["backbone"] == "resnet18" and init["tensors"] > 100 and init["epoch"] == 1
+    assert init["backbone"] == "tiny" and init["tensors"] > 30 and init["epoch"] == 1
     result = json.loads(run_cli("eval-3d", "--ckpt", tmp_path / "ft" / "best.pt", "--data",
                                 f"synth:{world}", "--protocol", "all", "--workers", 0,
                                 "--json").stdout)
@@ -117,7 +117,7 @@ def test_finetune_from_wsp_end_to_end(world, tmp_path):
     other = run_cli("finetune", "--data", f"synth:{world}", "--init", tmp_path / "wsp" / "last.pt",
                     "--out", tmp_path / "y", "--preset", "smoke", "--set", "backbone=resnet34",
                     check=False)
-    assert other.returncode == 2 and "holds a resnet18 backbone; this run builds a resnet34" \
+    assert other.returncode == 2 and "holds a tiny backbone; this run builds a resnet34" \
         in other.stderr and not (tmp_path / "y").exists()
 
 

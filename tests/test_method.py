@@ -137,7 +137,8 @@ def test_imagenet_start_loads_torchvisions_file_from_torch_home(tmp_path, monkey
 def test_pretrain_stops_at_once_without_the_imagenet_file(db, tmp_path):
     env = {"TORCH_HOME": str(tmp_path / "nothing")}
     proc = run_cli("pretrain", "--db", db, "--out", tmp_path / "run", *SMOKE,
-                   "--backbone-weights", "imagenet", check=False, env=env)
+                   "--set", "backbone=resnet18", "--backbone-weights", "imagenet", check=False,
+                   env=env)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
     assert len(line.splitlines()) == 1 and "resnet18 ImageNet weights not found" in line
@@ -145,7 +146,8 @@ def test_pretrain_stops_at_once_without_the_imagenet_file(db, tmp_path):
     assert not (tmp_path / "run").exists()                  # nothing written
     _fake_imagenet(tmp_path / "home")
     run_cli("pretrain", "--db", db, "--out", tmp_path / "run", *SMOKE, "--set", "epochs=1",
-            "--backbone-weights", "imagenet", env={"TORCH_HOME": str(tmp_path / "home")})
+            "--set", "backbone=resnet18", "--backbone-weights", "imagenet",
+            env={"TORCH_HOME": str(tmp_path / "home")})
     text = run_cli("eval-rd", "--ckpt", tmp_path / "run" / "last.pt", "--split", "all",
                    "--workers", 0, "--protocol", "1").stdout
     assert "backbone started from ImageNet" in text
@@ -229,7 +231,8 @@ def test_finetune_paper_preset_and_imagenet_init(tmp_path, monkeypatch):
     assert load_config(FinetuneConfig, "smoke", ["init=random"], kind="finetune").init == "none"
     reference = _fake_imagenet(tmp_path / "home")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
-    cfg = load_config(FinetuneConfig, "smoke", ["init=imagenet"], kind="finetune")
+    cfg = load_config(FinetuneConfig, "smoke", ["init=imagenet", "backbone=resnet18"],
+                      kind="finetune")
     model = build_model(cfg, torch.device("cpu"))
     assert torch.equal(model.backbone[0].weight, reference.conv1.weight)
     assert "ImageNet" in describe_init("imagenet") and "not the paper's" in describe_init("none")
@@ -237,10 +240,14 @@ def test_finetune_paper_preset_and_imagenet_init(tmp_path, monkeypatch):
 
 def test_finetune_without_the_imagenet_file_stops_at_once(tmp_path):
     proc = run_cli("finetune", "--data", f"synth:{tmp_path}", "--init", "imagenet", "--out",
-                   tmp_path / "run", "--preset", "smoke", check=False,
-                   env={"TORCH_HOME": str(tmp_path / "nothing")})
+                   tmp_path / "run", "--preset", "smoke", "--set", "backbone=resnet18",
+                   check=False, env={"TORCH_HOME": str(tmp_path / "nothing")})
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "ImageNet weights not found" in proc.stderr and not (tmp_path / "run").exists()
+    tiny = run_cli("finetune", "--data", f"synth:{tmp_path}", "--init", "imagenet", "--out",
+                   tmp_path / "run", "--preset", "smoke", check=False)    # the smoke backbone
+    assert tiny.returncode == 2 and len(tiny.stderr.strip().splitlines()) == 1, tiny.stderr
+    assert "tiny backbone (smoke runs) has no ImageNet weights" in tiny.stderr
 
 
 def test_heatmap_scores_find_peaks_inside_each_persons_box():

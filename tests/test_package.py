@@ -45,7 +45,7 @@ def test_an_installed_wheel_carries_its_presets_and_migrations(tmp_path, wheel):
                          capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["20", "resnet18"]
+    assert run.stdout.split() == ["20", "tiny"]
     db = tmp_path / "s.db"
     store = subprocess.run([sys.executable, "-m", "wsp_core.cli", "stats", "--db", str(db)],
                            cwd=tmp_path / "site", capture_output=True, text=True, timeout=120,

@@ -119,7 +119,11 @@ def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     state = load_checkpoint(run / "last.pt")
     config = json.loads((run / "config.json").read_text())
     assert state["epoch"] == 2 and state["manifest_sha256"] == config["manifest"]["sha256"]
-    assert (run / "best.pt").is_file()
+    best = load_checkpoint(run / "best.pt")          # evaluated, never resumed: no optimizer
+    assert "optimizer" not in best and "scheduler" not in best and "optimizer" in state
+    assert best["model"].keys() == state["model"].keys()
+    # the smoke preset's small backbone: files of a few MB, not ResNet-18's 136 MB with Adam
+    assert (run / "last.pt").stat().st_size < 8e6 and (run / "best.pt").stat().st_size < 3e6
     with open_store(db) as s:
         from wsp_core.store.jobs import list_jobs
         jobs = list_jobs(s)

@@ -6,6 +6,10 @@ Starting weights (``weights``): ``None`` for random initialisation (not the pape
 or the path of a torchvision state dict. ``imagenet`` is resolved through torchvision's own
 weights enum (``ResNet50_Weights.IMAGENET1K_V1``, the weights 3DMPPE's model-zoo URLs name) and
 looked up in torch's hub cache (``$TORCH_HOME/hub/checkpoints``); nothing is ever downloaded.
+
+``tiny`` is not a torchvision network: a ResNet of one basic block per stage and 16–128 channels
+(≈ 0.2 M parameters, checkpoints under 3 MB) for the ``smoke`` presets, which exercise every code
+path in seconds. It has no ImageNet weights and is never the paper's.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from torch import nn
 
 from ..errors import InputError
 
-BACKBONES = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
+BACKBONES = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "tiny": 128}
+#: Channels of the ``tiny`` backbone's stem (its four stages have 1, 2, 4 and 8 times as many).
+TINY_WIDTH = 16
 IMAGENET = "imagenet"
 #: Standard deviation of the head's normal initialisation (3DMPPE PoseNet's HeadNet).
 HEAD_INIT_STD = 0.001
@@ -38,6 +44,9 @@ def imagenet_weights_file(name: str) -> Path:
 def check_weights_available(name: str, weights: str | None) -> None:
     """Fail at once, in one line, when the starting weights a config asks for are not here."""
     if weights == IMAGENET:
+        if name == "tiny":
+            raise InputError("backbone_weights", "the tiny backbone (smoke runs) has no ImageNet "
+                                                 "weights; use resnet18, resnet34 or resnet50")
         path = imagenet_weights_file(name)
         if not path.is_file():
             raise InputError(path, f"{name} ImageNet weights not found: download "
@@ -65,7 +74,7 @@ def resnet_backbone(name: str, weights: str | None = None) -> nn.Sequential:
     """
     if name not in BACKBONES:
         raise InputError("backbone", f"unknown backbone {name!r}; one of {', '.join(BACKBONES)}")
-    net = getattr(torchvision.models, name)(weights=None)
+    net = _tiny_resnet() if name == "tiny" else getattr(torchvision.models, name)(weights=None)
     if weights:
         check_weights_available(name, weights)
         path = imagenet_weights_file(name) if weights == IMAGENET else Path(weights)
@@ -81,6 +90,24 @@ def resnet_backbone(name: str, weights: str | None = None) -> nn.Sequential:
                                    f"e.g. {missing[0]})")
     return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2,
                          net.layer3, net.layer4)
+
+
+def _tiny_resnet() -> torchvision.models.ResNet:
+    """torchvision's ResNet with one basic block per stage, narrowed to TINY_WIDTH channels."""
+    from torchvision.models.resnet import BasicBlock
+
+    net = torchvision.models.ResNet(BasicBlock, [1, 1, 1, 1])
+    net.inplanes = TINY_WIDTH
+    net.conv1 = nn.Conv2d(3, TINY_WIDTH, 7, 2, 3, bias=False)
+    net.bn1 = nn.BatchNorm2d(TINY_WIDTH)
+    for k in range(4):
+        setattr(net, f"layer{k + 1}", net._make_layer(BasicBlock, TINY_WIDTH << k, 1,
+                                                      stride=1 if k == 0 else 2))
+    net.fc = nn.Identity()
+    for m in net.modules():  # torchvision's own initialisation of the replaced layers
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return net
 
 
 def describe_start(weights: str | None) -> str:

@@ -3,8 +3,9 @@
 One process or many (torchrun), CPU or GPU, resumable, stoppable. A run folder holds
 ``manifest.jsonl`` (the frozen training data), ``config.json`` (the resolved config and the
 manifest's SHA-256), ``metrics.jsonl`` (one row per epoch), and the atomic checkpoints
-``last.pt`` and ``best.pt`` ({kind, model, optimizer, scheduler, epoch, config, manifest_sha256,
-best_metric}). Only rank 0 writes; it also keeps ``heartbeat.json`` (pid, host, time: a killed
+``last.pt`` ({kind, model, optimizer, scheduler, epoch, config, manifest_sha256, best_metric})
+and ``best.pt`` (the same without optimizer and scheduler: it is evaluated, never resumed, and
+so is a third of last.pt's size with Adam). Only rank 0 writes; it also keeps ``heartbeat.json`` (pid, host, time: a killed
 run is recognised as dead). SIGTERM or a file named ``STOP`` in the run folder ends the
 current step, saves ``last.pt`` and stops; ``--resume`` continues from ``last.pt`` (a partly done
 epoch is done again, and ``metrics.jsonl`` keeps exactly one row per finished epoch).
@@ -434,7 +435,8 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
                 ckpt = _checkpoint(task, model, optimizer, scheduler, epoch + 1, cfg, digest, best)
                 save_checkpoint(out / "last.pt", ckpt)
                 if improved:
-                    save_checkpoint(out / "best.pt", ckpt)
+                    save_checkpoint(out / "best.pt", {k: v for k, v in ckpt.items()
+                                                      if k not in ("optimizer", "scheduler")})
                 emit({"event": "epoch", **last_row})
             done = epoch + 1
         if status == "stopped" and rank == 0:
