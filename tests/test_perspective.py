@@ -6,8 +6,9 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import sample
 from wsp_core.formats import read_source
-from wsp_core.perspective import (box_overlap, enumerate_pairs, hug_score, knee_line, label_pairs,
-                                  person_scale, perspective_joints, scale_gap, size_conflict)
+from wsp_core.perspective import (box_overlap, enumerate_pairs, ground_line_residual, hug_score,
+                                  knee_line, label_pairs, person_scale, perspective_joints,
+                                  raised_ground, scale_gap, size_conflict)
 from wsp_core.perspective.scale import head_length, nan_median, proxy_head_length
 from wsp_core.perspective.reference import label_pairs_loop
 from wsp_core.perspective.scale import SCALE_HEAD, SCALE_PROXY
@@ -145,6 +146,45 @@ def test_knee_line_by_hand():
     assert no_knee[0] == 0.0
 
 
+def _standing(x: float, ankle_y: float, head: float) -> np.ndarray:
+    """A canonical person with both ankles at ``ankle_y`` and head length (S) ``head``."""
+    kp = np.zeros((len(CANONICAL), 3))
+    kp[C["head_top"]] = (x, ankle_y - 8 * head, 2)
+    kp[C["neck"]] = (x, ankle_y - 7 * head, 2)
+    kp[C["l_ankle"]] = (x - 5, ankle_y, 2)
+    kp[C["r_ankle"]] = (x + 5, ankle_y, 2)
+    return kp
+
+
+def test_ground_line_and_raised_ground_by_hand():
+    # three persons on the floor of one image: S = 0.1 · (y − 100) (horizon at y = 100);
+    # a fourth stands on a stage: its feet at y = 250, where the floor predicts S = 15, yet S = 22.5
+    ys, heads = [200.0, 300.0, 400.0, 250.0], [10.0, 20.0, 30.0, 22.5]
+    residual = ground_line_residual(np.zeros(4, np.int64), np.array(ys), np.array(heads))
+    assert residual[3] == pytest.approx(math.log(1.5))          # 1.5 times the line's size
+    assert raised_ground(residual[3:])[0] == pytest.approx(1.0)
+    assert raised_ground(np.array([math.log(1.2), -0.3, np.nan])) == pytest.approx(
+        [math.log(1.2) / math.log(1.5), 0.0, 0.0])
+    # two persons: no line from "the others"; slopes that are not perspective: unknown
+    assert np.isnan(ground_line_residual(np.zeros(2, np.int64), np.array(ys[:2]),
+                                         np.array(heads[:2]))).all()
+    upside = ground_line_residual(np.zeros(3, np.int64), np.array(ys[:3]), np.array(heads[::-1][1:]))
+    assert np.isnan(upside).all()                               # larger higher up the image
+    # through label_pairs: person 1 (floor, feet at 300, S 20) is labelled closer than the
+    # stage person 3 (feet at 250), who is really closer (S 22.5): that pair is flagged; pairs
+    # whose far person stands on the floor are not
+    kp = np.stack([_standing(100 * k, y, h) for k, (y, h) in enumerate(zip(ys, heads))])
+    boxes = np.array([[100 * k - 20, y - 9 * h, 40, 9 * h] for k, (y, h) in
+                      enumerate(zip(ys, heads))])
+    m, t = label_pairs(kp, CANONICAL_SET, np.zeros(4, np.int64), boxes, np.array([500.0]))
+    assert m.scale == pytest.approx(heads)
+    score = {(int(a), int(b)): r for a, b, r in zip(t.a, t.b, t.raised_ground)}
+    assert score[(1, 3)] == pytest.approx(1.0) and score[(2, 3)] == pytest.approx(1.0)
+    assert score[(0, 3)] == 0.0 and score[(0, 1)] < 0.2 and score[(1, 2)] < 0.2
+    assert t.suspicion.tolist() == np.maximum(np.maximum(t.hug, t.size_conflict),
+                                              t.knee_line).tolist()  # not in the maximum
+
+
 def test_person_scale_prefers_head_then_proxy_then_none():
     kp = np.zeros((3, len(CANONICAL), 3))
     kp[0, C["head_top"]] = (0, 0, 2)
@@ -183,5 +223,5 @@ def test_vectorised_labels_equal_the_per_pair_loop(scene):
     for k, row in enumerate(rows):
         assert (row["a"], row["b"], row["label"]) == (t.a[k], t.b[k], t.label[k])
         for key in ("margin_px", "margin_rel", "delta_s", "hug", "size_conflict", "knee_line",
-                    "suspicion"):
+                    "raised_ground", "suspicion"):
             assert getattr(t, key)[k] == pytest.approx(row[key], nan_ok=True, abs=1e-9), key

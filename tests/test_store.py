@@ -203,3 +203,26 @@ def test_opening_a_store_twice_in_one_process_keeps_the_first_ones_locks(db, sam
         with open_store(db, create=False) as other:
             assert [j["status"] for j in list_jobs(other) if j["id"] == job] == ["finished"]
         assert list_jobs(app)[0]["status"] == "finished"
+
+
+def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
+    from alembic import command
+
+    from wsp_core.store.db import _alembic_config
+
+    with open_store(desk_db) as store, store.engine.connect() as conn:
+        imported = dict(conn.exec_driver_sql("SELECT id, raised_ground FROM pairs").all())
+    assert sum(v > 0 for v in imported.values()) >= 3         # the world has raised persons
+    with open_store(desk_db) as store:                        # a store of the previous schema
+        cfg = _alembic_config()
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+    with sqlite3.connect(desk_db) as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(pairs)")]
+        assert "raised_ground" not in columns
+    with open_store(desk_db) as store, store.engine.connect() as conn:   # opening upgrades it
+        upgraded = dict(conn.exec_driver_sql("SELECT id, raised_ground FROM pairs").all())
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+    assert upgraded.keys() == imported.keys()
+    assert all(upgraded[k] == pytest.approx(imported[k], abs=1e-12) for k in imported)

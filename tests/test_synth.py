@@ -201,7 +201,8 @@ def test_reader_and_import_of_the_world(world, tmp_path):
     noise = json.loads(run_cli("noise-report", "--db", db, "--json").stdout)["sources"][0]
     assert noise["pairs"] == report["pairs"]
     assert sum(v["pairs"] for k, v in noise["by_delta_s"].items()) == noise["pairs"]
-    assert set(noise["scores"]) == {"hug", "size_conflict", "knee_line", "suspicion"}
+    assert set(noise["scores"]) == {"hug", "size_conflict", "knee_line", "raised_ground",
+                                    "suspicion"}
     text = run_cli("noise-report", "--db", db).stdout
     assert "perspective labels wrong" in text and "COCO scale proxy" in text
 

@@ -355,7 +355,8 @@ class PairInfo(QFrame):
     """The labels of the current pair: the effective label in large type, then the evidence."""
 
     FIELDS = ("pair", "source", "image", "status", "automatic label", "ΔS", "margin",
-              "hug", "size conflict", "knee line", "suspicion", "model P(A closer)",
+              "hug", "size conflict", "knee line", "raised ground", "suspicion",
+              "model P(A closer)",
               "suspicious because")
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -417,6 +418,7 @@ class PairInfo(QFrame):
             "hug": _fmt(detail.hug, ".2f"),
             "size conflict": _fmt(detail.size_conflict, ".2f"),
             "knee line": _fmt(detail.knee_line, ".2f"),
+            "raised ground": _fmt(detail.raised_ground, ".2f"),
             "suspicion": _fmt(detail.suspicion, ".2f"),
             "model P(A closer)": "no model scored this pair" if prob is None else
             f"{prob:.3f}{SAMPLE_TEXT[detail.prob_out_of_sample]}",
@@ -434,6 +436,7 @@ class PairInfo(QFrame):
                  "image": detail.file_name, "ΔS": _fmt(detail.delta_s),
                  "hug": _fmt(detail.hug, ".2f"), "size conflict": _fmt(detail.size_conflict, ".2f"),
                  "knee line": _fmt(detail.knee_line, ".2f"),
+                 "raised ground": _fmt(detail.raised_ground, ".2f"),
                  "margin": f"{detail.margin_px:.1f} px ({_fmt(detail.margin_rel, '.1%')})"}
         for name, value in self.values.items():
             value.setText(shown.get(name, "hidden" if name in self.BLIND_HIDES else "–"))

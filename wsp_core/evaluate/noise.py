@@ -24,10 +24,11 @@ from ..synth.body import NOT_STANDING
 from .ranking import precision_at, recall_at, roc_auc
 
 CAUSES = ("hugging", "raised_ground", "sitting_lying", "cut_off", "none")
-SCORES = ("hug", "size_conflict", "knee_line", "suspicion")
+SCORES = ("hug", "size_conflict", "knee_line", "raised_ground", "suspicion")
 #: The cause each score was designed to catch: its AUC for finding pairs of that cause is
 #: reported next to its AUC for finding wrong labels.
-TARGET_CAUSE = {"hug": "hugging", "size_conflict": "sitting_lying", "knee_line": "raised_ground"}
+TARGET_CAUSE = {"hug": "hugging", "size_conflict": "sitting_lying", "knee_line": "raised_ground",
+                "raised_ground": "raised_ground"}
 DELTA_S_BINS = ((0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 1.0001))
 
 

@@ -1,6 +1,7 @@
 """Perspective knowledge: relative-depth labels from the ground-contact cue, S, ΔS, cue conflicts."""
 
-from .cues import box_overlap, hug_score, knee_line, size_conflict
+from .cues import (box_overlap, ground_line_residual, hug_score, knee_line, raised_ground,
+                   size_conflict)
 from .joints import PERSPECTIVE_JOINTS, perspective_joints
 from .pairs import PairTable, PersonMeasures, enumerate_pairs, label_pairs, measure_persons
 from .scale import (SCALE_HEAD, SCALE_KINDS, SCALE_NONE, SCALE_PROXY, head_length,
@@ -9,6 +10,8 @@ from .scale import (SCALE_HEAD, SCALE_KINDS, SCALE_NONE, SCALE_PROXY, head_lengt
 __all__ = [
     "PERSPECTIVE_JOINTS", "PairTable", "PersonMeasures", "perspective_joints",
     "SCALE_HEAD", "SCALE_KINDS", "SCALE_NONE", "SCALE_PROXY",
-    "box_overlap", "enumerate_pairs", "head_length", "hug_score", "knee_line", "label_pairs",
-    "measure_persons", "person_scale", "proxy_head_length", "scale_gap", "size_conflict",
+    "box_overlap", "enumerate_pairs", "ground_line_residual", "head_length", "hug_score",
+    "knee_line", "label_pairs",
+    "measure_persons", "person_scale", "proxy_head_length", "raised_ground", "scale_gap",
+    "size_conflict",
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..skeleton import JointSet
-from .cues import hug_score, knee_line, size_conflict
+from .cues import ground_line_residual, hug_score, knee_line, raised_ground, size_conflict
 from .joints import J, perspective_joints
 from .scale import person_scale, scale_gap
 
@@ -44,7 +44,8 @@ class PairTable:
     hug: np.ndarray
     size_conflict: np.ndarray
     knee_line: np.ndarray
-    suspicion: np.ndarray   # max of the cue scores
+    raised_ground: np.ndarray
+    suspicion: np.ndarray   # max of hug, size_conflict and knee_line
 
     def __len__(self) -> int:
         return len(self.a)
@@ -103,9 +104,11 @@ def label_pairs(keypoints: np.ndarray, joint_set: JointSet, person_image: np.nda
     hug = hug_score(bbox[a], bbox[b], gap)
     size = size_conflict(m.scale[near], m.scale[far])
     knee = knee_line(m.knee_y[near], m.ankle_y[near], m.ankle_y[far], m.scale[near], m.scale[far])
+    residual = ground_line_residual(person_image, np.where(m.mcpc, m.ankle_y, np.nan), m.scale)
     height = image_height[person_image[a]].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         margin_rel = np.where(height > 0, gap / height, np.nan)
     table = PairTable(a, b, label, gap, margin_rel, scale_gap(m.scale[a], m.scale[b]),
-                      hug, size, knee, np.maximum(np.maximum(hug, size), knee))
+                      hug, size, knee, raised_ground(residual[far]),
+                      np.maximum(np.maximum(hug, size), knee))
     return m, table

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ..skeleton import CANONICAL_INDEX as C
-from .cues import HUG_GAP, KNEE_LINE_SHRINK, SIZE_CONFLICT_RATIO
+from .cues import HUG_GAP, KNEE_LINE_SHRINK, RAISED_RATIO, SIZE_CONFLICT_RATIO
 from .scale import PROXY_SEGMENTS
 
 
@@ -52,6 +52,26 @@ def _knee_y(person):
     return sum(ys) / len(ys) if ys else math.nan
 
 
+def _ground_residual(person, others, scales, kp) -> float:
+    """log(S / Ŝ) with Ŝ from the least-squares line S = a + b·y through the other persons."""
+    points = [(_ankle_y(kp[q]), scales[q]) for q in others
+              if not math.isnan(scales[q]) and scales[q] > 0]
+    s = scales[person]
+    if len(points) < 2 or math.isnan(s) or s <= 0:
+        return math.nan
+    n = len(points)
+    my = sum(y for y, _ in points) / n
+    ms = sum(v for _, v in points) / n
+    spread = n * sum((y - my) ** 2 for y, _ in points)
+    if spread <= 1e-9 * max(n * sum(y * y for y, _ in points), 1.0):
+        return math.nan
+    slope = n * sum((y - my) * (v - ms) for y, v in points) / spread
+    predicted = ms + slope * (_ankle_y(kp[person]) - my)
+    if slope <= 0 or predicted <= 0:
+        return math.nan
+    return math.log(s / predicted)
+
+
 def _overlap(ba, bb):
     iw = max(0.0, min(ba[0] + ba[2], bb[0] + bb[2]) - max(ba[0], bb[0]))
     ih = max(0.0, min(ba[1] + ba[3], bb[1] + bb[3]) - max(ba[1], bb[1]))
@@ -68,6 +88,8 @@ def label_pairs_loop(kp, person_image, bbox, image_height) -> list[dict]:
     scales = {}
     rows = []
     for image, members in by_image.items():
+        for p in members:
+            scales[p] = person_scale(kp[p])
         for i in range(len(members)):
             for j in range(i + 1, len(members)):
                 a, b = members[i], members[j]
@@ -92,11 +114,14 @@ def label_pairs_loop(kp, person_image, bbox, image_height) -> list[dict]:
                     above = min(1.0, max(0.0, (_ankle_y(kp[near]) - _ankle_y(kp[far])) / shin - 1))
                     shrink = min(1.0, max(0.0, (s_near - s_far) / s_near / KNEE_LINE_SHRINK))
                     knee = above * (1 - shrink)
+                residual = _ground_residual(far, [q for q in members if q != far], scales, kp)
+                raised = 0.0 if math.isnan(residual) else \
+                    min(1.0, max(0.0, residual / math.log(RAISED_RATIO)))
                 h = image_height[image]
                 ds = abs(s_a - s_b) / max(s_a, s_b) if not (math.isnan(s_a) or math.isnan(s_b)) else math.nan
                 rows.append({"a": a, "b": b, "label": label, "margin_px": gap,
                              "margin_rel": gap / h if h > 0 else math.nan, "delta_s": ds,
-                             "hug": hug, "size_conflict": size, "knee_line": knee,
+                             "hug": hug, "size_conflict": size, "knee_line": knee, "raised_ground": raised,
                              "suspicion": max(hug, size, knee)})
     rows.sort(key=lambda r: (r["a"], r["b"]))
     return rows

@@ -345,7 +345,8 @@ def pair_rows(store: Store, ids, checkpoint: str | None = None) -> list[dict[str
 
 _DETAIL_SQL = """
 SELECT p.person_a, p.person_b, p.auto_label, p.label, p.status, p.reason, p.delta_s, p.margin_px,
-       p.margin_rel, p.hug, p.size_conflict, p.knee_line, p.suspicion, p.image_id, s.name,
+       p.margin_rel, p.hug, p.size_conflict, p.knee_line, p.raised_ground, p.suspicion,
+       p.image_id, s.name,
        s.format, s.joint_names, s.images_dir, i.file_name, i.width, i.height
 FROM pairs p JOIN sources s ON s.id = p.source_id JOIN images i ON i.id = p.image_id
 WHERE p.id = :id
@@ -402,6 +403,7 @@ class PairDetail:
     hug: float | None
     size_conflict: float | None
     knee_line: float | None
+    raised_ground: float | None
     suspicion: float | None
     prob: float | None = None        # the chosen checkpoint's P(A closer)
     prob_out_of_sample: bool | None = None
@@ -417,7 +419,9 @@ class PairDetail:
                      ("size conflict", self.size_conflict,
                       "the far one has the larger head: sitting, crouching or a stage"),
                      ("knee line", self.knee_line,
-                      "the far one's feet are above the near one's knees: a step or stairs"))
+                      "the far one's feet are above the near one's knees: a step or stairs"),
+                     ("raised ground", self.raised_ground,
+                      "the far one looks larger than where its feet are: on a step or a stage"))
                  if value is not None and value >= EVIDENCE_MIN]
         if self.prob is not None and self.label is not None:
             disagree = 1.0 - self.prob if self.label == 1 else self.prob
@@ -441,7 +445,7 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> Pa
         if row is None:
             raise StoreError(store.path, f"pair {pair_id} does not exist")
         (a, b, auto, label, status, reason, delta_s, margin_px, margin_rel, hug, size, knee,
-         suspicion, image_id, source, fmt, joint_names, images_dir, file_name, width,
+         raised, suspicion, image_id, source, fmt, joint_names, images_dir, file_name, width,
          height) = row
         persons = {r[0]: _person_view(r) for r in
                    conn.exec_driver_sql(_PERSONS_SQL, {"image": image_id}).fetchall()}
@@ -465,7 +469,8 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> Pa
                 if joint_set else ()),
         auto_label=auto, label=label, status=status, reason=reason, delta_s=delta_s,
         margin_px=margin_px, margin_rel=margin_rel, hug=hug, size_conflict=size,
-        knee_line=knee, suspicion=suspicion, prob=prob, prob_out_of_sample=out_of_sample,
+        knee_line=knee, raised_ground=raised, suspicion=suspicion, prob=prob,
+        prob_out_of_sample=out_of_sample,
         checkpoint=checkpoint)
 
 

@@ -186,7 +186,7 @@ def _changed_pairs(labelled: Labelled, changes: SourceChanges,
     t = labelled.pairs
     idx = np.flatnonzero(np.isin(t.a, changes.changed_index) | np.isin(t.b, changes.changed_index))
     rows = _pair_rows(labelled, idx, 0, np.zeros(labelled.data.num_images, np.int64), person_ids)
-    return {(r[2], r[3]): r[4:12] for r in rows}
+    return {(r[2], r[3]): dict(zip(_PAIR_VALUES, r[4:4 + len(_PAIR_VALUES)])) for r in rows}
 
 
 def _upsert_source(session, data: SourceData, name: str, digest: str,
@@ -282,11 +282,16 @@ def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
                     cam))
 
 
+#: The pair columns an import computes (_pair_rows' columns after the two person ids).
+_PAIR_VALUES = ("auto_label", "margin_px", "margin_rel", "delta_s", "hug", "size_conflict",
+                "knee_line", "raised_ground", "suspicion")
+
+
 def _insert_pairs(session, labelled: Labelled, source_id: int, image_ids: np.ndarray,
                   person_ids: np.ndarray, report: ImportReport, step: Progress) -> None:
     columns = ("source_id", "image_id", "person_a", "person_b", "auto_label", "margin_px",
-               "margin_rel", "delta_s", "hug", "size_conflict", "knee_line", "suspicion",
-               "status", "label")
+               "margin_rel", "delta_s", "hug", "size_conflict", "knee_line", "raised_ground",
+               "suspicion", "status", "label")
     chunks = (_pair_rows(labelled, part, source_id, image_ids, person_ids)
               for part in _slices(len(labelled.pairs)))
     report.new_pairs = _insert_ignore(session, Pair.__table__, columns, chunks)
@@ -304,7 +309,8 @@ def _pair_rows(labelled: Labelled, part: slice | np.ndarray, source_id: int,
                     t.margin_px[part].tolist(), _nullable(t.margin_rel[part]),
                     _nullable(t.delta_s[part]), t.hug[part].tolist(),
                     t.size_conflict[part].tolist(), t.knee_line[part].tolist(),
-                    t.suspicion[part].tolist(), ["auto"] * len(label), label))
+                    t.raised_ground[part].tolist(), t.suspicion[part].tolist(),
+                    ["auto"] * len(label), label))
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:

@@ -112,6 +112,7 @@ class Pair(Base):
     hug: Mapped[float] = mapped_column(Float)
     size_conflict: Mapped[float] = mapped_column(Float)
     knee_line: Mapped[float] = mapped_column(Float)
+    raised_ground: Mapped[float] = mapped_column(Float, server_default="0")
     suspicion: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="auto")
     label: Mapped[Optional[int]] = mapped_column(SmallInteger, nullable=True)

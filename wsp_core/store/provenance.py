@@ -94,11 +94,11 @@ def _json_differs(old: str | None, new: str | None) -> bool:
 
 
 def apply_update(session, changes: SourceChanges, new_rows: Callable[[np.ndarray], list[tuple]],
-                 pair_values: dict[tuple[int, int], tuple], ann: str) -> dict[str, int]:
+                 pair_values: dict[tuple[int, int], dict], ann: str) -> dict[str, int]:
     """Re-label after an import with ``--update`` (inside the import's transaction, after the
     new rows were inserted). ``pair_values`` maps (person a id, person b id) to the new pair
-    columns (auto_label, margin_px, margin_rel, delta_s, hug, size_conflict, knee_line,
-    suspicion) of every pair of the new file.
+    columns by name (auto_label, margin_px, … the cue scores, suspicion) of every pair of the
+    new file that involves a changed person.
 
     - changed persons get their new box, keypoints, measures and 3D truth;
     - a stored pair with a changed person gets its new auto label and scores; if it had been
@@ -121,15 +121,13 @@ def apply_update(session, changes: SourceChanges, new_rows: Callable[[np.ndarray
                         f"no longer a pair in {ann}")
                 excluded += 1
             continue
-        session.execute(update(Pair).where(Pair.id == pair_id).values(
-            auto_label=values[0], margin_px=values[1], margin_rel=values[2], delta_s=values[3],
-            hug=values[4], size_conflict=values[5], knee_line=values[6], suspicion=values[7]))
+        session.execute(update(Pair).where(Pair.id == pair_id).values(**values))
         if status != "auto":
-            _review(session, pair_id, "reset", values[0], None,
+            _review(session, pair_id, "reset", values["auto_label"], None,
                     f"a person changed in {ann}; the earlier verdict was on other keypoints")
             reset += 1
         session.execute(update(Pair).where(Pair.id == pair_id).values(
-            status="auto", label=values[0], reason=None))
+            status="auto", label=values["auto_label"], reason=None))
         relabelled += 1
     return {"persons_changed": len(changes.changed), "persons_removed": len(changes.removed),
             "pairs_relabelled": relabelled, "reviews_reset": reset, "pairs_excluded": excluded}

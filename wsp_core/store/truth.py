@@ -17,7 +17,7 @@ from .models import Image, Pair, Person, Prediction, Source
 
 #: The columns of :func:`truth_pairs`, in order.
 TRUTH_COLUMNS = ("pair_id", "auto_label", "label", "delta_s", "hug", "size_conflict",
-                 "knee_line", "suspicion", "cam_a", "cam_b", "extra_a", "extra_b",
+                 "knee_line", "raised_ground", "suspicion", "cam_a", "cam_b", "extra_a", "extra_b",
                  "keypoints_a", "keypoints_b", "intrinsics", "person_a", "person_b")
 
 
@@ -39,7 +39,8 @@ def truth_pairs(store: Store, source_id: int) -> dict[str, list]:
     column of TRUTH_COLUMNS (empty lists when there are none)."""
     pa, pb = aliased(Person), aliased(Person)
     query = (select(Pair.id, Pair.auto_label, Pair.label, Pair.delta_s, Pair.hug,
-                    Pair.size_conflict, Pair.knee_line, Pair.suspicion, pa.keypoints_cam,
+                    Pair.size_conflict, Pair.knee_line, Pair.raised_ground, Pair.suspicion,
+                    pa.keypoints_cam,
                     pb.keypoints_cam, pa.extra, pb.extra, pa.keypoints, pb.keypoints,
                     Image.intrinsics, pa.id, pb.id)
              .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)

@@ -2,11 +2,11 @@
 
 One process or many (torchrun), CPU or GPU, resumable, stoppable. A run folder holds
 ``manifest.jsonl`` (the frozen training data), ``config.json`` (the resolved config and the
-manifest's SHA-256), ``metrics.jsonl`` (one row per epoch), and the atomic checkpoints
-``last.pt`` ({kind, model, optimizer, scheduler, epoch, config, manifest_sha256, best_metric})
-and ``best.pt`` (the same without optimizer and scheduler: it is evaluated, never resumed, and
-so is a third of last.pt's size with Adam). Only rank 0 writes; it also keeps ``heartbeat.json`` (pid, host, time: a killed
-run is recognised as dead). SIGTERM or a file named ``STOP`` in the run folder ends the
+manifest's SHA-256), ``metrics.jsonl`` (one row per epoch), and the atomic checkpoints ``last.pt``
+({kind, model, optimizer, scheduler, epoch, config, manifest_sha256, best_metric}) and ``best.pt``
+(the same without optimizer and scheduler: it is evaluated, never resumed, and so is a third of
+last.pt's size with Adam). Only rank 0 writes; it also keeps ``heartbeat.json`` (pid, host, time: a
+killed run is recognised as dead). SIGTERM or a file named ``STOP`` in the run folder ends the
 current step, saves ``last.pt`` and stops; ``--resume`` continues from ``last.pt`` (a partly done
 epoch is done again, and ``metrics.jsonl`` keeps exactly one row per finished epoch).
 
