@@ -255,10 +255,12 @@ def test_the_pair_says_which_evidence_makes_it_suspicious(crowd):
     detail = desk.detail
     assert detail.evidence() == []                                   # upright, apart: none
     odd = dataclasses.replace(detail, size_conflict=0.8, hug=0.35, knee_line=0.1, prob=0.97,
-                              label=0, prob_out_of_sample=True)
+                              raised_ground=0.5, label=0, prob_out_of_sample=True)
     assert odd.evidence() == [
         "the model disagrees with the label (0.97, out-of-sample)",
         "size conflict 0.80: the far one has the larger head: sitting, crouching or a stage",
+        "raised ground 0.50: the far one looks larger than where its feet are: on a step or a "
+        "stage",
         "hug 0.35: the two touch, nearly the same depth"]
 
 

@@ -162,9 +162,8 @@ def test_ground_line_and_raised_ground_by_hand():
     ys, heads = [200.0, 300.0, 400.0, 250.0], [10.0, 20.0, 30.0, 22.5]
     residual = ground_line_residual(np.zeros(4, np.int64), np.array(ys), np.array(heads))
     assert residual[3] == pytest.approx(math.log(1.5))          # 1.5 times the line's size
-    assert raised_ground(residual[3:])[0] == pytest.approx(1.0)
-    assert raised_ground(np.array([math.log(1.2), -0.3, np.nan])) == pytest.approx(
-        [math.log(1.2) / math.log(1.5), 0.0, 0.0])
+    assert raised_ground(residual[3:])[0] == pytest.approx(math.log(1.5) / math.log(2))
+    assert raised_ground(np.array([math.log(2.5), -0.3, np.nan])) == pytest.approx([1, 0, 0])
     # two persons: no line from "the others"; slopes that are not perspective: unknown
     assert np.isnan(ground_line_residual(np.zeros(2, np.int64), np.array(ys[:2]),
                                          np.array(heads[:2]))).all()
@@ -179,7 +178,7 @@ def test_ground_line_and_raised_ground_by_hand():
     m, t = label_pairs(kp, CANONICAL_SET, np.zeros(4, np.int64), boxes, np.array([500.0]))
     assert m.scale == pytest.approx(heads)
     score = {(int(a), int(b)): r for a, b, r in zip(t.a, t.b, t.raised_ground)}
-    assert score[(1, 3)] == pytest.approx(1.0) and score[(2, 3)] == pytest.approx(1.0)
+    assert score[(1, 3)] == score[(2, 3)] == pytest.approx(math.log(1.5) / math.log(2))
     assert score[(0, 3)] == 0.0 and score[(0, 1)] < 0.2 and score[(1, 2)] < 0.2
     assert t.suspicion.tolist() == np.maximum(np.maximum(t.hug, t.size_conflict),
                                               t.knee_line).tolist()  # not in the maximum

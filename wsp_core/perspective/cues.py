@@ -21,7 +21,7 @@ SIZE_CONFLICT_RATIO = 1.5
 KNEE_LINE_SHRINK = 0.5
 #: How many times larger than its image's ground line predicts the far person must look for
 #: ``raised_ground`` to reach 1.
-RAISED_RATIO = 1.5
+RAISED_RATIO = 2.0
 
 
 def box_overlap(box_a: np.ndarray, box_b: np.ndarray) -> np.ndarray:
@@ -118,7 +118,7 @@ def raised_ground(far_residual: np.ndarray) -> np.ndarray:
 
     ``clip(r / log(RAISED_RATIO), 0, 1)`` with ``r`` the far person's
     :func:`ground_line_residual`: 0 while it is no larger than the line predicts, 1 when it is
-    1.5 times larger; 0 where the residual is unknown (fewer than three persons with a known S).
+    twice as large; 0 where the residual is unknown (fewer than three persons with a known S).
     A raised person's feet are higher in the image than a person at its depth on the floor, so
     the ankle cue calls it farther than it is: the label may be wrong.
     """
