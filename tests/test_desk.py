@@ -70,8 +70,7 @@ def test_a_verdict_is_written_announced_and_the_cursor_moves_on(store):
     first, second = (int(i) for i in desk.queue.ids[:2])
     auto = pair_rows(store, [first])[0]["auto_label"]
     desk.review("flip", "stairs")
-    state = seen.of("state")[-1]
-    assert state == PairState(first, "flip", "stairs", 1 - auto)
+    assert seen.of("states")[-1] == (PairState(first, "flip", "stairs", 1 - auto),)
     assert desk.current == second and seen.of("pair")[-1].pair_id == second
     assert pair_rows(store, [first])[0]["status"] == "flip"  # DirectWriter: committed
     assert [r["verdict"] for r in pair_history(store, first)] == ["flip"]
@@ -134,7 +133,7 @@ def test_undo_of_a_pair_another_curator_changed_is_refused(store):
     assert desk.undo() is None
     assert seen.of("message")[-1].startswith("not undone:")
     assert desk.current == first and desk.detail.status == "exclude"
-    assert seen.of("state")[-1].status == "exclude"
+    assert seen.of("states")[-1][-1].status == "exclude"
     assert pair_rows(store, [first])[0]["status"] == "exclude"  # ben's verdict stands
     assert desk.undo() is None and seen.of("message")[-1] == "nothing to undo"
 
@@ -201,7 +200,8 @@ def test_an_image_ordered_by_depth_writes_every_pair_in_one_step(crowd):
     assert verdicts == ["accept"] * 5 + ["ambiguous"]               # the labels were right
     tie = next(r for r in rows.values() if r["status"] == "ambiguous")
     assert tie["reason"] == "same_depth"
-    assert len(seen.of("state")) == 6 and desk.queue.reviewed() == 6
+    assert len(seen.of("states")) == 1 and len(seen.of("states")[0]) == 6   # one event
+    assert desk.queue.reviewed() == 6
     undone = desk.undo()
     assert undone is group and all(r["status"] == "auto" for r in
                                    pair_rows(crowd, desk.queue.ids))

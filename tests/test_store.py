@@ -226,3 +226,15 @@ def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
     assert upgraded.keys() == imported.keys()
     assert all(upgraded[k] == pytest.approx(imported[k], abs=1e-12) for k in imported)
+
+
+def test_queue_index_of_finds_every_position_and_only_queued_pairs():
+    import numpy as np
+
+    from wsp_core.store.browse import Queue
+
+    ids = np.random.default_rng(4).permutation(np.arange(1, 5001) * 3).astype(np.int64)
+    queue = Queue(ids, np.zeros(len(ids), np.int8), np.zeros(len(ids)), np.zeros(len(ids)))
+    assert all(queue.index_of(int(p)) == k for k, p in enumerate(ids))
+    assert queue.index_of(4) is None and queue.index_of(0) is None and queue.index_of(10**9) is None
+    assert Queue.empty().index_of(3) is None

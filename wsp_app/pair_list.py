@@ -84,18 +84,21 @@ class QueueModel(QAbstractTableModel):
             return status_colour(row["status"]) if column in ("status", "label") else None
         return _cell(column, index.row(), row)
 
-    def update_pair(self, pair_id: int, status: str, label: int | None,
-                    reason: str | None) -> None:
-        """Show a review at once (before the page is read again)."""
-        position = self.queue.index_of(pair_id)
-        if position is None:
-            return
-        rows = self._pages.get(position // self.page_size)
-        if rows is not None:
-            offset = position % self.page_size
-            if offset < len(rows):
-                rows[offset].update(status=status, label=label, reason=reason)
-        self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+    def update_pairs(self, states) -> None:
+        """Show reviews at once (before their pages are read again): ``states`` are the desk's
+        PairStates; the rows they span are redrawn once."""
+        positions = []
+        for state in states:
+            position = self.queue.index_of(state.pair_id)
+            if position is None:
+                continue
+            row = self.row(position)  # read now, so a page read before the commit is mended
+            if row is not None:
+                row.update(status=state.status, label=state.label, reason=state.reason)
+                positions.append(position)
+        if positions:
+            self.dataChanged.emit(self.index(min(positions), 0),
+                                  self.index(max(positions), len(COLUMNS) - 1))
 
 
 def _cell(column: str, position: int, row: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QMessageBox, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from wsp_core.desk import Desk, PairState, View
+from wsp_core.desk import Desk, View
 from wsp_core.store import browse
 from wsp_core.store.browse import PairDetail
 from wsp_core.store.db import Store
@@ -183,8 +183,8 @@ class PairsTab(QWidget):
             self.model.set_queue(payload)
         elif event == "pair":
             self._show_pair(payload)
-        elif event == "state":
-            self._show_state(payload)
+        elif event == "states":
+            self.model.update_pairs(payload)
         elif event == "message":
             self.status_changed.emit(payload)
         elif event == "error":
@@ -210,11 +210,6 @@ class PairsTab(QWidget):
         self._select_row()
         self.loader.prefetch(self.desk.upcoming_images(PREFETCH))
         self._announce()
-
-    def _show_state(self, state: PairState) -> None:
-        position = self.desk.queue.index_of(state.pair_id)
-        if position is not None and self.model.row(position) is not None:
-            self.model.update_pair(state.pair_id, state.status, state.label, state.reason)
 
     def show_current(self) -> None:
         self.desk.show_current()

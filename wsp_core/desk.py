@@ -11,7 +11,8 @@ Events (``listener(event, payload)``):
   just opened, False when read again),
 - ``"queue"``: a new queue (payload: the :class:`Queue`),
 - ``"pair"``: the current pair to show (payload: a :class:`PairDetail`, or None),
-- ``"state"``: a pair's review state changed (payload: :class:`PairState`),
+- ``"states"``: review states changed (payload: a tuple of :class:`PairState`; one event for
+  a whole image's depth order or its undo, so a list redraws once),
 - ``"message"``: a line for the status bar (payload: str),
 - ``"error"``: something the curator must read (payload: str).
 """
@@ -338,8 +339,7 @@ class Desk:
         if group is None:
             self._emit("message", "no pair of this image has both its persons ranked")
             return None
-        for step in group.steps:
-            self._announce_state(step.pair_id)
+        self._announce_states([step.pair_id for step in group.steps])
         self._emit("message", f"depth order: {len(group.steps)} pairs of the image decided")
         self._leave_image(image_id)
         return group
@@ -374,8 +374,7 @@ class Desk:
         try:
             step = getattr(self.session, which)()
         except ReviewConflict as e:
-            for pair_id in _pair_ids(coming):  # their states as the store now has them
-                self._announce_state(pair_id)
+            self._announce_states(_pair_ids(coming))  # their states as the store now has them
             if self.current is not None:
                 self._show_step(self.current)
             self._emit("message", f"not {which}ne: {e.problem}")
@@ -383,21 +382,24 @@ class Desk:
         if step is None:
             self._emit("message", f"nothing to {which}")
             return None
-        for pair_id in _pair_ids(step):
-            self._announce_state(pair_id)
+        self._announce_states(_pair_ids(step))
         self.show_current()
         return step
 
     def _show_step(self, pair_id: int) -> None:
         """A pair's state changed: announce it (for the list), then show the current pair."""
-        self._announce_state(pair_id)
+        self._announce_states([pair_id])
         self.show_current()
 
-    def _announce_state(self, pair_id: int) -> None:
-        auto = self.index.auto_label_of(pair_id)
-        if auto is not None:
-            status, reason = self.session.state(pair_id)
-            self._emit("state", PairState(pair_id, status, reason, label_for(status, auto)))
+    def _announce_states(self, pair_ids) -> None:
+        states = []
+        for pair_id in pair_ids:
+            auto = self.index.auto_label_of(pair_id)
+            if auto is not None:
+                status, reason = self.session.state(pair_id)
+                states.append(PairState(pair_id, status, reason, label_for(status, auto)))
+        if states:
+            self._emit("states", tuple(states))
 
     # -- statistics -----------------------------------------------------------------------
     def qa_queue(self) -> Queue:

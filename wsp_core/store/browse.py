@@ -72,7 +72,7 @@ class Queue:
     disagreement: np.ndarray         # float64 in [0, 1], NaN without a prediction
     kind: str = "order"
     checkpoint: str | None = None
-    _position: dict[int, int] | None = field(default=None, repr=False)
+    _sorted: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def empty(cls) -> "Queue":
@@ -83,9 +83,12 @@ class Queue:
 
     def index_of(self, pair_id: int) -> int | None:
         """The position of a pair in this queue (None when the filter left it out)."""
-        if self._position is None:
-            self._position = {int(p): k for k, p in enumerate(self.ids)}
-        return self._position.get(int(pair_id))
+        if self._sorted is None:  # ids in ascending order and their positions (~15 ms at 220k)
+            order = np.argsort(self.ids, kind="stable")
+            self._sorted = (self.ids[order], order)
+        ids, order = self._sorted
+        k = int(np.searchsorted(ids, pair_id))
+        return int(order[k]) if k < len(ids) and ids[k] == pair_id else None
 
     def set_status(self, pair_id: int, status: str) -> None:
         k = self.index_of(pair_id)
