@@ -179,7 +179,7 @@ def bench_window(db: Path, folder: Path) -> dict:
         reviews.append(time.perf_counter() - t)
     tab.writer.flush(60)
     orders, commits, ordered_pairs = [], [], []
-    for _ in range(60):  # the depth-order mode: a whole image's verdicts in one step
+    for _ in range(150):  # the depth-order mode: a whole image's verdicts in one step
         tab.start_order()
         if tab.ordering is None:
             tab.next()
