@@ -89,6 +89,7 @@ def main(argv=None) -> dict:
         tab.first()
         wait(app, tab)
         files.append(_save(window, args.out / "desk_pairs.png"))
+        files += pair_view_states(app, window, args.out)
         tab.side.setCurrentWidget(tab.stats)
         wait(app, tab)
         files.append(_save(window, args.out / "desk_statistics.png"))
@@ -126,6 +127,23 @@ def depth_order(app, window, out: Path) -> str:
     path = _save(window, out)
     tab.cancel_order()
     return path
+
+
+def pair_view_states(app, window, out: Path) -> list[str]:
+    """The same pair zoomed to both persons (Z), with the A|B strip (V), and with its overlays
+    hidden (H twice: shown → dimmed → hidden); each undone after its picture."""
+    tab, files = window.pairs, []
+    for name, actions, undo in (("desk_zoom_pair.png", ["zoom_pair"], ["zoom_fit"]),
+                                ("desk_strip.png", ["strip"], ["strip"]),
+                                ("desk_overlays_hidden.png", ["overlays", "overlays"],
+                                 ["overlays"])):
+        for action in actions:
+            window.actions[action].trigger()
+        wait(app, tab, 10)
+        files.append(_save(window, out / name))
+        for action in undo:
+            window.actions[action].trigger()
+    return files
 
 
 def until(app, done, timeout_s: float = 600.0) -> None:
