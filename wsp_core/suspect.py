@@ -1,0 +1,127 @@
+"""One suspicion from all the evidence: which pairs' automatic labels are most likely wrong.
+
+Every signal the store has, oriented by the label ("near" = the person the automatic label calls
+closer, "far" the other), becomes one feature (:data:`FEATURES`): the four cue scores, ΔS, the
+ankle gap, the log ratios far/near of S and of box height, both boxes' aspect (a lying person's
+box is wide, a sitting one's squat), both ankle heights in the image, the box overlap, and a
+model's disagreement with the label (its probability of the other label; 0.5 and a flag where
+it did not score the pair).
+
+- **Before any verdict** (:func:`unsupervised_suspicion`): the largest of the percentile ranks
+  of ``size_conflict`` and the model's disagreement — on the 2,000-image synthetic world the
+  best combination of the existing scores (AUC 0.918, docs/SYNTHETIC.md).
+- **With verdicts** (:class:`LearnedSuspicion`): a logistic regression (scikit-learn, balanced
+  classes, standardised features) of "the curator flipped it" against "the curator accepted
+  it" on the reviewed pairs, which then scores every pair. Ambiguous and excluded pairs are not
+  used to fit (they are neither right nor wrong labels). It needs at least ``MIN_EACH`` pairs of
+  each kind; until then the unsupervised order stands.
+
+Higher is more suspicious; scores are in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .perspective.cues import box_overlap
+
+#: The features, in column order.
+FEATURES = ("hug", "size_conflict", "knee_line", "raised_ground", "delta_s", "delta_s_known",
+            "margin_rel", "log_scale_far_near", "log_height_far_near", "aspect_near",
+            "aspect_far", "ankle_near", "ankle_far", "overlap", "disagreement", "model_known")
+#: Verdicts of each kind (accept, flip) a learned suspicion needs before it replaces the
+#: unsupervised order.
+MIN_EACH = 10
+
+
+def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> np.ndarray:
+    """(N, len(FEATURES)) from :func:`wsp_core.store.signals.pair_signals`' columns and a
+    model's P(A closer) per pair (NaN where it did not score; None: no model)."""
+    a_near = signals["auto_label"] == 1
+
+    def near_far(name: str) -> tuple[np.ndarray, np.ndarray]:
+        a, b = signals[f"{name}_a"], signals[f"{name}_b"]
+        return np.where(a_near, a, b), np.where(a_near, b, a)
+
+    (w_near, w_far), (h_near, h_far) = near_far("box_w"), near_far("box_h")
+    s_near, s_far = near_far("scale")
+    y_near, y_far = near_far("ankle_y")
+    height = signals["height"]
+    n = len(a_near)
+    if prob is None:
+        prob = np.full(n, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        columns = {
+            "hug": signals["hug"], "size_conflict": signals["size_conflict"],
+            "knee_line": signals["knee_line"], "raised_ground": signals["raised_ground"],
+            "delta_s": signals["delta_s"], "delta_s_known": np.isfinite(signals["delta_s"]),
+            "margin_rel": signals["margin_rel"],
+            "log_scale_far_near": np.log(s_far / s_near),
+            "log_height_far_near": np.log(h_far / h_near),
+            "aspect_near": w_near / h_near, "aspect_far": w_far / h_far,
+            "ankle_near": y_near / height, "ankle_far": y_far / height,
+            "overlap": box_overlap(
+                np.stack([signals["box_x_a"], signals["box_y_a"], signals["box_w_a"],
+                          signals["box_h_a"]], 1),
+                np.stack([signals["box_x_b"], signals["box_y_b"], signals["box_w_b"],
+                          signals["box_h_b"]], 1)),
+            "disagreement": np.where(a_near, 1.0 - prob, prob),
+            "model_known": np.isfinite(prob)}
+    fill = {"disagreement": 0.5}
+    out = np.stack([np.asarray(columns[f], dtype=np.float64) for f in FEATURES], 1)
+    for k, name in enumerate(FEATURES):
+        bad = ~np.isfinite(out[:, k])
+        out[bad, k] = fill.get(name, 0.0)
+    return out
+
+
+def percentile_rank(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among all, in (0, 1] (ties share their mean rank)."""
+    values = np.asarray(values, dtype=np.float64)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0        # 1-based mean rank of each value
+    return mean_rank[inverse] / max(len(values), 1)
+
+
+def unsupervised_suspicion(x: np.ndarray) -> np.ndarray:
+    """The order before any verdict: max of the percentile ranks of size_conflict and, where a
+    model scored, its disagreement."""
+    size = percentile_rank(x[:, FEATURES.index("size_conflict")])
+    model = x[:, FEATURES.index("model_known")] > 0
+    if not model.any():
+        return size
+    disagree = percentile_rank(x[:, FEATURES.index("disagreement")])
+    return np.where(model, np.maximum(size, disagree), size)
+
+
+@dataclass
+class LearnedSuspicion:
+    """A suspicion fitted on the curator's verdicts (see the module's docstring)."""
+
+    min_each: int = MIN_EACH
+    fitted: bool = False
+    _model: object = None
+
+    def fit(self, x: np.ndarray, verdicts: np.ndarray) -> "LearnedSuspicion":
+        """``verdicts``: per pair, 1 = the curator flipped the label (wrong), 0 = accepted it
+        (right), -1 = no such verdict (unreviewed, ambiguous, excluded)."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        used = verdicts >= 0
+        wrong, right = int((verdicts == 1).sum()), int((verdicts == 0).sum())
+        self.fitted = min(wrong, right) >= self.min_each
+        if self.fitted:
+            self._model = make_pipeline(
+                StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000))
+            self._model.fit(x[used], verdicts[used])
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """P(wrong) per pair once fitted, else the unsupervised order."""
+        if not self.fitted:
+            return unsupervised_suspicion(x)
+        return self._model.predict_proba(x)[:, 1]
