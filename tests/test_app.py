@@ -684,3 +684,33 @@ def test_time_ticks_fit_the_width_and_name_the_day_once():
     assert ticks == [(0, "12-01 00:00"), (6, "06:00"), (12, "12:00"), (18, "18:00"),
                      (24, "12-02 00:00")]
     assert time_ticks(["2026-11-28", "2026-11-29"], 600) == [(0, "11-28"), (1, "11-29")]
+
+
+def test_the_learned_queue_is_ranked_again_after_verdicts_without_moving_the_pair(
+        qtbot, window, desk_db):
+    """The "learned suspicion" queue: after RERANK_EVERY verdicts by keys the desk ranks the
+    rest of the queue again (after the next pair is painted), the pair shown stays, and the
+    list follows the new order."""
+    from wsp_core.suspect import RERANK_EVERY
+
+    win = window(desk_db)
+    tab = win.pairs
+    tab.filters.set_queue_kind("learned")
+    tab.filters.apply_now()
+    qtbot.waitUntil(lambda: tab.desk.queue.kind == "learned")
+    tab.desk._ranker[1].model.min_each = 3
+    for k in range(RERANK_EVERY):
+        press(qtbot, win, Qt.Key.Key_F if k % 2 else Qt.Key.Key_Space)   # flip / accept
+    before, current = tab.desk.queue.ids.copy(), tab.desk.current
+    assert tab.desk.rerank_due
+    qtbot.waitUntil(lambda: not tab.desk.rerank_due, timeout=5000)
+    assert "ranked again" in win.status_label.text() and tab.desk.current == current
+    assert tab.desk._ranker[1].model.fitted
+    after = tab.desk.queue.ids
+    assert (after[:RERANK_EVERY + 1] == before[:RERANK_EVERY + 1]).all()
+    assert sorted(after.tolist()) == sorted(before.tolist())
+    model = tab.model
+    assert model.data(model.index(RERANK_EVERY + 1, COLUMNS.index("pair"))) == str(
+        after[RERANK_EVERY + 1])
+    saved(qtbot, win)
+    assert len(reviews(desk_db)) == RERANK_EVERY

@@ -303,3 +303,39 @@ def test_the_desk_reads_ahead_the_next_distinct_images(tmp_path, crowd):
         assert len(ahead) == 2 == len(set(ahead)) and desk.detail.image not in ahead
         later = [desk.index.image_path(int(p)) for p in desk.queue.ids[desk.position + 1:]]
         assert ahead == list(dict.fromkeys(p for p in later if p != desk.detail.image))[:2]
+
+
+def test_the_learned_queue_ranks_by_suspicion_and_reranks_after_verdicts(desk_db, monkeypatch):
+    """The learned queue starts in the order before any verdict; after RERANK_EVERY verdicts
+    the desk ranks the rest of it again from them, the reviewed prefix and the pair shown
+    unchanged."""
+    import numpy as np
+
+    import wsp_core.desk as desk_module
+    from wsp_core.suspect import unsupervised_suspicion
+
+    monkeypatch.setattr(desk_module, "RERANK_EVERY", 6)
+    with open_store(desk_db) as st:
+        desk = Desk("ana")
+        seen = Recorder(desk)
+        desk.open(st, View(kind="learned"))
+        ranker = desk._ranker[1]
+        ranker.model.min_each = 3
+        first = unsupervised_suspicion(ranker.x)
+        at = np.searchsorted(desk.index.ids, desk.queue.ids)
+        assert len(desk.queue) == len(desk.index.ids) > 40
+        assert (np.diff(first[at]) <= 0).all()                  # most suspicious first
+        for verdict in ("flip", "accept") * 3:
+            assert not desk.rerank_due
+            desk.review(verdict)
+        assert desk.rerank_due and desk.verdicts_since_rank == 6
+        before, current, position = desk.queue.ids.copy(), desk.current, desk.position
+        assert desk.rerank() and ranker.model.fitted             # 3 flips, 3 accepts
+        after = desk.queue.ids
+        assert desk.current == current and desk.position == position
+        assert (after[:position + 1] == before[:position + 1]).all()
+        assert sorted(after.tolist()) == sorted(before.tolist())
+        scores = ranker.model.score(ranker.x)
+        rest = scores[np.searchsorted(desk.index.ids, after[position + 1:])]
+        assert (np.diff(rest) <= 0).all() and desk.verdicts_since_rank == 0
+        assert seen.of("queue")[-1] is desk.queue and not desk.rerank_due

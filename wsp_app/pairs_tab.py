@@ -79,6 +79,8 @@ class PairsTab(QWidget):
         self.info = PairInfo()
         self.history = HistoryPanel()
         self.stats = StatsPanel()
+        self._rerank_timer = QTimer(self, singleShot=True, interval=self.RERANK_DELAY_MS)
+        self._rerank_timer.timeout.connect(self._rerank)
         self._stats_timer = QTimer(self, singleShot=True, interval=1500)
         self._stats_timer.timeout.connect(self.refresh_stats)
         self._busy_timer = QTimer(self, interval=500)
@@ -293,6 +295,20 @@ class PairsTab(QWidget):
 
     def review(self, verdict: str, reason: str | None = None) -> None:
         self.desk.review(verdict, reason)
+        self._rerank_later()
+
+    #: How long after a verdict the learned queue is ranked again: after the next pair is
+    #: painted, so the key press that gave the verdict never waits for it.
+    RERANK_DELAY_MS = 60
+
+    def _rerank_later(self) -> None:
+        if self.desk.rerank_due and not self._rerank_timer.isActive():
+            self._rerank_timer.start()
+
+    def _rerank(self) -> None:
+        if self.ordering is None and self.desk.rerank_due:
+            self.desk.rerank()
+            self.status_changed.emit("learned queue ranked again from your verdicts")
 
     def note(self) -> None:
         """A note on the pair shown, recorded as a note (the pair keeps its state): the dialog
@@ -360,6 +376,7 @@ class PairsTab(QWidget):
     def answer(self, which: str) -> None:
         """A blind answer: "a", "b" or "same" (the desk derives the verdict)."""
         self.desk.answer(which)
+        self._rerank_later()
 
     # -- the depth-order mode: a whole image at once -------------------------------------------
     def start_order(self) -> None:
@@ -400,6 +417,7 @@ class PairsTab(QWidget):
             return
         self._end_order()
         self.desk.order_image(ranks)
+        self._rerank_later()
 
     def cancel_order(self) -> None:
         if self.ordering is not None:

@@ -23,11 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from .curation import Group, ReviewSession, Step
 from .errors import ReviewConflict, WspError
 from .store import browse
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .store.db import Store
+from .suspect import RERANK_EVERY, StoreRanker
 from .store.queries import add_review, add_reviews, pair_history
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
 
@@ -104,6 +107,10 @@ class Desk:
         self.practice = False
         self.practice_right = self.practice_judged = 0
         self._listeners: list[Listener] = []
+        #: the learned queue's ranker (features read once per store and checkpoint) and the
+        #: verdicts given since it last ranked
+        self._ranker: tuple[str | None, StoreRanker] | None = None
+        self.verdicts_since_rank = 0
 
     # -- events ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -174,7 +181,9 @@ class Desk:
 
     def _load_queue(self) -> Queue:
         try:
-            return self.index.queue(self.view.filter, self.view.kind, self.view.checkpoint)
+            learned = self._learned_scores() if self.view.kind == "learned" else None
+            return self.index.queue(self.view.filter, self.view.kind, self.view.checkpoint,
+                                    learned)
         except WspError as e:
             self._emit("error", str(e))
             return Queue.empty()
@@ -182,6 +191,42 @@ class Desk:
     @property
     def queue(self) -> Queue:
         return self.session.queue if self.session is not None else Queue.empty()
+
+    # -- the learned queue ----------------------------------------------------------------
+    def _learned_scores(self) -> np.ndarray:
+        """Every pair's learned suspicion (index order), fitted on the verdicts the snapshot
+        holds (this desk's included); with the chosen model's scores as a feature."""
+        checkpoint = self.view.checkpoint
+        if self._ranker is None or self._ranker[0] != checkpoint \
+                or len(self._ranker[1].pair_ids) != len(self.index.ids):
+            prob = self.index.probs(checkpoint) if checkpoint is not None else None
+            self._ranker = (checkpoint, StoreRanker(self.store, self.index.ids, prob))
+        self.verdicts_since_rank = 0
+        return self._ranker[1].scores(self.index.status)
+
+    @property
+    def rerank_due(self) -> bool:
+        """Whether the learned queue should be ranked again (RERANK_EVERY new verdicts)."""
+        return (self.is_open and self.queue.kind == "learned"
+                and self.verdicts_since_rank >= RERANK_EVERY)
+
+    def rerank(self) -> bool:
+        """Rank the learned queue again from the verdicts so far: the pairs up to the cursor
+        keep their places (the current pair stays shown), the rest are reordered. False when
+        not the learned queue."""
+        if not self.is_open or self.queue.kind != "learned":
+            return False
+        scores = self._learned_scores()
+        queue, cut = self.queue, self.position + 1
+        rest = queue.ids[cut:]
+        at = np.searchsorted(self.index.ids, rest)
+        order = np.concatenate([np.arange(cut), cut + np.lexsort((rest, -scores[at]))])
+        ranked = Queue(queue.ids[order], queue.status[order], queue.delta_s[order],
+                       queue.disagreement[order], queue.kind, queue.checkpoint)
+        self.session.replace_queue(ranked)
+        self._emit("queue", ranked)
+        self._emit("pair", self.detail)
+        return True
 
     # -- the current pair -----------------------------------------------------------------
     @property
@@ -269,6 +314,7 @@ class Desk:
             return None
         auto = self.detail.auto_label if self.detail is not None else None
         step = self.session.review(verdict, reason)
+        self.verdicts_since_rank += 1
         self._show_step(step.pair_id)
         if self.practice and auto is not None:
             self._tell_truth(step.pair_id, auto, verdict)
@@ -336,6 +382,8 @@ class Desk:
                 verdict, reason = verdict_from_order(pair["auto_label"], rank_a, rank_b)
                 items.append((pair["pair_id"], verdict, reason, None))
         group = self.session.review_many(items)
+        if group is not None:
+            self.verdicts_since_rank += len(group.steps)
         if group is None:
             self._emit("message", "no pair of this image has both its persons ranked")
             return None

@@ -34,6 +34,8 @@ FEATURES = ("hug", "size_conflict", "knee_line", "raised_ground", "delta_s", "de
 #: Verdicts of each kind (accept, flip) a learned suspicion needs before it replaces the
 #: unsupervised order.
 MIN_EACH = 10
+#: The desk re-ranks its learned queue after this many new verdicts.
+RERANK_EVERY = 20
 
 
 def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> np.ndarray:
@@ -125,3 +127,47 @@ class LearnedSuspicion:
         if not self.fitted:
             return unsupervised_suspicion(x)
         return self._model.predict_proba(x)[:, 1]
+
+
+def verdict_targets(status: np.ndarray) -> np.ndarray:
+    """Pairs' review statuses (STATUSES codes or words) as fitting targets: 1 flipped (the
+    label was wrong), 0 accepted (right), -1 anything else."""
+    from .verdicts import STATUSES
+
+    codes = np.asarray(status)
+    if codes.dtype.kind in "OUS":
+        codes = np.array([STATUSES.index(v) for v in codes], dtype=np.int64)
+    return np.where(codes == STATUSES.index("flip"), 1,
+                    np.where(codes == STATUSES.index("accept"), 0, -1))
+
+
+class StoreRanker:
+    """The learned suspicion of every pair of a store, in pair id order: the features are read
+    once (:func:`wsp_core.store.signals.pair_signals`; ``prob`` a model's P(A closer) per pair in
+    the same order, or None), and :meth:`scores` fits on the statuses it is given."""
+
+    def __init__(self, store, pair_ids: np.ndarray, prob: np.ndarray | None = None) -> None:
+        from .store.signals import pair_signals
+
+        signals = pair_signals(store)
+        x = features(signals, None if prob is None else _aligned(prob, pair_ids,
+                                                                  signals["pair_id"]))
+        self.pair_ids = np.asarray(pair_ids)
+        self.x = _aligned(x, signals["pair_id"], self.pair_ids, fill=0.0)
+        self.model = LearnedSuspicion()
+
+    def scores(self, status: np.ndarray) -> np.ndarray:
+        """Per pair (``pair_ids`` order): P(wrong) from the verdicts in ``status`` once there
+        are MIN_EACH of each kind, else the order before any verdict."""
+        return self.model.fit(self.x, verdict_targets(status)).score(self.x)
+
+
+def _aligned(values: np.ndarray, from_ids: np.ndarray, to_ids: np.ndarray,
+             fill: float = np.nan) -> np.ndarray:
+    """Rows of ``values`` (ordered as the ascending ``from_ids``) reordered to ``to_ids``; rows
+    of ids ``from_ids`` lacks are ``fill``."""
+    k = np.clip(np.searchsorted(from_ids, to_ids), 0, max(len(from_ids) - 1, 0))
+    found = (from_ids[k] == to_ids) if len(from_ids) else np.zeros(len(to_ids), bool)
+    out = np.full((len(to_ids),) + values.shape[1:], fill, dtype=np.float64)
+    out[found] = values[k[found]]
+    return out

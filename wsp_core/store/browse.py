@@ -28,6 +28,7 @@ QUEUES: dict[str, str] = {
     "order": "in order",
     "suspicious": "most suspicious first",
     "qa": "random QA sample",
+    "learned": "learned suspicion (learns from your verdicts)",
 }
 #: The seed of the QA order. Fixed, so every curator and every session walks the same sample.
 QA_SEED = 20241124
@@ -236,14 +237,21 @@ class PairIndex:
         return keep
 
     def queue(self, flt: PairFilter = PairFilter(), kind: str = "order",
-              checkpoint: str | None = None) -> Queue:
-        """The pairs a filter selects, in the order of queue ``kind`` (see :func:`load_queue`)."""
+              checkpoint: str | None = None, learned: np.ndarray | None = None) -> Queue:
+        """The pairs a filter selects, in the order of queue ``kind`` (see :func:`load_queue`);
+        ``learned``: for kind "learned", the learned suspicion of every pair (id order)."""
         if kind not in QUEUES:
             raise BadValue("queue", f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
         keep = np.flatnonzero(self.mask(flt, checkpoint))
         disagreement = self.disagreement(checkpoint)
-        order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep],
-                                  disagreement[keep])]
+        if kind == "learned":
+            if learned is None:
+                raise BadValue("queue", "the learned queue needs its scores (the desk makes "
+                                        "them: wsp_core.suspect)")
+            order = keep[np.lexsort((self.ids[keep], -learned[keep]))]
+        else:
+            order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep],
+                                      disagreement[keep])]
         return Queue(self.ids[order], self.status[order], self.delta_s[order],
                      disagreement[order], kind, checkpoint)
 
@@ -257,6 +265,8 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
       the model's probability of the other label), then the others by cue-conflict suspicion.
     - ``qa``: a fixed pseudo-random order (a hash of the pair id), so that any prefix of it is
       a simple random sample of the filtered pairs (see :func:`qa_estimate`).
+    - ``learned``: by the learned suspicion (``wsp_core.suspect``), which the desk computes and
+      re-ranks as verdicts come (pass it to :meth:`PairIndex.queue`).
 
     ``index`` reuses a snapshot (the app keeps one); without it the pairs are read afresh.
     """
