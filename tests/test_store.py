@@ -238,3 +238,9 @@ def test_queue_index_of_finds_every_position_and_only_queued_pairs():
     assert all(queue.index_of(int(p)) == k for k, p in enumerate(ids))
     assert queue.index_of(4) is None and queue.index_of(0) is None and queue.index_of(10**9) is None
     assert Queue.empty().index_of(3) is None
+    order = np.random.default_rng(5).permutation(len(ids))
+    moved = queue.permuted(order)                 # the lookup carried over, not rebuilt
+    assert (moved.ids == ids[order]).all()
+    assert all(moved.index_of(int(p)) == k for k, p in enumerate(moved.ids))
+    every = np.arange(0, 20000, dtype=np.int64)   # values for a superset of the ids, ascending
+    assert (queue.values_of(every, every * 2.0) == ids * 2.0).all()

@@ -218,11 +218,10 @@ class Desk:
             return False
         scores = self._learned_scores()
         queue, cut = self.queue, self.position + 1
-        rest = queue.ids[cut:]
-        at = np.searchsorted(self.index.ids, rest)
-        order = np.concatenate([np.arange(cut), cut + np.lexsort((rest, -scores[at]))])
-        ranked = Queue(queue.ids[order], queue.status[order], queue.delta_s[order],
-                       queue.disagreement[order], queue.kind, queue.checkpoint)
+        rest = queue.values_of(self.index.ids, scores)[cut:]
+        # ties keep their places (the queue was sorted by score, then id)
+        order = np.concatenate([np.arange(cut), cut + np.argsort(-rest, kind="stable")])
+        ranked = queue.permuted(order)
         self.session.replace_queue(ranked)
         self._emit("queue", ranked)
         self._emit("pair", self.detail)
