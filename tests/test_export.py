@@ -29,8 +29,30 @@ def test_export_lines_are_the_rows_of_iter_export(db, tmp_path):
     assert lines == [json.dumps(r, separators=(",", ":")) for r in rows]
     with open_store(db) as store:
         export_jsonl(store, tmp_path / "one.jsonl", "test_crowdpose")
+        scores = {1: 0.25, 2: 1 / 3, 3: float("nan")}          # pair 4 on: none
+        rows = list(iter_export(store, suspicion=scores))
+        export_jsonl(store, tmp_path / "s.jsonl", suspicion=scores)
     assert [json.loads(x)["source"] for x in (tmp_path / "one.jsonl").read_text().splitlines()] \
         == ["test_crowdpose"]
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert [json.loads(line)["suspicion"] for line in lines[:4]] == [0.25, 1 / 3, None, None]
+    rows[2]["suspicion"] = None                                 # NaN is written as null
+    assert [json.loads(line) for line in lines] == rows
+
+
+def test_the_cli_export_gives_every_pair_the_learned_suspicion(db, tmp_path):
+    from conftest import run_cli
+    from wsp_core.suspect import store_suspicion
+
+    import_samples(db, "coco", "crowdpose", "mpii")
+    out = json.loads(run_cli("export", "--db", db, "--out", tmp_path / "p.jsonl",
+                             "--json").stdout)
+    assert out["suspicion_learned"] is False and out["suspicion_model"] is None
+    rows = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    with open_store(db) as store:
+        expected = store_suspicion(store)["scores"]
+    assert len(rows) == out["pairs"] > 0 and all(0 <= r["suspicion"] <= 1 for r in rows)
+    assert {r["pair_id"]: r["suspicion"] for r in rows} == expected
 
 
 def test_training_rows_carry_the_3d_truth(tmp_path):

@@ -60,10 +60,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .store import export_jsonl, open_store
+    from .suspect import store_suspicion
 
     with open_store(args.db, create=False) as store, _progress_bar(0, "export") as bar:
-        count = export_jsonl(store, args.out, args.source, bar.update)
-    _emit(args, {"out": str(args.out), "pairs": count}, f"wrote {count} pairs to {args.out}")
+        suspicion = store_suspicion(store)
+        count = export_jsonl(store, args.out, args.source, bar.update, suspicion["scores"])
+    how = "learned from the verdicts" if suspicion["learned"] else "before enough verdicts to learn"
+    _emit(args, {"out": str(args.out), "pairs": count, "suspicion_model": suspicion["checkpoint"],
+                 "suspicion_learned": suspicion["learned"]},
+          f"wrote {count} pairs to {args.out} (suspicion {how})")
     return 0
 
 

@@ -171,3 +171,21 @@ def _aligned(values: np.ndarray, from_ids: np.ndarray, to_ids: np.ndarray,
     out = np.full((len(to_ids),) + values.shape[1:], fill, dtype=np.float64)
     out[found] = values[k[found]]
     return out
+
+
+def store_suspicion(store) -> dict[str, object]:
+    """Every pair's learned suspicion as the desk's learned queue would rank it when the store
+    opens: the default model's scores as a feature (the latest with validation AUC ≥ 0.80,
+    else none) and the store's verdicts fitted. Returns ``scores`` (pair id → score),
+    ``checkpoint`` and whether the verdicts sufficed to learn (``learned``)."""
+    from .store.browse import checkpoints, default_checkpoint
+    from .store.signals import model_probs, pair_signals
+
+    signals = pair_signals(store)
+    checkpoint = default_checkpoint(checkpoints(store))
+    prob = model_probs(store, signals["pair_id"]).get(checkpoint, {}).get("prob") \
+        if checkpoint is not None else None
+    x = features(signals, prob)
+    model = LearnedSuspicion().fit(x, verdict_targets(signals["status"]))
+    return {"scores": dict(zip(signals["pair_id"].tolist(), model.score(x).tolist())),
+            "checkpoint": checkpoint, "learned": model.fitted}

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 from pathlib import Path
 from json.encoder import encode_basestring_ascii
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Text, case, func, select, type_coerce
@@ -279,8 +280,12 @@ def _export_rows(store: Store, source: str | None, with_truth: bool,
 
 
 def iter_export(store: Store, source: str | None = None, batch: int = 5000,
-                with_truth: bool = False) -> Iterator[dict[str, Any]]:
+                with_truth: bool = False,
+                suspicion: Mapping[int, float] | None = None) -> Iterator[dict[str, Any]]:
     """One dict per pair, in pair id order, in the layout of DESIGN.md §4 (wsp-core export).
+
+    ``suspicion`` (pair id → score; ``wsp_core.suspect.store_suspicion``) adds each pair's
+    ``suspicion`` (null for a pair it lacks).
 
     ``with_truth`` adds what training needs beyond the export: the source's ``format``, the
     image's ``file_name`` relative to the source's image folder, its ``image_id`` and,
@@ -298,6 +303,8 @@ def iter_export(store: Store, source: str | None = None, batch: int = 5000,
                      "scale": r[18]},
                "delta_s": r[19], "auto_label": r[20], "label": r[21], "status": r[22],
                "reason": r[23], "notes": notes.get(r[0], [])}
+        if suspicion is not None:
+            out["suspicion"] = suspicion.get(r[0])
         if with_truth:
             out["format"] = fmt
             out["file_name"] = r[2]
@@ -323,7 +330,7 @@ def image_persons(store: Store, image_ids: list[int]) -> dict[int, list[dict[str
 
 _PERSON = '{"person_id":%d,"bbox":[%r,%r,%r,%r],"keypoints":%s,"scale":%s}'
 _LINE = ('{"pair_id":%d,"source":%s,"image":%s,"width":%d,"height":%d,"a":%s,"b":%s,'
-         '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s,"notes":%s}\n')
+         '"delta_s":%s,"auto_label":%d,"label":%s,"status":%s,"reason":%s,"notes":%s%s}\n')
 
 
 def pair_notes(store: Store) -> dict[int, list[dict[str, Any]]]:
@@ -356,7 +363,8 @@ def mcpc_persons(store: Store) -> Iterator[dict[str, Any]]:
                    "images_dir": images_dir, "file_name": file_name, "format": fmt}
 
 
-def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterator[str]:
+def _export_lines(store: Store, source: str | None, batch: int = 5000,
+                  suspicion: Mapping[int, float] | None = None) -> Iterator[str]:
     """The export's JSON lines, built from plain rows without decoding the stored keypoints
     (the same objects as ``iter_export``'s, compactly written; a test checks they agree).
     Columns that cannot be NULL are formatted by ``%r``/``%d`` (a float's repr is its JSON)."""
@@ -380,7 +388,13 @@ def _export_lines(store: Store, source: str | None, batch: int = 5000) -> Iterat
         yield _LINE % (r[0], name, string(os.path.join(images_dir, r[2])), r[3], r[4], a, b,
                        "null" if r[19] is None else repr(r[19]), r[20],
                        "null" if r[21] is None else r[21], words[status], words[reason],
-                       json.dumps(notes[r[0]], separators=(",", ":")) if r[0] in notes else "[]")
+                       json.dumps(notes[r[0]], separators=(",", ":")) if r[0] in notes else "[]",
+                       "" if suspicion is None else
+                       ',"suspicion":' + _json_number(suspicion.get(r[0])))
+
+
+def _json_number(value: float | None) -> str:
+    return "null" if value is None or not math.isfinite(value) else repr(float(value))
 
 
 def depth_truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
@@ -395,14 +409,16 @@ def depth_truth(fmt: str, cam_a: list | None, cam_b: list | None) -> int | None:
 
 
 def export_jsonl(store: Store, out: str | os.PathLike[str], source: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> int:
+                 progress: Callable[[int], None] | None = None,
+                 suspicion: Mapping[int, float] | None = None) -> int:
     """Write the export atomically (temp file, then os.replace); returns the number of pairs.
+    ``suspicion``: as for :func:`iter_export`.
 
     The output may be none of the store's files (the store, its -wal, -shm or -journal)."""
     out = check_target(out, "pairs.jsonl", store_files(store.path))
     count = 0
     with atomic_write(out) as f:
-        for line in _export_lines(store, source):
+        for line in _export_lines(store, source, suspicion=suspicion):
             f.write(line)
             count += 1
             if progress and count % 1000 == 0:
