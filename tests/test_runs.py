@@ -49,7 +49,7 @@ def test_runs_read_back_compare_their_configs_and_curves(two_runs):
     assert xs == [1, 2] and ys == [r["loss"] for r in rows]
     table = {key: (values, differs) for key, values, differs in config_table(runs)}
     assert table["lr"] == (["0.001", "0.002"], True)
-    assert table["backbone"] == (["resnet18", "resnet18"], False)
+    assert table["backbone"] == (["tiny", "tiny"], False)
 
 
 def test_a_folder_that_is_no_run_is_refused(tmp_path):
