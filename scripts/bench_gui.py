@@ -12,8 +12,9 @@ offscreen platform, measures:
 - ``review_ms_p50/p95``: a verdict key (hand-off to the writer, advance, show the next pair);
 - ``order_ms_p50/p95``: the depth-order mode's Return on an image whose persons are all
   numbered (every pair's verdict derived and handed to the writer, the next image shown, read
-  ahead while the persons were clicked; target p95 ≤ 50 ms), ``order_commit_ms_p50/p95`` the
-  writer's one transaction for them, and ``order_pairs_mean`` the pairs an image held;
+  ahead while the persons were clicked; target p95 ≤ 50 ms), ``order_commit_ms_p50/p95`` from
+  Return until the writer has committed every verdict of the image (its one transaction, on its
+  own thread, while the window paints), and ``order_pairs_mean`` the pairs an image held;
 - ``query_ms``: each filter and queue query in wsp_core, as the desk runs them on its snapshot
   of the pairs table (target ≤ 100 ms), and the snapshot's own load (at open and refresh); and
   ``apply_filter_ms``: a filter change applied in the window (query, list reset, pair, stats);
@@ -239,9 +240,8 @@ def bench_window(db: Path, folder: Path) -> dict:
         tab.finish_order()
         settle()
         orders.append(time.perf_counter() - t)
-        t = time.perf_counter()
         tab.writer.flush(60)
-        commits.append(time.perf_counter() - t)
+        commits.append(time.perf_counter() - t)  # Return → every verdict committed
         ordered_pairs.append(tab.desk.queue.reviewed() - before)
     learned = bench_learned_queue(app, tab, settle)
     filters = []

@@ -30,8 +30,8 @@ from .errors import ReviewConflict, WspError
 from .store import browse
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .store.db import Store
-from .suspect import RERANK_EVERY, StoreRanker
 from .store.queries import add_review, add_reviews, pair_history
+from .suspect import RERANK_EVERY, StoreRanker
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
 
 Listener = Callable[[str, Any], None]
@@ -135,6 +135,7 @@ class Desk:
         self.store = store
         self.writer = writer or DirectWriter(store, self.reviewer)
         self.index = browse.PairIndex(store)
+        self._ranker = None
         self.session = ReviewSession(store, Queue.empty(), writer=self.writer.submit,
                                      reviewer=self.reviewer, index=self.index,
                                      many_writer=self.writer.submit_many)
@@ -176,6 +177,7 @@ class Desk:
         if not self.is_open:
             return
         self.index.reload()
+        self._ranker = None  # new pairs or new scores: the features are read again
         self._emit("sources", False)
         self.set_view(self.view)
 
@@ -381,11 +383,10 @@ class Desk:
                 verdict, reason = verdict_from_order(pair["auto_label"], rank_a, rank_b)
                 items.append((pair["pair_id"], verdict, reason, None))
         group = self.session.review_many(items)
-        if group is not None:
-            self.verdicts_since_rank += len(group.steps)
         if group is None:
             self._emit("message", "no pair of this image has both its persons ranked")
             return None
+        self.verdicts_since_rank += len(group.steps)
         self._announce_states([step.pair_id for step in group.steps])
         self._emit("message", f"depth order: {len(group.steps)} pairs of the image decided")
         self._leave_image(image_id)
