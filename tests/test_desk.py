@@ -339,3 +339,11 @@ def test_the_learned_queue_ranks_by_suspicion_and_reranks_after_verdicts(desk_db
         rest = scores[np.searchsorted(desk.index.ids, after[position + 1:])]
         assert (np.diff(rest) <= 0).all() and desk.verdicts_since_rank == 0
         assert seen.of("queue")[-1] is desk.queue and not desk.rerank_due
+
+
+def test_the_learned_queue_of_an_empty_store_is_empty(tmp_path):
+    with open_store(tmp_path / "empty.db") as st:
+        desk = Desk("ana")
+        desk.open(st, View(kind="learned"))
+        assert len(desk.queue) == 0 and desk.current is None
+        assert desk.rerank() and len(desk.queue) == 0

@@ -219,7 +219,8 @@ class Desk:
         if not self.is_open or self.queue.kind != "learned":
             return False
         scores = self._learned_scores()
-        queue, cut = self.queue, self.position + 1
+        queue = self.queue
+        cut = min(self.position + 1, len(queue))
         rest = queue.values_of(self.index.ids, scores)[cut:]
         # ties keep their places (the queue was sorted by score, then id)
         order = np.concatenate([np.arange(cut), cut + np.argsort(-rest, kind="stable")])
