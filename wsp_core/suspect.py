@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .evaluate.ranking import mean_ranks
 from .perspective.cues import box_overlap
 
 #: The features, in column order.
@@ -81,10 +82,7 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
     """Each value's rank among all, in (0, 1] (ties share their mean rank)."""
-    values = np.asarray(values, dtype=np.float64)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0        # 1-based mean rank of each value
-    return mean_rank[inverse] / max(len(values), 1)
+    return mean_ranks(values) / max(len(values), 1)
 
 
 def unsupervised_suspicion(x: np.ndarray) -> np.ndarray:
@@ -183,7 +181,7 @@ def store_suspicion(store) -> dict[str, object]:
 
     signals = pair_signals(store)
     checkpoint = default_checkpoint(checkpoints(store))
-    prob = model_probs(store, signals["pair_id"]).get(checkpoint, {}).get("prob") \
+    prob = model_probs(store, signals["pair_id"], checkpoint)[checkpoint]["prob"] \
         if checkpoint is not None else None
     x = features(signals, prob)
     model = LearnedSuspicion().fit(x, verdict_targets(signals["status"]))

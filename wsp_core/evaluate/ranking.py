@@ -7,6 +7,13 @@ import math
 import numpy as np
 
 
+def mean_ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's 1-based rank among all, ties sharing their mean rank."""
+    _, inverse, counts = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True,
+                                   return_counts=True)
+    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+
+
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
     """Area under the ROC curve by the rank statistic (Mann–Whitney U), ties counted half.
 
@@ -17,10 +24,7 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return None
-    values, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    first_rank = np.cumsum(counts) - counts + 1          # 1-based rank of each distinct value
-    mean_rank = first_rank + (counts - 1) / 2.0
-    rank_sum = mean_rank[inverse][y].sum()
+    rank_sum = mean_ranks(s)[y].sum()
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 

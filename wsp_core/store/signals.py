@@ -50,15 +50,21 @@ def pair_signals(store: Store, source_id: int | None = None) -> dict[str, np.nda
     return out
 
 
-def model_probs(store: Store, pair_ids: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Per checkpoint that scored any of these pairs: ``prob`` (P(A closer), NaN where it did not
-    score the pair) and ``out_of_sample`` (1, 0, or -1 when not known), aligned to
-    ``pair_ids``."""
+def model_probs(store: Store, pair_ids: np.ndarray,
+                checkpoint: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per checkpoint that scored any of these pairs (or only ``checkpoint``, always present
+    then): ``prob`` (P(A closer), NaN where it did not score the pair) and ``out_of_sample``
+    (1, 0, or -1 when not known), aligned to ``pair_ids``."""
     position = {int(p): k for k, p in enumerate(pair_ids)}
     out: dict[str, dict[str, Any]] = {}
+    query = select(Prediction.checkpoint, Prediction.pair_id, Prediction.prob,
+                   Prediction.out_of_sample)
+    if checkpoint is not None:
+        query = query.where(Prediction.checkpoint == checkpoint)
+        out[checkpoint] = {"prob": np.full(len(pair_ids), np.nan),
+                           "out_of_sample": np.full(len(pair_ids), -1)}
     with store.read() as session:
-        rows = session.execute(select(Prediction.checkpoint, Prediction.pair_id,
-                                      Prediction.prob, Prediction.out_of_sample)).all()
+        rows = session.execute(query).all()
     for checkpoint, pair_id, prob, oos in rows:
         k = position.get(pair_id)
         if k is None:
