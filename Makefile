@@ -26,9 +26,10 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py --out $(DEMO) --samples $(SAMPLES)
 
 # GUI tests need a display: scripts/with_display.sh runs pytest under Xvfb (installing it if
-# missing), else on Qt's offscreen platform.
+# missing), else on Qt's offscreen platform. The store, desk and CLI tests also run on a
+# throw-away PostgreSQL server: scripts/with_postgres.sh installs Debian's packages if missing.
 test: $(STAMP)
-	scripts/with_display.sh $(PY) -m pytest -q
+	scripts/with_postgres.sh scripts/with_display.sh $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) scripts/bench_labels.py

@@ -48,6 +48,35 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throw-away PostgreSQL server for the session (tests/pg_server.py). Skipped where none
+    can start, unless WSP_REQUIRE_POSTGRES=1 (``make test`` sets it): then that fails."""
+    import shutil
+
+    from pg_server import Server, why_not
+
+    problem = why_not()
+    if problem:
+        if os.environ.get("WSP_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"no PostgreSQL server for the tests: {problem}")
+        pytest.skip(problem)
+    folder = Path(tempfile.mkdtemp(prefix="wsp-pg-"))  # not under pytest's root-only folder
+    server = Server(folder).start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path: Path) -> Path | str:
+    """A new store on each back end: an SQLite file's path, or a fresh PostgreSQL database's
+    URL."""
+    if request.param == "sqlite":
+        return tmp_path / "store.db"
+    return request.getfixturevalue("pg_server").new_database()
+
+
 def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``wsp-core`` as a user would, in its own process."""
     proc = subprocess.run([sys.executable, "-m", "wsp_core.cli", *map(str, args)],

@@ -69,7 +69,20 @@ def synth_store(folder: Path, images: int, seed: int) -> Path:
 
 
 def snapshot(db) -> dict:
-    """Every row of every table: what a failed command must leave exactly as it was."""
+    """Every row of every table: what a failed command must leave exactly as it was (a store
+    file, or a database on a server given by its URL)."""
+    if "://" in str(db):
+        from sqlalchemy import create_engine, inspect
+
+        from wsp_core.store.server import engine_url
+
+        engine = create_engine(engine_url(str(db)))
+        try:
+            with engine.connect() as conn:
+                return {t: conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                        for t in inspect(conn).get_table_names()}
+        finally:
+            engine.dispose()
     con = sqlite3.connect(db)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]

@@ -12,13 +12,24 @@ from wsp_core.store import open_store, pair_history
 
 @pytest.fixture
 def store_with_coco(db):
+    """The COCO sample's store file (other test modules take it for file-level cases)."""
+    return _import_coco(db)
+
+
+@pytest.fixture
+def coco_store(any_db):
+    """The COCO sample's store on each back end (a file, a PostgreSQL database)."""
+    return _import_coco(any_db)
+
+
+def _import_coco(db):
     run_cli("import", "--db", db, "--format", "coco", "--ann", sample("coco", "test_coco.json"),
             "--images", sample("coco"), "--name", "coco")
     return db
 
 
-def test_import_then_stats_then_export(store_with_coco, tmp_path):
-    db = store_with_coco
+def test_import_then_stats_then_export(coco_store, tmp_path):
+    db = coco_store
     out = run_cli("import", "--db", db, "--format", "crowdpose", "--ann",
                   sample("crowdpose", "test_crowdpose.json"), "--images", sample("crowdpose"),
                   "--json")
@@ -41,8 +52,8 @@ def test_mpii_single_person_import_says_so(db):
     assert "no MCPC pair" in out.stdout and "5 images, 5 persons read" in out.stdout
 
 
-def test_review_from_the_command_line(store_with_coco, tmp_path):
-    db = store_with_coco
+def test_review_from_the_command_line(coco_store, tmp_path):
+    db = coco_store
     out = json.loads(run_cli("review", "--db", db, "--pair", 2, "--verdict", "flip", "--reason",
                              "stairs", "--note", "on a step", "--reviewer", "kim", "--json").stdout)
     assert out["status"] == "flip" and out["label"] == 1 - out["auto_label"]
@@ -52,9 +63,9 @@ def test_review_from_the_command_line(store_with_coco, tmp_path):
         (2, "flip", "stairs", out["label"])
 
 
-def test_bulk_reviews_from_a_file_in_one_transaction(store_with_coco, tmp_path):
+def test_bulk_reviews_from_a_file_in_one_transaction(coco_store, tmp_path):
     """review --from: many verdicts at once; a bad line (named by its number) writes nothing."""
-    db = store_with_coco
+    db = coco_store
     good = tmp_path / "good.jsonl"
     good.write_text('{"pair": 1, "verdict": "flip", "reason": "stairs", "reviewer": "kim"}\n'
                     "\n"
@@ -130,8 +141,8 @@ def bad_inputs(tmp_path):
     }
 
 
-def test_bad_input_gives_one_line_and_leaves_the_store_unchanged(store_with_coco, tmp_path):
-    db = store_with_coco
+def test_bad_input_gives_one_line_and_leaves_the_store_unchanged(coco_store, tmp_path):
+    db = coco_store
     before = snapshot(db)
     images, cases = bad_inputs(tmp_path)
     for name, (ann, fmt, fragments) in cases.items():
@@ -157,8 +168,8 @@ def test_a_db_that_is_not_a_store(tmp_path):
     assert not (tmp_path / "x.jsonl").exists()
 
 
-def test_review_errors_are_one_line(store_with_coco):
-    db = store_with_coco
+def test_review_errors_are_one_line(coco_store):
+    db = coco_store
     before = snapshot(db)
     assert_one_line_error(run_cli("review", "--db", db, "--pair", 999, "--verdict", "flip",
                                   check=False), "pair 999 does not exist")
@@ -169,8 +180,8 @@ def test_review_errors_are_one_line(store_with_coco):
     assert snapshot(db) == before
 
 
-def test_export_to_a_missing_folder_fails_cleanly(store_with_coco, tmp_path):
-    proc = run_cli("export", "--db", store_with_coco, "--out", tmp_path / "no" / "x.jsonl",
+def test_export_to_a_missing_folder_fails_cleanly(coco_store, tmp_path):
+    proc = run_cli("export", "--db", coco_store, "--out", tmp_path / "no" / "x.jsonl",
                    check=False)
     assert_one_line_error(proc, "does not exist")
 
@@ -199,8 +210,8 @@ def test_an_empty_file_is_a_new_store(tmp_path):
     assert "1 pairs" in out.stdout
 
 
-def test_export_into_a_folder_and_synth_into_an_impossible_place(store_with_coco, tmp_path):
-    assert_one_line_error(run_cli("export", "--db", store_with_coco, "--out", tmp_path,
+def test_export_into_a_folder_and_synth_into_an_impossible_place(coco_store, tmp_path):
+    assert_one_line_error(run_cli("export", "--db", coco_store, "--out", tmp_path,
                                   check=False), "is a folder")
     (tmp_path / "afile").write_text("x")
     assert_one_line_error(run_cli("synth", "--out", tmp_path / "afile" / "w", "--images", 1,
@@ -246,13 +257,13 @@ def test_every_command_is_logged_with_its_refusal_and_no_password(tmp_path, monk
     assert redact("/data/a:b@c.db") == "/data/a:b@c.db"  # not a URL: untouched
 
 
-def test_every_command_given_a_store_records_its_own_job(store_with_coco, tmp_path):
+def test_every_command_given_a_store_records_its_own_job(coco_store, tmp_path):
     """Whoever runs it (a terminal here), a command given --db leaves its row in that store's
     jobs table when it ends well: its words, its start and end, its --json result. A refused
     command leaves the store exactly as it was."""
     from wsp_core.store.jobs import list_jobs
 
-    db = store_with_coco
+    db = coco_store
     run_cli("stats", "--db", db, "--json")
     run_cli("export", "--db", db, "--out", tmp_path / "pairs.jsonl")
     before = snapshot(db)
@@ -269,7 +280,7 @@ def test_every_command_given_a_store_records_its_own_job(store_with_coco, tmp_pa
         from sqlalchemy import text
 
         argv, started, finished = session.execute(text(
-            "SELECT config, started_at, finished_at FROM jobs WHERE id = :i"),
+            "SELECT CAST(config AS TEXT), started_at, finished_at FROM jobs WHERE id = :i"),
             {"i": stats["id"]}).one()
     assert json.loads(argv)["argv"] == ["stats", "--db", str(db), "--json"]
     assert started <= finished
@@ -295,8 +306,8 @@ def test_relink_points_a_source_at_its_moved_images(tmp_path):
     assert first["image"] == str(tmp_path / "moved" / "crowd.jpg")
 
 
-def test_a_note_from_the_terminal_and_a_bad_one_in_a_bulk_file(store_with_coco, tmp_path):
-    db = store_with_coco
+def test_a_note_from_the_terminal_and_a_bad_one_in_a_bulk_file(coco_store, tmp_path):
+    db = coco_store
     out = json.loads(run_cli("review", "--db", db, "--pair", 3, "--verdict", "note", "--note",
                              "two dancers", "--json").stdout)
     assert (out["verdict"], out["status"], out["note"]) == ("note", "auto", "two dancers")

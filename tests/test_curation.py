@@ -19,9 +19,10 @@ from wsp_core.errors import BadValue
 
 
 @pytest.fixture
-def store(db):
-    import_samples(db, "coco", "crowdpose")
-    with open_store(db) as st:
+def store(any_db):
+    """The real samples' store, on each back end (an SQLite file, a PostgreSQL database)."""
+    import_samples(any_db, "coco", "crowdpose")
+    with open_store(any_db) as st:
         yield st
 
 

@@ -13,9 +13,10 @@ from wsp_core.store.browse import PairFilter, load_queue, pair_rows
 
 
 @pytest.fixture
-def store(db):
-    import_samples(db, "coco", "crowdpose")
-    with open_store(db) as st:
+def store(any_db):
+    """The real samples' store, on each back end (an SQLite file, a PostgreSQL database)."""
+    import_samples(any_db, "coco", "crowdpose")
+    with open_store(any_db) as st:
         yield st
 
 

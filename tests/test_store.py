@@ -3,6 +3,7 @@ import sqlite3
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from conftest import import_samples
 from wsp_core.errors import StoreError
@@ -13,15 +14,13 @@ from wsp_core.errors import BadValue
 
 
 def counts(db):
-    con = sqlite3.connect(db)
-    try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    with open_store(db, create=False) as store, store.read() as s:
+        return {t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar()
                 for t in ("sources", "images", "persons", "pairs", "reviews")}
-    finally:
-        con.close()
 
 
-def test_importing_the_real_samples(db):
+def test_importing_the_real_samples(any_db):
+    db = any_db
     import_samples(db, "coco", "crowdpose", "mpii")
     with open_store(db) as store:
         result = stats(store)
@@ -38,7 +37,8 @@ def test_importing_the_real_samples(db):
     assert per_image == {"196141": 6, "197388": 6, "103319": 1}
 
 
-def test_reimport_duplicates_nothing_and_keeps_reviews(db):
+def test_reimport_duplicates_nothing_and_keeps_reviews(any_db):
+    db = any_db
     import_samples(db, "coco")
     with open_store(db) as store:
         add_review(store, 1, "flip", "stairs")
@@ -49,7 +49,8 @@ def test_reimport_duplicates_nothing_and_keeps_reviews(db):
         assert s.get(Pair, 1).status == "flip"
 
 
-def test_review_semantics_and_effective_label(db):
+def test_review_semantics_and_effective_label(any_db):
+    db = any_db
     import_samples(db, "crowdpose")
     with open_store(db) as store:
         with store.read() as s:
@@ -69,7 +70,8 @@ def test_review_semantics_and_effective_label(db):
         assert check_effective_labels(store) == []
 
 
-def test_reviews_are_append_only_and_validated(db):
+def test_reviews_are_append_only_and_validated(any_db):
+    db = any_db
     import_samples(db, "crowdpose")
     with open_store(db) as store:
         with pytest.raises(BadValue, match="verdict: unknown verdict"):
@@ -82,17 +84,16 @@ def test_reviews_are_append_only_and_validated(db):
             assert s.scalar(select(func.count()).select_from(Review)) == 0
 
 
-def test_database_constraints_hold(db):
-    import_samples(db, "crowdpose")
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA foreign_keys=ON")
-    with pytest.raises(sqlite3.IntegrityError):
-        con.execute("INSERT INTO reviews (pair_id, verdict, reviewer, created_at) "
-                    "VALUES (1, 'maybe', 'x', '2026-01-01')")
-    with pytest.raises(sqlite3.IntegrityError):
-        con.execute("INSERT INTO reviews (pair_id, verdict, reviewer, created_at) "
-                    "VALUES (12345, 'flip', 'x', '2026-01-01')")
-    con.close()
+def test_database_constraints_hold(any_db):
+    """The database itself refuses an unknown verdict and a review of no pair (written past
+    wsp_core, as another tool would)."""
+    import_samples(any_db, "crowdpose")
+    with open_store(any_db, create=False) as store:
+        for values in ("(1, 'maybe', 'x', '2026-01-01')", "(12345, 'flip', 'x', '2026-01-01')"):
+            with pytest.raises(IntegrityError):
+                with store.write() as s:
+                    s.execute(text("INSERT INTO reviews (pair_id, verdict, reviewer, created_at) "
+                                   f"VALUES {values}"))
 
 
 def test_connection_settings(db):
@@ -113,7 +114,8 @@ def test_indexes_on_what_the_gui_filters(db):
         assert needed in cols
 
 
-def test_migrations_match_the_models(db):
+def test_migrations_match_the_models(any_db):
+    db = any_db
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -162,7 +164,8 @@ def test_newer_schema_is_refused(db):
         open_store(db)
 
 
-def test_export_rows_follow_the_interface(db, tmp_path):
+def test_export_rows_follow_the_interface(any_db, tmp_path):
+    db = any_db
     import_samples(db, "crowdpose")
     with open_store(db) as store:
         add_review(store, 1, "ambiguous", "hugging", note="arms around", reviewer="ana")

@@ -17,7 +17,8 @@ log = logging.getLogger("wsp_app.main")  # also when run as __main__ (python -m)
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="wsp-app", description="WSP Studio: review the "
                                      "automatic relative-depth labels of a store")
-    parser.add_argument("--db", type=Path, help="the store to open (default: the last one)")
+    parser.add_argument("--db", help="the store to open: a file, or a server's URL "
+                                     "(postgresql://user@host/database; default: the last one)")
     parser.add_argument("--reviewer", help="the name written with each review "
                                            "(default: the login name)")
     parser.add_argument("--keys", type=Path,
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from wsp_core.logs import setup_logging
+    from wsp_core.store.db import is_server
 
     from .crash import ExceptionReporter
     from .keymap import keys_file
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     reporter.install()
     window.show()
     path = args.db or settings.value("last_store")
-    if path and (args.db or Path(path).exists()):
+    if path and (args.db or is_server(path) or Path(path).exists()):
         window.open_store(path)
     try:
         return app.exec()

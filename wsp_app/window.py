@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDialog, QFileDialog, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDialog, QFileDialog, QInputDialog, QLabel, QLineEdit, QMainWindow,
                                QMessageBox, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
 
 from wsp_core.errors import WspError
 from wsp_core.logs import redact
 from wsp_core.store.queries import relink_images
-from wsp_core.store.db import open_store
+from wsp_core.store.db import is_server, open_store, store_target
+from wsp_core.store.server import has_password, shown_url
 from wsp_core.verdicts import WITH_REASON
 
 from .actions import (ACTIONS, BLIND_ACTIONS, LABEL_VERDICTS, ORDER_ACTIONS, PAIR_GROUPS,
@@ -80,7 +82,8 @@ class MainWindow(QMainWindow):
     def _handlers(self) -> dict:
         p = self.pairs
         handlers = {
-            "open_store": self.choose_store, "refresh": p.refresh, "quit": self.close,
+            "open_store": self.choose_store, "open_server": self.choose_server,
+            "refresh": p.refresh, "quit": self.close,
             "relink_images": self.choose_relink,
             "accept": lambda: p.review("accept"), "flip": lambda: p.review("flip"),
             "exclude": lambda: p.review("exclude"), "reset": lambda: p.review("reset"),
@@ -179,7 +182,8 @@ class MainWindow(QMainWindow):
 
     # -- stores ------------------------------------------------------------------------------
     def choose_store(self) -> None:
-        start = str(self.store_path.parent) if self.store_path else str(Path.home())
+        start = str(self.store_path.parent) if isinstance(self.store_path, Path) \
+            else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self, "Open a WSP store", start, STORE_FILTER)
         if path:
             self.open_store(path)
@@ -219,13 +223,42 @@ class MainWindow(QMainWindow):
                                      "found)", 15000)
         return True
 
+    def choose_server(self) -> None:
+        """File → Open server store…: the URL of a team's store (no password in it: one is
+        asked for when the server wants it, and kept in this process only)."""
+        last = next((p for p in self.recent_stores() if is_server(p)), "postgresql://")
+        url, ok = QInputDialog.getText(self, "Open a server store",
+                                       "Database URL (postgresql://user@host:port/database):",
+                                       text=last)
+        if ok and url.strip():
+            self.open_store(url.strip())
+
+    def _ask_password(self, shown: str) -> bool:
+        """The server refused without a password: ask for it once, for this process (libpq
+        reads PGPASSWORD, which the jobs this app starts inherit; never a command line)."""
+        password, ok = QInputDialog.getText(self, "Server password", f"Password for {shown}:",
+                                            QLineEdit.EchoMode.Password)
+        if not ok:
+            return False
+        os.environ["PGPASSWORD"] = password
+        return True
+
     def open_store(self, path: str | Path) -> bool:
-        """Open a store; a bad file is refused with its reason and the current store stays."""
-        path = Path(path).resolve()
+        """Open a store (a file, or a server's URL); a bad one is refused with its reason and
+        the current store stays."""
+        path = store_target(str(path))
+        if isinstance(path, Path):
+            path = path.resolve()
+        elif has_password(path):
+            self._show_error(f"{shown_url(path)}: give the URL without its password (it is "
+                             "asked for when the server wants one)")
+            return False
         try:
-            store = open_store(path, create=False)
+            store = self._open(path)
         except WspError as e:
             self._show_error(str(e))
+            return False
+        if store is None:
             return False
         if self.store_path is not None:
             self._remember_place()
@@ -238,10 +271,19 @@ class MainWindow(QMainWindow):
         self.pairs.open(store, self.settings.value(f"stores/{key}/queue"),
                         int(pair) if pair not in (None, "") else None)
         self.jobs.set_store(store)
-        self.setWindowTitle(f"WSP Studio: {path.name}")
+        self.setWindowTitle(f"WSP Studio: {path.name if isinstance(path, Path) else store.path}")
         self._add_recent(path)
         log.info("opened store %s", path)
         return True
+
+    def _open(self, path: Path | str):
+        """The store at ``path``; None when a password was asked for and not given."""
+        try:
+            return open_store(path, create=False)
+        except WspError as e:
+            if not (is_server(path) and "password" in str(e) and self._ask_password(str(e))):
+                raise
+        return open_store(path, create=False)
 
     def _on_job_finished(self, kind: str, status: str) -> None:
         """An import or a scoring job changed the store: show its pairs and predictions."""
@@ -270,7 +312,7 @@ class MainWindow(QMainWindow):
         value = self.settings.value("recent_stores") or []
         return [value] if isinstance(value, str) else list(value)
 
-    def _add_recent(self, path: Path) -> None:
+    def _add_recent(self, path: Path | str) -> None:
         recent = [str(path)] + [p for p in self.recent_stores() if p != str(path)]
         self.settings.setValue("recent_stores", recent[:MAX_RECENT])
         self.settings.setValue("last_store", str(path))
@@ -339,5 +381,5 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
-def _store_key(path: Path) -> str:
+def _store_key(path: Path | str) -> str:
     return hashlib.sha1(str(path).encode()).hexdigest()[:16]

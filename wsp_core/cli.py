@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BadValue, InputError, WspError
+from .errors import BadValue, InputError, StoreError, WspError
 from .logs import redact, setup_logging
 from .parser import build_parser
 from .store.jobs import CommandJob
+from .store.db import is_server, store_target
 
 log = logging.getLogger("wsp_core.cli")  # also when run as __main__ (python -m)
 
@@ -34,8 +35,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     # an existing store is checked before the (possibly long) read; a new one is created only
     # once the input has proved good, so a failed import leaves no empty store behind
-    exists = args.db.is_dir() or (args.db.exists() and args.db.stat().st_size > 0)
-    store = open_store(args.db, create=False) if exists else None
+    # (a database on a server exists already: its tables are created at once)
+    server = is_server(args.db)
+    exists = server or args.db.is_dir() or (args.db.exists() and args.db.stat().st_size > 0)
+    store = open_store(args.db, create=server) if exists else None
     try:
         data = read_source(args.format, args.ann, args.images, strict=args.strict)
         labelled = label_source(data)
@@ -302,7 +305,7 @@ def _run_config(out: Path) -> dict:
 
 def _run_store(out: Path) -> Path | None:
     try:
-        return Path(json.loads((out / "config.json").read_text())["db"])
+        return store_target(json.loads((out / "config.json").read_text())["db"])
     except (OSError, ValueError, KeyError):
         return None
 
@@ -412,6 +415,18 @@ COMMANDS = {"import": cmd_import, "export": cmd_export, "review": cmd_review,
             "finetune": cmd_finetune, "eval-3d": cmd_eval_3d, "predict": cmd_predict}
 
 
+def _check_no_password(db: Path | str | None) -> None:
+    """A server store's URL on a command line shows in the process list: no password in it
+    (libpq reads PGPASSWORD or ~/.pgpass)."""
+    if is_server(db):
+        from .store.server import has_password, shown_url
+
+        if has_password(str(db)):
+            raise StoreError(shown_url(str(db)), "a password in the URL would show in the "
+                                                 "process list; put it in PGPASSWORD or "
+                                                 "~/.pgpass")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     words = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
@@ -419,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("wsp-core %s", redact(shlex.join(words)))
     job = CommandJob(args.command, getattr(args, "db", None), words)
     try:
+        _check_no_password(getattr(args, "db", None))
         _check_torch(args.command)
         code = COMMANDS[args.command](args)
     except WspError as e:

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .evaluate.protocols import PROTOCOLS as SUBJECT_PROTOCOLS
 from .formats import FORMATS
+from .store.db import store_target
 from .verdicts import REASONS, VERDICTS
 
 #: The 3D protocols of fine-tuning and eval-3d (docs/EVALUATION.md): the subject protocols,
@@ -22,7 +23,7 @@ PROTOCOLS = (*SUBJECT_PROTOCOLS, "custom", "all")
 
 def _add_import(sub) -> None:
     p = sub.add_parser("import", help="read a 2D/3D source, select MCPC images, label pairs")
-    p.add_argument("--db", required=True, type=Path, help="the store (created if missing)")
+    p.add_argument("--db", required=True, type=store_target, help="the store (created if missing)")
     p.add_argument("--format", required=True, metavar="FORMAT",
                    help=f"{', '.join(FORMATS)} (docs/FORMATS.md)")
     p.add_argument("--ann", required=True, type=Path,
@@ -40,7 +41,7 @@ def _add_import(sub) -> None:
 
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="write every pair with its effective label as JSON lines")
-    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--db", required=True, type=store_target)
     p.add_argument("--out", required=True, type=Path, help="FILE.jsonl (written atomically)")
     p.add_argument("--source", help="only this source")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -48,7 +49,7 @@ def _add_export(sub) -> None:
 
 def _add_review(sub) -> None:
     p = sub.add_parser("review", help="record one review of a pair, or many from a file")
-    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--db", required=True, type=store_target)
     p.add_argument("--pair", type=int, help="pair id (see export)")
     p.add_argument("--verdict",
                    help=f"{', '.join(VERDICTS)} (reset = back to the automatic label)")
@@ -63,7 +64,7 @@ def _add_review(sub) -> None:
 
 def _add_relink(sub) -> None:
     p = sub.add_parser("relink", help="a source's images moved: point the store at their new folder")
-    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--db", required=True, type=store_target)
     p.add_argument("--source", required=True, help="the source's name (see stats)")
     p.add_argument("--images", required=True, type=Path, help="the folder the images are in now")
     p.add_argument("--json", action="store_true")
@@ -71,7 +72,7 @@ def _add_relink(sub) -> None:
 
 def _add_stats(sub) -> None:
     p = sub.add_parser("stats", help="counts per source, labels, reviews")
-    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--db", required=True, type=store_target)
     p.add_argument("--json", action="store_true")
 
 
@@ -90,14 +91,14 @@ def _add_synth(sub) -> None:
 
 def _add_noise_report(sub) -> None:
     p = sub.add_parser("noise-report", help="how wrong the perspective labels are, on 3D truth")
-    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--db", required=True, type=store_target)
     p.add_argument("--source", help="only this source")
     p.add_argument("--json", action="store_true")
 
 
 def _add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="WSP pre-training on a store's effective labels")
-    p.add_argument("--db", type=Path, help="the store (needed unless --resume)")
+    p.add_argument("--db", type=store_target, help="the store (needed unless --resume)")
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--preset", help="paper, cpu-small, smoke or a TOML file (default: paper on a "
                                     "GPU, cpu-small on the CPU)")
@@ -126,7 +127,7 @@ def _run_options(p) -> None:
 def _add_eval_rd(sub) -> None:
     p = sub.add_parser("eval-rd", help="relative-depth evaluation (RD protocols 1 and 2)")
     p.add_argument("--ckpt", required=True, type=Path)
-    p.add_argument("--db", type=Path, help="evaluate every labelled pair of this store "
+    p.add_argument("--db", type=store_target, help="evaluate every labelled pair of this store "
                                            "(default: the run's held-out pairs)")
     p.add_argument("--manifest", type=Path, help="evaluate this manifest's pairs")
     p.add_argument("--split", default="test", choices=("test", "val", "train", "all"),
@@ -143,7 +144,7 @@ def _add_eval_rd(sub) -> None:
 def _add_score(sub) -> None:
     p = sub.add_parser("score", help="write a checkpoint's probability for every pair, or "
                                      "out-of-sample ones from K fold networks (--folds)")
-    p.add_argument("--db", required=True, type=Path)
+    p.add_argument("--db", required=True, type=store_target)
     p.add_argument("--ckpt", type=Path, help="a WSP checkpoint (trained on this store: each "
                                              "score says whether it is out-of-sample)")
     p.add_argument("--folds", type=int, metavar="K",
@@ -171,7 +172,7 @@ def _add_finetune(sub) -> None:
     p.add_argument("--protocol", help=f"{', '.join(PROTOCOLS)} (default: the preset's)")
     p.add_argument("--mts-db", type=Path,
                    help="MTS: mix 2D samples from this store's MCPC persons into every batch")
-    p.add_argument("--db", type=Path, help="a store to record the job in")
+    p.add_argument("--db", type=store_target, help="a store to record the job in")
     p.add_argument("--progress", choices=("bar", "jsonl", "none"), default="bar")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--json", action="store_true")

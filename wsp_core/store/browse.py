@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from sqlalchemy import text
 
 from ..errors import BadValue, StoreError
 from ..evaluate.ranking import wilson_interval
@@ -126,8 +127,10 @@ class Queue:
 
 
 def _driver_rows(store: Store, sql: str, params: dict[str, Any]) -> list[tuple]:
+    """The rows of one SQL text with ``:name`` parameters (written in SQL that SQLite and
+    PostgreSQL both take)."""
     with store.read() as session:
-        return session.connection().exec_driver_sql(sql, params).fetchall()
+        return session.execute(text(sql), params).fetchall()
 
 
 def _in_clause(name: str, values: tuple, params: dict[str, Any]) -> str:
@@ -385,11 +388,12 @@ _DETAIL_SQL = """
 SELECT p.person_a, p.person_b, p.auto_label, p.label, p.status, p.reason, p.delta_s, p.margin_px,
        p.margin_rel, p.hug, p.size_conflict, p.knee_line, p.raised_ground, p.suspicion,
        p.image_id, s.name,
-       s.format, s.joint_names, s.images_dir, i.file_name, i.width, i.height
+       s.format, CAST(s.joint_names AS TEXT), s.images_dir, i.file_name, i.width, i.height
 FROM pairs p JOIN sources s ON s.id = p.source_id JOIN images i ON i.id = p.image_id
 WHERE p.id = :id
 """
-_PERSONS_SQL = ("SELECT id, bbox_x, bbox_y, bbox_w, bbox_h, keypoints, scale, ankle_y, mcpc "
+_PERSONS_SQL = ("SELECT id, bbox_x, bbox_y, bbox_w, bbox_h, CAST(keypoints AS TEXT), scale, "
+                "ankle_y, mcpc "
                 "FROM persons WHERE image_id = :image ORDER BY id")
 
 
@@ -479,19 +483,19 @@ def pair_detail(store: Store, pair_id: int, checkpoint: str | None = None) -> Pa
     """One pair as the store has it now (see :class:`PairDetail`)."""
     with store.read() as session:
         conn = session.connection()
-        row = conn.exec_driver_sql(_DETAIL_SQL, {"id": int(pair_id)}).fetchone()
+        row = conn.execute(text(_DETAIL_SQL), {"id": int(pair_id)}).fetchone()
         if row is None:
             raise StoreError(store.path, f"pair {pair_id} does not exist")
         (a, b, auto, label, status, reason, delta_s, margin_px, margin_rel, hug, size, knee,
          raised, suspicion, image_id, source, fmt, joint_names, images_dir, file_name, width,
          height) = row
         persons = {r[0]: _person_view(r) for r in
-                   conn.exec_driver_sql(_PERSONS_SQL, {"image": image_id}).fetchall()}
+                   conn.execute(text(_PERSONS_SQL), {"image": image_id}).fetchall()}
         prob = out_of_sample = None
         if checkpoint is not None:
-            found = conn.exec_driver_sql(
+            found = conn.execute(text(
                 "SELECT prob, out_of_sample FROM predictions WHERE pair_id = :id "
-                "AND checkpoint = :c", {"id": int(pair_id), "c": checkpoint}).fetchone()
+                "AND checkpoint = :c"), {"id": int(pair_id), "c": checkpoint}).fetchone()
             if found:
                 prob = found[0]
                 out_of_sample = None if found[1] is None else bool(found[1])
@@ -517,7 +521,8 @@ def pair_truth(store: Store, pair_id: int) -> int | None:
     0 when B's is; None without truth."""
     from .queries import depth_truth
 
-    rows = _driver_rows(store, "SELECT s.format, pa.keypoints_cam, pb.keypoints_cam FROM pairs p "
+    rows = _driver_rows(store, "SELECT s.format, CAST(pa.keypoints_cam AS TEXT), "
+                               "CAST(pb.keypoints_cam AS TEXT) FROM pairs p "
                                "JOIN persons pa ON pa.id = p.person_a "
                                "JOIN persons pb ON pb.id = p.person_b "
                                "JOIN sources s ON s.id = p.source_id WHERE p.id = :id",
@@ -564,7 +569,8 @@ def checkpoints(store: Store) -> list[dict[str, Any]]:
     model's validation AUC (``val_auc``: its run's last epoch; the mean over the fold runs of a
     ``score --folds`` folder; None when the run folder is not at hand)."""
     rows = _driver_rows(store, "SELECT checkpoint, COUNT(*), MAX(created_at), "
-                               "SUM(out_of_sample = 1), SUM(out_of_sample = 0) FROM predictions "
+                               "SUM(CASE WHEN out_of_sample THEN 1 ELSE 0 END), "
+                               "SUM(CASE WHEN NOT out_of_sample THEN 1 ELSE 0 END) FROM predictions "
                                "GROUP BY checkpoint ORDER BY MAX(created_at) DESC", {})
     return [{"checkpoint": c, "pairs": n, "scored_at": t, "out_of_sample": int(o or 0),
              "in_sample": int(i or 0), "val_auc": validation_auc(c)}
@@ -594,6 +600,13 @@ def default_checkpoint(found: list[dict[str, Any]]) -> str | None:
                  if c.get("val_auc") is not None and c["val_auc"] >= DEFAULT_MODEL_MIN_AUC), None)
 
 
+def _time_bucket(store: Store, hourly: bool) -> str:
+    """SQL of a review's hour ("2026-12-03 14:00") or day, in the store's dialect."""
+    if store.server:
+        return f"to_char(created_at, '{'YYYY-MM-DD HH24:00' if hourly else 'YYYY-MM-DD'}')"
+    return f"strftime('{'%Y-%m-%d %H:00' if hourly else '%Y-%m-%d'}', created_at)"
+
+
 def review_activity(store: Store) -> dict[str, Any]:
     """Verdicts per hour (or per day over more than three days; notes and the reviews an undo
     writes are not verdicts), and the current verdicts by reason (the pairs' effective state,
@@ -607,8 +620,7 @@ def review_activity(store: Store) -> dict[str, Any]:
 
         first, last = (datetime.fromisoformat(str(t)) for t in span[:2])
         hourly = (last - first).total_seconds() <= 3 * 86400
-    bucket = "%Y-%m-%d %H:00" if hourly else "%Y-%m-%d"
-    times = _driver_rows(store, f"SELECT strftime('{bucket}', created_at), COUNT(*) FROM reviews "
+    times = _driver_rows(store, f"SELECT {_time_bucket(store, hourly)}, COUNT(*) FROM reviews "
                                 f"WHERE {verdicts} "
                                 "GROUP BY 1 ORDER BY 1", {})
     by_reason = _driver_rows(store, "SELECT status, COALESCE(reason, ''), COUNT(*) FROM pairs "

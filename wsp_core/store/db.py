@@ -35,10 +35,14 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Store:
-    """A label store: an engine and the two kinds of session the code uses."""
+    """A label store: an engine and the two kinds of session the code uses.
 
-    def __init__(self, path: Path, engine: Engine, read_only: str | None = None) -> None:
+    ``path`` is the store file, or for a store on a database server its URL as shown to a user
+    (never with a password); ``server`` says which."""
+
+    def __init__(self, path: Path | str, engine: Engine, read_only: str | None = None) -> None:
         self.path = path
+        self.server = engine.dialect.name != "sqlite"
         self.engine = engine
         #: why this store cannot be written here ("read-only file system"…), None when it can
         self.read_only = read_only
@@ -65,7 +69,8 @@ class Store:
             raise StoreError(self.path, f"the store is read-only here ({self.read_only}); "
                                         "nothing was written (copy it to a writable folder)")
         if not self._checked:
-            quick_check(self.path, self.engine)
+            if not self.server:
+                quick_check(self.path, self.engine)
             self._checked = True
         with _store_errors(self.path):
             with Session(self._write_engine, expire_on_commit=False) as session:
@@ -83,7 +88,10 @@ class Store:
 
 
 def store_files(path: str | os.PathLike[str]) -> list[Path]:
-    """The store file and the files SQLite keeps next to it (an output must be none of them)."""
+    """The store file and the files SQLite keeps next to it (an output must be none of them);
+    none for a store on a server."""
+    if is_server(path):
+        return []
     return [Path(path)] + [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")]
 
 
@@ -91,7 +99,7 @@ def store_problem(path: Path, error: BaseException) -> StoreError | None:
     """The one-line StoreError for an SQLite error, or None when it is not a store problem."""
     text = str(getattr(error, "orig", None) or error)
     low = text.lower()
-    if "locked" in low or "busy" in low:
+    if "locked" in low or "busy" in low or "lock timeout" in low:
         # "busy" is what the desk's ReviewWriter retries on (wsp_app/writer.py)
         return StoreError(path, f"the store stayed busy: locked by another process for "
                                 f"{BUSY_TIMEOUT_S:g} s; nothing was written")
@@ -151,10 +159,17 @@ def quick_check(path: Path, engine: Engine) -> None:
 def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
     """Open (and with ``create``, create) the store at ``path``, migrating it to this schema.
 
+    ``path`` is a file (SQLite, the embedded default) or a SQLAlchemy URL of a database on a
+    server (``postgresql+psycopg://user@host/db``; see :mod:`wsp_core.store.server`).
+
     Raises StoreError, and changes nothing, when the file is not an SQLite database, is another
     application's database, or holds a newer schema than this code knows. The checks read the
     file through a read-only connection, so a foreign database is not even switched to WAL.
     """
+    if is_server(path):
+        from .server import open_server_store
+
+        return open_server_store(str(path), create)
     path = Path(path)
     new = _check_file(path, create)
     read_only = _read_only_reason(path)
@@ -163,7 +178,7 @@ def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
     uri = _read_only_uri(path) if read_only else None
     revision = None if new else _inspect(path, uri)
     if revision != SCHEMA_REVISION:
-        _check_known_revision(path, revision)
+        check_known_revision(path, revision)
         if read_only:
             raise StoreError(path, f"store schema {revision or '(none: an empty database)'} "
                                    f"needs an upgrade to {SCHEMA_REVISION}, but the store is "
@@ -179,6 +194,28 @@ def open_store(path: str | os.PathLike[str], create: bool = True) -> Store:
             engine.dispose()
             raise
     return Store(path, engine, read_only)
+
+
+def param_marker(session: Session) -> str:
+    """The driver's positional parameter marker, for SQL sent straight through the driver's
+    executemany (bulk writes): ``?`` for SQLite, ``%s`` for psycopg."""
+    return "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+
+
+def is_server(target: object) -> bool:
+    """True for a SQLAlchemy URL (``dialect[+driver]://…``), False for a file path."""
+    return isinstance(target, str) and "://" in target
+
+
+def store_target(text: str) -> Path | str:
+    """A ``--db`` value: a URL as it is (a Path would fold its ``//``), else a file Path."""
+    return text if is_server(text) else Path(text)
+
+
+def store_key(target: str | os.PathLike[str]) -> str:
+    """One spelling per store, to tell whether two names are the same store: a server's URL as
+    it is, a file's absolute path."""
+    return str(target) if is_server(target) else str(Path(target).resolve())
 
 
 def _read_only_reason(path: Path) -> str | None:
@@ -267,7 +304,7 @@ def _sqlite_header(path: Path) -> bool:
         return False
 
 
-def _check_known_revision(path: Path, revision: str | None) -> None:
+def check_known_revision(path: Path | str, revision: str | None) -> None:
     if revision is None:
         return
     known = {s.revision for s in _script_directory().walk_revisions()}

@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..formats import NOTE_REASONS, SourceData, apply_margins, resolve_images
 from ..perspective import (PairTable, PersonMeasures, label_pairs, measure_persons,
                            perspective_joints)
-from .db import Store
+from .db import Store, param_marker
 from .models import Image, Pair, Person, Source
 from .provenance import SourceChanges, apply_update, source_changes
 
@@ -218,7 +218,7 @@ def _insert_ignore(session, table, columns: tuple[str, ...], chunks: Iterable[li
     as they are written, so the rows of a whole source never sit in memory at once. Returns how
     many rows were new."""
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-           f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING")
+           f"VALUES ({', '.join([param_marker(session)] * len(columns))}) ON CONFLICT DO NOTHING")
     conn = session.connection()
     return sum(conn.exec_driver_sql(sql, rows).rowcount for rows in chunks)
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from ..errors import WspError
 from ..progress import finite_or_null
-from .db import Store, open_store
+from .db import Store, is_server, open_store, store_target
 from .models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,15 @@ class CommandJob:
 
     def __init__(self, command: str, db: str | os.PathLike[str] | None, words: list[str]) -> None:
         self.command, self.words = command, words
-        self.db = Path(db) if db is not None and command not in TRAINING_KINDS else None
+        self.db = store_target(str(db)) if db is not None and command not in TRAINING_KINDS \
+            else None
         self.started_at = utcnow()
         self.id: int | None = None
 
     def end(self, status: str, result: dict[str, Any] | None = None,
             error: str | None = None) -> None:
-        if self.db is None or status != "finished" or not self.db.is_file():
+        if self.db is None or status != "finished" or not (is_server(self.db) or
+                                                           self.db.is_file()):
             return
         try:
             with open_store(self.db, create=False) as store:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Store
 from .models import Prediction, utcnow
@@ -18,7 +18,7 @@ def write_predictions(store: Store, checkpoint: str, pair_ids: list[int], probs:
     rows = [{"pair_id": p, "checkpoint": checkpoint, "prob": float(q), "created_at": now,
              "out_of_sample": None if o is None else bool(o)}
             for p, q, o in zip(pair_ids, probs, oos)]
-    stmt = insert(Prediction)
+    stmt = (postgresql if store.server else sqlite).insert(Prediction)
     stmt = stmt.on_conflict_do_update(index_elements=["pair_id", "checkpoint"],
                                       set_={"prob": stmt.excluded.prob,
                                             "out_of_sample": stmt.excluded.out_of_sample,

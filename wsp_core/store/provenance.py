@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Text, select, type_coerce, update
+from sqlalchemy import Text, cast, select, update
 
 from ..formats import SourceData
+from .db import param_marker
 from .models import Image, Pair, Person, Review
 
 #: Who the reviews written by an update are from.
@@ -55,8 +56,8 @@ def source_changes(session, source_id: int, data: SourceData,
     the persons table's rows (importer._person_rows layout) of persons of ``data``."""
     stored = session.execute(
         select(Person.id, Image.key, Person.ann_key, Person.bbox_x, Person.bbox_y,
-               Person.bbox_w, Person.bbox_h, type_coerce(Person.keypoints, Text),
-               type_coerce(Person.keypoints_cam, Text))
+               Person.bbox_w, Person.bbox_h, cast(Person.keypoints, Text),
+               cast(Person.keypoints_cam, Text))
         .join(Image, Image.id == Person.image_id).where(Image.source_id == source_id)
         .order_by(Person.id)).all()
     where = {(data.image_keys[i], key): p
@@ -140,8 +141,9 @@ def _update_persons(session, changes: SourceChanges,
     rows = new_rows(np.array(changes.changed_index, dtype=np.int64))
     columns = ("bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints", "mcpc", "ankle_y", "scale",
                "scale_kind", "extra", "keypoints_cam")
-    sql = (f"UPDATE {Person.__table__.name} SET {', '.join(f'{c} = ?' for c in columns)} "
-           "WHERE id = ?")
+    mark = param_marker(session)
+    sql = (f"UPDATE {Person.__table__.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
+           f"WHERE id = {mark}")
     session.connection().exec_driver_sql(
         sql, [(*row[2:], ref[0]) for ref, row in zip(changes.changed, rows)])
 

@@ -16,7 +16,7 @@ from json.encoder import encode_basestring_ascii
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Text, case, func, select, type_coerce
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.orm import aliased
 
 from ..atomic import atomic_write, check_target
@@ -244,11 +244,12 @@ def _delta_s_bins(session, source_id: int) -> dict[str, int]:
 
 def _export_query(with_truth: bool):
     """The export's columns as plain SQL rows, in pair id order: no ORM object per row, and the
-    keypoints as their stored JSON text (``type_coerce``), decoded only where needed."""
+    keypoints as their stored JSON text (a CAST: PostgreSQL's driver would decode a json
+    column), decoded only where needed."""
     pa, pb = aliased(Person), aliased(Person)
 
     def raw(column, name: str):
-        return type_coerce(column, Text).label(name)
+        return cast(column, Text).label(name)
 
     columns = [Pair.id, Pair.source_id, Image.file_name, Image.width, Image.height,
                pa.id, pa.bbox_x, pa.bbox_y, pa.bbox_w, pa.bbox_h, raw(pa.keypoints, "a_keypoints"), pa.scale,
@@ -321,7 +322,7 @@ def image_persons(store: Store, image_ids: list[int]) -> dict[int, list[dict[str
         for start in range(0, len(image_ids), 500):
             chunk = image_ids[start:start + 500]
             rows = session.execute(
-                select(Person.image_id, Person.id, type_coerce(Person.keypoints, Text))
+                select(Person.image_id, Person.id, cast(Person.keypoints, Text))
                 .where(Person.image_id.in_(chunk)).order_by(Person.image_id, Person.id))
             for image_id, person_id, keypoints in rows:
                 out[image_id].append({"person_id": person_id, "keypoints": json.loads(keypoints)})

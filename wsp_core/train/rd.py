@@ -13,6 +13,7 @@ import torch
 
 from ..errors import InputError
 from ..progress import PassProgress
+from ..store.db import store_key
 from ..models.backbone import describe_start
 from .data import check_images, swap_persons
 from .manifest import image_key, image_split, read_manifest
@@ -115,7 +116,7 @@ def trained_images(ckpt: Path, db: Path) -> Callable[[dict[str, Any]], bool | No
     run = Path(ckpt).parent / "config.json"
     try:
         record = json.loads(run.read_text())
-        same = Path(record["db"]).resolve() == Path(db).resolve()
+        same = store_key(record["db"]) == store_key(db)
         c = record["config"]
         split = (c["val_fraction"], c["test_fraction"], c.get("folds", 0), c.get("fold", 0))
     except (OSError, ValueError, KeyError, TypeError):

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader
 from ..atomic import atomic_write
 from ..errors import InputError
 from ..progress import finite_or_null, format_step, step_event
+from ..store.db import is_server
 from ..runs import metrics_rows
 from .board import Board
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
@@ -339,8 +340,8 @@ def prepare_run(task: Task, source, out: Path, cfg, resume: bool, rank: int,
 def absolute_source(source):
     """A run's source with an absolute path (a store, or ``FORMAT:PATH``), so config.json
     lets ``--resume`` work from any working directory."""
-    if source is None:
-        return None
+    if source is None or is_server(source):
+        return source
     if isinstance(source, str) and ":" in source and not Path(source).exists():
         fmt, _, path = source.partition(":")
         return f"{fmt}:{Path(path).resolve()}"

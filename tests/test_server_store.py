@@ -1,0 +1,109 @@
+"""A store on a PostgreSQL server, as a lab uses it: URLs, refusals in one line, two processes
+at once. The store, desk, curation and CLI tests also run on both back ends (``any_db``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from conftest import ROOT, run_cli, sample
+from helpers import snapshot
+from wsp_core.errors import StoreError
+from wsp_core.store import open_store, stats
+from wsp_core.store.server import engine_url
+
+
+def one_line_error(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_a_password_in_the_url_is_refused_and_never_printed(pg_server):
+    url = pg_server.new_database().replace("wsp@", "wsp:s3cret@")
+    line = one_line_error(run_cli("stats", "--db", url, check=False))
+    assert "PGPASSWORD" in line and "s3cret" not in line
+
+
+def test_an_unreachable_server_and_a_foreign_database_are_one_line(pg_server):
+    dead = pg_server.url("nothing").replace(f":{pg_server.port}/", ":1/")
+    line = one_line_error(run_cli("stats", "--db", dead, check=False))
+    assert "cannot reach the server" in line and "127.0.0.1:1/nothing" in line
+    url = pg_server.new_database()
+    engine = create_engine(engine_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE invoices (id integer)"))
+    engine.dispose()
+    before = snapshot(url)
+    line = one_line_error(run_cli("import", "--db", url, "--format", "coco", "--ann",
+                                  sample("coco", "test_coco.json"), "--images", sample("coco"),
+                                  check=False))
+    assert "not a WSP store" in line and "invoices" in line
+    assert snapshot(url) == before
+    with pytest.raises(StoreError, match="no store in this database"):
+        open_store(pg_server.new_database(), create=False)
+    line = one_line_error(run_cli("stats", "--db", "mysql://x@localhost/db", check=False))
+    assert "an SQLite file or a PostgreSQL database" in line
+
+
+def test_two_imports_into_a_new_database_at_once_make_one_store(pg_server):
+    """Both find the database empty; the writers' lock lets one create the tables, and the
+    other then finds them made and its rows already there."""
+    url = pg_server.new_database()
+    args = [sys.executable, "-m", "wsp_core.cli", "import", "--db", url, "--format", "coco",
+            "--ann", str(sample("coco", "test_coco.json")), "--images", str(sample("coco")),
+            "--name", "coco", "--json"]
+    procs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    with open_store(url, create=False) as store:
+        result = stats(store)
+    assert [(s["name"], s["pairs"]) for s in result["sources"]] == [("coco", 12)]
+
+
+def test_the_desk_reviews_a_server_store_and_asks_for_its_password(qtbot, window, pg_server,
+                                                                   monkeypatch, errors):
+    """File → Open server store…: a URL without a password; the server asks for one, the app
+    asks the curator once (kept in this process's PGPASSWORD), the keys write verdicts into
+    the server, and the store reopens at the same place from the recent list."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    from conftest import import_samples, press, saved
+
+    url = pg_server.new_database()
+    import_samples(url, "coco", "crowdpose")
+    user_url = pg_server.add_user("ana", "pw-of-ana", url.rsplit("/", 1)[1])
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    asked = []
+
+    def get_text(_parent, title, label, *args, **kwargs):
+        asked.append((title, args[0] if args else kwargs.get("echo")))
+        if title == "Server password":
+            return "pw-of-ana", True
+        return user_url, True
+
+    monkeypatch.setattr(QInputDialog, "getText", get_text)
+    win = window()
+    win.actions["open_server"].trigger()
+    assert [t for t, _ in asked] == ["Open a server store", "Server password"], errors
+    assert asked[1][1] == QLineEdit.EchoMode.Password
+    assert win.pairs.store is not None and win.pairs.store.path == user_url
+    assert "pw-of-ana" not in win.windowTitle() and win.recent_stores() == [user_url]
+    ids = [int(i) for i in win.pairs.session.queue.ids[:2]]
+    press(qtbot, win, Qt.Key.Key_F, Qt.Key.Key_Space)
+    saved(qtbot, win)
+    with open_store(url, create=False) as store, store.read() as s:
+        rows = s.execute(text("SELECT pair_id, verdict, reviewer FROM reviews ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(ids[0], "flip", "tester"), (ids[1], "accept", "tester")]
+    place = win.pairs.session.current
+    win.close()
+    again = window()
+    assert again.open_store(again.recent_stores()[0])      # PGPASSWORD of this process
+    assert again.pairs.session.current == place
+    assert again.pairs.model.row(0)["status"] == "flip"
