@@ -3,6 +3,7 @@ at once. The store, desk, curation and CLI tests also run on both back ends (``a
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -107,3 +108,72 @@ def test_the_desk_reviews_a_server_store_and_asks_for_its_password(qtbot, window
     assert again.open_store(again.recent_stores()[0])      # PGPASSWORD of this process
     assert again.pairs.session.current == place
     assert again.pairs.model.row(0)["status"] == "flip"
+
+
+def natural(store, pair_id):
+    """A pair's (source, image key, persons' keys): the same pair in every store."""
+    with store.read() as s:
+        return tuple(s.execute(text(
+            "SELECT s.name, i.key, pa.ann_key, pb.ann_key FROM pairs p JOIN sources s ON "
+            "s.id = p.source_id JOIN images i ON i.id = p.image_id JOIN persons pa ON "
+            "pa.id = p.person_a JOIN persons pb ON pb.id = p.person_b WHERE p.id = :i"),
+            {"i": pair_id}).one())
+
+
+def test_merge_reviews_brings_offline_verdicts_once(any_db, tmp_path):
+    """Two curators worked offline on SQLite copies (imported in other orders, so their pair
+    ids differ); their reviews merge into the team's store, the latest arrival stands, and a
+    second merge adds nothing."""
+    from conftest import import_samples
+    from wsp_core.store import add_review, check_effective_labels, pair_history
+
+    kim, lee = tmp_path / "kim.db", tmp_path / "lee.db"
+    import_samples(any_db, "coco", "crowdpose")
+    import_samples(kim, "coco", "crowdpose")
+    import_samples(lee, "crowdpose", "coco")                  # other pair ids
+    with open_store(any_db) as team, open_store(kim) as k, open_store(lee) as le:
+        by_key = {natural(le, pid): pid for pid in range(1, 14)}
+        add_review(team, 1, "accept", reviewer="ana")
+        add_review(k, 1, "flip", "stairs", note="on a step", reviewer="kim")
+        add_review(k, 2, "note", note="blurred face", reviewer="kim")
+        add_review(le, by_key[natural(team, 3)], "exclude", "annotation_error", reviewer="lee")
+        add_review(le, by_key[natural(team, 1)], "ambiguous", "hugging", reviewer="lee")
+    out = json.loads(run_cli("merge-reviews", "--db", any_db, kim, lee, "--json").stdout)
+    assert [(m["added"], m["present"], m["pairs"]) for m in out["merged"]] == \
+        [(2, 0, 1), (2, 0, 2)]
+    with open_store(any_db, create=False) as team:
+        assert [(h["verdict"], h["reviewer"]) for h in pair_history(team, 1)] == \
+            [("accept", "ana"), ("flip", "kim"), ("ambiguous", "lee")]
+        assert pair_history(team, 1)[1]["note"] == "on a step"
+        assert [(h["verdict"], h["note"]) for h in pair_history(team, 2)] == \
+            [("note", "blurred face")]
+        rows = {r["pair_id"]: r for r in iter_rows(team)}
+        assert (rows[1]["status"], rows[1]["reason"]) == ("ambiguous", "hugging")
+        assert rows[3]["status"] == "exclude" and rows[2]["status"] == "auto"
+        assert check_effective_labels(team) == []
+    before = snapshot(any_db)
+    again = run_cli("merge-reviews", "--db", any_db, kim, lee).stdout
+    assert "0 reviews added" in again and "2 already here" in again
+    after = snapshot(any_db)
+    assert len(after.pop("jobs")) == len(before.pop("jobs")) + 1   # the command's own job row
+    assert after == before
+
+
+def test_merge_reviews_counts_pairs_this_store_does_not_have(tmp_path):
+    from conftest import import_samples
+    from wsp_core.store import add_review
+
+    team, other = tmp_path / "team.db", tmp_path / "other.db"
+    import_samples(team, "coco")
+    import_samples(other, "crowdpose")
+    with open_store(other) as o:
+        add_review(o, 1, "flip", reviewer="kim")
+    line = run_cli("merge-reviews", "--db", team, other).stdout
+    assert "0 reviews added" in line and "1 of pairs not in this store (first: test_crowdpose " \
+        "image 103319" in line
+
+
+def iter_rows(store):
+    from wsp_core.store import iter_export
+
+    return list(iter_export(store))

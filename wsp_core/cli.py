@@ -134,6 +134,23 @@ def _review_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge_reviews(args: argparse.Namespace) -> int:
+    from .store import open_store
+    from .store.merge import merge_reviews, merge_summary
+
+    for other in args.stores:
+        _check_no_password(other)
+    results, lines = [], []
+    with open_store(args.db, create=False) as store:
+        for other in args.stores:
+            with open_store(other, create=False) as source:
+                counts = merge_reviews(store, source)
+            results.append({"store": str(source.path), **counts})
+            lines.append(merge_summary(str(source.path), counts))
+    _emit(args, {"merged": results}, "\n".join(lines))
+    return 0
+
+
 def cmd_relink(args: argparse.Namespace) -> int:
     from .store import open_store
     from .store.queries import relink_images
@@ -409,7 +426,7 @@ def _check_torch(command: str) -> None:
 
 
 COMMANDS = {"import": cmd_import, "export": cmd_export, "review": cmd_review,
-            "relink": cmd_relink,
+            "merge-reviews": cmd_merge_reviews, "relink": cmd_relink,
             "stats": cmd_stats, "synth": cmd_synth, "noise-report": cmd_noise_report,
             "pretrain": cmd_pretrain, "eval-rd": cmd_eval_rd, "score": cmd_score,
             "finetune": cmd_finetune, "eval-3d": cmd_eval_3d, "predict": cmd_predict}

@@ -62,6 +62,16 @@ def _add_review(sub) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _add_merge_reviews(sub) -> None:
+    p = sub.add_parser("merge-reviews", help="bring the reviews of other stores of the same "
+                                             "sources into this one (an offline curator's)")
+    p.add_argument("--db", required=True, type=store_target, help="the store to merge into")
+    p.add_argument("stores", nargs="+", type=store_target, metavar="STORE",
+                   help="stores (files or URLs) whose reviews are brought in; a review already "
+                        "here is not added again")
+    p.add_argument("--json", action="store_true")
+
+
 def _add_relink(sub) -> None:
     p = sub.add_parser("relink", help="a source's images moved: point the store at their new folder")
     p.add_argument("--db", required=True, type=store_target)
@@ -222,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         "perspective knowledge (headless).")
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_import, _add_export, _add_review, _add_relink, _add_stats, _add_synth, _add_noise_report,
+    for add in (_add_import, _add_export, _add_review, _add_merge_reviews, _add_relink,
+                _add_stats, _add_synth, _add_noise_report,
                 _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d,
                 _add_predict):
         add(sub)
