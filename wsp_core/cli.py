@@ -151,6 +151,29 @@ def cmd_merge_reviews(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_team(args: argparse.Namespace) -> int:
+    from .store import open_store
+    from .store.team import (agreement, format_team, reviewer_stats, set_team_settings,
+                             team_settings)
+
+    changes = {k: v for k, v in (("consensus", args.consensus),
+                                 ("double_review", args.double_review),
+                                 ("lease_minutes", args.lease_minutes)) if v is not None}
+    if args.adjudicators is not None:
+        changes["adjudicators"] = args.adjudicators.split(",")
+    with open_store(args.db, create=False) as store:
+        if changes:
+            settings = set_team_settings(store, **changes)
+        else:
+            from dataclasses import asdict
+
+            settings = {**asdict(team_settings(store)), "pairs_changed": 0}
+        result = {"settings": settings, "agreement": agreement(store),
+                  "curators": reviewer_stats(store)}
+    _emit(args, result, format_team(result))
+    return 0
+
+
 def cmd_relink(args: argparse.Namespace) -> int:
     from .store import open_store
     from .store.queries import relink_images
@@ -426,7 +449,7 @@ def _check_torch(command: str) -> None:
 
 
 COMMANDS = {"import": cmd_import, "export": cmd_export, "review": cmd_review,
-            "merge-reviews": cmd_merge_reviews, "relink": cmd_relink,
+            "merge-reviews": cmd_merge_reviews, "team": cmd_team, "relink": cmd_relink,
             "stats": cmd_stats, "synth": cmd_synth, "noise-report": cmd_noise_report,
             "pretrain": cmd_pretrain, "eval-rd": cmd_eval_rd, "score": cmd_score,
             "finetune": cmd_finetune, "eval-3d": cmd_eval_3d, "predict": cmd_predict}

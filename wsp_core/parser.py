@@ -72,6 +72,22 @@ def _add_merge_reviews(sub) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _add_team(sub) -> None:
+    p = sub.add_parser("team", help="the team's settings (consensus rule, blind double review, "
+                                    "adjudicators, claim lease), agreement (Cohen's kappa) and "
+                                    "each curator's counts and speed")
+    p.add_argument("--db", required=True, type=store_target)
+    p.add_argument("--consensus", help="latest, majority or adjudicator: how the label of a "
+                                       "pair several curators judged is chosen")
+    p.add_argument("--double-review", type=float, metavar="SHARE",
+                   help="share of pairs (0-1) a second curator reviews blind")
+    p.add_argument("--adjudicators", help="comma-separated curators whose verdict stands "
+                                          "(consensus adjudicator)")
+    p.add_argument("--lease-minutes", type=float,
+                   help="how long a claim on the pair in front of a curator holds")
+    p.add_argument("--json", action="store_true")
+
+
 def _add_relink(sub) -> None:
     p = sub.add_parser("relink", help="a source's images moved: point the store at their new folder")
     p.add_argument("--db", required=True, type=store_target)
@@ -232,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         "perspective knowledge (headless).")
     parser.add_argument("--version", action="version", version=f"wsp-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_import, _add_export, _add_review, _add_merge_reviews, _add_relink,
+    for add in (_add_import, _add_export, _add_review, _add_merge_reviews, _add_team, _add_relink,
                 _add_stats, _add_synth, _add_noise_report,
                 _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d,
                 _add_predict):

@@ -9,7 +9,7 @@ counted, when its pair is not in this store, or when this store labels the pair 
 (a re-import changed the ankles: "flip" would then say another thing).
 
 The merged reviews arrive now: they are appended in their own time order after this store's,
-and the latest arrival is the pair's verdict under the "latest" rule, as if the offline curator
+and the latest arrival is the pair's verdict under the "latest" consensus rule, as if the offline curator
 had been on line at the moment of the merge (docs/adr/0021-postgresql-team-store.md).
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy import text, update
 from ..verdicts import NOTE, effective
 from .db import Store
 from .models import Pair, Review
+from .team import apply_consensus, read_settings
 
 _PAIRS_SQL = """
 SELECT p.id, s.name, i.key, pa.ann_key, pb.ann_key, p.auto_label
@@ -92,7 +93,12 @@ def merge_reviews(target: Store, other: Store) -> dict[str, Any]:
             counts["added"] += 1
             if verdict != NOTE:
                 last[pid] = (verdict, reason)
+        settings = read_settings(session)
         for pid, (verdict, reason) in last.items():
+            if settings.consensus != "latest":
+                session.flush()
+                apply_consensus(session, session.get(Pair, pid), settings)
+                continue
             status, label = effective(verdict, autos[pid])
             session.execute(update(Pair).where(Pair.id == pid).values(
                 status=status, label=label, reason=reason if status != "auto" else None))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from ..atomic import atomic_write, check_target
 from ..errors import BadValue, InputError, ReviewConflict, StoreError
 from .db import Store, store_files
+from .team import apply_consensus, consensus, pair_votes, read_settings
 from ..verdicts import NOTE, UNDO_NOTE, check_verdict, effective, normalise_reason
 from .models import Image, Pair, Person, Review, Source
 
@@ -108,6 +109,10 @@ def _append_review(store: Store, session, pair_id: int, verdict: str, reason: st
         pair.reason = reason if status != "auto" else None
     session.add(review)
     session.flush()
+    if verdict != NOTE:
+        settings = read_settings(session)
+        if settings.consensus != "latest":  # the pair's state is its curators' consensus
+            apply_consensus(session, pair, settings)
     status, label = pair.status, pair.label
     return {"review_id": review.id, "pair_id": pair_id, "verdict": verdict,
             "reason": review.reason,
@@ -141,7 +146,16 @@ def pair_history(store: Store, pair_id: int) -> list[dict[str, Any]]:
 
 
 def check_effective_labels(store: Store) -> list[int]:
-    """Ids of pairs whose cached status/label disagree with their reviews (should be empty)."""
+    """Ids of pairs whose cached status/label disagree with their reviews under the store's
+    consensus rule (should be empty)."""
+    with store.read() as session:
+        settings = read_settings(session)
+        if settings.consensus != "latest":
+            rows = session.execute(select(Pair.id, Pair.auto_label, Pair.status, Pair.label,
+                                          Pair.reason)).all()
+            votes = pair_votes(session, [r[0] for r in rows])
+            return [pid for pid, auto, status, label, reason in rows
+                    if consensus(votes.get(pid, []), auto, settings)[:2] != (status, label)]
     latest = (select(Review.pair_id, func.max(Review.id).label("rid"))
               .where(Review.verdict != NOTE).group_by(Review.pair_id).subquery())
     bad: list[int] = []

@@ -1,0 +1,132 @@
+"""A team on one store: agreement (Cohen's κ), the consensus rule in each mode, each curator's
+counts and speed, and the ``team`` command, on both back ends."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from conftest import import_samples, run_cli
+from wsp_core.errors import BadValue
+from wsp_core.store import add_review, check_effective_labels, open_store
+from wsp_core.store.models import Pair, Review
+from wsp_core.store.team import (agreement, in_double_review, reviewer_stats,
+                                 set_team_settings)
+
+
+@pytest.fixture
+def store(any_db):
+    import_samples(any_db, "coco", "crowdpose")
+    with open_store(any_db) as st:
+        yield st
+
+
+def kappa_by_hand(a: list[str], b: list[str]) -> float:
+    """Cohen (1960): κ = (p_o − p_e) / (1 − p_e), p_e from each rater's own marginals."""
+    n = len(a)
+    p_o = sum(x == y for x, y in zip(a, b)) / n
+    cats = set(a) | set(b)
+    p_e = sum((a.count(c) / n) * (b.count(c) / n) for c in cats)
+    return (p_o - p_e) / (1 - p_e)
+
+
+def test_kappa_is_cohens_on_the_first_two_curators_of_each_pair(store):
+    ana = ["accept", "accept", "flip", "flip", "accept", "ambiguous", "accept", "exclude",
+           "flip", "accept"]
+    bo = ["accept", "flip", "flip", "flip", "accept", "accept", "accept", "exclude",
+          "accept", "accept"]
+    for pid, (x, y) in enumerate(zip(ana, bo), start=1):
+        add_review(store, pid, x, "hugging" if x == "ambiguous" else None, reviewer="ana")
+        add_review(store, pid, y, reviewer="bo")
+    add_review(store, 11, "flip", reviewer="ana")              # one curator only: not counted
+    add_review(store, 1, "note", note="a note is no verdict", reviewer="cy")
+    result = agreement(store)
+    assert result["pairs"] == 10
+    assert result["kappa"] == pytest.approx(kappa_by_hand(ana, bo), abs=1e-12)
+    assert result["kappa"] == pytest.approx(cohen_kappa_score(ana, bo), abs=1e-12)
+    assert result["agreement"] == pytest.approx(0.7)
+    assert result["disagreements"] == [2, 6, 9]
+    assert result["per_curators"] == [{"curators": ["ana", "bo"], "pairs": 10,
+                                       "kappa": pytest.approx(cohen_kappa_score(ana, bo))}]
+    assert result["per_reason"]["hugging"]["pairs"] == 1
+
+
+def test_the_consensus_rule_in_each_mode(store):
+    with store.read() as s:
+        auto = s.get(Pair, 1).auto_label
+
+    def state(pid=1):
+        with store.read() as s:
+            p = s.get(Pair, pid)
+            return p.status, p.label
+
+    add_review(store, 1, "flip", "stairs", reviewer="ana")
+    add_review(store, 1, "accept", reviewer="bo")
+    add_review(store, 1, "flip", reviewer="cy")
+    add_review(store, 2, "flip", reviewer="ana")
+    add_review(store, 2, "accept", reviewer="bo")           # a tie: the latest of the tied
+    assert state() == ("flip", 1 - auto)                    # latest: cy's flip
+    changed = set_team_settings(store, consensus="adjudicator", adjudicators=["bo"])
+    assert state() == ("accept", auto) and changed["pairs_changed"] == 1  # pair 2: bo was latest
+    assert check_effective_labels(store) == []
+    set_team_settings(store, consensus="majority")
+    assert state() == ("flip", 1 - auto) and state(2)[0] == "accept"
+    add_review(store, 1, "accept", reviewer="dee")          # 2 flips, 2 accepts: latest tied
+    assert state() == ("accept", auto)
+    add_review(store, 1, "reset", reviewer="dee")           # dee withdraws: flips win
+    assert state() == ("flip", 1 - auto)
+    assert check_effective_labels(store) == []
+    set_team_settings(store, consensus="latest")            # back: dee's reset stands
+    assert state() == ("auto", auto)
+    assert check_effective_labels(store) == []
+    with pytest.raises(BadValue, match="unknown rule 'vote'"):
+        set_team_settings(store, consensus="vote")
+    with pytest.raises(BadValue, match="between 0 and 1"):
+        set_team_settings(store, double_review=1.5)
+
+
+def test_each_curators_counts_mix_and_speed(store):
+    start = datetime(2026, 12, 1, 9, 0, 0)
+    gaps = [0, 4, 6, 5, 3600, 5]            # one pause of an hour: not review time
+    with store.write() as s:
+        t = start
+        for k, gap in enumerate(gaps):
+            t += timedelta(seconds=gap)
+            s.add(Review(pair_id=k + 1, verdict="flip" if k % 3 == 0 else "accept",
+                         reviewer="ana", created_at=t))
+        s.add(Review(pair_id=1, verdict="note", note="x", reviewer="ana", created_at=t))
+        s.add(Review(pair_id=2, verdict="accept", reviewer="bo", created_at=t))
+    stats = {r["reviewer"]: r for r in reviewer_stats(store)}
+    ana = stats["ana"]
+    assert (ana["verdicts"], ana["notes"], ana["mix"]) == (6, 1, {"flip": 2, "accept": 4})
+    assert ana["median_s"] == 5.0                         # of 4, 6, 5, 5
+    assert ana["per_hour"] == pytest.approx(4 / 20 * 3600)
+    assert stats["bo"]["median_s"] is None and stats["bo"]["verdicts"] == 1
+
+
+def test_the_double_review_share_is_a_fixed_hash_of_the_pair():
+    picked = [p for p in range(1, 20001) if in_double_review(p, 0.1)]
+    assert 0.09 < len(picked) / 20000 < 0.11
+    assert picked == [p for p in range(1, 20001) if in_double_review(p, 0.1)]
+    assert not any(in_double_review(p, 0.0) for p in range(1, 1000))
+    assert all(in_double_review(p, 1.0) for p in range(1, 1000))
+
+
+def test_the_team_command_sets_the_rule_and_reports(any_db):
+    import_samples(any_db, "coco")
+    for pid, (x, y) in enumerate([("accept", "accept"), ("flip", "accept")], start=1):
+        run_cli("review", "--db", any_db, "--pair", pid, "--verdict", x, "--reviewer", "ana")
+        run_cli("review", "--db", any_db, "--pair", pid, "--verdict", y, "--reviewer", "bo")
+    out = json.loads(run_cli("team", "--db", any_db, "--consensus", "adjudicator",
+                             "--adjudicators", "ana", "--double-review", "0.1",
+                             "--json").stdout)
+    assert out["settings"]["consensus"] == "adjudicator" and out["settings"]["pairs_changed"] == 1
+    assert out["agreement"]["pairs"] == 2 and out["agreement"]["disagreements"] == [2]
+    text = run_cli("team", "--db", any_db).stdout
+    assert "adjudicators: ana" in text and "blind double review: 10.0 %" in text
+    assert "agreement on 2 pairs" in text and "ana" in text and "bo" in text
+    bad = run_cli("team", "--db", any_db, "--consensus", "vote", check=False)
+    assert bad.returncode == 2 and "unknown rule 'vote'" in bad.stderr
