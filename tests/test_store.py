@@ -226,7 +226,7 @@ def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
         assert "raised_ground" not in columns
     with open_store(desk_db) as store, store.engine.connect() as conn:   # opening upgrades it
         upgraded = dict(conn.exec_driver_sql("SELECT id, raised_ground FROM pairs").all())
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == SCHEMA_REVISION
     assert upgraded.keys() == imported.keys()
     assert all(upgraded[k] == pytest.approx(imported[k], abs=1e-12) for k in imported)
 

@@ -129,6 +129,7 @@ class Review(Base):
         CheckConstraint("label IS NULL OR label IN (0, 1)", name="ck_reviews_label"),
         Index("ix_reviews_pair", "pair_id", "id"),
         Index("ix_reviews_created", "created_at"),
+        Index("ix_reviews_client_key", "client_key", unique=True),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
@@ -138,6 +139,20 @@ class Review(Base):
     note: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     reviewer: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: the key the curator's desk gave the review before writing it (a review replayed from
+    #: the desk's journal is stored once); None for reviews written without one
+    client_key: Mapped[Optional[str]] = mapped_column(String(36), nullable=True)
+
+
+class Claim(Base):
+    """The pair in front of a curator on a team store, reserved until ``expires_at`` (UTC)."""
+
+    __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_reviewer", "reviewer"),)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Prediction(Base):

@@ -40,19 +40,21 @@ REVIEW_KEY = ("verdict", "reason", "note", "reviewer")
 
 def add_review(store: Store, pair_id: int, verdict: str, reason: str | None = None,
                note: str | None = None, reviewer: str | None = None,
-               expect: dict[str, Any] | None = None) -> dict[str, Any]:
+               expect: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
     """Append one review and update the pair's effective label, in one transaction.
 
     ``expect`` (an undo or redo): the :data:`REVIEW_KEY` fields the pair's latest review must
     have; when another review came after it, :class:`ReviewConflict` names it and nothing is
     written (checked inside the write transaction, so no other writer slips in between).
-    Returns the review as a dict (with the pair's new status and label). When this returns, the
-    review is durable.
+    ``key``: the review's client key (a desk's journal): a review with this key already in the
+    store is returned as it is, not written again. Returns the review as a dict (with the
+    pair's new status and label). When this returns, the review is durable.
     """
     reason = normalise_reason(reason)
     check_verdict(verdict)  # before the transaction
     with store.write() as session:
-        return _append_review(store, session, pair_id, verdict, reason, note, reviewer, expect)
+        return _append_review(store, session, pair_id, verdict, reason, note, reviewer, expect,
+                              key)
 
 
 def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "review") -> list[dict]:
@@ -68,7 +70,7 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
             check_verdict(r["verdict"])
             checked.append((line, int(r["pair_id"]), r["verdict"],
                             normalise_reason(r.get("reason")), r.get("note"), r.get("reviewer"),
-                            r.get("expect")))
+                            r.get("expect"), r.get("key")))
         except KeyError as e:
             raise InputError(where, f"line {line}: no {e.args[0]!r}") from None
         except BadValue as e:
@@ -77,10 +79,10 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
             raise InputError(where, f"line {line}: {e}") from None
     with store.write() as session:
         out = []
-        for line, pair_id, verdict, reason, note, reviewer, expect in checked:
+        for line, pair_id, verdict, reason, note, reviewer, expect, key in checked:
             try:
                 out.append(_append_review(store, session, pair_id, verdict, reason, note,
-                                          reviewer, expect))
+                                          reviewer, expect, key))
             except ReviewConflict:
                 raise
             except (StoreError, BadValue) as e:  # a pair gone, a note without its text
@@ -90,21 +92,27 @@ def add_reviews(store: Store, reviews: list[dict[str, Any]], where: str = "revie
 
 def _append_review(store: Store, session, pair_id: int, verdict: str, reason: str | None,
                    note: str | None, reviewer: str | None,
-                   expect: dict[str, Any] | None = None) -> dict[str, Any]:
+                   expect: dict[str, Any] | None = None,
+                   key: str | None = None) -> dict[str, Any]:
     pair = session.get(Pair, pair_id)
     if pair is None:
         raise StoreError(store.path, f"pair {pair_id} does not exist")
+    if key is not None:
+        stored = session.scalars(select(Review).where(Review.client_key == key)).first()
+        if stored is not None:  # written before (a journal replayed): not again
+            return _review_dict(stored, pair)
     if expect is not None:
         _check_latest(store, session, pair_id, expect)
     if verdict == NOTE:  # the pair stays as it is
         if not (note or "").strip():
             raise BadValue("note", "a note needs its text (--note)")
         review = Review(pair_id=pair_id, verdict=NOTE, label=None, reason=None, note=note,
-                        reviewer=reviewer or default_reviewer())
+                        reviewer=reviewer or default_reviewer(), client_key=key)
     else:
         status, label = effective(verdict, pair.auto_label)
         review = Review(pair_id=pair_id, verdict=verdict, label=label, reason=reason,
-                        note=note or None, reviewer=reviewer or default_reviewer())
+                        note=note or None, reviewer=reviewer or default_reviewer(),
+                        client_key=key)
         pair.status, pair.label = status, label
         pair.reason = reason if status != "auto" else None
     session.add(review)
@@ -113,12 +121,15 @@ def _append_review(store: Store, session, pair_id: int, verdict: str, reason: st
         settings = read_settings(session)
         if settings.consensus != "latest":  # the pair's state is its curators' consensus
             apply_consensus(session, pair, settings)
-    status, label = pair.status, pair.label
-    return {"review_id": review.id, "pair_id": pair_id, "verdict": verdict,
+    return _review_dict(review, pair)
+
+
+def _review_dict(review: Review, pair: Pair) -> dict[str, Any]:
+    return {"review_id": review.id, "pair_id": pair.id, "verdict": review.verdict,
             "reason": review.reason,
-            "note": review.note, "reviewer": review.reviewer, "status": status,
-            "label": label, "auto_label": pair.auto_label,
-            "created_at": review.created_at.isoformat() + "Z"}
+            "note": review.note, "reviewer": review.reviewer, "status": pair.status,
+            "label": pair.label, "auto_label": pair.auto_label,
+            "created_at": review.created_at.isoformat() + "Z", "key": review.client_key}
 
 
 def _check_latest(store: Store, session, pair_id: int, expect: dict[str, Any]) -> None:
