@@ -4,10 +4,12 @@ counts and speed, and the ``team`` command, on both back ends."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
+from sqlalchemy import text
 
 from conftest import import_samples, run_cli
 from wsp_core.errors import BadValue
@@ -130,3 +132,69 @@ def test_the_team_command_sets_the_rule_and_reports(any_db):
     assert "agreement on 2 pairs" in text and "ana" in text and "bo" in text
     bad = run_cli("team", "--db", any_db, "--consensus", "vote", check=False)
     assert bad.returncode == 2 and "unknown rule 'vote'" in bad.stderr
+
+
+def team_desk(store, who):
+    from wsp_core.desk import Desk
+
+    desk = Desk(who, claims=True)
+    desk.open(store)
+    return desk
+
+
+def test_two_desks_walking_one_queue_never_get_the_same_pair(store):
+    ana = team_desk(store, "ana")
+    bo = team_desk(store, "bo")
+    ids = [int(i) for i in ana.queue.ids]
+    assert (ana.current, bo.current) == (ids[0], ids[1])      # ana holds the first
+    seen = []
+    for _ in range(5):
+        for desk in (ana, bo):
+            seen.append(desk.current)
+            desk.review("accept")
+    assert len(seen) == len(set(seen)) == 10                   # nobody reviewed a pair twice
+    with store.read() as s:
+        judged = s.execute(text("SELECT pair_id, COUNT(*) FROM reviews GROUP BY pair_id")).all()
+    assert all(n == 1 for _, n in judged) and len(judged) == 10
+    ana.close()                                                # releases ana's claim
+    cy = team_desk(store, "cy")
+    assert cy.current == ids[10] and cy.current != bo.current
+
+
+def test_a_claim_ends_with_its_lease(store):
+    set_team_settings(store, lease_minutes=0.5 / 60)           # half a second
+    ana = team_desk(store, "ana")
+    first = ana.current
+    assert team_desk(store, "bo").current != first
+    time.sleep(0.8)                                            # ana's desk died meanwhile
+    assert team_desk(store, "cy").current == first
+
+
+def test_blind_double_review_hands_a_judged_pair_to_one_second_curator(store):
+    set_team_settings(store, double_review=1.0)                # every pair, for the test
+    ana = team_desk(store, "ana")
+    first = ana.current
+    ana.review("flip", "stairs")
+    bo = team_desk(store, "bo")
+    assert bo.current == first                                 # judged by one other curator
+    assert bo.detail.status == "auto" and bo.detail.reason is None   # blind: ana's flip unseen
+    assert bo.history() == []                                  # nor in the history
+    assert bo.queue.status[bo.queue.index_of(first)] == 0      # the list is blind too
+    bo.review("accept")
+    assert bo.current != first and first not in bo.blind_ids
+    cy = team_desk(store, "cy")
+    assert cy.current != first                                 # two curators judged it
+    result = agreement(store)
+    assert result["pairs"] == 1 and result["disagreements"] == [first]
+
+
+def test_a_desk_sees_the_others_verdicts_when_it_polls(store):
+    ana = team_desk(store, "ana")
+    bo = team_desk(store, "bo")
+    target = int(bo.queue.ids[5])
+    add_review(store, target, "exclude", "occlusion", reviewer="ana")
+    assert bo.poll() == 1 and bo.poll() == 0
+    k = bo.queue.index_of(target)
+    assert bo.queue.status[k] == 4                             # "exclude"
+    assert bo.index.state(target) == ("exclude", "occlusion")
+    ana.close()

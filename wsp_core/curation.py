@@ -209,6 +209,10 @@ class ReviewSession:
         self.undo_stack.append(step)
         return step
 
+    def forget(self, pair_id: int) -> None:
+        """Another curator changed the pair: its state is the snapshot's (``index``) again."""
+        self._state.pop(pair_id, None)
+
     def own_state(self, pair_id: int) -> tuple[str, str | None] | None:
         """(status, reason) as this session's latest review left the pair, if it wrote one."""
         return self._state.get(pair_id)

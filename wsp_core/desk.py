@@ -15,6 +15,11 @@ Events (``listener(event, payload)``):
   a whole image's depth order or its undo, so a list redraws once),
 - ``"message"``: a line for the status bar (payload: str),
 - ``"error"``: something the curator must read (payload: str).
+
+On a team store (a PostgreSQL server, or ``claims=True``) the desk claims the pair in front of
+it (:mod:`wsp_core.store.claims`): forward moves skip pairs another curator holds or has
+judged, except the blind double-review share, which it shows without the others' verdicts; and
+:meth:`Desk.poll` brings in the verdicts the others wrote since.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ import numpy as np
 from .curation import Group, ReviewSession, Step
 from .errors import ReviewConflict, WspError
 from .store import browse
+from .store.claims import blind_pairs, claim_next, release_claims
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .store.db import Store
-from .store.queries import add_review, add_reviews, pair_history
+from .store.queries import add_review, add_reviews, default_reviewer, pair_history
 from .suspect import RERANK_EVERY, StoreRanker
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
 
@@ -94,8 +100,17 @@ class View:
 class Desk:
     """One curator's desk on one store at a time."""
 
-    def __init__(self, reviewer: str | None = None) -> None:
+    #: How far ahead in the queue a team desk looks for a pair to claim.
+    CLAIM_WINDOW = 256
+
+    def __init__(self, reviewer: str | None = None, claims: bool | None = None) -> None:
         self.reviewer = reviewer
+        #: claim the pair in front of the desk (None: on a store on a server)
+        self.claims = claims
+        self.claiming = False
+        #: the pairs this curator sees blind (double review: others judged them, not this one)
+        self.blind_ids: set[int] = set()
+        self._seen_review = 0
         self.store: Store | None = None
         self.index: browse.PairIndex | None = None
         self.session: ReviewSession | None = None
@@ -134,7 +149,11 @@ class Desk:
         that lists them picks its filter from them, then calls :meth:`set_view`)."""
         self.store = store
         self.writer = writer or DirectWriter(store, self.reviewer)
+        self.claiming = store.server if self.claims is None else self.claims
+        if self.claiming and self.reviewer is None:
+            self.reviewer = default_reviewer()  # a claim is somebody's
         self.index = browse.PairIndex(store)
+        self._seen_review = browse.latest_review_id(store)
         self._ranker = None
         self.session = ReviewSession(store, Queue.empty(), writer=self.writer.submit,
                                      reviewer=self.reviewer, index=self.index,
@@ -142,7 +161,13 @@ class Desk:
         self._emit("sources", True)
 
     def close(self) -> None:
-        """Forget the store (the caller flushed and closed its writer)."""
+        """Forget the store (the caller flushed and closed its writer); a team desk releases
+        its claim (if the store cannot be reached, the claim ends with its lease)."""
+        if self.claiming and self.store is not None:
+            try:
+                release_claims(self.store, self.reviewer)
+            except WspError:
+                pass
         self.store = self.index = self.session = self.writer = self.detail = None
         self._emit("queue", Queue.empty())
         self._emit("pair", None)
@@ -168,6 +193,8 @@ class Desk:
         self.session.replace_queue(queue)
         if pair_id is not None:
             self.session.go_to_pair(pair_id)
+        else:
+            self._steer()
         self._emit("queue", queue)
         self.show_current()
 
@@ -184,8 +211,13 @@ class Desk:
     def _load_queue(self) -> Queue:
         try:
             learned = self._learned_scores() if self.view.kind == "learned" else None
-            return self.index.queue(self.view.filter, self.view.kind, self.view.checkpoint,
-                                    learned)
+            queue = self.index.queue(self.view.filter, self.view.kind, self.view.checkpoint,
+                                     learned)
+            if self.claiming:
+                self.blind_ids = blind_pairs(self.store, self.reviewer, queue.ids)
+                for pair_id in self.blind_ids:  # unjudged, for this curator
+                    queue.set_status(pair_id, "auto")
+            return queue
         except WspError as e:
             self._emit("error", str(e))
             return Queue.empty()
@@ -248,12 +280,66 @@ class Desk:
         else:
             detail = browse.pair_detail(self.store, pair, self.view.checkpoint)
             own = self.session.own_state(pair) if self.writer.pending else None
+            if own is None and pair in self.blind_ids:
+                own = ("auto", None)  # blind double review: the others' verdicts unseen
             self.detail = detail.with_state(*own) if own is not None else detail
         self._emit("pair", self.detail)
 
     def history(self) -> list[dict[str, Any]]:
-        """Every review of the current pair, oldest first."""
-        return pair_history(self.store, self.current) if self.current is not None else []
+        """Every review of the current pair, oldest first (of a pair this curator sees blind,
+        only their own)."""
+        if self.current is None:
+            return []
+        history = pair_history(self.store, self.current)
+        if self.current in self.blind_ids:
+            history = [h for h in history if h["reviewer"] == self.reviewer]
+        return history
+
+    # -- a team store ---------------------------------------------------------------------
+    def _steer(self) -> None:
+        """A team desk, moving forward: onto the first pair from the cursor on that it may
+        take (:func:`~wsp_core.store.claims.claim_next`), claimed for it."""
+        if not self.claiming or self.current is None:
+            return
+        start = self.position
+        try:
+            got = claim_next(self.store, self.reviewer,
+                             self.queue.ids[start:start + self.CLAIM_WINDOW])
+        except WspError as e:
+            self._emit("message", f"no claim: {e}")
+            return
+        if got is None:
+            self._emit("message", f"the next {self.CLAIM_WINDOW} pairs of the queue are held "
+                                  "or judged by other curators")
+        elif got != self.current:
+            self.session.go_to_pair(got)
+
+    def poll(self) -> int:
+        """Bring in the verdicts written by others since the last look (a team store: each
+        desk polls): the list and the current pair show them. Returns how many came."""
+        if not self.is_open:
+            return 0
+        changes, self._seen_review = browse.reviews_since(self.store, self._seen_review,
+                                                         self.reviewer)
+        if not changes:
+            return 0
+        for pair_id, status, label, reason, who in changes:
+            if pair_id in self.blind_ids or (self.claiming and who != self.reviewer
+                                             and self._now_blind(pair_id)):
+                continue
+            self.index.record(pair_id, status, label, reason)
+            self.queue.set_status(pair_id, status)
+            self.session.forget(pair_id)
+        self._announce_states([c[0] for c in changes if c[0] not in self.blind_ids])
+        if self.current in {c[0] for c in changes}:
+            self.show_current()
+        return len(changes)
+
+    def _now_blind(self, pair_id: int) -> bool:
+        if pair_id in blind_pairs(self.store, self.reviewer, [pair_id]):
+            self.blind_ids.add(pair_id)
+            return True
+        return False
 
     #: How far ahead in the queue :meth:`upcoming_images` looks for images to read ahead.
     LOOK_AHEAD = 32
@@ -281,7 +367,10 @@ class Desk:
             self.show_current()
 
     def next(self) -> None:
-        self.go(self.position + 1)
+        if self.is_open:
+            self.session.go(self.position + 1)
+            self._steer()
+            self.show_current()
 
     def previous(self) -> None:
         self.go(self.position - 1)
@@ -316,7 +405,9 @@ class Desk:
             return None
         auto = self.detail.auto_label if self.detail is not None else None
         step = self.session.review(verdict, reason)
+        self.blind_ids.discard(step.pair_id)   # judged by this curator now
         self.verdicts_since_rank += 1
+        self._steer()
         self._show_step(step.pair_id)
         if self.practice and auto is not None:
             self._tell_truth(step.pair_id, auto, verdict)

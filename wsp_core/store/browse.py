@@ -629,3 +629,31 @@ def review_activity(store: Store) -> dict[str, Any]:
             "counts": [n for _, n in times],
             "verdicts_by_reason": [{"status": s, "reason": r or None, "pairs": n}
                                    for s, r, n in by_reason]}
+
+
+def latest_review_id(store: Store) -> int:
+    """The id of the store's latest review (0 without one): where :func:`reviews_since`
+    starts."""
+    return int(_driver_rows(store, "SELECT COALESCE(MAX(id), 0) FROM reviews", {})[0][0])
+
+
+def reviews_since(store: Store, seen: int, reviewer: str | None
+                  ) -> tuple[list[tuple[int, str, int | None, str | None, str]], int]:
+    """The pairs other curators reviewed after review ``seen``, each with its state now
+    (pair id, status, label, reason, the curator of its latest new review), and the id of the
+    latest review: what a desk polls on a store several curators share."""
+    rows = _driver_rows(store, "SELECT id, pair_id, reviewer FROM reviews WHERE id > :seen "
+                               "ORDER BY id", {"seen": int(seen)})
+    if not rows:
+        return [], seen
+    by = {pid: who for _, pid, who in rows if who != reviewer}
+    out = []
+    ids = sorted(by)
+    for start in range(0, len(ids), 500):
+        params: dict[str, Any] = {}
+        marks = _in_clause("p", tuple(ids[start:start + 500]), params)
+        for pid, status, label, reason in _driver_rows(
+                store, f"SELECT id, status, label, reason FROM pairs WHERE id IN ({marks})",
+                params):
+            out.append((pid, status, label, reason, by[pid]))
+    return out, int(rows[-1][0])
