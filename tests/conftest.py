@@ -17,14 +17,16 @@ SAMPLES = Path(os.environ.get("WSP_SAMPLES", ROOT.parent / "shared" / "real-samp
 
 
 def pytest_configure(config) -> None:
-    """The log goes to a folder of the test run, not the user's (inherited by the processes
-    the tests start).
+    """The log and the desks' journals go to folders of the test run, not the user's
+    (inherited by the processes the tests start).
 
     PyTorch loads triton (and its own LLVM) lazily, at a first forward pass; loaded after an
     OpenGL context on Mesa's llvmpipe (the GUI tests' vispy views) it segfaults on LLVM's
     symbols. Loaded first, both work. The app itself never imports torch (ADR 0009)."""
     if "WSP_LOG_DIR" not in os.environ:
         os.environ["WSP_LOG_DIR"] = tempfile.mkdtemp(prefix="wsp-test-logs-")
+    if "WSP_JOURNAL_DIR" not in os.environ:  # the desks' journals, not the user's
+        os.environ["WSP_JOURNAL_DIR"] = tempfile.mkdtemp(prefix="wsp-test-journals-")
     try:
         import triton  # noqa: F401
     except Exception:  # noqa: BLE001 - no triton, no clash
@@ -62,6 +64,20 @@ def pg_server():
             pytest.fail(f"no PostgreSQL server for the tests: {problem}")
         pytest.skip(problem)
     folder = Path(tempfile.mkdtemp(prefix="wsp-pg-"))  # not under pytest's root-only folder
+    server = Server(folder).start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def own_pg_server(pg_server):
+    """A server of this test's own, to stop and restart (the session's is shared)."""
+    import shutil
+
+    from pg_server import Server
+
+    folder = Path(tempfile.mkdtemp(prefix="wsp-pg-"))
     server = Server(folder).start()
     yield server
     server.stop()

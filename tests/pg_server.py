@@ -73,15 +73,19 @@ class Server:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                   "--encoding=UTF8", "--no-sync")
+        self.resume()
+        (self.folder / "stop.sh").write_text(
+            f"#!/bin/sh\n{'runuser -u postgres -- ' if os.geteuid() == 0 else ''}"
+            f"{self.bin / 'pg_ctl'} -D {self.data} -m fast stop\n")
+        return self
+
+    def resume(self) -> None:
+        """Start the (initialised) server, on its port."""
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                    f"-c unix_socket_directories={self.folder} -c fsync=off "
                    "-c max_connections=200 -c shared_buffers=128MB")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.folder / "server.log"), "-w", "start")
-        (self.folder / "stop.sh").write_text(
-            f"#!/bin/sh\n{'runuser -u postgres -- ' if os.geteuid() == 0 else ''}"
-            f"{self.bin / 'pg_ctl'} -D {self.data} -m fast stop\n")
-        return self
 
     def stop(self) -> None:
         try:

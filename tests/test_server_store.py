@@ -177,3 +177,77 @@ def iter_rows(store):
     from wsp_core.store import iter_export
 
     return list(iter_export(store))
+
+
+def count_reviews(url) -> list[tuple]:
+    with open_store(url, create=False) as store, store.read() as s:
+        return [tuple(r) for r in s.execute(text(
+            "SELECT pair_id, verdict, reviewer, client_key FROM reviews ORDER BY id")).all()]
+
+
+def test_a_desk_keeps_verdicts_in_its_journal_while_the_server_is_away(own_pg_server, tmp_path):
+    """The server stops mid-session: verdicts go on into the journal on disk; the desk is then
+    killed (nothing flushed); when the server is back the journal is replayed, each review once,
+    also one that had reached the store before its journal said so."""
+    from conftest import import_samples
+    from wsp_core.desk import Desk, JournaledWriter
+    from wsp_core.journal import Journal, replay, write_journaled
+
+    url = own_pg_server.new_database()
+    import_samples(url, "coco")
+    store = open_store(url, create=False)
+    journal = Journal(tmp_path / "ana.jsonl")
+    writer = JournaledWriter(store, "ana", journal)
+    desk = Desk("ana", claims=True)
+    messages = []
+    desk.subscribe(lambda e, p: messages.append(p) if e == "message" else None)
+    desk.open(store, writer=writer)
+    desk.review("accept")
+    desk.review("flip", "stairs")
+    assert len(count_reviews(url)) == 2 and writer.pending == 0
+    own_pg_server.stop()
+    desk.review("exclude", "occlusion")
+    desk.review("accept")
+    assert writer.pending == 2 and "cannot reach the server" in writer.offline
+    assert any("no claim" in m for m in messages)
+    del desk, writer                                   # killed: nothing more is written
+    store.engine.dispose()
+    own_pg_server.resume()
+    again = Journal(tmp_path / "ana.jsonl")
+    assert [r["verdict"] for r in again.pending()] == ["exclude", "accept"]
+    early = again.add([{"pair_id": 5, "verdict": "flip", "reason": None, "note": None,
+                        "reviewer": "ana"}])
+    write_journaled(store, early)                      # in the store; "done" never written
+    assert replay(store, again) == 3
+    rows = count_reviews(url)
+    assert [v for _, v, _, _ in rows] == ["accept", "flip", "flip", "exclude", "accept"]
+    assert len({k for *_, k in rows}) == 5             # every review once, each with its key
+    assert replay(store, Journal(tmp_path / "ana.jsonl")) == 0
+    assert len(count_reviews(url)) == 5
+    store.close()
+
+
+def test_the_app_says_the_server_is_away_and_writes_its_journal_when_back(
+        qtbot, window, own_pg_server):
+    from PySide6.QtCore import Qt
+
+    from conftest import import_samples, press, saved
+
+    url = own_pg_server.new_database()
+    import_samples(url, "coco")
+    win = window(url)
+    first = win.pairs.session.current
+    press(qtbot, win, Qt.Key.Key_Space)
+    saved(qtbot, win)
+    own_pg_server.stop()
+    press(qtbot, win, Qt.Key.Key_F, Qt.Key.Key_Space)   # accepted while the server is away
+    qtbot.waitUntil(lambda: "journal on disk" in win.status_label.text(), timeout=20000)
+    assert win.pairs.writer.pending == 2
+    assert win.pairs.close_store(timeout=1.0)          # closing keeps them in the journal
+    own_pg_server.resume()
+    again = window(url)                                # the next opening writes them
+    qtbot.waitUntil(lambda: again.pairs.writer.pending == 0, timeout=20000)
+    rows = count_reviews(url)
+    assert [(v, who) for _, v, who, _ in rows] == [("accept", "tester"), ("flip", "tester"),
+                                                   ("accept", "tester")]
+    assert rows[0][0] == first

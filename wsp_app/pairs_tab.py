@@ -14,9 +14,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QMessageBox, QSp
                                QTabWidget, QVBoxLayout, QWidget)
 
 from wsp_core.desk import Desk, View
+from wsp_core.errors import WspError
+from wsp_core.journal import Journal
 from wsp_core.store import browse
 from wsp_core.store.browse import PairDetail
 from wsp_core.store.db import Store
+from wsp_core.store.queries import default_reviewer
 
 from .filters import FilterPanel
 from .images import ImageLoader
@@ -86,6 +89,12 @@ class PairsTab(QWidget):
         self._busy_timer = QTimer(self, interval=500)
         self._busy_timer.timeout.connect(self._check_busy)
         self._busy_timer.start()
+        #: why the store's server cannot be reached now (None: it can)
+        self._offline: str | None = None
+        self.journal: Journal | None = None
+        self._poll_timer = QTimer(self, interval=self.POLL_MS)
+        self._poll_timer.timeout.connect(self.poll)
+        self._poll_timer.start()
         self._build()
 
     def _build(self) -> None:
@@ -131,11 +140,18 @@ class PairsTab(QWidget):
         """Show a store (the caller opened it); ``queue_kind`` and ``pair_id`` restore where the
         curator was."""
         self.close_store()
-        self.writer = ReviewWriter(store, self.reviewer)
+        self.journal = Journal.of(store, self.reviewer or default_reviewer())
+        self.writer = ReviewWriter(store, self.reviewer, journal=self.journal)
         self.writer.saved.connect(self._on_saved)
-        self.writer.pending_changed.connect(lambda _n: self._announce())
+        self.writer.pending_changed.connect(self._on_pending)
         self.writer.busy.connect(self._on_busy)
+        self.writer.offline.connect(self._on_offline)
         self.writer.failed.connect(self.error)
+        left = self.journal.pending()  # an earlier session's reviews, not yet in the store
+        if left:
+            self.writer.resume(left)
+            self.status_changed.emit(f"{len(left)} reviews of an earlier session found in the "
+                                     "journal: writing them")
         self.model.store = store
         self.desk.attach(store, self.writer)  # announces the sources: the filters list them
         if queue_kind in browse.QUEUES:
@@ -151,9 +167,13 @@ class PairsTab(QWidget):
         (the store stayed locked by another process): nothing is closed then."""
         if self.writer is not None:
             if not self.writer.flush(timeout):
-                return False
-            self.writer.close()
+                if self._offline is None:
+                    return False
+                self.writer.abandon()  # the server is away: the journal keeps the reviews
+            self.writer.close(timeout)
             self.writer = None
+            self.journal.close()
+            self._offline = None
         self.loader.wait(2000)
         if self.desk.is_open:
             self.desk.close()
@@ -239,20 +259,46 @@ class PairsTab(QWidget):
     def _announce(self) -> None:
         self.status_changed.emit(self.desk.progress_text())
 
+    def _on_pending(self, count: int) -> None:
+        if count == 0 and self._offline is not None:
+            self._offline = None  # the server is back: everything went in
+            self.journal.compact()
+        self._announce()
+
+    def _on_offline(self, message: str) -> None:
+        self._offline = message
+        self.status_changed.emit(
+            f"{message} · {self.writer.pending if self.writer else 0} reviews kept in the "
+            "journal on disk, written when it is back")
+
+    def poll(self) -> None:
+        """Other curators' verdicts (and the statistics) show without a restart."""
+        if not self.desk.is_open or self._offline is not None:
+            return
+        try:
+            if self.desk.poll():
+                self._stats_timer.start()
+        except WspError as e:
+            self.status_changed.emit(f"cannot read the others' verdicts: {e}")
+
     def _on_busy(self, _message: str = "") -> None:
         self.status_changed.emit(
             f"waiting for the store (another process is writing): "
             f"{self.writer.pending if self.writer else 0} reviews queued, saved when it frees")
 
     def _check_busy(self) -> None:
-        if self.writer is not None and self.writer.waiting_s() > BUSY_AFTER_S:
+        if self.writer is not None and self.writer.waiting_s() > BUSY_AFTER_S \
+                and self._offline is None:
             self._on_busy()
 
     def _show_history(self) -> None:
         """The current pair's reviews, read only while the History tab is shown (a query less
         per pair otherwise; switching to the tab reads them)."""
         if self.side.currentWidget() is self.history:
-            self.history.show_history(self.desk.history())
+            try:
+                self.history.show_history(self.desk.history())
+            except WspError as e:
+                self.status_changed.emit(f"history not read: {e}")
 
     def _on_saved(self, review: dict[str, Any]) -> None:
         if self.detail is not None and review["pair_id"] == self.detail.pair_id:
@@ -263,7 +309,11 @@ class PairsTab(QWidget):
     def refresh_stats(self) -> None:
         if not self.desk.is_open:
             return
-        stats = self.desk.statistics()
+        try:
+            stats = self.desk.statistics()
+        except WspError as e:  # a server away: the panel keeps what it showed
+            self.status_changed.emit(f"statistics not read: {e}")
+            return
         self.stats.show_stats(stats["queue"], stats["activity"], stats["qa"])
 
     # -- actions (the window binds the keys: wsp_app/actions.py) ------------------------------
@@ -300,6 +350,8 @@ class PairsTab(QWidget):
     #: How long after a verdict the learned queue is ranked again: after the next pair is
     #: painted, so the key press that gave the verdict never waits for it.
     RERANK_DELAY_MS = 60
+    #: how often the desk looks for the verdicts other curators wrote (ms)
+    POLL_MS = 3000
 
     def _rerank_later(self) -> None:
         if self.desk.rerank_due and not self._rerank_timer.isActive():

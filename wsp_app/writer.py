@@ -3,6 +3,12 @@
 A key press hands its review here and returns at once, so the window never waits on the store,
 even while another process (an import, a scoring job) holds the write lock. Each review is its
 own transaction (``add_review``); a busy store is retried until it frees, never dropped.
+
+With a journal (:class:`wsp_core.journal.Journal`) each review is first appended to it (on
+disk, before ``submit`` returns) and marked done once the store has it: a store on a server
+that cannot be reached (a lost connection, a restart) keeps the reviews in the journal and the
+writer retries until it is back; an app killed meanwhile hands them on at the next opening
+(:meth:`ReviewWriter.resume`), and the store's client keys make each go in once.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import time
 from PySide6.QtCore import QObject, Signal
 
 from wsp_core.errors import InputError
-from wsp_core.store.db import Store
+from wsp_core.journal import Journal, write_journaled
+from wsp_core.store.db import UNREACHABLE, Store, retryable
 from wsp_core.store.queries import add_review, add_reviews
 
 _STOP = object()
@@ -24,15 +31,22 @@ class _Many(list):
     """Reviews written together, in one transaction (a depth order)."""
 
 
+class _Journaled(list):
+    """Reviews as the journal holds them (with their keys), written together."""
+
+
 class ReviewWriter(QObject):
     saved = Signal(dict)           # the review as stored (add_review's dict)
     pending_changed = Signal(int)  # reviews handed in and not yet committed
     busy = Signal(str)             # the store is locked by another process; retrying
+    offline = Signal(str)          # the store's server cannot be reached; retrying
     failed = Signal(str)           # a review that cannot be stored (its pair is gone, ...)
 
-    def __init__(self, store: Store, reviewer: str | None = None, retry_s: float = 0.5) -> None:
+    def __init__(self, store: Store, reviewer: str | None = None, retry_s: float = 0.5,
+                 journal: Journal | None = None) -> None:
         super().__init__()
         self.store = store
+        self.journal = journal
         self.reviewer = reviewer
         self.retry_s = retry_s
         self._queue: queue.Queue = queue.Queue()
@@ -40,6 +54,7 @@ class ReviewWriter(QObject):
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._abandoned = threading.Event()
         #: time.monotonic() when the write now in progress started (None when idle): a write
         #: that takes long is waiting for another process's lock.
         self.write_started: float | None = None
@@ -51,23 +66,51 @@ class ReviewWriter(QObject):
         return self._pending
 
     def submit(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> None:
-        with self._lock:
-            self._pending += 1
-            self._idle.clear()
-        self.pending_changed.emit(self._pending)
-        self._queue.put((pair_id, verdict, reason, note))
+        if self.journal is not None:
+            self._put(_Journaled(self.journal.add([{
+                "pair_id": pair_id, "verdict": verdict, "reason": reason, "note": note,
+                "reviewer": self.reviewer}])))
+            return
+        self._put((pair_id, verdict, reason, note))
 
     def submit_many(self, reviews: list[dict]) -> None:
         """Reviews ({pair_id, verdict, reason, note}) written together in one transaction."""
+        if self.journal is not None:
+            self._put(_Journaled(self.journal.add([{**r, "reviewer": self.reviewer}
+                                                   for r in reviews], group=True)))
+            return
+        self._put(_Many(reviews))
+
+    def resume(self, pending: list[dict]) -> None:
+        """Reviews a journal still holds from an earlier session (a killed app, a server that
+        was away): written first, in order, a depth order's together."""
+        batch: list[dict] = []
+        for review in pending:
+            if batch and (review.get("group") is None
+                          or review.get("group") != batch[0].get("group")):
+                self._put(_Journaled(batch))
+                batch = []
+            batch.append(review)
+        if batch:
+            self._put(_Journaled(batch))
+
+    def _put(self, item) -> None:
         with self._lock:
-            self._pending += len(reviews)
+            self._pending += len(item) if isinstance(item, list) else 1
             self._idle.clear()
         self.pending_changed.emit(self._pending)
-        self._queue.put(_Many(reviews))
+        self._queue.put(item)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every submitted review is committed; False on timeout."""
         return self._idle.wait(timeout)
+
+    def abandon(self) -> None:
+        """Stop retrying a store that cannot be reached (the app closes it): what is left
+        stays in the journal for the next opening. Only with a journal."""
+        if self.journal is not None:
+            self._abandoned.set()
+            self._queue.put(_STOP)
 
     def close(self, timeout: float | None = None) -> bool:
         """Write what is pending, then stop the thread; False when it did not finish in time."""
@@ -80,12 +123,14 @@ class ReviewWriter(QObject):
             item = self._queue.get()
             if item is _STOP:
                 return
-            if isinstance(item, _Many):
+            if isinstance(item, _Journaled):
+                self._write_journaled(item)
+            elif isinstance(item, _Many):
                 self._write_many(item)
             else:
                 self._write(*item)
             with self._lock:
-                self._pending -= len(item) if isinstance(item, _Many) else 1
+                self._pending -= len(item) if isinstance(item, list) else 1
                 if self._pending == 0:
                     self._idle.set()
             self.pending_changed.emit(self._pending)
@@ -100,20 +145,30 @@ class ReviewWriter(QObject):
                                                         for r in reviews], "depth order"),
                        f"{len(reviews)} reviews of an image")
 
-    def _retrying(self, write, what: str) -> None:
-        """Run ``write`` (it returns the reviews it stored) until the store is not busy; a
-        review that cannot be stored (its pair is gone, ...) is reported, never retried."""
+    def _write_journaled(self, reviews: list[dict]) -> None:
+        what = f"review of pair {reviews[0]['pair_id']}" if len(reviews) == 1 else \
+            f"{len(reviews)} reviews of an image"
+        if self._retrying(lambda: write_journaled(self.store, reviews), what):
+            self.journal.done([r["key"] for r in reviews])  # in the store, or refused for good
+
+    def _retrying(self, write, what: str) -> bool:
+        """Run ``write`` (it returns the reviews it stored) until the store is not busy and
+        its server can be reached; a review that cannot be stored (its pair is gone, ...) is
+        reported, never retried. False when the writer was abandoned meanwhile (the journal
+        keeps the review)."""
         while True:
             self.write_started = time.monotonic()
             try:
                 written = write()
             except InputError as e:  # StoreError included
-                if "busy" in e.problem:
-                    self.busy.emit(str(e))
-                    time.sleep(self.retry_s)
+                if retryable(e):
+                    if self._abandoned.is_set() and self.journal is not None:
+                        return False
+                    (self.offline if e.problem.startswith(UNREACHABLE) else self.busy).emit(str(e))
+                    self._abandoned.wait(self.retry_s)
                     continue
                 self.failed.emit(str(e))
-                return
+                return True
             except Exception as e:  # noqa: BLE001 - shown to the curator, the thread lives on
                 self.failed.emit(f"{what} not saved: {e}")
                 return
@@ -121,7 +176,7 @@ class ReviewWriter(QObject):
                 self.write_started = None
             for review in written:
                 self.saved.emit(review)
-            return
+            return True
 
     def waiting_s(self) -> float:
         """How long the write in progress has been waiting (0 when idle)."""

@@ -35,7 +35,8 @@ from .errors import ReviewConflict, WspError
 from .store import browse
 from .store.claims import blind_pairs, claim_next, release_claims
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
-from .store.db import Store
+from .journal import Journal, write_journaled
+from .store.db import Store, retryable
 from .store.queries import add_review, add_reviews, default_reviewer, pair_history
 from .suspect import RERANK_EVERY, StoreRanker
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
@@ -77,6 +78,54 @@ class DirectWriter:
         return True
 
 
+class JournaledWriter:
+    """Each review goes to the desk's journal (:class:`~wsp_core.journal.Journal`), then to the
+    store; when the store cannot be reached (a lost connection, a server restart) the reviews
+    wait in the journal, in order, and go at the next review or flush. A review the store
+    refuses for good (its pair is gone) is reported through ``on_failed`` and dropped."""
+
+    def __init__(self, store: Store, reviewer: str | None, journal: Journal,
+                 on_failed: Callable[[str], None] | None = None) -> None:
+        self.store, self.reviewer, self.journal = store, reviewer, journal
+        self.on_failed = on_failed or (lambda _text: None)
+        self._waiting: list[list[dict[str, Any]]] = []
+        #: why the store could not be reached at the last try (None: it could)
+        self.offline: str | None = None
+
+    @property
+    def pending(self) -> int:
+        return sum(len(batch) for batch in self._waiting)
+
+    def submit(self, pair_id: int, verdict: str, reason: str | None, note: str | None) -> None:
+        self._waiting.append(self.journal.add([{"pair_id": pair_id, "verdict": verdict,
+                                                "reason": reason, "note": note,
+                                                "reviewer": self.reviewer}]))
+        self._drain()
+
+    def submit_many(self, reviews: list[dict[str, Any]]) -> None:
+        self._waiting.append(self.journal.add([{**r, "reviewer": self.reviewer}
+                                               for r in reviews], group=True))
+        self._drain()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        self._drain()
+        return not self._waiting
+
+    def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[0]
+            try:
+                write_journaled(self.store, batch)
+            except WspError as e:
+                if retryable(e):
+                    self.offline = str(e)
+                    return
+                self.on_failed(str(e))
+            self.offline = None
+            self.journal.done([r["key"] for r in batch])
+            self._waiting.pop(0)
+
+
 @dataclass(frozen=True)
 class PairState:
     """A pair's review state as the desk now knows it (the list row shows it)."""
@@ -111,6 +160,7 @@ class Desk:
         #: the pairs this curator sees blind (double review: others judged them, not this one)
         self.blind_ids: set[int] = set()
         self._seen_review = 0
+        self._ahead: dict[tuple[int, str | None], PairDetail] = {}
         self.store: Store | None = None
         self.index: browse.PairIndex | None = None
         self.session: ReviewSession | None = None
@@ -278,12 +328,44 @@ class Desk:
         if pair is None:
             self.detail = None
         else:
-            detail = browse.pair_detail(self.store, pair, self.view.checkpoint)
+            detail = self._read_detail(pair)
+            if detail is None:
+                return
             own = self.session.own_state(pair) if self.writer.pending else None
             if own is None and pair in self.blind_ids:
                 own = ("auto", None)  # blind double review: the others' verdicts unseen
             self.detail = detail.with_state(*own) if own is not None else detail
         self._emit("pair", self.detail)
+
+    #: A team desk keeps the next pairs of its queue read ahead, so that it can go on while
+    #: the server is away (their verdicts wait in the journal).
+    READ_AHEAD = 8
+
+    def _read_detail(self, pair: int) -> PairDetail | None:
+        """The pair as the store has it; on a team store, from what was read ahead when the
+        server cannot be reached (None, said in a message, when it was not)."""
+        key = (pair, self.view.checkpoint)
+        try:
+            detail = browse.pair_detail(self.store, pair, self.view.checkpoint)
+        except WspError as e:
+            if not (self.claiming and retryable(e)):
+                raise
+            self._emit("message", f"{e} · verdicts are kept in the journal on disk")
+            if key not in self._ahead:
+                self._emit("error", f"{e}; pair {pair} was not read ahead")
+                return None
+            return self._ahead[key]
+        if self.claiming:
+            self._read_ahead()
+        return detail
+
+    def _read_ahead(self) -> None:
+        wanted = [(int(p), self.view.checkpoint)
+                  for p in self.queue.ids[self.position + 1:self.position + 1 + self.READ_AHEAD]]
+        self._ahead = {k: v for k, v in self._ahead.items() if k in wanted}
+        for key in wanted:
+            if key not in self._ahead:
+                self._ahead[key] = browse.pair_detail(self.store, *key)
 
     def history(self) -> list[dict[str, Any]]:
         """Every review of the current pair, oldest first (of a pair this curator sees blind,

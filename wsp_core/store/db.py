@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..atomic import folder_unwritable
@@ -52,7 +52,7 @@ class Store:
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session on one consistent snapshot (WAL readers never block writers)."""
-        with _store_errors(self.path):
+        with _store_errors(self.path, self.server):
             with Session(self.engine, expire_on_commit=False) as session:
                 try:
                     yield session
@@ -72,7 +72,7 @@ class Store:
             if not self.server:
                 quick_check(self.path, self.engine)
             self._checked = True
-        with _store_errors(self.path):
+        with _store_errors(self.path, self.server):
             with Session(self._write_engine, expire_on_commit=False) as session:
                 with session.begin():
                     yield session
@@ -128,15 +128,40 @@ def _disk_full(path: Path) -> bool:
     return st.f_bavail * st.f_frsize < 64 * 1024
 
 
+def retryable(error: BaseException) -> bool:
+    """Whether a write refused with ``error`` may succeed later as it is: the store was busy
+    (another writer), or its server could not be reached (a lost connection, a restart)."""
+    problem = getattr(error, "problem", "") or ""
+    return "busy" in problem or problem.startswith(UNREACHABLE)
+
+
+#: How a StoreError of a server store that cannot be reached begins.
+UNREACHABLE = "cannot reach the server"
+
+
 @contextlib.contextmanager
-def _store_errors(path: Path) -> Iterator[None]:
+def _store_errors(path: Path | str, server: bool = False) -> Iterator[None]:
+    """Database errors as one-line StoreErrors: a server's (:func:`.server.server_problem`),
+    or SQLite's (:func:`store_problem`); other errors pass."""
     try:
         yield
-    except (DatabaseError, sqlite3.DatabaseError) as e:
-        problem = store_problem(path, e)
-        if problem is None:
-            raise
-        raise problem from None
+    except DBAPIError as e:
+        if not server:
+            _raise_sqlite_problem(path, e)
+        if not isinstance(e, (OperationalError, InterfaceError)):
+            raise  # a constraint, a bug: as it is
+        from .server import server_problem
+
+        raise server_problem(str(path), e) from None
+    except sqlite3.DatabaseError as e:
+        _raise_sqlite_problem(path, e)
+
+
+def _raise_sqlite_problem(path, error: BaseException) -> None:
+    problem = store_problem(path, error)
+    if problem is None:
+        raise error
+    raise problem from None
 
 
 def quick_check(path: Path, engine: Engine) -> None:

@@ -18,7 +18,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ..errors import StoreError
-from .db import APP_MARK, BUSY_TIMEOUT_S, SCHEMA_REVISION, Store, check_known_revision, migrate
+from .db import (APP_MARK, BUSY_TIMEOUT_S, SCHEMA_REVISION, UNREACHABLE, Store,
+                 check_known_revision, migrate)
 
 #: The advisory lock key of a store's writers (any constant; one store per database).
 WRITE_LOCK_KEY = 0x575350  # "WSP"
@@ -70,7 +71,7 @@ def server_problem(shown: str, error: BaseException) -> StoreError:
         return StoreError(shown, f"the store stayed busy: another writer held it for "
                                  f"{BUSY_TIMEOUT_S:g} s; nothing was written")
     if "connection" in low or "server closed" in low or "terminat" in low:
-        return StoreError(shown, f"cannot reach the server: {first}")
+        return StoreError(shown, f"{UNREACHABLE}: {first}")
     return StoreError(shown, first)
 
 
