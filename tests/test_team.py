@@ -134,6 +134,12 @@ def test_the_team_command_sets_the_rule_and_reports(any_db):
     assert bad.returncode == 2 and "unknown rule 'vote'" in bad.stderr
 
 
+def Desk_READ_AHEAD() -> int:  # noqa: N802 - the constant, read where the desk keeps it
+    from wsp_core.desk import Desk
+
+    return Desk.READ_AHEAD
+
+
 def team_desk(store, who):
     from wsp_core.desk import Desk
 
@@ -146,7 +152,8 @@ def test_two_desks_walking_one_queue_never_get_the_same_pair(store):
     ana = team_desk(store, "ana")
     bo = team_desk(store, "bo")
     ids = [int(i) for i in ana.queue.ids]
-    assert (ana.current, bo.current) == (ids[0], ids[1])      # ana holds the first
+    ahead = Desk_READ_AHEAD()
+    assert (ana.current, bo.current) == (ids[0], ids[ahead])  # ana holds the first 8
     seen = []
     for _ in range(5):
         for desk in (ana, bo):
@@ -156,9 +163,9 @@ def test_two_desks_walking_one_queue_never_get_the_same_pair(store):
     with store.read() as s:
         judged = s.execute(text("SELECT pair_id, COUNT(*) FROM reviews GROUP BY pair_id")).all()
     assert all(n == 1 for _, n in judged) and len(judged) == 10
-    ana.close()                                                # releases ana's claim
+    ana.close()                                                # releases ana's claims
     cy = team_desk(store, "cy")
-    assert cy.current == ids[10] and cy.current != bo.current
+    assert cy.current == ids[5]                                # the first nobody judged
 
 
 def test_a_claim_ends_with_its_lease(store):
@@ -182,8 +189,10 @@ def test_blind_double_review_hands_a_judged_pair_to_one_second_curator(store):
     assert bo.queue.status[bo.queue.index_of(first)] == 0      # the list is blind too
     bo.review("accept")
     assert bo.current != first and first not in bo.blind_ids
+    ana.close()
+    bo.close()
     cy = team_desk(store, "cy")
-    assert cy.current != first                                 # two curators judged it
+    assert cy.current == int(cy.queue.ids[1])                  # two judged the first
     result = agreement(store)
     assert result["pairs"] == 1 and result["disagreements"] == [first]
 

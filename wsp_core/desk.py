@@ -151,6 +151,9 @@ class Desk:
 
     #: How far ahead in the queue a team desk looks for a pair to claim.
     CLAIM_WINDOW = 256
+    #: A team desk claims the pair it shows and this many after it, and reads them ahead, so
+    #: that it can go on while the server is away (their verdicts wait in the journal).
+    READ_AHEAD = 8
 
     def __init__(self, reviewer: str | None = None, claims: bool | None = None) -> None:
         self.reviewer = reviewer
@@ -161,6 +164,9 @@ class Desk:
         self.blind_ids: set[int] = set()
         self._seen_review = 0
         self._ahead: dict[tuple[int, str | None], PairDetail] = {}
+        #: the pairs this desk holds claims on (queue order), and why the server is away
+        self._claimed: list[int] = []
+        self.offline: str | None = None
         self.store: Store | None = None
         self.index: browse.PairIndex | None = None
         self.session: ReviewSession | None = None
@@ -337,10 +343,6 @@ class Desk:
             self.detail = detail.with_state(*own) if own is not None else detail
         self._emit("pair", self.detail)
 
-    #: A team desk keeps the next pairs of its queue read ahead, so that it can go on while
-    #: the server is away (their verdicts wait in the journal).
-    READ_AHEAD = 8
-
     def _read_detail(self, pair: int) -> PairDetail | None:
         """The pair as the store has it; on a team store, from what was read ahead when the
         server cannot be reached (None, said in a message, when it was not)."""
@@ -350,7 +352,7 @@ class Desk:
         except WspError as e:
             if not (self.claiming and retryable(e)):
                 raise
-            self._emit("message", f"{e} · verdicts are kept in the journal on disk")
+            self.offline = str(e)
             if key not in self._ahead:
                 self._emit("error", f"{e}; pair {pair} was not read ahead")
                 return None
@@ -360,8 +362,8 @@ class Desk:
         return detail
 
     def _read_ahead(self) -> None:
-        wanted = [(int(p), self.view.checkpoint)
-                  for p in self.queue.ids[self.position + 1:self.position + 1 + self.READ_AHEAD]]
+        """Read the pairs this desk claimed (a server store), to show them while it is away."""
+        wanted = [(p, self.view.checkpoint) for p in self._claimed]
         self._ahead = {k: v for k, v in self._ahead.items() if k in wanted}
         for key in wanted:
             if key not in self._ahead:
@@ -380,21 +382,40 @@ class Desk:
     # -- a team store ---------------------------------------------------------------------
     def _steer(self) -> None:
         """A team desk, moving forward: onto the first pair from the cursor on that it may
-        take (:func:`~wsp_core.store.claims.claim_next`), claimed for it."""
+        take, claimed for it with the next few (:func:`~wsp_core.store.claims.claim_next`).
+        While the server is away: onto the next pair it claimed and has not judged yet."""
         if not self.claiming or self.current is None:
             return
         start = self.position
         try:
             got = claim_next(self.store, self.reviewer,
-                             self.queue.ids[start:start + self.CLAIM_WINDOW])
+                             self.queue.ids[start:start + self.CLAIM_WINDOW], self.READ_AHEAD)
         except WspError as e:
-            self._emit("message", f"no claim: {e}")
+            if not retryable(e):
+                raise
+            self.offline = str(e)
+            left = [p for p in self._claimed if self.session.own_state(p) is None]
+            if left:
+                self.session.go_to_pair(left[0])
+            self._emit("message", f"{e} · {len(left)} claimed pairs left to review; verdicts "
+                                  "are kept in the journal on disk")
             return
-        if got is None:
+        self.offline = None
+        self._claimed = got
+        if not got:
             self._emit("message", f"the next {self.CLAIM_WINDOW} pairs of the queue are held "
                                   "or judged by other curators")
-        elif got != self.current:
-            self.session.go_to_pair(got)
+        elif got[0] != self.current:
+            self.session.go_to_pair(got[0])
+
+    @property
+    def may_review(self) -> bool:
+        """Whether a verdict on the pair shown may be given now: always, except on a team
+        store whose server is away, where only the pairs this desk claimed (or judged
+        already) are safe from another curator's review."""
+        if not (self.claiming and self.offline) or self.current is None:
+            return self.current is not None
+        return self.current in self._claimed or self.session.own_state(self.current) is not None
 
     def poll(self) -> int:
         """Bring in the verdicts written by others since the last look (a team store: each
@@ -484,6 +505,10 @@ class Desk:
     def review(self, verdict: str, reason: str | None = None) -> Step | None:
         """A verdict on the pair under the cursor (the one shown), then the next pair."""
         if self.current is None:
+            return None
+        if not self.may_review:
+            self._emit("message", f"{self.offline} · pair {self.current} is not claimed by this "
+                                  "desk: another curator may be on it; no verdict written")
             return None
         auto = self.detail.auto_label if self.detail is not None else None
         step = self.session.review(verdict, reason)

@@ -1,7 +1,8 @@
 """No two curators on the same pair at once: each curator's desk claims the pair in front of
-it for a lease (the team setting ``lease_minutes``), inside the store's write transaction, so
-two desks walking the same queue are handed different pairs. A closed desk releases its claim;
-a desk that died (a killed app, a lost connection) loses it when the lease ends.
+it, and the few after it that it reads ahead, for a lease (the team setting
+``lease_minutes``), inside the store's write transaction, so two desks walking the same queue
+are handed different pairs. A closed desk releases its claims; a desk that died (a killed app,
+a lost connection) loses them when the lease ends.
 
 Which pairs a curator may be handed: those nobody has judged, and those of the blind
 double-review share (:func:`~wsp_core.store.team.in_double_review`) that exactly one other
@@ -56,25 +57,27 @@ def may_take(pair_id: int, judges: set[str], reviewer: str, settings: TeamSettin
             and in_double_review(pair_id, settings.double_review))
 
 
-def claim_next(store: Store, reviewer: str, candidates: Sequence[int]) -> int | None:
-    """The first of ``candidates`` (queue order) this curator may take and nobody else holds;
-    it becomes this curator's one claim until the lease ends (their earlier claim is
-    released). None when no candidate is free."""
+def claim_next(store: Store, reviewer: str, candidates: Sequence[int],
+               count: int = 1) -> list[int]:
+    """The first ``count`` of ``candidates`` (queue order) this curator may take and nobody
+    else holds: they become this curator's claims until the lease ends (their earlier claims
+    are released). The first is the pair to show; the others are the next ones, which a desk
+    reads ahead and may review while the server is away. Empty when no candidate is free."""
     ids = [int(c) for c in candidates]
     if not ids:
-        return None
+        return []
     with store.write() as session:
         settings = read_settings(session)
         held = _held(session, ids, reviewer)
         judges = _judges(session, [i for i in ids if i not in held])
-        chosen = next((i for i in ids if i not in held
-                       and may_take(i, judges.get(i, set()), reviewer, settings)), None)
-        if chosen is None:
-            return None
-        session.execute(delete(Claim).where((Claim.reviewer == reviewer)
-                                            | (Claim.pair_id == chosen)))
-        session.add(Claim(pair_id=chosen, reviewer=reviewer,
-                          expires_at=utcnow() + timedelta(minutes=settings.lease_minutes)))
+        chosen = [i for i in ids if i not in held
+                  and may_take(i, judges.get(i, set()), reviewer, settings)][:count]
+        session.execute(delete(Claim).where(Claim.reviewer == reviewer))
+        if chosen:
+            session.execute(delete(Claim).where(Claim.pair_id.in_(chosen)))  # expired ones
+            until = utcnow() + timedelta(minutes=settings.lease_minutes)
+            session.add_all([Claim(pair_id=i, reviewer=reviewer, expires_at=until)
+                             for i in chosen])
     return chosen
 
 
