@@ -116,3 +116,21 @@ def crowd_store(tmp_path: Path) -> Path:
     assert main(["import", "--db", str(db), "--format", "coco", "--ann", str(ann),
                  "--images", str(images)]) == 0
     return db
+
+
+def crowded_coco(tmp: Path, images: int, persons: int = 6) -> tuple[Path, Path]:
+    """A COCO file of ``images`` images (one shared image file) of ``persons`` standing persons
+    each, all with ankles: C(persons, 2) pairs an image."""
+    folder = tmp / "crowded"
+    write_image(folder / "c.jpg", (640, 480))
+    infos, anns = [], []
+    for i in range(images):
+        infos.append({"id": i + 1, "file_name": "c.jpg", "width": 640, "height": 480})
+        for k in range(persons):
+            ankle = 250 + 35 * k + (i % 7)
+            height = 0.6 * ankle - 40
+            x = 50 + 95 * k
+            anns.append({"id": i * persons + k + 1, "image_id": i + 1, "iscrowd": 0,
+                         "bbox": [x - 30, ankle - height, 60, height],
+                         "keypoints": standing_person(x, ankle, height)})
+    return coco_file(tmp / "crowded.json", infos, anns), folder

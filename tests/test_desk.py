@@ -79,7 +79,7 @@ def test_a_verdict_is_written_announced_and_the_cursor_moves_on(store):
 
 
 def test_the_pair_shows_its_own_review_while_it_is_still_on_its_way(store):
-    desk = Desk("ana")
+    desk = Desk("ana", claims=False)  # a team desk waits for its verdicts before it claims
     writer = HeldWriter(store)
     desk.attach(store, writer)
     desk.set_view(View())

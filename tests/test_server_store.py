@@ -208,7 +208,7 @@ def test_a_desk_keeps_verdicts_in_its_journal_while_the_server_is_away(own_pg_se
     own_pg_server.stop()
     desk.review("exclude", "occlusion")
     desk.review("accept")
-    assert writer.pending == 2 and "cannot reach the server" in writer.offline
+    assert writer.pending == 2 and "cannot reach the server" in writer.offline_reason
     assert desk.offline and any("claimed pairs left to review" in m for m in messages)
     for _ in range(Desk.READ_AHEAD):                   # the claimed pairs, then no further
         desk.review("accept")
@@ -258,3 +258,62 @@ def test_the_app_says_the_server_is_away_and_writes_its_journal_when_back(
     assert [(v, who) for _, v, who, _ in rows] == [("accept", "tester"), ("flip", "tester"),
                                                    ("accept", "tester")]
     assert rows[0][0] == first
+
+
+def test_eight_curators_three_killed_and_a_server_restart_lose_nothing(own_pg_server, tmp_path):
+    """Eight desks (separate processes) review one store at once, 500 verdicts each, with 10 %
+    blind double review; three are killed with SIGKILL at random moments and started again,
+    and the server restarts once. Afterwards every verdict is there once, no curator judged a
+    pair twice, no pair was judged by two curators outside the double-review share, and every
+    journal is empty (the killed desks' were replayed)."""
+    import os
+    import random
+    import signal
+    import time
+
+    from helpers import crowded_coco
+    from wsp_core.journal import Journal
+    from wsp_core.store.team import in_double_review
+
+    url = own_pg_server.new_database()
+    ann, images = crowded_coco(tmp_path, 320)                # 4,800 pairs
+    run_cli("import", "--db", url, "--format", "coco", "--ann", ann, "--images", images)
+    run_cli("team", "--db", url, "--double-review", "0.1")
+    env = {**os.environ, "WSP_JOURNAL_DIR": str(tmp_path / "journals")}
+    names, per = [f"curator{k}" for k in range(8)], 500
+
+    def start(k: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(ROOT / "tests" / "curator_sim.py"), url,
+                                 names[k], str(per), str(k)], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    rng = random.Random(11)
+    procs = {k: start(k) for k in range(8)}
+    events = sorted([(rng.uniform(4, 30), "kill", k) for k in rng.sample(range(8), 3)]
+                    + [(rng.uniform(8, 25), "restart", None)])
+    t0 = time.monotonic()
+    for at, what, k in events:
+        time.sleep(max(0.0, at - (time.monotonic() - t0)))
+        if what == "kill":
+            procs[k].send_signal(signal.SIGKILL)
+            procs[k].wait()
+            procs[k] = start(k)                               # the curator starts again
+        else:
+            own_pg_server.restart()
+    outs = {k: p.communicate(timeout=600) for k, p in procs.items()}
+    assert all(p.returncode == 0 for p in procs.values()), {k: e[-2000:] for k, (_, e)
+                                                              in outs.items()}
+    with open_store(url, create=False) as store, store.read() as s:
+        rows = s.execute(text("SELECT pair_id, reviewer, client_key FROM reviews")).all()
+        for name in names:
+            assert Journal.of(store, name, tmp_path / "journals").pending() == []
+    by_reviewer = {n: sum(r[1] == n for r in rows) for n in names}
+    assert by_reviewer == {n: per for n in names}             # every verdict, once
+    assert len({r[2] for r in rows}) == len(rows) == 8 * per
+    judged: dict[int, list[str]] = {}
+    for pid, who, _ in rows:
+        judged.setdefault(pid, []).append(who)
+    assert all(len(set(w)) == len(w) for w in judged.values())  # nobody judged a pair twice
+    twice = {p for p, w in judged.items() if len(w) > 1}
+    assert all(in_double_review(p, 0.1) and len(judged[p]) == 2 for p in twice)
+    assert twice                                               # the share was reviewed

@@ -55,6 +55,8 @@ class ReviewWriter(QObject):
         self._idle = threading.Event()
         self._idle.set()
         self._abandoned = threading.Event()
+        #: why the store's server cannot be reached (None: it could, at the last write)
+        self.offline_reason: str | None = None
         #: time.monotonic() when the write now in progress started (None when idle): a write
         #: that takes long is waiting for another process's lock.
         self.write_started: float | None = None
@@ -164,7 +166,9 @@ class ReviewWriter(QObject):
                 if retryable(e):
                     if self._abandoned.is_set() and self.journal is not None:
                         return False
-                    (self.offline if e.problem.startswith(UNREACHABLE) else self.busy).emit(str(e))
+                    away = UNREACHABLE in e.problem
+                    self.offline_reason = str(e) if away else None
+                    (self.offline if away else self.busy).emit(str(e))
                     self._abandoned.wait(self.retry_s)
                     continue
                 self.failed.emit(str(e))
@@ -174,6 +178,7 @@ class ReviewWriter(QObject):
                 return
             finally:
                 self.write_started = None
+            self.offline_reason = None
             for review in written:
                 self.saved.emit(review)
             return True

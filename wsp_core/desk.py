@@ -31,12 +31,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from .curation import Group, ReviewSession, Step
-from .errors import ReviewConflict, WspError
+from .errors import ReviewConflict, StoreError, WspError
 from .store import browse
 from .store.claims import blind_pairs, claim_next, release_claims
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .journal import Journal, write_journaled
-from .store.db import Store, retryable
+from .store.db import UNREACHABLE, Store, retryable
 from .store.queries import add_review, add_reviews, default_reviewer, pair_history
 from .suspect import RERANK_EVERY, StoreRanker
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
@@ -90,7 +90,7 @@ class JournaledWriter:
         self.on_failed = on_failed or (lambda _text: None)
         self._waiting: list[list[dict[str, Any]]] = []
         #: why the store could not be reached at the last try (None: it could)
-        self.offline: str | None = None
+        self.offline_reason: str | None = None
 
     @property
     def pending(self) -> int:
@@ -111,6 +111,19 @@ class JournaledWriter:
         self._drain()
         return not self._waiting
 
+    def resume(self) -> int:
+        """Take the reviews the journal still holds from an earlier session (a killed desk,
+        a server that was away) before any new one; returns how many."""
+        batches: list[list[dict[str, Any]]] = []
+        for review in self.journal.pending():
+            group = review.get("group")
+            if batches and group is not None and batches[-1][0].get("group") == group:
+                batches[-1].append(review)
+            else:
+                batches.append([review])
+        self._waiting = batches + self._waiting
+        return sum(len(b) for b in batches)
+
     def _drain(self) -> None:
         while self._waiting:
             batch = self._waiting[0]
@@ -118,10 +131,10 @@ class JournaledWriter:
                 write_journaled(self.store, batch)
             except WspError as e:
                 if retryable(e):
-                    self.offline = str(e)
+                    self.offline_reason = str(e)
                     return
                 self.on_failed(str(e))
-            self.offline = None
+            self.offline_reason = None
             self.journal.done([r["key"] for r in batch])
             self._waiting.pop(0)
 
@@ -149,11 +162,14 @@ class View:
 class Desk:
     """One curator's desk on one store at a time."""
 
-    #: How far ahead in the queue a team desk looks for a pair to claim.
+    #: How many pairs of the queue a team desk offers the store at once when it claims (the
+    #: next window follows when none is free).
     CLAIM_WINDOW = 256
     #: A team desk claims the pair it shows and this many after it, and reads them ahead, so
     #: that it can go on while the server is away (their verdicts wait in the journal).
     READ_AHEAD = 8
+    #: How long a team desk waits for its verdicts to reach the store before it claims anew.
+    FLUSH_S = 1.0
 
     def __init__(self, reviewer: str | None = None, claims: bool | None = None) -> None:
         self.reviewer = reviewer
@@ -388,8 +404,17 @@ class Desk:
             return
         start = self.position
         try:
-            got = claim_next(self.store, self.reviewer,
-                             self.queue.ids[start:start + self.CLAIM_WINDOW], self.READ_AHEAD)
+            away = getattr(self.writer, "offline_reason", None)
+            if self.writer.pending and not self.writer.flush(0.0 if away else self.FLUSH_S):
+                # verdicts not yet in the store keep their pairs claimed
+                away = getattr(self.writer, "offline_reason", None)
+                raise StoreError(self.store.path, f"{UNREACHABLE}: verdicts still on their way"
+                                 + (f" ({away})" if away else ""))
+            got: list[int] = []
+            while not got and start < len(self.queue):   # window by window to the queue's end
+                got = claim_next(self.store, self.reviewer,
+                                 self.queue.ids[start:start + self.CLAIM_WINDOW], self.READ_AHEAD)
+                start += self.CLAIM_WINDOW
         except WspError as e:
             if not retryable(e):
                 raise
@@ -403,10 +428,14 @@ class Desk:
         self.offline = None
         self._claimed = got
         if not got:
-            self._emit("message", f"the next {self.CLAIM_WINDOW} pairs of the queue are held "
-                                  "or judged by other curators")
+            self._emit("message", "the rest of the queue is held or judged by other curators")
         elif got[0] != self.current:
             self.session.go_to_pair(got[0])
+
+    @property
+    def claimed(self) -> tuple[int, ...]:
+        """The pairs this desk holds claims on (a team store), in queue order."""
+        return tuple(self._claimed)
 
     @property
     def may_review(self) -> bool:
