@@ -47,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_labels import bench_args, generate, work_folder  # noqa: E402
 
 
-def make_store(folder: Path, n_images: int, seed: int) -> tuple[Path, dict]:
+def make_store(folder: Path, n_images: int, seed: int,
+               url: str | None = None) -> tuple[Path | str, dict]:
+    """The benchmark's store: ``folder/gui.db``, or the (empty) server database at ``url``."""
     from PIL import Image
 
     from wsp_core.formats import read_source
@@ -67,9 +69,10 @@ def make_store(folder: Path, n_images: int, seed: int) -> tuple[Path, dict]:
     for i, target in enumerate(sorted(images_dir.iterdir())):
         target.unlink()
         os.link(variants[i % len(variants)], target)
-    db = folder / "gui.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db = url or folder / "gui.db"
+    if url is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     with open_store(db) as store:
         report = import_source(store, label_source(read_source("coco", ann, images_dir)),
                                "bench-coco")
@@ -80,7 +83,7 @@ def make_store(folder: Path, n_images: int, seed: int) -> tuple[Path, dict]:
             add_review(store, int(pair), str(rng.choice(["accept", "flip", "exclude"])),
                        reviewer="bench")
     return db, {"pairs": report.pairs, "store_build_s": round(time.perf_counter() - t0, 1),
-                "db_mb": round(db.stat().st_size / 2**20, 1)}
+                "db_mb": None if url else round(db.stat().st_size / 2**20, 1)}
 
 
 def percentiles(times_s: list[float]) -> tuple[float, float]:
@@ -169,7 +172,7 @@ def bench_learned_queue(app, tab, settle) -> dict:
             "rerank_ms_p50": r50, "rerank_ms_p95": r95}
 
 
-def bench_window(db: Path, folder: Path) -> dict:
+def bench_window(db: Path | str, folder: Path) -> dict:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 

@@ -16,7 +16,7 @@ from json.encoder import encode_basestring_ascii
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Text, case, cast, func, select
+from sqlalchemy import Text, case, cast, delete, func, select
 from sqlalchemy.orm import aliased
 
 from ..atomic import atomic_write, check_target
@@ -24,7 +24,7 @@ from ..errors import BadValue, InputError, ReviewConflict, StoreError
 from .db import Store, store_files
 from .team import apply_consensus, consensus, pair_votes, read_settings
 from ..verdicts import NOTE, UNDO_NOTE, check_verdict, effective, normalise_reason
-from .models import Image, Pair, Person, Review, Source
+from .models import Claim, Image, Pair, Person, Review, Source
 
 
 def default_reviewer() -> str:
@@ -117,7 +117,9 @@ def _append_review(store: Store, session, pair_id: int, verdict: str, reason: st
         pair.reason = reason if status != "auto" else None
     session.add(review)
     session.flush()
-    if verdict != NOTE:
+    if verdict != NOTE:  # a verdict ends its curator's claim on the pair (claims.py)
+        session.execute(delete(Claim).where(Claim.pair_id == pair_id,
+                                            Claim.reviewer == review.reviewer))
         settings = read_settings(session)
         if settings.consensus != "latest":  # the pair's state is its curators' consensus
             apply_consensus(session, pair, settings)
