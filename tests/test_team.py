@@ -4,8 +4,10 @@ counts and speed, and the ``team`` command, on both back ends."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -207,3 +209,47 @@ def test_a_desk_sees_the_others_verdicts_when_it_polls(store):
     assert bo.queue.status[k] == 4                             # "exclude"
     assert bo.index.state(target) == ("exclude", "occlusion")
     ana.close()
+
+
+def test_the_disagreements_queue_and_the_reviewer_filter(store):
+    from wsp_core.desk import Desk, View
+    from wsp_core.store.browse import PairFilter
+
+    for pid, (x, y) in enumerate([("accept", "flip"), ("flip", "flip"), ("accept", "exclude")],
+                                 start=1):
+        add_review(store, pid, x, reviewer="ana")
+        add_review(store, pid, y, reviewer="bo")
+    add_review(store, 7, "accept", reviewer="ana")
+    add_review(store, 8, "note", note="only a note", reviewer="cy")
+    desk = Desk("lee")
+    desk.open(store, View(kind="disagreements"))
+    assert [int(i) for i in desk.queue.ids] == [1, 3]
+    desk.set_view(View(PairFilter(reviewer="ana")))
+    assert [int(i) for i in desk.queue.ids] == [1, 2, 3, 7]
+    desk.set_view(View(PairFilter(reviewer="cy")))          # a note is no verdict
+    assert len(desk.queue) == 0
+    stats = desk.statistics(team=True)["team"]
+    assert [c["reviewer"] for c in stats["curators"]] == ["ana", "bo", "cy"]
+    assert stats["agreement"]["disagreements"] == [1, 3]
+
+
+def test_the_statistics_panel_shows_each_curator_and_the_agreement(qtbot, window, any_db):
+    import_samples(any_db, "coco")
+    for pid, (x, y) in enumerate([("accept", "flip"), ("flip", "flip")], start=1):
+        run_cli("review", "--db", any_db, "--pair", pid, "--verdict", x, "--reviewer", "ana")
+        run_cli("review", "--db", any_db, "--pair", pid, "--verdict", y, "--reviewer", "bo")
+    win = window(any_db)
+    tab = win.pairs
+    tab.side.setCurrentWidget(tab.stats)
+    qtbot.waitUntil(lambda: tab.stats.curators.rowCount() == 2)
+    names = [tab.stats.curators.item(r, 0).text() for r in range(2)]
+    assert names == ["ana", "bo"] and tab.stats.curators.item(0, 1).text() == "2"
+    assert "κ" in tab.stats.team_label.text() and "1 disagree" in tab.stats.team_label.text()
+    tab.filters.reviewer.setText("bo")
+    tab.filters.apply_now()
+    qtbot.waitUntil(lambda: len(tab.session.queue) == 2)
+    tab.filters.queue.setCurrentIndex(tab.filters.queue.findData("disagreements"))
+    tab.filters.reviewer.clear()
+    tab.filters.apply_now()
+    qtbot.waitUntil(lambda: [int(i) for i in tab.session.queue.ids] == [1])
+    win.grab().save(str(Path(os.environ.get("WSP_SHOTS", "/tmp")) / "team_statistics.png"))

@@ -100,6 +100,10 @@ class FilterPanel(QWidget):
         self.image.setPlaceholderText("part of an image file name")
         self.image.setClearButtonEnabled(True)
         form.addRow("Image", self.image)
+        self.reviewer = QLineEdit()
+        self.reviewer.setPlaceholderText("a curator's name: the pairs they judged")
+        self.reviewer.setClearButtonEnabled(True)
+        form.addRow("Reviewed by", self.reviewer)
         self.checkpoint = QComboBox()
         self.checkpoint.setToolTip("the model whose probabilities the suspicious queue and the "
                                    "disagreement filter use")
@@ -111,11 +115,12 @@ class FilterPanel(QWidget):
         for box in (self.ds_min, self.ds_max):
             box.valueChanged.connect(self._later)
         self.image.textChanged.connect(self._later)
+        self.reviewer.textChanged.connect(self._later)
         self.disagree.toggled.connect(self._later)
         self.set_sources([])
         self.set_checkpoints([])
         for widget in (self.queue, self.status, self.source, self.reason, self.ds_min,
-                       self.ds_max, self.image, self.checkpoint, self.disagree):
+                       self.ds_max, self.image, self.reviewer, self.checkpoint, self.disagree):
             widget.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
@@ -132,7 +137,7 @@ class FilterPanel(QWidget):
     def reset(self) -> None:
         """Every filter back to "any" (the queue kind and the model stay): one change."""
         widgets = (self.status, self.source, self.reason, self.ds_min, self.ds_max, self.image,
-                   self.disagree)
+                   self.reviewer, self.disagree)
         for widget in widgets:
             widget.blockSignals(True)
         for combo in (self.status, self.source, self.reason):
@@ -140,6 +145,7 @@ class FilterPanel(QWidget):
         for box in (self.ds_min, self.ds_max):
             box.setValue(box.minimum())
         self.image.clear()
+        self.reviewer.clear()
         self.disagree.setChecked(False)
         for widget in widgets:
             widget.blockSignals(False)
@@ -197,6 +203,7 @@ class FilterPanel(QWidget):
                           reasons=(reason,) if reason else (),
                           delta_s_min=self._bound(self.ds_min),
                           delta_s_max=self._bound(self.ds_max), image=self.image.text(),
+                          reviewer=self.reviewer.text().strip(),
                           disagree=self.disagree.isChecked())
 
     def queue_kind(self) -> str:

@@ -107,6 +107,8 @@ class PairsTab(QWidget):
         side.addTab(self.history, "History")
         side.addTab(self.stats, "Statistics")
         side.currentChanged.connect(lambda _i: self._show_history())
+        side.currentChanged.connect(lambda _i: self.refresh_stats()
+                                    if side.currentWidget() is self.stats else None)
         self.side = side
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -309,12 +311,13 @@ class PairsTab(QWidget):
     def refresh_stats(self) -> None:
         if not self.desk.is_open:
             return
+        shown = self.side.currentWidget() is self.stats
         try:
-            stats = self.desk.statistics()
+            stats = self.desk.statistics(team=shown)
         except WspError as e:  # a server away: the panel keeps what it showed
             self.status_changed.emit(f"statistics not read: {e}")
             return
-        self.stats.show_stats(stats["queue"], stats["activity"], stats["qa"])
+        self.stats.show_stats(stats["queue"], stats["activity"], stats["qa"], stats.get("team"))
 
     # -- actions (the window binds the keys: wsp_app/actions.py) ------------------------------
     def focus_pair(self) -> None:

@@ -116,6 +116,17 @@ class StatsPanel(QWidget):
         self.qa_label = QLabel()
         self.qa_label.setWordWrap(True)
         layout.addWidget(self.qa_label)
+        self.team_label = QLabel()
+        self.team_label.setWordWrap(True)
+        self.team_label.setObjectName("team")
+        for label in (self.qa_label, self.team_label):  # their lines never squeezed by the plots
+            label.setMinimumHeight(3 * label.fontMetrics().lineSpacing())
+        layout.addWidget(self.team_label)
+        self.curators = readonly_table(QTableWidget(0, 4), ("curator", "verdicts",
+                                                           "s / verdict", "mix"))
+        self.curators.setObjectName("curators")
+        self.curators.setMaximumHeight(130)
+        layout.addWidget(self.curators)
         self.plots = pg.GraphicsLayoutWidget()
         layout.addWidget(self.plots, 1)
         self.hist = self.plots.addPlot(row=0, col=0, title="ΔS of the filtered pairs")
@@ -127,12 +138,32 @@ class StatsPanel(QWidget):
         self.last: dict[str, Any] = {}
 
     def show_stats(self, queue: Queue, activity: dict[str, Any],
-                   estimate: dict[str, Any]) -> None:
+                   estimate: dict[str, Any], team: dict[str, Any] | None = None) -> None:
         self.qa_label.setText(qa_text(estimate))
         self._histogram(queue.delta_s)
         self._timeline(activity)
         self._reasons(activity["verdicts_by_reason"])
-        self.last = {"estimate": estimate, "activity": activity}
+        if team is not None:
+            self._team(team)
+        self.last = {"estimate": estimate, "activity": activity, "team": team}
+
+    def _team(self, team: dict[str, Any]) -> None:
+        """Each curator's counts, speed and verdict mix; the agreement; the consensus rule."""
+        settings, agree = team["settings"], team["agreement"]
+        kappa = "-" if agree["kappa"] is None else f"{agree['kappa']:.2f}"
+        self.team_label.setText(
+            f"<b>Team:</b> consensus {settings.consensus}, double review "
+            f"{100 * settings.double_review:.0f} %<br>"
+            + (f"Cohen's κ {kappa} on {agree['pairs']} pairs two curators judged; "
+               f"{len(agree['disagreements'])} disagree"
+               if agree["pairs"] else "no pair judged by two curators yet"))
+        rows = team["curators"]
+        self.curators.setRowCount(len(rows))
+        for r, c in enumerate(rows):
+            speed = "-" if c["median_s"] is None else f"{c['median_s']:.1f}"
+            mix = ", ".join(f"{k} {v}" for k, v in sorted(c["mix"].items()))
+            for col, value in enumerate((c["reviewer"], str(c["verdicts"]), speed, mix)):
+                self.curators.setItem(r, col, QTableWidgetItem(value))
 
     def _histogram(self, delta_s: np.ndarray) -> None:
         self.hist.clear()

@@ -35,6 +35,7 @@ from .curation import Group, ReviewSession, Step
 from .errors import ReviewConflict, StoreError, WspError
 from .store import browse
 from .store.claims import blind_pairs, claim_next, release_claims
+from .store.team import agreement, reviewer_stats, team_settings
 from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .journal import Journal, write_journaled
 from .store.db import UNREACHABLE, Store, retryable
@@ -288,8 +289,10 @@ class Desk:
     def _load_queue(self) -> Queue:
         try:
             learned = self._learned_scores() if self.view.kind == "learned" else None
+            disagreeing = agreement(self.store)["disagreements"] \
+                if self.view.kind == "disagreements" else None
             queue = self.index.queue(self.view.filter, self.view.kind, self.view.checkpoint,
-                                     learned)
+                                     learned, disagreeing)
             if self.claiming:
                 self.blind_ids = blind_pairs(self.store, self.reviewer, queue.ids)
                 for pair_id in self.blind_ids:  # unjudged, for this curator
@@ -716,10 +719,17 @@ class Desk:
             return queue
         return browse.load_qa(self.store, self.view.filter, self.view.checkpoint, self.index)
 
-    def statistics(self) -> dict[str, Any]:
-        """What the Statistics panel draws: the queue, the review activity, the QA estimate."""
-        return {"queue": self.queue, "activity": browse.review_activity(self.store),
-                "qa": browse.qa_estimate(self.qa_queue())}
+    def statistics(self, team: bool = False) -> dict[str, Any]:
+        """What the Statistics panel draws: the queue, the review activity, the QA estimate;
+        with ``team``, each curator's counts, speed and verdict mix, the agreement between
+        curators and the store's consensus rule (read only while the panel is shown)."""
+        out = {"queue": self.queue, "activity": browse.review_activity(self.store),
+               "qa": browse.qa_estimate(self.qa_queue())}
+        if team:
+            out["team"] = {"curators": reviewer_stats(self.store),
+                           "agreement": agreement(self.store),
+                           "settings": team_settings(self.store)}
+        return out
 
     def progress_text(self) -> str:
         """One line: how far the curator is in the queue, and whether everything is saved."""

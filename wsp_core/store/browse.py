@@ -30,6 +30,7 @@ QUEUES: dict[str, str] = {
     "suspicious": "most suspicious first",
     "qa": "random QA sample",
     "learned": "learned suspicion (learns from your verdicts)",
+    "disagreements": "curators disagree (double review)",
 }
 #: The seed of the QA order. Fixed, so every curator and every session walks the same sample.
 QA_SEED = 20241124
@@ -45,6 +46,8 @@ class PairFilter:
     delta_s_min: float | None = None
     delta_s_max: float | None = None
     image: str = ""
+    #: Only pairs this curator gave a verdict (notes aside).
+    reviewer: str = ""
     #: Only pairs whose model probability (of the chosen checkpoint) disagrees with the label
     #: training would use.
     disagree: bool = False
@@ -260,17 +263,32 @@ class PairIndex:
         if text:
             hits = [i for i, name in zip(self._image_ids, self._image_names) if text in name]
             keep &= np.isin(self.image_id, hits)
+        if flt.reviewer.strip():
+            keep &= np.isin(self.ids, self.judged_by(flt.reviewer.strip()))
         if flt.disagree:
             keep &= self.disagreement(checkpoint) > 0.5
         return keep
 
+    def judged_by(self, reviewer: str) -> np.ndarray:
+        """The pairs a curator gave a verdict (read from the store: the snapshot keeps no
+        curator)."""
+        rows = _driver_rows(self.store, "SELECT DISTINCT pair_id FROM reviews WHERE reviewer = "
+                                        f":r AND verdict != '{NOTE}'", {"r": reviewer})
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+
     def queue(self, flt: PairFilter = PairFilter(), kind: str = "order",
-              checkpoint: str | None = None, learned: np.ndarray | None = None) -> Queue:
+              checkpoint: str | None = None, learned: np.ndarray | None = None,
+              disagreeing: list[int] | None = None) -> Queue:
         """The pairs a filter selects, in the order of queue ``kind`` (see :func:`load_queue`);
-        ``learned``: for kind "learned", the learned suspicion of every pair (id order)."""
+        ``learned``: for kind "learned", the learned suspicion of every pair (id order);
+        ``disagreeing``: for kind "disagreements", the pairs two curators judged otherwise
+        (:func:`wsp_core.store.team.agreement`)."""
         if kind not in QUEUES:
             raise BadValue("queue", f"unknown queue {kind!r}; one of: {', '.join(QUEUES)}")
-        keep = np.flatnonzero(self.mask(flt, checkpoint))
+        mask = self.mask(flt, checkpoint)
+        if kind == "disagreements":
+            mask &= np.isin(self.ids, np.asarray(disagreeing or [], dtype=np.int64))
+        keep = np.flatnonzero(mask)
         disagreement = self.disagreement(checkpoint)
         if kind == "learned":
             if learned is None:
@@ -295,6 +313,8 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
       a simple random sample of the filtered pairs (see :func:`qa_estimate`).
     - ``learned``: by the learned suspicion (``wsp_core.suspect``), which the desk computes and
       re-ranks as verdicts come (pass it to :meth:`PairIndex.queue`).
+    - ``disagreements``: the pairs two curators judged otherwise, in id order (the desk reads
+      them from the reviews: pass them to :meth:`PairIndex.queue`).
 
     ``index`` reuses a snapshot (the app keeps one); without it the pairs are read afresh.
     """
@@ -303,7 +323,7 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
 
 def _queue_order(kind: str, ids: np.ndarray, suspicion: np.ndarray,
                  disagreement: np.ndarray) -> np.ndarray:
-    if kind == "order":
+    if kind in ("order", "disagreements"):
         return np.arange(len(ids))
     if kind == "suspicious":
         scored = ~np.isnan(disagreement)
