@@ -455,9 +455,11 @@ class Desk:
         without asking the store."""
         if self.offline or time.monotonic() - self._claimed_at > self.RENEW_S:
             return False
-        at = self.position
-        left = [p for p in self._claimed if self.session.own_state(p) is None
-                and (self.queue.index_of(p) or -1) >= at]
+        at, auto = self.position, STATUSES.index("auto")
+        places = [(p, self.queue.index_of(p)) for p in self._claimed]
+        # still to judge: not by this desk, nor (as far as it knows) by another curator
+        left = [p for p, k in places if k is not None and k >= at
+                and self.session.own_state(p) is None and self.queue.status[k] == auto]
         if len(left) <= self.READ_AHEAD // 2:
             return False
         if self.current != left[0]:
