@@ -318,3 +318,54 @@ def test_eight_curators_three_killed_and_a_server_restart_lose_nothing(own_pg_se
     twice = {p for p, w in judged.items() if len(w) > 1}
     assert all(in_double_review(p, 0.1) and len(judged[p]) == 2 for p in twice)
     assert twice                                               # the share was reviewed
+
+
+def test_the_desk_hears_another_curators_verdict_at_once(qtbot, window, pg_server, monkeypatch):
+    """On a server store the desk LISTENs: a verdict another curator commits shows in the
+    list without waiting for the poll (set here to ten minutes)."""
+    from conftest import import_samples
+    from wsp_app.pairs_tab import PairsTab
+    from wsp_core.store import add_review
+
+    monkeypatch.setattr(PairsTab, "POLL_MS", 600_000)
+    url = pg_server.new_database()
+    import_samples(url, "coco")
+    win = window(url)
+    assert win.pairs.listener is not None
+    target = int(win.pairs.session.queue.ids[6])
+    with open_store(url, create=False) as other:
+        add_review(other, target, "exclude", "occlusion", reviewer="bo")
+    k = win.pairs.session.queue.index_of(target)
+    qtbot.waitUntil(lambda: win.pairs.session.queue.status[k] == 4, timeout=5000)
+    assert win.pairs.model.row(k)["status"] == "exclude"
+
+
+def test_the_curators_name_is_a_setting(qtbot, pg_server, settings, tmp_path):
+    """File → Your name…: kept in the settings, used when no --reviewer is given; the open
+    store is opened again under the new name (claims and journal are a curator's)."""
+    from PySide6.QtCore import Qt
+
+    from conftest import import_samples, press, saved
+    from wsp_app.window import MainWindow
+
+    url = pg_server.new_database()
+    import_samples(url, "coco")
+    win = MainWindow(settings)
+    try:
+        win.show()
+        with qtbot.waitActive(win):
+            win.activateWindow()
+        assert win.open_store(url)
+        win.set_reviewer("kim")
+        assert settings.value("reviewer") == "kim"
+        press(qtbot, win, Qt.Key.Key_F)
+        saved(qtbot, win)
+        assert [who for _, _, who, _ in count_reviews(url)] == ["kim"]
+    finally:
+        win.pairs.close_store()
+        win.close()
+    again = MainWindow(settings)
+    try:
+        assert again.pairs.reviewer == "kim"
+    finally:
+        again.close()

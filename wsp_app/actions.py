@@ -43,6 +43,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_store", "&Open store…", ("Ctrl+O",), "File"),
     ActionSpec("open_server", "Open &server store…", ("Ctrl+Shift+O",), "File",
                "a team's store on a PostgreSQL server (postgresql://user@host/database)"),
+    ActionSpec("set_reviewer", "Your &name…", ("Ctrl+Shift+N",), "File",
+               "the name written with each of your verdicts (a team's curators are people)"),
     ActionSpec("refresh", "&Refresh", ("F5",), "File",
                "re-read the queue (other processes may have written to the store)"),
     ActionSpec("relink_images", "Re&link images…", ("Ctrl+L",), "File",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QMessageBox, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
@@ -20,6 +20,7 @@ from wsp_core.store import browse
 from wsp_core.store.browse import PairDetail
 from wsp_core.store.db import Store
 from wsp_core.store.queries import default_reviewer
+from wsp_core.store.server import ReviewListener
 
 from .filters import FilterPanel
 from .images import ImageLoader
@@ -92,6 +93,8 @@ class PairsTab(QWidget):
         #: why the store's server cannot be reached now (None: it can)
         self._offline: str | None = None
         self.journal: Journal | None = None
+        self.listener: ReviewListener | None = None
+        self._notifier: QSocketNotifier | None = None
         self._poll_timer = QTimer(self, interval=self.POLL_MS)
         self._poll_timer.timeout.connect(self.poll)
         self._poll_timer.start()
@@ -149,6 +152,7 @@ class PairsTab(QWidget):
         self.writer.busy.connect(self._on_busy)
         self.writer.offline.connect(self._on_offline)
         self.writer.failed.connect(self.error)
+        self._listen(store)
         left = self.journal.pending()  # an earlier session's reviews, not yet in the store
         if left:
             self.writer.resume(left)
@@ -177,6 +181,7 @@ class PairsTab(QWidget):
             self.journal.close()
             self._offline = None
         self.loader.wait(2000)
+        self._stop_listening()
         if self.desk.is_open:
             self.desk.close()
         return True
@@ -272,6 +277,40 @@ class PairsTab(QWidget):
         self.status_changed.emit(
             f"{message} · {self.writer.pending if self.writer else 0} reviews kept in the "
             "journal on disk, written when it is back")
+
+    def _listen(self, store: Store) -> None:
+        """On a server store, hear the others' reviews as they are committed (LISTEN/NOTIFY);
+        the poll stays as the fallback (and is all there is on SQLite)."""
+        self._stop_listening()
+        if not store.server:
+            return
+        try:
+            self.listener = ReviewListener(store)
+        except WspError as e:
+            self.status_changed.emit(f"not listening for the others' verdicts ({e}); "
+                                     f"reading them every {self.POLL_MS // 1000} s")
+            return
+        self._notifier = QSocketNotifier(self.listener.fileno(), QSocketNotifier.Type.Read,
+                                         self)
+        self._notifier.activated.connect(self._heard)
+
+    def _heard(self, *_args) -> None:
+        try:
+            if self.listener is not None and self.listener.heard():
+                self.poll()
+        except Exception as e:  # noqa: BLE001 - a lost connection: the poll takes over
+            self.status_changed.emit(f"not listening any more ({e}); reading the others' "
+                                     f"verdicts every {self.POLL_MS // 1000} s")
+            self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
 
     def poll(self) -> None:
         """Other curators' verdicts (and the statistics) show without a restart."""

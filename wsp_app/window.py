@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QInputDialog, QLabel, QLine
 
 from wsp_core.errors import WspError
 from wsp_core.logs import redact
-from wsp_core.store.queries import relink_images
+from wsp_core.store.queries import default_reviewer, relink_images
 from wsp_core.store.db import is_server, open_store, store_target
 from wsp_core.store.server import has_password, shown_url
 from wsp_core.verdicts import WITH_REASON
@@ -51,7 +51,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("WSP Studio")
         self.store_path: Path | None = None
         self.tabs = QTabWidget()
-        self.pairs = PairsTab(self, reviewer=reviewer)
+        # --reviewer for this run, else the name chosen in File → Your name…
+        self.pairs = PairsTab(self, reviewer=reviewer or self.settings.value("reviewer") or None)
         self.jobs = JobsTab(self)
         self.view3d = View3DTab(lambda: self.pairs.detail, self)
         self.photo = PhotoTab(self)
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         p = self.pairs
         handlers = {
             "open_store": self.choose_store, "open_server": self.choose_server,
+            "set_reviewer": self.choose_reviewer,
             "refresh": p.refresh, "quit": self.close,
             "relink_images": self.choose_relink,
             "accept": lambda: p.review("accept"), "flip": lambda: p.review("flip"),
@@ -232,6 +234,23 @@ class MainWindow(QMainWindow):
                                        text=last)
         if ok and url.strip():
             self.open_store(url.strip())
+
+    def choose_reviewer(self) -> None:
+        """File → Your name…: the name written with each verdict (kept in the settings)."""
+        name, ok = QInputDialog.getText(self, "Your name", "The name written with each of "
+                                        "your verdicts:",
+                                        text=self.pairs.reviewer or default_reviewer())
+        if ok and name.strip():
+            self.set_reviewer(name.strip())
+
+    def set_reviewer(self, name: str) -> None:
+        """From now on verdicts carry ``name``; an open store is opened again under it (the
+        desk's claims and journal are a curator's)."""
+        self.settings.setValue("reviewer", name)
+        self.pairs.reviewer = self.pairs.desk.reviewer = name
+        if self.store_path is not None:
+            self.open_store(self.store_path)
+        self.statusBar().showMessage(f"verdicts are now written as {name}", 10000)
 
     def _ask_password(self, shown: str) -> bool:
         """The server refused without a password: ask for it once, for this process (libpq

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from ..atomic import atomic_write, check_target
 from ..errors import BadValue, InputError, ReviewConflict, StoreError
 from .db import Store, store_files
+from .server import notify_reviews
 from .team import apply_consensus, consensus, pair_votes, read_settings
 from ..verdicts import NOTE, UNDO_NOTE, check_verdict, effective, normalise_reason
 from .models import Claim, Image, Pair, Person, Review, Source
@@ -117,6 +118,8 @@ def _append_review(store: Store, session, pair_id: int, verdict: str, reason: st
         pair.reason = reason if status != "auto" else None
     session.add(review)
     session.flush()
+    if store.server:  # the desks listening hear it at the commit (server.ReviewListener)
+        notify_reviews(session)
     if verdict != NOTE:  # a verdict ends its curator's claim on the pair (claims.py)
         session.execute(delete(Claim).where(Claim.pair_id == pair_id,
                                             Claim.reviewer == review.reviewer))

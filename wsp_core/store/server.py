@@ -13,7 +13,7 @@ libpq reads ``PGPASSWORD`` or ``~/.pgpass``; the URL shown to a user never carri
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -23,6 +23,8 @@ from .db import (APP_MARK, BUSY_TIMEOUT_S, SCHEMA_REVISION, UNREACHABLE, Store,
 
 #: The advisory lock key of a store's writers (any constant; one store per database).
 WRITE_LOCK_KEY = 0x575350  # "WSP"
+#: The channel a review is announced on (NOTIFY at its commit; desks LISTEN).
+REVIEWS_CHANNEL = "wsp_reviews"
 DRIVERS = {"postgresql": "postgresql+psycopg"}
 
 
@@ -129,3 +131,37 @@ def _inspect(engine: Engine, shown: str) -> tuple[str | None, bool]:
             return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar(), False
     except DBAPIError as e:
         raise server_problem(shown, e) from None
+
+
+def notify_reviews(session) -> None:
+    """Announce, at this transaction's commit, that reviews were written (PostgreSQL folds
+    the identical notifications of one transaction into one)."""
+    session.execute(text(f"SELECT pg_notify('{REVIEWS_CHANNEL}', '')"))
+
+
+class ReviewListener:
+    """A desk's ear on a server store: its own connection LISTENs for the reviews others
+    write, so the desk reads them the moment they are committed rather than at its next poll.
+    :meth:`fileno` is the socket to watch (the app hands it to a QSocketNotifier);
+    :meth:`heard` drains what arrived without waiting."""
+
+    def __init__(self, store: Store) -> None:
+        import psycopg
+
+        url = store.engine.url.set(drivername="postgresql")
+        try:
+            self.conn = psycopg.connect(url.render_as_string(hide_password=False),
+                                        autocommit=True, connect_timeout=10)
+            self.conn.execute(f"LISTEN {REVIEWS_CHANNEL}")
+        except psycopg.Error as e:
+            raise server_problem(store.path, e) from None
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+    def heard(self) -> int:
+        """How many announcements arrived since the last call (0 without waiting)."""
+        return sum(1 for _ in self.conn.notifies(timeout=0.0))
+
+    def close(self) -> None:
+        self.conn.close()
