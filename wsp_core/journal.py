@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WspError
+from .logs import APP
 from .store.db import Store, retryable, store_key
 from .store.queries import add_review, add_reviews
 
 log = logging.getLogger(__name__)
-APP = "wsp-studio"
 
 
 def journal_dir() -> Path:
