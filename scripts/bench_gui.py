@@ -26,7 +26,9 @@ offscreen platform, measures:
   GUI-thread collector (ADR 0010) can add to a key press; ``gc_runs``: the collections it ran
   during the measurements above, per generation, and ``gc_pause_ms_max``, the longest of them.
 
-Usage: python scripts/bench_gui.py [--images 30000] [--keep DIR]
+Usage: python scripts/bench_gui.py [--images 30000] [--keep DIR] [--db postgresql://…]
+(``--db``: the store is built in that empty server database, not a file; the ratios against
+SQLite in one run: scripts/bench_team.py.)
 The last line printed is one JSON object with the figures.
 """
 
@@ -278,12 +280,12 @@ def bench_window(db: Path | str, folder: Path) -> dict:
 
 
 def main(argv=None) -> dict:
-    args = bench_args(__doc__, 30_000, argv)
+    args = bench_args(__doc__, 30_000, argv, db=True)
     from wsp_core.store import open_store
     from wsp_core.store.browse import checkpoints
 
     with work_folder(args.keep) as folder:
-        db, result = make_store(folder, args.images, args.seed)
+        db, result = make_store(folder, args.images, args.seed, args.db)
         result["cpus"] = os.cpu_count()
         with open_store(db) as store:
             result["query_ms"] = time_queries(store, checkpoints(store)[0]["checkpoint"])

@@ -150,12 +150,17 @@ def bench_import(ann: Path, images_dir: Path, folder: Path) -> dict:
             "export_peak_mb": round(export_mb)}
 
 
-def bench_args(doc: str, images: int, argv=None) -> argparse.Namespace:
-    """The arguments of a benchmark on generated COCO-style data: --images, --seed, --keep."""
+def bench_args(doc: str, images: int, argv=None, db: bool = False) -> argparse.Namespace:
+    """The arguments of a benchmark on generated COCO-style data: --images, --seed, --keep
+    (and with ``db``, --db: an empty database on a server to build the store in)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--images", type=int, default=images)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    if db:
+        parser.add_argument("--db", help="build the store in this empty PostgreSQL database "
+                                         "(postgresql://user@host/db; PGPASSWORD for a "
+                                         "password) instead of a file")
     return parser.parse_args(argv)
 
 
