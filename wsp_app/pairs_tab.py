@@ -153,11 +153,11 @@ class PairsTab(QWidget):
         self.writer.offline.connect(self._on_offline)
         self.writer.failed.connect(self.error)
         self._listen(store)
-        left = self.journal.pending()  # an earlier session's reviews, not yet in the store
+        left = self.journal.pending_batches()  # an earlier session's, not yet in the store
         if left:
             self.writer.resume(left)
-            self.status_changed.emit(f"{len(left)} reviews of an earlier session found in the "
-                                     "journal: writing them")
+            self.status_changed.emit(f"{sum(map(len, left))} reviews of an earlier session "
+                                     "found in the journal: writing them")
         self.model.store = store
         self.desk.attach(store, self.writer)  # announces the sources: the filters list them
         if queue_kind in browse.QUEUES:

@@ -83,17 +83,10 @@ class ReviewWriter(QObject):
             return
         self._put(_Many(reviews))
 
-    def resume(self, pending: list[dict]) -> None:
+    def resume(self, batches: list[list[dict]]) -> None:
         """Reviews a journal still holds from an earlier session (a killed app, a server that
-        was away): written first, in order, a depth order's together."""
-        batch: list[dict] = []
-        for review in pending:
-            if batch and (review.get("group") is None
-                          or review.get("group") != batch[0].get("group")):
-                self._put(_Journaled(batch))
-                batch = []
-            batch.append(review)
-        if batch:
+        was away; :meth:`Journal.pending_batches`): written first, in order."""
+        for batch in batches:
             self._put(_Journaled(batch))
 
     def _put(self, item) -> None:

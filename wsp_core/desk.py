@@ -116,13 +116,7 @@ class JournaledWriter:
     def resume(self) -> int:
         """Take the reviews the journal still holds from an earlier session (a killed desk,
         a server that was away) before any new one; returns how many."""
-        batches: list[list[dict[str, Any]]] = []
-        for review in self.journal.pending():
-            group = review.get("group")
-            if batches and group is not None and batches[-1][0].get("group") == group:
-                batches[-1].append(review)
-            else:
-                batches.append([review])
+        batches = self.journal.pending_batches()
         self._waiting = batches + self._waiting
         return sum(len(b) for b in batches)
 
@@ -489,9 +483,10 @@ class Desk:
                                                          self.reviewer)
         if not changes:
             return 0
-        for pair_id, status, label, reason, who in changes:
-            if pair_id in self.blind_ids or (self.claiming and who != self.reviewer
-                                             and self._now_blind(pair_id)):
+        if self.claiming:  # judged by another curator, in the double-review share: blind
+            self.blind_ids |= blind_pairs(self.store, self.reviewer, [c[0] for c in changes])
+        for pair_id, status, label, reason, _who in changes:
+            if pair_id in self.blind_ids:
                 continue
             self.index.record(pair_id, status, label, reason)
             self.queue.set_status(pair_id, status)
@@ -501,11 +496,6 @@ class Desk:
             self.show_current()
         return len(changes)
 
-    def _now_blind(self, pair_id: int) -> bool:
-        if pair_id in blind_pairs(self.store, self.reviewer, [pair_id]):
-            self.blind_ids.add(pair_id)
-            return True
-        return False
 
     #: How far ahead in the queue :meth:`upcoming_images` looks for images to read ahead.
     LOOK_AHEAD = 32

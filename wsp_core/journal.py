@@ -105,6 +105,18 @@ class Journal:
                 reviews.pop(key, None)
         return list(reviews.values())
 
+    def pending_batches(self) -> list[list[dict[str, Any]]]:
+        """:meth:`pending`, as they go to the store: a depth order's reviews (one ``group``)
+        together, every other review alone, in order."""
+        batches: list[list[dict[str, Any]]] = []
+        for r in self.pending():
+            group = r.get("group")
+            if group is not None and batches and batches[-1][0].get("group") == group:
+                batches[-1].append(r)
+            else:
+                batches.append([r])
+        return batches
+
     def compact(self) -> None:
         """Empty the journal when nothing in it is still on its way."""
         if not self.pending():
@@ -130,13 +142,7 @@ def write_journaled(store: Store, reviews: list[dict[str, Any]]) -> list[dict[st
 def replay(store: Store, journal: Journal) -> int:
     """Write the journal's pending reviews to the store (each once: the store knows their
     keys), in order, groups together; returns how many were pending."""
-    pending = journal.pending()
-    batches: list[list[dict[str, Any]]] = []
-    for r in pending:
-        if r.get("group") is not None and batches and batches[-1][0].get("group") == r["group"]:
-            batches[-1].append(r)
-        else:
-            batches.append([r])
+    batches = journal.pending_batches()
     for batch in batches:
         try:
             write_journaled(store, batch)
@@ -147,4 +153,4 @@ def replay(store: Store, journal: Journal) -> int:
             log.warning("journal %s: %d reviews not written: %s", journal.path, len(batch), e)
         journal.done([r["key"] for r in batch])
     journal.compact()
-    return len(pending)
+    return sum(len(b) for b in batches)
