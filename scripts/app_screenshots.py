@@ -44,6 +44,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--reviews", type=int, default=60)
     parser.add_argument("--ckpt", type=Path, default=Path("demo-out/ft-run/last.pt"))
     parser.add_argument("--world", type=Path, default=Path("demo-out/world"))
+    parser.add_argument("--only-photo", action="store_true",
+                        help="only the Photo tab's detection shot (app_photo_detect.png)")
     parser.add_argument("--photo", type=Path,
                         default=Path("../shared/real-samples/coco/000000196141.jpg"))
     args = parser.parse_args(argv)
@@ -64,6 +66,8 @@ def main(argv=None) -> dict:
                             reviewer="curator")
         window.resize(1500, 900)
         window.show()
+        if args.only_photo:
+            return {"files": [photo_detected(app, window, Path(tmp), args)]}
         window.open_store(db)
         tab = window.pairs
         tab.filters.set_queue_kind("qa")
@@ -208,7 +212,35 @@ def other_tabs(app, window, tmp: Path, args) -> list[str]:
     for _ in range(20):
         app.processEvents()
     files.append(_save(window, args.out / "app_photo.png"))
+    files.append(photo_detected(app, window, tmp, args))
     return files
+
+
+def photo_detected(app, window, tmp: Path, args) -> str:
+    """The Photo tab on a synthetic image: HOG's proposed boxes accepted, the 3D model exported
+    to ONNX and run in the app's process."""
+    import json
+    import subprocess
+
+    onnx = tmp / "pose.onnx"
+    subprocess.run([sys.executable, "-m", "wsp_core.cli", "export-onnx", "--ckpt",
+                    str(args.ckpt), "--out", str(onnx)], check=True)
+    scenes = json.loads((args.world / "scenes.json").read_text())
+    photo = window.photo
+    window.tabs.setCurrentWidget(photo)
+    photo.ckpt.setText(str(onnx))
+    for image in scenes["images"][:40]:
+        photo.open_image(args.world / image["file_name"])
+        photo.detect()
+        until(app, lambda: not photo.background.busy())
+        if len(photo.canvas.proposals) >= 2:
+            break
+    photo.accept_all()
+    photo.predict()
+    until(app, lambda: photo.result is not None or not photo.busy())
+    for _ in range(20):
+        app.processEvents()
+    return _save(window, args.out / "app_photo_detect.png")
 
 
 def _save(widget, path: Path) -> str:

@@ -297,6 +297,98 @@ def test_the_photo_flow_gives_the_json_of_wsp_core_predict(qtbot, window, ckpt_3
     assert not shown() and "missing.pt" in photo.message.text()   # failed: nothing stale left
 
 
+@pytest.fixture(scope="module")
+def onnx_3d(ckpt_3d, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "pose.onnx"
+    run_cli("export-onnx", "--ckpt", ckpt_3d[0], "--out", out)
+    return out
+
+
+def _scene_point(view, x: float, y: float) -> QPoint:
+    return view.mapFromScene(x, y)
+
+
+@needs_gl
+def test_the_photo_tab_proposes_boxes_to_accept_or_drop_and_predicts_with_onnx_in_process(
+        qtbot, window, ckpt_3d, onnx_3d, tmp_path):
+    """Detect people: dashed proposals; a click accepts one, a right click drops one; an .onnx
+    model predicts in the app's process (no wsp-core job) with predict --onnx's numbers."""
+    import cv2
+
+    _, world = ckpt_3d
+    scenes = json.loads((world / "scenes.json").read_text())
+    from wsp_core.infer.detect import HogDetector
+
+    detector = HogDetector()
+    name = next(im["file_name"] for im in scenes["images"]
+                if len(detector(cv2.imread(str(world / im["file_name"])))) >= 2)
+    win = window()
+    photo = win.photo
+    win.tabs.setCurrentWidget(photo)
+    assert photo.open_image(world / name)
+    assert photo.detect()
+    qtbot.waitUntil(lambda: len(photo.canvas.proposals) >= 2, timeout=30_000)
+    proposals = [b for b, _ in photo.canvas.proposals]
+    view = photo.canvas
+    (x, y, w, h), (x2, y2, w2, h2) = proposals[0], proposals[1]
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=_scene_point(view, x + w / 2, y + h / 2))
+    assert photo.canvas.boxes == [proposals[0]] and proposals[0] not in \
+        [b for b, _ in photo.canvas.proposals]
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.RightButton,
+                     pos=_scene_point(view, x2 + w2 / 2, y2 + h2 / 2))
+    assert proposals[1] not in [b for b, _ in photo.canvas.proposals]
+    left = len(photo.canvas.proposals)
+    photo.accept_all()
+    assert len(photo.canvas.boxes) == 1 + left and not photo.canvas.proposals
+    view.grab().save(str(tmp_path / "photo.png"))
+    photo.ckpt.setText(str(onnx_3d))
+    assert photo.predict()
+    qtbot.waitUntil(lambda: photo.result is not None, timeout=60_000)
+    assert photo.call is None                                  # no wsp-core process ran
+    assert photo.result["model"] == str(onnx_3d)
+    assert len(photo.result["persons"]) == len(photo.canvas.boxes) == len(photo.model.skeletons)
+    args = [a for box in photo.canvas.boxes for a in ("--box", ",".join(map(str, box)))]
+    cli = json.loads(run_cli("predict", "--onnx", onnx_3d, world / name, *args,
+                             "--json").stdout)
+    assert np.allclose([p["joints_cam_mm"] for p in cli["persons"]],
+                       [p["joints_cam_mm"] for p in photo.result["persons"]], atol=0.11)
+
+
+@needs_gl
+def test_the_photo_tab_steps_through_a_video_detecting_and_predicting_each_frame(
+        qtbot, window, ckpt_3d, onnx_3d, tmp_path):
+    import cv2
+
+    _, world = ckpt_3d
+    scenes = json.loads((world / "scenes.json").read_text())
+    frames = [cv2.imread(str(world / im["file_name"])) for im in scenes["images"][:3]]
+    h, w = frames[0].shape[:2]
+    video = tmp_path / "walk.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    win = window()
+    photo = win.photo
+    win.tabs.setCurrentWidget(photo)
+    photo.ckpt.setText(str(onnx_3d))
+    photo.each_frame.setChecked(True)
+    assert photo.open_frames(video)
+    assert photo.frame_label.text() == "1 / 3" and not photo.prev_button.isEnabled()
+    qtbot.waitUntil(lambda: not photo.background.busy(), timeout=60_000)
+    press(qtbot, photo, Qt.Key.Key_PageDown)
+    assert photo.frame_label.text() == "2 / 3"
+    qtbot.waitUntil(lambda: not photo.background.busy() and photo.predict_button.isEnabled(),
+                    timeout=60_000)
+    if photo.canvas.boxes:                                     # HOG found someone: predicted
+        assert photo.result is not None and photo.result["image"] == "walk.avi#1"
+        assert len(photo.result["persons"]) == len(photo.canvas.boxes)
+    photo.step(1)
+    assert photo.frame_label.text() == "3 / 3" and not photo.next_button.isEnabled()
+    assert not photo.step(1)
+
+
 def test_the_app_process_never_imports_torch(tmp_path, db, ckpt_3d):
     """Training and inference run in wsp-core processes (ADR 0009): a window with every tab,
     a store open, a pair shown and reviewed, an eval-rd and an eval-3d job finished and their

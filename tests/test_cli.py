@@ -73,7 +73,7 @@ def test_bulk_reviews_from_a_file_in_one_transaction(coco_store, tmp_path):
                     '{"pair": 1, "verdict": "reset"}\n')
     out = json.loads(run_cli("review", "--db", db, "--from", good, "--reviewer", "lee",
                              "--json").stdout)
-    assert out == {"reviews": 3, "pairs": 2}
+    assert out == {"reviews": 3, "pairs": 2, "unchanged": 0}
     with open_store(db) as st:
         assert [(r["verdict"], r["reviewer"]) for r in pair_history(st, 1)] == \
             [("flip", "kim"), ("reset", "lee")]

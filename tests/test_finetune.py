@@ -46,7 +46,7 @@ def test_flip_swaps_left_and_right(world, tmp_path):
     cfg = load_config(FinetuneConfig, "smoke", ["augment=false"], kind="finetune")
     rows = rows_of(world, tmp_path, cfg)
     from wsp_core.train.data3d import FLIP, targets
-    from wsp_core.train.data import crop_affine
+    from wsp_core.infer.crops import crop_affine
 
     r = rows[0]
     x, y, w, h = r["box"]

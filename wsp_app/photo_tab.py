@@ -1,27 +1,38 @@
-"""The Photo tab: your own image → boxes (drawn with the mouse, or from a COCO-style file) →
-3D skeletons. The prediction is ``wsp-core predict`` itself, run in its own process (off the GUI
-thread); the export is its JSON (root-relative mm per person)."""
+"""The Photo tab: your own image, folder of images or video → person boxes (proposed by a
+detector, drawn with the mouse, or read from a COCO-style file) → 3D skeletons.
+
+With an ``.onnx`` model (``wsp-core export-onnx``) the prediction runs in this process with ONNX
+Runtime (on a worker thread: no torch in the GUI); with a checkpoint it is ``wsp-core predict``
+in its own process. Detection (OpenCV's HOG people detector, or an ONNX detector) runs on the
+worker thread too. A folder or video is stepped through frame by frame; "each frame" detects and
+predicts on every frame shown. The export is the prediction's JSON (as ``wsp-core predict``)."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGraphicsScene, QGraphicsView,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QBrush, QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGraphicsScene,
+                               QGraphicsView, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
 
+from wsp_core.infer.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from wsp_core.skeleton import H36M, bones
 
+from .background import Background
 from .process import JobRunner, run_core
 from .scene import SceneModel, person_colour, predicted_skeletons
 from .viewer3d import SkeletonView
-from .widgets import checkpoint_row, say
+from .widgets import path_row, say
 
 MIN_BOX_PX = 8.0
+PROPOSAL_COLOUR = QColor(255, 230, 90)
 
 
 def _qcolour(k: int) -> QColor:
@@ -29,8 +40,16 @@ def _qcolour(k: int) -> QColor:
     return QColor.fromRgbF(r, g, b)
 
 
+def to_pixmap(image: np.ndarray) -> QPixmap:
+    """A BGR image (OpenCV's) as a pixmap: what is shown is what is predicted on."""
+    rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    h, w = rgb.shape[:2]
+    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
+
+
 class PhotoCanvas(QGraphicsView):
-    """The photo; drag with the left button to draw a person box."""
+    """The photo. Drag with the left button to draw a person box; a click on a proposed
+    (dashed, yellow) box accepts it; a right click removes the box or proposal under it."""
 
     boxes_changed = Signal()
 
@@ -41,6 +60,7 @@ class PhotoCanvas(QGraphicsView):
                             | QPainter.RenderHint.SmoothPixmapTransform)
         self.setBackgroundBrush(QColor(40, 40, 44))
         self.boxes: list[list[float]] = []
+        self.proposals: list[tuple[list[float], float]] = []     # (box, score)
         self.persons: list[dict[str, Any]] = []
         self.pixmap: QPixmap | None = None
         self._start: QPointF | None = None
@@ -48,7 +68,7 @@ class PhotoCanvas(QGraphicsView):
 
     def set_image(self, pixmap: QPixmap) -> None:
         self.pixmap = pixmap
-        self.boxes, self.persons = [], []
+        self.boxes, self.proposals, self.persons = [], [], []
         self.redraw()
 
     def set_boxes(self, boxes: list[list[float]]) -> None:
@@ -56,6 +76,26 @@ class PhotoCanvas(QGraphicsView):
         self.persons = []
         self.redraw()
         self.boxes_changed.emit()
+
+    def set_proposals(self, proposals: list[tuple[list[float], float]]) -> None:
+        self.proposals = [(list(map(float, b)), float(s)) for b, s in proposals]
+        self.redraw()
+
+    def accept_proposal(self, k: int) -> None:
+        box, _ = self.proposals.pop(k)
+        self.boxes.append(box)
+        self.persons = []
+        self.redraw()
+        self.boxes_changed.emit()
+
+    def accept_all(self) -> int:
+        count = len(self.proposals)
+        self.boxes += [b for b, _ in self.proposals]
+        self.proposals = []
+        self.persons = []
+        self.redraw()
+        self.boxes_changed.emit()
+        return count
 
     def set_persons(self, persons: list[dict[str, Any]]) -> None:
         self.persons = persons
@@ -69,6 +109,13 @@ class PhotoCanvas(QGraphicsView):
             return
         scene.addPixmap(self.pixmap)
         scene.setSceneRect(QRectF(self.pixmap.rect()))
+        for (x, y, w, h), score in self.proposals:
+            pen = QPen(PROPOSAL_COLOUR, 2, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            scene.addRect(QRectF(x, y, w, h), pen)
+            tag = scene.addSimpleText(f"{score:.2f}")
+            tag.setBrush(PROPOSAL_COLOUR)
+            tag.setPos(x + 3, y + h - 16)
         for k, (x, y, w, h) in enumerate(self.boxes):
             pen = QPen(_qcolour(k), 2)
             pen.setCosmetic(True)
@@ -93,7 +140,35 @@ class PhotoCanvas(QGraphicsView):
         if self.pixmap is not None:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
+    @staticmethod
+    def _under(point: QPointF, boxes: list[list[float]]) -> int | None:
+        """The last (topmost) of ``boxes`` that holds the point."""
+        for k in range(len(boxes) - 1, -1, -1):
+            x, y, w, h = boxes[k]
+            if x <= point.x() <= x + w and y <= point.y() <= y + h:
+                return k
+        return None
+
+    def remove_at(self, point: QPointF) -> bool:
+        """Remove the box, else the proposal, under ``point``."""
+        k = self._under(point, self.boxes)
+        if k is not None:
+            self.boxes.pop(k)
+            self.persons = []
+            self.redraw()
+            self.boxes_changed.emit()
+            return True
+        k = self._under(point, [b for b, _ in self.proposals])
+        if k is not None:
+            self.proposals.pop(k)
+            self.redraw()
+            return True
+        return False
+
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.pixmap is not None and event.button() == Qt.MouseButton.RightButton:
+            self.remove_at(self.mapToScene(event.position().toPoint()))
+            return
         if self.pixmap is not None and event.button() == Qt.MouseButton.LeftButton:
             self._start = self.mapToScene(event.position().toPoint())
             pen = QPen(QColor("white"), 1, Qt.PenStyle.DashLine)
@@ -117,42 +192,102 @@ class PhotoCanvas(QGraphicsView):
                                    round(rect.width(), 1), round(rect.height(), 1)])
                 self.persons = []
                 self.boxes_changed.emit()
+            else:                                   # a click: accept the proposal under it
+                k = self._under(end, [b for b, _ in self.proposals])
+                if k is not None:
+                    self.accept_proposal(k)
+                    return
             self.redraw()
         super().mouseReleaseEvent(event)
+
+
+class Frames:
+    """What the tab steps through: one image, a folder's images, or a video's frames."""
+
+    def __init__(self, path: Path) -> None:
+        from wsp_core.infer.frames import folder_images, frame_count, kind_of
+
+        self.path, self.kind = Path(path), kind_of(path)
+        self.files = folder_images(path) if self.kind == "folder" else \
+            [self.path] if self.kind == "image" else []
+        self.count = len(self.files) if self.kind != "video" else (frame_count(path) or 0)
+
+    def name(self, k: int) -> str:
+        return self.files[k].name if self.kind != "video" else f"{self.path.name}#{k}"
+
+    def file(self, k: int) -> Path | None:
+        """The image file of frame ``k`` (None for a video frame)."""
+        return self.files[k] if self.kind != "video" else None
+
+    def read(self, k: int) -> np.ndarray:
+        from wsp_core.infer.frames import read_image, video_frame
+
+        return read_image(self.files[k]) if self.kind != "video" else video_frame(self.path, k)
 
 
 class PhotoTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.image_path: Path | None = None
+        self.frames: Frames | None = None
+        self.index = 0
+        self.image: np.ndarray | None = None
+        self.image_path: Path | None = None      # the frame's file (a video frame: a temp PNG)
         self.result: dict[str, Any] | None = None
         self.call: JobRunner | None = None
+        self.background = Background(self)
+        self._cache: dict[str, Any] = {}         # loaded detectors and ONNX networks by path
+        self._temp = tempfile.TemporaryDirectory(prefix="wsp-photo-")
         self.canvas = PhotoCanvas()
         self.canvas.boxes_changed.connect(self._on_boxes)
         self.model = SceneModel()
         self.viewer = SkeletonView(self.model)
         self.ckpt = QLineEdit()
-        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint, e.g. runs/ft1/last.pt")
-        open_button = QPushButton("Open image…")
-        open_button.clicked.connect(self._ask_image)
-        boxes_button = QPushButton("Boxes from COCO JSON…")
-        boxes_button.clicked.connect(self._ask_boxes)
-        clear_button = QPushButton("Clear boxes")
-        clear_button.clicked.connect(lambda: self.canvas.set_boxes([]))
-        self.predict_button = QPushButton("Predict")
-        self.predict_button.clicked.connect(self.predict)
-        self.export_button = QPushButton("Export JSON…")
-        self.export_button.clicked.connect(self._ask_export)
+        self.ckpt.setPlaceholderText("a fine-tuned (3D) checkpoint (.pt), or its ONNX export "
+                                     "(.onnx: predicted in this process)")
+        self.detector = QLineEdit()
+        self.detector.setPlaceholderText("OpenCV's HOG people detector (built in, weak); or an "
+                                         "ONNX person detector (.onnx)")
+        self.each_frame = QCheckBox("on each frame shown: detect and predict")
+        buttons = []
+
+        def button(text: str, slot, tip: str = "") -> QPushButton:
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            b.setToolTip(tip)
+            buttons.append(b)
+            return b
+
+        button("Open image…", self._ask_image)
+        button("Open folder…", self._ask_folder)
+        button("Open video…", self._ask_video)
+        self.prev_button = button("◀", lambda: self.step(-1), "previous frame (PgUp)")
+        self.frame_label = QLabel("")
+        buttons.append(self.frame_label)
+        self.next_button = button("▶", lambda: self.step(1), "next frame (PgDown)")
+        self.detect_button = button("Detect people", self.detect,
+                                    "propose person boxes: click one to accept it, right-click "
+                                    "to drop it")
+        self.accept_button = button("Accept all", self.accept_all)
+        button("Boxes from COCO JSON…", self._ask_boxes)
+        button("Clear boxes", lambda: self.canvas.set_boxes([]))
+        self.predict_button = button("Predict", self.predict)
+        self.export_button = button("Export JSON…", self._ask_export)
         self.export_button.setEnabled(False)
-        self.message = QLabel("Open a JPEG or PNG, drag boxes around people (or load them), "
-                              "choose a checkpoint, predict.")
+        for shortcut, delta in (("PgUp", -1), ("PgDown", 1)):
+            QShortcut(QKeySequence(shortcut), self, lambda d=delta: self.step(d),
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.message = QLabel("Open a photo, a folder or a video; detect people (or drag boxes "
+                              "around them, or load them); choose a model; predict.")
         self.message.setWordWrap(True)
         bar = QHBoxLayout()
-        for button in (open_button, boxes_button, clear_button, self.predict_button,
-                       self.export_button):
-            bar.addWidget(button)
+        for b in buttons:
+            bar.addWidget(b)
         form = QFormLayout()
-        form.addRow("Checkpoint", checkpoint_row(self.ckpt, self))
+        form.addRow("Model", path_row(self.ckpt, self, title="A 3D model",
+                                      pattern="Models (*.pt *.onnx)"))
+        form.addRow("Detector", path_row(self.detector, self, title="An ONNX person detector",
+                                         pattern="ONNX (*.onnx)"))
+        form.addRow("", self.each_frame)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.viewer)
@@ -167,21 +302,65 @@ class PhotoTab(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addWidget(splitter, 1)
+        self._update_stepper()
 
     def _say(self, text: str, error: bool = False) -> None:
         say(self.message, text, error)
 
+    # -- what is shown ---------------------------------------------------------------------
+
     def open_image(self, path: str | Path) -> bool:
-        pixmap = QPixmap(str(path))
-        if pixmap.isNull():
-            self._say(f"{path}: cannot read the image (JPEG or PNG expected)", error=True)
+        return self.open_frames(path)
+
+    def open_frames(self, path: str | Path) -> bool:
+        """Open an image, a folder of images or a video, at its first frame."""
+        from wsp_core.errors import WspError
+
+        try:
+            frames = Frames(Path(path))
+            if frames.count == 0:
+                self._say(f"{path}: no image or frame to show", error=True)
+                return False
+        except WspError as e:
+            self._say(str(e), error=True)
             return False
-        self.image_path = Path(path)
+        self.frames = frames
+        return self.show_frame(0)
+
+    def show_frame(self, k: int) -> bool:
+        from wsp_core.errors import WspError
+
+        try:
+            image = self.frames.read(k)
+        except WspError as e:
+            self._say(str(e), error=True)
+            return False
+        self.index, self.image = k, image
+        self.image_path = self.frames.file(k)
+        if self.image_path is None:                     # a video frame: predict reads a file
+            self.image_path = Path(self._temp.name) / f"frame-{k:06d}.png"
+            cv2.imwrite(str(self.image_path), image)
         self._clear_prediction()
-        self.canvas.set_image(pixmap)
-        self._say(f"{self.image_path.name}: {pixmap.width()} × {pixmap.height()} px; drag boxes "
-                  "around people")
+        self.canvas.set_image(to_pixmap(image))
+        self._update_stepper()
+        h, w = image.shape[:2]
+        self._say(f"{self.frames.name(k)}: {w} × {h} px; detect people or drag boxes around them")
+        if self.each_frame.isChecked():
+            self.detect(then_predict=True)
         return True
+
+    def step(self, delta: int) -> bool:
+        if self.frames is None or not 0 <= self.index + delta < self.frames.count:
+            return False
+        return self.show_frame(self.index + delta)
+
+    def _update_stepper(self) -> None:
+        many = self.frames is not None and self.frames.count > 1
+        self.prev_button.setEnabled(many and self.index > 0)
+        self.next_button.setEnabled(many and self.index < self.frames.count - 1)
+        self.frame_label.setText(f"{self.index + 1} / {self.frames.count}" if many else "")
+
+    # -- boxes -----------------------------------------------------------------------------
 
     def load_boxes(self, ann: str | Path) -> bool:
         from wsp_core.errors import WspError
@@ -191,13 +370,60 @@ class PhotoTab(QWidget):
             self._say("open an image first", error=True)
             return False
         try:
-            boxes = person_boxes(Path(ann), self.image_path.name)
+            boxes = person_boxes(Path(ann), self.frames.name(self.index))
         except WspError as e:
             self._say(str(e), error=True)
             return False
         self.canvas.set_boxes(boxes)
         self._say(f"{len(boxes)} person boxes from {Path(ann).name}")
         return True
+
+    def _loaded(self, key: str, make):
+        """A detector or network made once per path (in the worker thread)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def detect(self, then_predict: bool = False) -> bool:
+        """Propose person boxes (worker thread); ``then_predict``: accept them all and predict."""
+        from wsp_core.infer.detect import make_detector
+
+        if self.image is None:
+            self._say("open an image first", error=True)
+            return False
+        path = self.detector.text().strip()
+        image = self.image
+        self.detect_button.setEnabled(False)
+        self._say("detecting…")
+
+        def work():
+            detector = self._loaded(f"detector:{path}",
+                                    lambda: make_detector(Path(path) if path else None))
+            return detector.name, detector(image)
+
+        def done(found) -> None:
+            name, detections = found
+            self.detect_button.setEnabled(True)
+            if self.image is not image:                 # another frame is shown by now
+                return
+            self.canvas.set_proposals([(list(d.box), d.score) for d in detections])
+            self._say(f"{len(detections)} persons proposed by {name}: click a box to accept it, "
+                      "right-click to drop it, or Accept all")
+            if then_predict:
+                self.accept_all()
+                if self.canvas.boxes and self.ckpt.text().strip():
+                    self.predict()
+
+        def failed(text: str) -> None:
+            self.detect_button.setEnabled(True)
+            self._say(text, error=True)
+
+        self.background.run(work, done, failed, channel="detect")
+        return True
+
+    def accept_all(self) -> None:
+        count = self.canvas.accept_all()
+        self._say(f"{count} proposed boxes accepted; {len(self.canvas.boxes)} boxes")
 
     def _on_boxes(self) -> None:
         """Boxes changed: the prediction was for the old ones, and goes."""
@@ -212,24 +438,56 @@ class PhotoTab(QWidget):
             self.canvas.set_persons([])
         self.model.set_skeletons([])
 
+    # -- prediction ------------------------------------------------------------------------
+
     def busy(self) -> bool:
-        return self.call is not None and self.call.running()
+        return (self.call is not None and self.call.running()) or self.background.busy()
 
     def predict(self) -> bool:
-        from wsp_core.launch import predict_command
-
-        ckpt = self.ckpt.text().strip()
-        if self.image_path is None or not ckpt:
-            self._say("open an image and choose a checkpoint first", error=True)
+        model = self.ckpt.text().strip()
+        if self.image is None or not model:
+            self._say("open an image and choose a model first", error=True)
             return False
         if not self.canvas.boxes:
             self._say("no box: the whole image is taken as one person")
-        image, boxes = self.image_path, [list(b) for b in self.canvas.boxes]
+        boxes = [list(b) for b in self.canvas.boxes]
         self.predict_button.setEnabled(False)
         self._say("predicting…")
-        self.call = run_core(self, "predict", predict_command(ckpt, image, boxes), self._show,
-                             self._failed)
+        if model.lower().endswith(".onnx"):
+            self._predict_here(Path(model), boxes)
+        else:
+            from wsp_core.launch import predict_command
+
+            self.call = run_core(self, "predict", predict_command(model, self.image_path, boxes),
+                                 self._show, self._failed)
         return True
+
+    def _predict_here(self, model: Path, boxes: list[list[float]]) -> None:
+        """ONNX Runtime in this process, on the worker thread."""
+        from wsp_core.infer.boxes import BoxSource, GivenBoxes
+        from wsp_core.infer.camera import default_focal, photo_focal
+        from wsp_core.infer.frames import Frame
+        from wsp_core.infer.onnx_runtime import OnnxPoseNetwork
+        from wsp_core.infer.pose import frame_result
+
+        index, image = self.index, self.image
+        file, name = self.frames.file(index), self.frames.name(index)
+        source = GivenBoxes(boxes) if boxes else BoxSource()
+
+        def work():
+            network = self._loaded(f"onnx:{model}", lambda: OnnxPoseNetwork(model))
+            h, w = image.shape[:2]
+            focal = photo_focal(file, w, h) if file is not None else default_focal(w, h)
+            persons = source.persons(Frame(name, index, image, file))
+            return frame_result(name, image, persons, network, focal, source.describe)
+
+        def done(result: dict[str, Any]) -> None:
+            if self.image is image:                     # still the frame it was asked for
+                self._show(result)
+            else:
+                self.predict_button.setEnabled(True)
+
+        self.background.run(work, done, self._failed, channel="predict")
 
     def _show(self, result: dict[str, Any]) -> None:
         self.predict_button.setEnabled(True)
@@ -251,7 +509,7 @@ class PhotoTab(QWidget):
 
     def export(self, path: str | Path) -> bool:
         """Write the prediction as ``wsp-core predict --out`` does (atomically, never over the
-        photo or the checkpoint); False, with the reason shown, when it cannot."""
+        photo or the model); False, with the reason shown, when it cannot."""
         from wsp_core.atomic import atomic_write, check_target
         from wsp_core.errors import InputError
 
@@ -265,11 +523,24 @@ class PhotoTab(QWidget):
         self._say(f"wrote {path}")
         return True
 
+    # -- dialogs ---------------------------------------------------------------------------
+
     def _ask_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "",
-                                              "Images (*.jpg *.jpeg *.png)")
+        pattern = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", f"Images ({pattern})")
         if path:
-            self.open_image(path)
+            self.open_frames(path)
+
+    def _ask_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of photos")
+        if path:
+            self.open_frames(path)
+
+    def _ask_video(self) -> None:
+        pattern = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", "", f"Videos ({pattern})")
+        if path:
+            self.open_frames(path)
 
     def _ask_boxes(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Person boxes from a COCO-style file", "",
@@ -280,8 +551,8 @@ class PhotoTab(QWidget):
     def _ask_export(self) -> None:
         if self.result is None:
             return
-        default = self.image_path.with_suffix(".3d.json").name if self.image_path else "pose.json"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the 3D poses", default,
+        name = Path(self.frames.name(self.index)).stem if self.frames else "pose"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the 3D poses", f"{name}.3d.json",
                                               "JSON (*.json)")
         if path:
             self.export(path)

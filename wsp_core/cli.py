@@ -63,11 +63,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .store import export_jsonl, open_store
+    from .store.exports import export_coco, export_csv
     from .suspect import store_suspicion
 
-    with open_store(args.db, create=False) as store, _progress_bar(0, "export") as bar:
-        suspicion = store_suspicion(store)
-        count = export_jsonl(store, args.out, args.source, bar.update, suspicion["scores"])
+    with open_store(args.db, create=False) as store:
+        if args.format == "coco":
+            files = export_coco(store, args.out, args.source)
+            _emit(args, {"out": str(args.out), "files": files}, "\n".join(
+                f"wrote {f['file']}: {f['images']} images, {f['annotations']} persons, "
+                f"{f['pairs']} pairs" for f in files) or "no pair to export")
+            return 0
+        with _progress_bar(0, "export") as bar:
+            suspicion = store_suspicion(store)
+            count = export_csv(store, args.out, args.source, suspicion["scores"]) \
+                if args.format == "csv" else \
+                export_jsonl(store, args.out, args.source, bar.update, suspicion["scores"])
     how = "learned from the verdicts" if suspicion["learned"] else "before enough verdicts to learn"
     _emit(args, {"out": str(args.out), "pairs": count, "suspicion_model": suspicion["checkpoint"],
                  "suspicion_learned": suspicion["learned"]},
@@ -84,7 +94,7 @@ def cmd_review(args: argparse.Namespace) -> int:
                                        "and --verdict")
         return _review_file(args)
     if args.pair is None or args.verdict is None:
-        raise InputError("review", "needs --pair and --verdict (or --from FILE.jsonl)")
+        raise InputError("review", "needs --pair and --verdict (or --from FILE)")
     try:
         with open_store(args.db, create=False) as store:
             review = add_review(store, args.pair, args.verdict, args.reason, args.note,
@@ -98,39 +108,26 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _review_file(args: argparse.Namespace) -> int:
-    """``review --from FILE.jsonl``: every line a review, written in one transaction."""
+    """``review --from FILE``: every row a review, written in one transaction (a CSV or COCO
+    export's rows only where they change the pair: wsp_core/review_files.py)."""
+    from .review_files import changed_only, is_state_file, read_review_file
     from .store import add_reviews, open_store
+    from .store.exports import pair_states
 
     path = args.from_file
-    reviews = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(path, f"cannot read it: {e}") from None
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except ValueError as e:
-            raise InputError(path, f"line {number}: not JSON ({e})") from None
-        if not isinstance(row, dict):
-            raise InputError(path, f"line {number}: not a JSON object")
-        unknown = set(row) - {"pair", "pair_id", "verdict", "reason", "note", "reviewer"}
-        if unknown:
-            raise InputError(path, f"line {number}: unknown keys {sorted(unknown)}")
-        pair = row.get("pair", row.get("pair_id"))
-        if isinstance(pair, bool) or not isinstance(pair, int):
-            raise InputError(path, f"line {number}: 'pair' must be a pair id (a whole number)")
-        reviews.append({"line": number, "pair_id": pair, "verdict": row.get("verdict"),
-                        "reason": row.get("reason"), "note": row.get("note"),
-                        "reviewer": row.get("reviewer") or args.reviewer})
-    if not reviews:
+    reviews = read_review_file(path, args.reviewer)
+    if not reviews and not is_state_file(path):
         raise InputError(path, "holds no review")
     with open_store(args.db, create=False) as store:
-        written = add_reviews(store, reviews, where=str(path))
-    _emit(args, {"reviews": len(written), "pairs": len({r["pair_id"] for r in written})},
-          f"recorded {len(written)} reviews of {len({r['pair_id'] for r in written})} pairs")
+        unchanged = 0
+        if is_state_file(path):
+            changed = changed_only(reviews, pair_states(store, [r["pair_id"] for r in reviews]))
+            unchanged, reviews = len(reviews) - len(changed), changed
+        written = add_reviews(store, reviews, where=str(path)) if reviews else []
+    pairs = len({r["pair_id"] for r in written})
+    _emit(args, {"reviews": len(written), "pairs": pairs, "unchanged": unchanged},
+          f"recorded {len(written)} reviews of {pairs} pairs"
+          + (f"; {unchanged} rows already so in the store" if unchanged else ""))
     return 0
 
 
@@ -307,27 +304,108 @@ def cmd_eval_3d(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .atomic import atomic_write, check_target
-    from .train.photo import predict_image
+    from .atomic import check_target
+    from .infer.batch import predict_frames
+    from .infer.boxes import box_source, describe_persons
+    from .infer.frames import IMAGE_SUFFIXES, frame_count, kind_of
 
+    inputs = [args.ckpt or args.onnx, args.input]
+    one = args.input.suffix.lower() in IMAGE_SUFFIXES       # outputs are checked before any work
     if args.out is not None:
-        check_target(args.out, "pose.json", [args.ckpt, args.image])
+        check_target(args.out, "pose.json" if one else "poses.jsonl", inputs)
+    if args.csv is not None:
+        check_target(args.csv, "poses.csv", inputs + [args.out])
+    kind = kind_of(args.input)
+    source = box_source(_given_boxes(args), args.boxes, _detector(args), single=kind == "image")
+    network = _pose_network(args)
+    results = predict_frames(args.input, network, source, args.focal)
+    if kind == "image":
+        result = next(results)
+        _write_outputs(args, [result])
+        _emit(args, result, describe_persons(result))
+        return 0
+    with _progress_bar(frame_count(args.input) or 0, "predict") as bar:
+        done = _write_outputs(args, results, bar.update, echo=args.out is None)
+    summary = {"input": str(args.input), "frames": done["frames"], "persons": done["persons"],
+               "unreadable": done["errors"], "out": str(args.out) if args.out else None,
+               "csv": str(args.csv) if args.csv else None}
+    args.result = summary
+    if args.out is not None:
+        print(json.dumps(summary) if args.json else
+              f"{done['frames']} frames, {done['persons']} persons ({done['errors']} unreadable) "
+              f"in {args.out}")
+    return 0
+
+
+def _given_boxes(args: argparse.Namespace) -> list[list[float]]:
+    ways = [bool(args.box), args.boxes is not None, args.detect or args.detector is not None]
+    if sum(ways) > 1:
+        raise WspError("--box, --boxes and --detect: give the boxes one way")
     boxes = []
     for text in args.box:
         try:
             boxes.append([float(v) for v in text.split(",")])
         except ValueError:
             raise WspError(f"--box {text}: expected four numbers x,y,w,h") from None
-    if boxes and args.boxes:
-        raise WspError("--box and --boxes: give the boxes one way")
-    result = predict_image(args.ckpt, args.image, boxes, args.device, args.boxes)
-    if args.out:
-        with atomic_write(args.out) as f:
-            f.write(json.dumps(result, indent=1))
-    summary = "\n".join(
-        f"person {k + 1} box {p['box']}: {len(p['joints_mm'])} joints, root-relative mm "
-        f"(head {p['joints_mm'][10]})" for k, p in enumerate(result["persons"]))
-    _emit(args, result, summary)
+    return boxes
+
+
+def _detector(args: argparse.Namespace):
+    if not (args.detect or args.detector is not None):
+        return None
+    from .infer.detect import make_detector
+
+    return make_detector(args.detector, args.score_min, layout=args.detector_layout)
+
+
+def _pose_network(args: argparse.Namespace):
+    if args.onnx is not None:
+        from .infer.onnx_runtime import OnnxPoseNetwork
+
+        return OnnxPoseNetwork(args.onnx)
+    from .train.photo import TorchPoseNetwork
+
+    return TorchPoseNetwork(args.ckpt, args.device)
+
+
+def _write_outputs(args: argparse.Namespace, results, progress=None,
+                   echo: bool = False) -> dict[str, int]:
+    """Each result to ``--out`` (one JSON document for an image, else JSON lines), ``--csv``,
+    and, with ``echo``, stdout as JSON lines; all files written atomically at the end."""
+    from contextlib import ExitStack
+
+    from .atomic import atomic_write
+    from .infer.batch import CsvRows
+
+    counts = {"frames": 0, "persons": 0, "errors": 0}
+    with ExitStack() as stack:
+        out = stack.enter_context(atomic_write(args.out)) if args.out is not None else None
+        table = CsvRows(stack.enter_context(atomic_write(args.csv))) if args.csv else None
+        single = isinstance(results, list)
+        for result in results:
+            counts["frames"] += 1
+            counts["persons"] += len(result.get("persons", []))
+            counts["errors"] += "error" in result
+            if out is not None:
+                out.write(json.dumps(result, indent=1) if single else json.dumps(result) + "\n")
+            if table is not None:
+                table.add(result)
+            if echo:
+                print(json.dumps(result), flush=True)
+            if progress is not None:
+                progress(1)
+    return counts
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from .atomic import check_target
+    from .train.onnx_export import export_onnx
+
+    check_target(args.out, "model.onnx", [args.ckpt])
+    summary = export_onnx(args.ckpt, args.out)
+    _emit(args, summary, f"wrote {args.out}: the {summary['kind']} network, input "
+                         f"{summary['input_size']} px, dynamic batch; ONNX Runtime's outputs "
+                         f"within {summary['max_abs_difference']:.2g} of torch's")
     return 0
 
 
@@ -433,7 +511,8 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 
 #: The commands that run a network: they need the ``train`` extra (PyTorch, torchvision).
-TORCH_COMMANDS = ("pretrain", "finetune", "eval-rd", "score", "eval-3d", "predict")
+TORCH_COMMANDS = ("pretrain", "finetune", "eval-rd", "score", "eval-3d", "predict",
+                  "export-onnx")
 
 
 def _check_torch(command: str) -> None:
@@ -452,7 +531,8 @@ COMMANDS = {"import": cmd_import, "export": cmd_export, "review": cmd_review,
             "merge-reviews": cmd_merge_reviews, "team": cmd_team, "relink": cmd_relink,
             "stats": cmd_stats, "synth": cmd_synth, "noise-report": cmd_noise_report,
             "pretrain": cmd_pretrain, "eval-rd": cmd_eval_rd, "score": cmd_score,
-            "finetune": cmd_finetune, "eval-3d": cmd_eval_3d, "predict": cmd_predict}
+            "finetune": cmd_finetune, "eval-3d": cmd_eval_3d, "predict": cmd_predict,
+            "export-onnx": cmd_export_onnx}
 
 
 def _check_no_password(db: Path | str | None) -> None:
@@ -475,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = CommandJob(args.command, getattr(args, "db", None), words)
     try:
         _check_no_password(getattr(args, "db", None))
-        _check_torch(args.command)
+        _check_torch(args.command if getattr(args, "onnx", None) is None else "predict --onnx")
         code = COMMANDS[args.command](args)
     except WspError as e:
         log.warning("wsp-core %s refused: %s", args.command, redact(str(e)))

@@ -40,9 +40,15 @@ def _add_import(sub) -> None:
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="write every pair with its effective label as JSON lines")
+    p = sub.add_parser("export", help="write every pair with its effective label (JSON lines, "
+                                      "CSV, or COCO-style keypoint files with the depth order)")
     p.add_argument("--db", required=True, type=store_target)
-    p.add_argument("--out", required=True, type=Path, help="FILE.jsonl (written atomically)")
+    p.add_argument("--format", choices=("jsonl", "csv", "coco"), default="jsonl",
+                   help="jsonl: one object a pair (default); csv: one row a pair; coco: one "
+                        "COCO-style file per source, each image with its persons' curated depth "
+                        "order (docs/FORMATS.md)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="FILE.jsonl or FILE.csv (written atomically); a FOLDER for coco")
     p.add_argument("--source", help="only this source")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -53,9 +59,11 @@ def _add_review(sub) -> None:
     p.add_argument("--pair", type=int, help="pair id (see export)")
     p.add_argument("--verdict",
                    help=f"{', '.join(VERDICTS)} (reset = back to the automatic label)")
-    p.add_argument("--from", dest="from_file", type=Path, metavar="FILE.jsonl",
-                   help="many reviews in one transaction, one JSON object a line: pair, verdict, "
-                        "and optional reason, note, reviewer (all or none are written)")
+    p.add_argument("--from", dest="from_file", type=Path, metavar="FILE",
+                   help="many reviews in one transaction (all or none are written): JSON lines "
+                        "{pair, verdict, reason?, note?, reviewer?}, or a CSV or COCO file as "
+                        "export --format csv|coco writes it, whose rows count where they change "
+                        "the pair")
     p.add_argument("--reason", help=f"{', '.join(REASONS)}")
     p.add_argument("--note", help="free text")
     p.add_argument("--reviewer", help="who reviews (default: the login name)")
@@ -230,15 +238,46 @@ def _add_eval_3d(sub) -> None:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="root-relative 3D joints (mm) for person boxes of a photo")
-    p.add_argument("--ckpt", required=True, type=Path, help="a fine-tuned checkpoint")
-    p.add_argument("image", type=Path, help="a JPEG or PNG")
+    p = sub.add_parser("predict", help="3D poses (root-relative and camera-space mm) of the persons "
+                                       "in a photo, a folder of photos or a video")
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--ckpt", type=Path, help="a fine-tuned (3D) checkpoint (needs PyTorch)")
+    model.add_argument("--onnx", type=Path, metavar="MODEL.onnx",
+                       help="a 3D network from export-onnx, run with ONNX Runtime (no PyTorch)")
+    p.add_argument("input", type=Path,
+                   help="an image (JPEG, PNG, …), a folder of images, or a video (MP4, AVI, …)")
     p.add_argument("--box", action="append", default=[], metavar="X,Y,W,H",
-                   help="a person box in pixels (repeatable; default: the whole image)")
+                   help="a person box in pixels (repeatable; every frame; default: the whole "
+                        "image)")
     p.add_argument("--boxes", type=Path, metavar="FILE.json",
-                   help="detected boxes and roots of this photo (3DMPPE's bbox_root_*_output.json)")
+                   help="boxes per image or frame: 3DMPPE's bbox_root_*_output.json (with roots) "
+                        "or a COCO-style file (docs/APP.md says how frames are matched)")
+    p.add_argument("--detect", action="store_true",
+                   help="find the persons with a detector (OpenCV's HOG people detector unless "
+                        "--detector)")
+    p.add_argument("--detector", type=Path, metavar="FILE.onnx",
+                   help="an ONNX person detector (implies --detect; layouts in docs/APP.md)")
+    p.add_argument("--detector-layout", default="auto", choices=("auto", "xyxy", "yolov8", "yolov5"),
+                   help="the ONNX detector's output layout (default: from its shape)")
+    p.add_argument("--score-min", type=float,
+                   help="the detector's score threshold (default: 0.3 for an ONNX detector's "
+                        "probabilities, 0.8 for HOG's SVM margins)")
+    p.add_argument("--focal", type=float, metavar="PX",
+                   help="the focal length in pixels (default: EXIF, else the image's longer side)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", type=Path, help="also write the JSON to this file")
+    p.add_argument("--out", type=Path,
+                   help="write the JSON (an image) or JSON lines, one per frame (a folder or "
+                        "video; without --out they go to stdout)")
+    p.add_argument("--csv", type=Path, metavar="FILE.csv",
+                   help="also write one row per person and frame")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_export_onnx(sub) -> None:
+    p = sub.add_parser("export-onnx", help="a trained checkpoint (3D or WSP) as an ONNX model with "
+                                           "a dynamic batch, checked against torch")
+    p.add_argument("--ckpt", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, metavar="MODEL.onnx")
     p.add_argument("--json", action="store_true")
 
 
@@ -251,6 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_import, _add_export, _add_review, _add_merge_reviews, _add_team, _add_relink,
                 _add_stats, _add_synth, _add_noise_report,
                 _add_pretrain, _add_eval_rd, _add_score, _add_finetune, _add_eval_3d,
-                _add_predict):
+                _add_predict, _add_export_onnx):
         add(sub)
     return parser

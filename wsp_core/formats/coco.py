@@ -166,30 +166,47 @@ def _bbox(path: Path, key: str, box: Any) -> np.ndarray:
 
 def person_boxes(ann: Path, image_name: str) -> list[list[float]]:
     """The person boxes [x, y, w, h] that a COCO-style file gives one image (matched by file
-    name, folders ignored), for predicting on a photo. An annotation without a box gets the
-    box of its labelled keypoints, grown by 20 % (a tight box cuts off hands and head).
-    Crowd regions are left out."""
+    name, folders ignored), for predicting on a photo (:func:`boxes_by_image`)."""
     ann = Path(ann)
-    data = load_json(ann)
+    boxes = boxes_by_image(ann, load_json(ann)).get(Path(image_name).name)
+    if boxes is None:
+        raise InputError(ann, f"lists no image named {Path(image_name).name}")
+    return boxes
+
+
+def boxes_by_image(ann: Path, data: Any) -> dict[str, list[list[float]]]:
+    """Each image's person boxes [x, y, w, h] in a COCO-style file, under its file name
+    (folders ignored), its stem, and the number of its video frame (PoseTrack's ``frame_id``,
+    else a file name whose stem is a number); one list per image, shared by its keys. An
+    annotation without a box gets the box of its labelled keypoints, grown by 20 % (a tight box
+    cuts off hands and head). Crowd regions are left out."""
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list):
         raise InputError(ann, "not a COCO-style file (needs 'images' and 'annotations' lists)")
-    wanted = Path(image_name).name
-    ids = {img.get("id") for img in data["images"] if isinstance(img, dict)
-           and Path(str(img.get("file_name", ""))).name == wanted}
-    if not ids:
-        raise InputError(ann, f"lists no image named {wanted}")
-    boxes = []
+    by_id: dict[Any, list[list[float]]] = {}
+    keys: dict[str, list[list[float]]] = {}
+    for img in data["images"]:
+        if not isinstance(img, dict) or not is_id(img.get("id")):
+            continue
+        boxes = by_id.setdefault(img["id"], [])
+        name = Path(str(img.get("file_name", ""))).name
+        frame = img.get("frame_id")
+        for key in (name, Path(name).stem,
+                    str(frame) if isinstance(frame, int) and not isinstance(frame, bool)
+                    else str(int(Path(name).stem)) if Path(name).stem.isdigit() else None):
+            if key:
+                keys.setdefault(key, boxes)
     for k, a in enumerate(data["annotations"]):
-        if isinstance(a, dict) and a.get("image_id") in ids and not is_crowd(a.get("iscrowd")):
+        if isinstance(a, dict) and is_id(a.get("image_id")) and a["image_id"] in by_id \
+                and not is_crowd(a.get("iscrowd")):
             key = str(a.get("id", k))
             if a.get("bbox") is None and a.get("keypoints") is not None:
                 box = _keypoint_box(ann, key, a["keypoints"])
             else:
                 box = _bbox(ann, key, a.get("bbox"))
             if box[2] > 0 and box[3] > 0:
-                boxes.append([round(float(v), 2) for v in box])
-    return boxes
+                by_id[a["image_id"]].append([round(float(v), 2) for v in box])
+    return keys
 
 
 def _keypoint_box(path: Path, key: str, keypoints: Any, grow: float = 0.2) -> np.ndarray:

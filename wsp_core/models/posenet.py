@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..infer.pose import DEPTH_RANGE_MM
 from .backbone import BACKBONES, deconv_head, init_head, resnet_backbone
 
 DEPTH_BINS = 64
-DEPTH_RANGE_MM = 2000.0  # root-relative depth spans ±1000 mm
 
 
 def soft_argmax_3d(volumes: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,8 @@ from ..formats.h36m import Pose3DSet
 from ..models.posenet import DEPTH_RANGE_MM
 from ..skeleton import H36M, ROOT
 from .config import FinetuneConfig
-from .data import crop_image, normalise, person_square, worker_init
+from ..infer.crops import crop_image, normalise, person_square
+from .data import worker_init
 from .runner import epoch_loader
 
 FLIP = np.array([H36M.canonical.index(n.replace("l_", "r_", 1) if n.startswith("l_") else
@@ -126,8 +127,9 @@ def synthetic_occlusion(image: np.ndarray, box, rng: np.random.Generator,
 
 
 def crop_square(row: dict[str, Any], width: int, height: int) -> tuple[np.ndarray, float]:
-    """(centre, side) of a row's crop: 3DMPPE's 1.25× box (:func:`.data.person_square`), or, for
-    a detected box that is already extended (``box_ready``, a bbox_root file), the box itself."""
+    """(centre, side) of a row's crop: 3DMPPE's 1.25× box
+    (:func:`~wsp_core.infer.crops.person_square`), or, for a detected box that is already
+    extended (``box_ready``, a bbox_root file), the box itself."""
     if row.get("box_ready"):
         x, y, w, h = row["box"]
         return np.array([x + w / 2.0, y + h / 2.0]), max(w, h, 1.0)
