@@ -43,7 +43,7 @@ def bench(preset: str, reps: int) -> dict:
     cfg.device = "cpu"
     cpu = torch.device("cpu")
     fp32 = build_model(cfg, cpu).eval()
-    data, diff = onnx_model(fp32, cfg, "finetune", preset)      # fp32 and contiguous from here
+    data, diff, _ = onnx_model(fp32, cfg, "finetune", preset)      # fp32 and contiguous from here
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     placed = place_model(copy.deepcopy(fp32), cpu, cfg)        # as predict runs it
     out = {"preset": preset, "backbone": cfg.backbone, "input_size": cfg.input_size,

@@ -33,8 +33,10 @@ from .runner import load_trained
 
 #: The ONNX opset written (ONNX Runtime ≥ 1.16 runs it).
 OPSET = 18
-#: The largest difference to torch's output an export may have (heatmap pixels, bins, logits).
-TOLERANCE = 1e-3
+#: The largest difference to torch's output an export may have, as a share of the output's
+#: largest magnitude (at least 1): PoseNet's outputs span 0…64 heatmap pixels and depth bins,
+#: and a random ResNet-50 at 256² differs by ~1e-3 of a bin in fp32 (docs/BENCHMARKS.md).
+TOLERANCE = 1e-4
 
 
 def _inputs(kind: str, size: int, batch: int = 2) -> tuple[torch.Tensor, ...]:
@@ -59,20 +61,21 @@ def export_onnx(ckpt: Path, out: Path) -> dict[str, Any]:
         model, cfg, _, _ = load_trained(ckpt, FINETUNE_TASK, "cpu", init="none", **fp32)
     else:
         model, cfg, _, _ = load_trained(ckpt, WSP_TASK, "cpu", backbone_weights=None, **fp32)
-    data, diff = onnx_model(model, cfg, kind, str(ckpt))
-    if not diff <= TOLERANCE:
+    data, diff, scale = onnx_model(model, cfg, kind, str(ckpt))
+    if not diff <= TOLERANCE * scale:
         raise InputError(ckpt, f"its ONNX export differs from torch by {diff:.3g} (over "
-                               f"{TOLERANCE:g}); not written")
+                               f"{TOLERANCE:g} × {scale:.3g}); not written")
     with atomic_write(out, "wb") as f:
         f.write(data)
     return {"onnx": str(out), "checkpoint": str(ckpt), "kind": kind, "opset": OPSET,
             "input_size": cfg.input_size, "max_abs_difference": float(diff), "bytes": len(data)}
 
 
-def onnx_model(model: torch.nn.Module, cfg, kind: str, origin: str) -> tuple[bytes, float]:
+def onnx_model(model: torch.nn.Module, cfg, kind: str,
+               origin: str) -> tuple[bytes, float, float]:
     """(the serialised ONNX model with its ``wsp.*`` metadata, the largest difference between
-    ONNX Runtime's outputs and torch's on the export's inputs, batches of 2 and 3) of a network
-    in fp32."""
+    ONNX Runtime's outputs and torch's on the export's inputs — batches of 2 and 3 —, and the
+    largest magnitude of torch's outputs, at least 1) of a network in fp32."""
     names, outputs, joints = (["image"], ["joints"], list(H36M.joints)) if kind == "finetune" \
         else (["image", "boxes", "joints"], ["heatmaps", "logits"], list(PRETRAIN_JOINTS))
     model = model.float().to(memory_format=torch.contiguous_format).eval()
@@ -96,7 +99,10 @@ def onnx_model(model: torch.nn.Module, cfg, kind: str, origin: str) -> tuple[byt
     for key, value in meta.items():
         graph.metadata_props.add(key=META_PREFIX + key, value=value)
     data = graph.SerializeToString()
-    return data, max(_max_difference(data, names, x, y) for x, y in zip((inputs, other), expected))
+    diff = max(_max_difference(data, names, x, y) for x, y in zip((inputs, other), expected))
+    scale = max([1.0] + [float(t.abs().max()) for out in expected
+                         for t in (out if isinstance(out, tuple) else (out,))])
+    return data, diff, scale
 
 
 def _max_difference(data: bytes, names: list[str], inputs: tuple[torch.Tensor, ...],
