@@ -134,3 +134,15 @@ def crowded_coco(tmp: Path, images: int, persons: int = 6) -> tuple[Path, Path]:
                          "bbox": [x - 30, ankle - height, 60, height],
                          "keypoints": standing_person(x, ankle, height)})
     return coco_file(tmp / "crowded.json", infos, anns), folder
+
+
+def write_video(path: Path, frames: list, fps: float = 10.0) -> Path:
+    """A Motion-JPEG AVI of BGR frames (OpenCV's writer; any OpenCV build has the codec)."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path

@@ -360,15 +360,12 @@ def test_the_photo_tab_steps_through_a_video_detecting_and_predicting_each_frame
         qtbot, window, ckpt_3d, onnx_3d, tmp_path):
     import cv2
 
+    from helpers import write_video
+
     _, world = ckpt_3d
     scenes = json.loads((world / "scenes.json").read_text())
-    frames = [cv2.imread(str(world / im["file_name"])) for im in scenes["images"][:3]]
-    h, w = frames[0].shape[:2]
-    video = tmp_path / "walk.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (w, h))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+    video = write_video(tmp_path / "walk.avi",
+                        [cv2.imread(str(world / im["file_name"])) for im in scenes["images"][:3]])
     win = window()
     photo = win.photo
     win.tabs.setCurrentWidget(photo)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli, sample
+from helpers import write_video
 from test_cli import assert_one_line_error
 
 PHOTO = "000000196141.jpg"
@@ -213,13 +214,7 @@ def test_an_onnx_file_that_is_not_a_3d_model_is_refused_in_one_line(tmp_path, tr
 # -- folders and videos --------------------------------------------------------------------------
 
 def test_a_video_gives_one_json_line_per_frame_and_csv_rows(trained, tmp_path):
-    frames = [cv2.imread(str(sample("coco", PHOTO)))] * 3
-    h, w = frames[0].shape[:2]
-    video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+    video = write_video(tmp_path / "clip.avi", [cv2.imread(str(sample("coco", PHOTO)))] * 3)
     out, table = tmp_path / "clip.jsonl", tmp_path / "clip.csv"
     run_cli("predict", "--onnx", trained["onnx"], video, *PHOTO_BOXES, "--out", out,
             "--csv", table)
@@ -268,3 +263,49 @@ def test_predict_detects_people_on_the_real_coco_photo(trained):
     assert result["boxes"] == "detected (hog)"
     for person in result["persons"]:
         assert 0 < person["score"] and len(person["joints_cam_mm"]) == 17
+
+
+def test_the_wsp_network_exports_with_dynamic_batch_and_joints():
+    """The pre-training network: image, boxes and the joints to compare, batch and joint count
+    both free; ONNX Runtime gives torch's heatmaps and logits."""
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    from wsp_core.train.config import PretrainConfig, load_config
+    from wsp_core.train.onnx_export import onnx_model
+    from wsp_core.train.pretrain import build_model
+
+    cfg = load_config(PretrainConfig, "smoke", ["bf16=false"])
+    model = build_model(cfg, torch.device("cpu")).eval()
+    data, diff, _ = onnx_model(model, cfg, "pretrain", "test")
+    assert diff <= 1e-4
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["wsp.kind"] == "pretrain" and meta["wsp.input_size"] == str(cfg.input_size)
+    h = cfg.input_size // 4
+    image = torch.randn(4, 3, cfg.input_size, cfg.input_size)
+    boxes = torch.tensor([[[0.0, 0.0, h / 2, h - 1.0], [h / 2, 2.0, h - 1.0, h - 1.0]]] * 4)
+    joints = torch.tensor([[0, 5, 15, 16, 19]] * 4)
+    heat, logits = session.run(None, {"image": image.numpy(), "boxes": boxes.numpy(),
+                                      "joints": joints.numpy()})
+    with torch.no_grad():
+        t_heat, t_logits = model(image, boxes, joints)
+    assert logits.shape == (4, 5) and np.abs(logits - t_logits.numpy()).max() < 1e-4
+    assert np.abs(heat - t_heat.numpy()).max() < 1e-4
+
+
+def test_predict_with_onnx_needs_no_torch(trained, tmp_path):
+    """A curator's install (no PyTorch) predicts with an ONNX model: torch's import is blocked."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None; "
+            "from wsp_core.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "predict", "--onnx", str(trained["onnx"]),
+                           str(sample("coco", PHOTO)), *PHOTO_BOXES, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["persons"]) == 2
+    proc = subprocess.run([sys.executable, "-c", code, "predict", "--ckpt", str(trained["ckpt"]),
+                           str(sample("coco", PHOTO))], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "pip install 'wsp-studio[train]'" in proc.stderr

@@ -399,6 +399,14 @@ def _write_outputs(args: argparse.Namespace, results, progress=None,
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     from .atomic import check_target
+
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise WspError(f"export-onnx needs onnx, onnxscript and onnxruntime ({e}): pip install "
+                       "'wsp-studio[onnx]'") from None
     from .train.onnx_export import export_onnx
 
     check_target(args.out, "model.onnx", [args.ckpt])
