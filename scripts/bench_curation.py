@@ -21,8 +21,15 @@ and 20 % of the pairs, and the accuracy against the truth of the labels training
 (flips applied, ambiguous pairs left out) before and after each budget. ``--plot`` draws wrong
 labels found against pairs reviewed (OpenCV).
 
+``--retrain OUT``: the best ranking's verdicts at the 10 % budget are written into a copy of
+the store (OUT/cleaned.db, reviewer ``bench_curation``), WSP is pre-trained on the store as it
+was and on the cleaned copy with the same preset and settings (``--preset``, ``--set``), and
+both networks are evaluated with RD protocol 1 on the same held-out pairs (the test split of
+the first run's manifest: images neither run trained on) against the 3D truth.
+
 Usage: python scripts/bench_curation.py --db STORE [--source NAME] [--error 0.05]
        [--ambiguous-m 0.3] [--batch 0.01] [--seed 0] [--plot OUT.png]
+       [--retrain OUT [--preset cpu-small] [--set KEY=VALUE …]]
 The last line printed is one JSON object with the figures.
 """
 
@@ -148,6 +155,59 @@ def plot(curves: dict[str, np.ndarray], n: int, path: Path) -> None:
     cv2.imwrite(str(path), img)
 
 
+VERDICT_NAMES = ("accept", "flip", "ambiguous")
+
+
+def cleaned_copy(db: Path, out: Path, pair_ids: np.ndarray, reviewed: np.ndarray,
+                 answers: np.ndarray) -> Path:
+    """A copy of the store (SQLite's backup) with the simulated curator's verdicts on the
+    reviewed pairs, in one transaction."""
+    import sqlite3
+
+    from wsp_core.store import add_reviews, open_store
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db) as src, sqlite3.connect(out) as dst:
+        src.backup(dst)
+    reviews = [{"pair_id": int(pair_ids[k]), "verdict": VERDICT_NAMES[answers[k]],
+                "reviewer": "bench_curation"} for k in reviewed]
+    with open_store(out, create=False) as store:
+        add_reviews(store, reviews, where="bench_curation")
+    return out
+
+
+def _core(*args) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "wsp_core.cli", *map(str, args)], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def retrain(db: Path, cleaned: Path, out: Path, preset: str, settings: list[str]) -> dict:
+    """WSP pre-trained on the store and on its cleaned copy alike; RD protocol 1 against the
+    3D truth on the first run's held-out test pairs, for both."""
+    extra = [a for s in settings for a in ("--set", s)]
+    result = {"preset": preset, "settings": settings}
+    t0 = time.perf_counter()
+    for name, store in (("before", db), ("after", cleaned)):
+        _core("pretrain", "--db", store, "--out", out / name, "--preset", preset, *extra,
+              "--progress", "none")
+    result["train_s"] = round(time.perf_counter() - t0, 1)
+    for name in ("before", "after"):
+        rd = json.loads(_core("eval-rd", "--ckpt", out / name / "last.pt", "--manifest",
+                              out / "before" / "manifest.jsonl", "--split", "test",
+                              "--protocol", "1", "--json"))
+        truth = rd["protocol1"]["truth"]
+        result[name] = {"rd_accuracy_vs_truth": round(100 * truth["accuracy_vs_truth"], 2),
+                        "test_pairs": truth["pairs"],
+                        "auc_vs_labels": round(100 * rd["protocol1"]["subsets"]["<= 1.0"]["auc"],
+                                               2)}
+    result["gain_points"] = round(result["after"]["rd_accuracy_vs_truth"]
+                                  - result["before"]["rd_accuracy_vs_truth"], 2)
+    return result
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True)
@@ -157,6 +217,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path)
+    parser.add_argument("--retrain", type=Path, metavar="OUT",
+                        help="pre-train WSP before and after the best ranking's 10 %% cleaning")
+    parser.add_argument("--preset", default="cpu-small")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
     from wsp_core.store import open_store, truth
@@ -211,6 +275,12 @@ def main(argv=None) -> dict:
     result["best_at_10%"] = best[0]
     result["targets"] = {"found_10pct_ge_80": best[1]["found"]["10%"] >= 0.80,
                          "accuracy_10pct_ge_97": best[1]["accuracy"]["10%"] >= 0.97}
+    if args.retrain:
+        reviewed = orders[best[0]][:int(round(0.10 * n))]
+        cleaned = cleaned_copy(args.db, args.retrain / "cleaned.db", signals["pair_id"],
+                               reviewed, answers)
+        result["retrain"] = retrain(args.db, cleaned, args.retrain, args.preset, args.set)
+        result["targets"]["retrain_gain_ge_2"] = result["retrain"]["gain_points"] >= 2.0
     result["seconds"] = round(time.perf_counter() - t0, 1)
     if args.plot:
         plot({name: curve(o, wrong, answers) for name, o in orders.items()}, n, args.plot)
