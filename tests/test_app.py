@@ -689,8 +689,8 @@ def test_time_ticks_fit_the_width_and_name_the_day_once():
 def test_the_learned_queue_is_ranked_again_after_verdicts_without_moving_the_pair(
         qtbot, window, desk_db):
     """The "learned suspicion" queue: after RERANK_EVERY verdicts by keys the desk ranks the
-    rest of the queue again (after the next pair is painted), the pair shown stays, and the
-    list follows the new order."""
+    rest of the queue again (fitted on the app's worker thread after the next pair is painted),
+    the pair shown stays, and the list follows the new order."""
     from wsp_core.suspect import RERANK_EVERY
 
     win = window(desk_db)
@@ -703,8 +703,10 @@ def test_the_learned_queue_is_ranked_again_after_verdicts_without_moving_the_pai
         press(qtbot, win, Qt.Key.Key_F if k % 2 else Qt.Key.Key_Space)   # flip / accept
     before, current = tab.desk.queue.ids.copy(), tab.desk.current
     assert tab.desk.rerank_due
-    qtbot.waitUntil(lambda: not tab.desk.rerank_due, timeout=5000)
-    assert "ranked again" in win.status_label.text() and tab.desk.current == current
+    with qtbot.waitSignal(tab.status_changed, timeout=5000,   # the fit on the worker thread,
+                          check_params_cb=lambda text: "ranked again" in text):  # then shown
+        pass
+    assert not tab.desk.rerank_due and tab.desk.current == current
     assert tab.desk._ranker[1].model.fitted
     after = tab.desk.queue.ids
     assert (after[:RERANK_EVERY + 1] == before[:RERANK_EVERY + 1]).all()

@@ -342,6 +342,43 @@ def test_the_learned_queue_ranks_by_suspicion_and_reranks_after_verdicts(desk_db
         assert seen.of("queue")[-1] is desk.queue and not desk.rerank_due
 
 
+def test_a_rerank_computed_elsewhere_is_shown_on_its_queue_only(desk_db, monkeypatch):
+    """The app fits on its worker thread (rerank_work) while the curator goes on: the result
+    keeps every pair up to the cursor where it is, even a cursor that moved meanwhile; a queue
+    replaced meanwhile (another filter) drops it, and the next verdict asks for another."""
+    import numpy as np
+
+    import wsp_core.desk as desk_module
+
+    monkeypatch.setattr(desk_module, "RERANK_EVERY", 6)
+    with open_store(desk_db) as st:
+        desk = Desk("ana")
+        desk.open(st, View(kind="learned"))
+        ranker = desk._ranker[1]
+        ranker.model.min_each = 3
+        for verdict in ("flip", "accept") * 3:
+            desk.review(verdict)
+        work = desk.rerank_work()
+        assert work is not None and not desk.rerank_due
+        result = work()                                       # as the worker thread does
+        desk.review("accept")                                 # the curator went on meanwhile
+        before, position, current = desk.queue.ids.copy(), desk.position, desk.current
+        assert position == result.cut                         # one pair further than asked
+        assert desk.apply_rerank(result)
+        after = desk.queue.ids
+        assert desk.position == position and desk.current == current
+        assert (after[:position + 1] == before[:position + 1]).all()
+        assert sorted(after.tolist()) == sorted(before.tolist())
+        rest = ranker.model.score(ranker.x)[np.searchsorted(desk.index.ids, after[position + 1:])]
+        assert (np.diff(rest) <= 0).all()
+        for verdict in ("flip", "accept") * 3:
+            desk.review(verdict)
+        result = desk.rerank_work()()
+        desk.set_view(View(PairFilter(statuses=("auto",)), kind="learned"))   # another queue
+        shown = desk.queue
+        assert not desk.apply_rerank(result) and desk.queue is shown and desk.rerank_due
+
+
 def test_the_learned_queue_of_an_empty_store_is_empty(tmp_path):
     with open_store(tmp_path / "empty.db") as st:
         desk = Desk("ana")

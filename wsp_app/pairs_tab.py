@@ -7,6 +7,7 @@ announce. Every verdict goes to the review writer thread at once."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSocketNotifier, Qt, QTimer, Signal
@@ -22,12 +23,15 @@ from wsp_core.store.db import Store
 from wsp_core.store.queries import default_reviewer
 from wsp_core.store.server import ReviewListener
 
+from .background import Background
 from .filters import FilterPanel
 from .images import ImageLoader
 from .pair_list import COLUMNS, WIDTHS, QueueModel, QueueTable
 from .pair_view import PairInfo, PairStrip, PairView
 from .panels import HistoryPanel, NoteDialog, StatsPanel
 from .writer import ReviewWriter
+
+log = logging.getLogger(__name__)
 
 PREFETCH = 4
 #: The list's columns the blind mode hides.
@@ -84,6 +88,7 @@ class PairsTab(QWidget):
         self.history = HistoryPanel()
         self.stats = StatsPanel()
         self._rerank_timer = QTimer(self, singleShot=True, interval=self.RERANK_DELAY_MS)
+        self.background = Background(self)  # the learned queue's fit, off the GUI thread
         self._rerank_timer.timeout.connect(self._rerank)
         self._stats_timer = QTimer(self, singleShot=True, interval=1500)
         self._stats_timer.timeout.connect(self.refresh_stats)
@@ -400,9 +405,20 @@ class PairsTab(QWidget):
             self._rerank_timer.start()
 
     def _rerank(self) -> None:
+        """The learned queue's fit runs on the worker thread; its new order is shown when it
+        comes back (unless the curator changed the queue meanwhile)."""
         if self.ordering is None and self.desk.rerank_due:
-            self.desk.rerank()
+            work = self.desk.rerank_work()
+            if work is not None:
+                self.background.run(work, self._reranked, self._rerank_failed, channel="rerank")
+
+    def _reranked(self, result) -> None:
+        if self.ordering is None and self.desk.apply_rerank(result):
             self.status_changed.emit("learned queue ranked again from your verdicts")
+
+    def _rerank_failed(self, text: str) -> None:
+        log.warning("re-ranking the learned queue failed: %s", text)
+        self.status_changed.emit(f"the learned queue could not be ranked again: {text}")
 
     def note(self) -> None:
         """A note on the pair shown, recorded as a note (the pair keeps its state): the dialog

@@ -301,16 +301,22 @@ class Desk:
         return self.session.queue if self.session is not None else Queue.empty()
 
     # -- the learned queue ----------------------------------------------------------------
-    def _learned_scores(self) -> np.ndarray:
-        """Every pair's learned suspicion (index order), fitted on the verdicts the snapshot
-        holds (this desk's included); with the chosen model's scores as a feature."""
+    def _learned_ranker(self) -> StoreRanker:
+        """The learned queue's ranker for the chosen model (its features read from the store
+        once per store, model and snapshot size)."""
         checkpoint = self.view.checkpoint
         if self._ranker is None or self._ranker[0] != checkpoint \
                 or len(self._ranker[1].pair_ids) != len(self.index.ids):
             prob = self.index.probs(checkpoint) if checkpoint is not None else None
             self._ranker = (checkpoint, StoreRanker(self.store, self.index.ids, prob))
+        return self._ranker[1]
+
+    def _learned_scores(self) -> np.ndarray:
+        """Every pair's learned suspicion (index order), fitted on the verdicts the snapshot
+        holds (this desk's included); with the chosen model's scores as a feature."""
+        ranker = self._learned_ranker()
         self.verdicts_since_rank = 0
-        return self._ranker[1].scores(self.index.status)
+        return ranker.scores(self.index.status)
 
     @property
     def rerank_due(self) -> bool:
@@ -319,18 +325,41 @@ class Desk:
                 and self.verdicts_since_rank >= RERANK_EVERY)
 
     def rerank(self) -> bool:
-        """Rank the learned queue again from the verdicts so far: the pairs up to the cursor
-        keep their places (the current pair stays shown), the rest are reordered. False when
-        not the learned queue."""
+        """Rank the learned queue again from the verdicts so far, here and now (the app does
+        the fit off its GUI thread: :meth:`rerank_work`, :meth:`apply_rerank`). False when not
+        the learned queue."""
+        work = self.rerank_work()
+        return work is not None and self.apply_rerank(work())
+
+    def rerank_work(self) -> Callable[[], Reranked] | None:
+        """The learned queue's re-ranking as work for another thread: a fit on a snapshot of
+        the verdicts so far, and the new order of the queue after the pair shown; hand its
+        result to :meth:`apply_rerank` on the desk's thread. None when not the learned queue.
+        The features are read on this thread the first time (choosing the queue does it)."""
         if not self.is_open or self.queue.kind != "learned":
-            return False
-        scores = self._learned_scores()
-        queue = self.queue
+            return None
+        ranker = self._learned_ranker()
+        status, ids, queue = self.index.status.copy(), self.index.ids, self.queue
         cut = min(self.position + 1, len(queue))
-        rest = queue.values_of(self.index.ids, scores)[cut:]
-        # ties keep their places (the queue was sorted by score, then id)
-        order = np.concatenate([np.arange(cut), cut + np.argsort(-rest, kind="stable")])
-        ranked = queue.permuted(order)
+        self.verdicts_since_rank = 0
+
+        def work() -> Reranked:
+            values = queue.values_of(ids, ranker.scores(status))
+            return Reranked(queue, cut, values, _rank_after(values, cut))
+
+        return work
+
+    def apply_rerank(self, result: "Reranked") -> bool:
+        """Show a re-ranking: the pairs up to the cursor keep their places (the current pair
+        stays shown), the rest take the new order. A re-ranking of a queue since replaced (a
+        filter, another queue) is dropped, and the next verdict asks for another."""
+        if result.queue is not self.queue or not self.is_open:
+            if self.is_open and self.queue.kind == "learned":
+                self.verdicts_since_rank = max(self.verdicts_since_rank, RERANK_EVERY)
+            return False
+        cut = min(self.position + 1, len(result.queue))
+        order = result.order if cut == result.cut else _rank_after(result.values, cut)
+        ranked = result.queue.permuted(order)
         self.session.replace_queue(ranked)
         self._emit("queue", ranked)
         self._emit("pair", self.detail)
@@ -738,3 +767,20 @@ def _pair_ids(step: Step | Group | None) -> list[int]:
     if step is None:
         return []
     return [s.pair_id for s in step.steps] if isinstance(step, Group) else [step.pair_id]
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """A re-ranking of the learned queue (:meth:`Desk.rerank_work`): the queue it was made for,
+    the cursor then, each queued pair's new score (queue order) and the new order."""
+
+    queue: Queue
+    cut: int
+    values: np.ndarray
+    order: np.ndarray
+
+
+def _rank_after(values: np.ndarray, cut: int) -> np.ndarray:
+    """The queue's new order: the first ``cut`` positions kept, the rest by descending score
+    (ties keep their places: the queue was sorted by score, then id)."""
+    return np.concatenate([np.arange(cut), cut + np.argsort(-values[cut:], kind="stable")])

@@ -21,6 +21,8 @@ Higher is more suspicious; scores are in [0, 1].
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,11 +155,13 @@ class StoreRanker:
         self.pair_ids = np.asarray(pair_ids)
         self.x = _aligned(x, signals["pair_id"], self.pair_ids, fill=0.0)
         self.model = LearnedSuspicion()
+        self._fitting = threading.Lock()   # the desk's worker thread and its own may both fit
 
     def scores(self, status: np.ndarray) -> np.ndarray:
         """Per pair (``pair_ids`` order): P(wrong) from the verdicts in ``status`` once there
         are MIN_EACH of each kind, else the order before any verdict."""
-        return self.model.fit(self.x, verdict_targets(status)).score(self.x)
+        with self._fitting:
+            return self.model.fit(self.x, verdict_targets(status)).score(self.x)
 
 
 def _aligned(values: np.ndarray, from_ids: np.ndarray, to_ids: np.ndarray,
