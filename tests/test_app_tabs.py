@@ -311,8 +311,9 @@ def _scene_point(view, x: float, y: float) -> QPoint:
 @needs_gl
 def test_the_photo_tab_proposes_boxes_to_accept_or_drop_and_predicts_with_onnx_in_process(
         qtbot, window, ckpt_3d, onnx_3d, tmp_path):
-    """Detect people: dashed proposals; a click accepts one, a right click drops one; an .onnx
-    model predicts in the app's process (no wsp-core job) with predict --onnx's numbers."""
+    """Detect people: dashed proposals; a click accepts one, a right click drops one, a box's
+    edge is dragged to fit; an .onnx model predicts in the app's process (no wsp-core job)
+    with predict --onnx's numbers."""
     import cv2
 
     _, world = ckpt_3d
@@ -341,6 +342,14 @@ def test_the_photo_tab_proposes_boxes_to_accept_or_drop_and_predicts_with_onnx_i
     left = len(photo.canvas.proposals)
     photo.accept_all()
     assert len(photo.canvas.boxes) == 1 + left and not photo.canvas.proposals
+    x, y, w, h = photo.canvas.boxes[0]                        # drag its right edge 30 px out
+    start, end = _scene_point(view, x + w, y + h / 2), _scene_point(view, x + w + 30, y + h / 2)
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view.viewport(), pos=end)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=end)
+    nx, ny, nw, nh = photo.canvas.boxes[0]
+    assert (nx, ny, nh) == (x, y, h) and abs(nw - (w + 30)) <= 3, (w, nw)
+    assert len(photo.canvas.boxes) == 1 + left                # an edit, not a new box
     view.grab().save(str(tmp_path / "photo.png"))
     photo.ckpt.setText(str(onnx_3d))
     assert photo.predict()

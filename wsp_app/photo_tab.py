@@ -48,8 +48,12 @@ def to_pixmap(image: np.ndarray) -> QPixmap:
 
 
 class PhotoCanvas(QGraphicsView):
-    """The photo. Drag with the left button to draw a person box; a click on a proposed
-    (dashed, yellow) box accepts it; a right click removes the box or proposal under it."""
+    """The photo. Drag with the left button to draw a person box, or drag a box's edge or
+    corner to move it; a click on a proposed (dashed, yellow) box accepts it; a right click
+    removes the box or proposal under it."""
+
+    #: A press this close to a box's edge (screen pixels) grabs the edge (two: a corner).
+    GRAB_PX = 6.0
 
     boxes_changed = Signal()
 
@@ -65,6 +69,8 @@ class PhotoCanvas(QGraphicsView):
         self.pixmap: QPixmap | None = None
         self._start: QPointF | None = None
         self._rubber = None
+        self._grab: tuple[int, str] | None = None     # (box, edges among "lrtb") being dragged
+        self.setMouseTracking(True)
 
     def set_image(self, pixmap: QPixmap) -> None:
         self.pixmap = pixmap
@@ -165,9 +171,41 @@ class PhotoCanvas(QGraphicsView):
             return True
         return False
 
+    def edge_at(self, point: QPointF) -> tuple[int, str] | None:
+        """(box, edges among "lrtb") of the topmost box whose edge or corner is at the scene
+        point, within GRAB_PX on the screen."""
+        tol = self.GRAB_PX / max(self.transform().m11(), 1e-6)
+        px, py = point.x(), point.y()
+        for k in range(len(self.boxes) - 1, -1, -1):
+            x, y, w, h = self.boxes[k]
+            along_y, along_x = y - tol <= py <= y + h + tol, x - tol <= px <= x + w + tol
+            edges = ("l" if along_y and abs(px - x) <= tol else
+                     "r" if along_y and abs(px - x - w) <= tol else "") + \
+                    ("t" if along_x and abs(py - y) <= tol else
+                     "b" if along_x and abs(py - y - h) <= tol else "")
+            if edges:
+                return k, edges
+        return None
+
+    def _drag_edge(self, point: QPointF) -> None:
+        k, edges = self._grab
+        x0, y0, w, h = self.boxes[k]
+        x1, y1 = x0 + w, y0 + h
+        x0, x1 = (point.x(), x1) if "l" in edges else (x0, point.x()) if "r" in edges else (x0, x1)
+        y0, y1 = (point.y(), y1) if "t" in edges else (y0, point.y()) if "b" in edges else (y0, y1)
+        rect = QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized() & self.scene().sceneRect()
+        self.boxes[k] = [round(rect.x(), 1), round(rect.y(), 1), round(rect.width(), 1),
+                         round(rect.height(), 1)]
+        self.redraw()
+
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self.pixmap is not None and event.button() == Qt.MouseButton.RightButton:
             self.remove_at(self.mapToScene(event.position().toPoint()))
+            return
+        point = self.mapToScene(event.position().toPoint())
+        if self.pixmap is not None and event.button() == Qt.MouseButton.LeftButton \
+                and self.edge_at(point) is not None:
+            self._grab = self.edge_at(point)
             return
         if self.pixmap is not None and event.button() == Qt.MouseButton.LeftButton:
             self._start = self.mapToScene(event.position().toPoint())
@@ -177,12 +215,32 @@ class PhotoCanvas(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        point = self.mapToScene(event.position().toPoint())
+        if self._grab is not None:
+            self._drag_edge(point)
+            return
+        grab = self.edge_at(point) if self._start is None else None
+        shape = Qt.CursorShape.ArrowCursor if grab is None else \
+            Qt.CursorShape.SizeHorCursor if grab[1] in ("l", "r") else \
+            Qt.CursorShape.SizeVerCursor if grab[1] in ("t", "b") else \
+            Qt.CursorShape.SizeFDiagCursor if grab[1] in ("lt", "rb") else \
+            Qt.CursorShape.SizeBDiagCursor
+        self.viewport().setCursor(shape)
         if self._start is not None and self._rubber is not None:
             end = self.mapToScene(event.position().toPoint())
             self._rubber.setRect(QRectF(self._start, end).normalized())
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._grab is not None and event.button() == Qt.MouseButton.LeftButton:
+            k, _ = self._grab
+            self._grab = None
+            if min(self.boxes[k][2:]) < MIN_BOX_PX:     # dragged to nothing: the box goes
+                self.boxes.pop(k)
+            self.persons = []
+            self.redraw()
+            self.boxes_changed.emit()
+            return
         if self._start is not None and event.button() == Qt.MouseButton.LeftButton:
             end = self.mapToScene(event.position().toPoint())
             rect = QRectF(self._start, end).normalized() & self.scene().sceneRect()
