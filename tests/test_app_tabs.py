@@ -383,7 +383,7 @@ def test_the_photo_tab_steps_through_a_video_detecting_and_predicting_each_frame
     assert photo.open_frames(video)
     assert photo.frame_label.text() == "1 / 3" and not photo.prev_button.isEnabled()
     qtbot.waitUntil(lambda: not photo.background.busy(), timeout=60_000)
-    press(qtbot, photo, Qt.Key.Key_PageDown)
+    qtbot.mouseClick(photo.next_button, Qt.MouseButton.LeftButton)
     assert photo.frame_label.text() == "2 / 3"
     qtbot.waitUntil(lambda: not photo.background.busy() and photo.predict_button.isEnabled(),
                     timeout=60_000)

@@ -14,15 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGraphicsScene,
                                QGraphicsView, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
-from wsp_core.infer.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from wsp_core.skeleton import H36M, bones
 
 from .background import Background
@@ -42,6 +40,8 @@ def _qcolour(k: int) -> QColor:
 
 def to_pixmap(image: np.ndarray) -> QPixmap:
     """A BGR image (OpenCV's) as a pixmap: what is shown is what is predicted on."""
+    import cv2  # OpenCV and the prediction pipeline load when the tab is first used
+
     rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
     h, w = rgb.shape[:2]
     return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
@@ -50,7 +50,8 @@ def to_pixmap(image: np.ndarray) -> QPixmap:
 class PhotoCanvas(QGraphicsView):
     """The photo. Drag with the left button to draw a person box, or drag a box's edge or
     corner to move it; a click on a proposed (dashed, yellow) box accepts it; a right click
-    removes the box or proposal under it."""
+    removes the box or proposal under it. No mouse tracking and no tab-wide key shortcuts here:
+    with them the Pairs tab's repaints were ~15 % slower (docs/BENCHMARKS.md)."""
 
     #: A press this close to a box's edge (screen pixels) grabs the edge (two: a corner).
     GRAB_PX = 6.0
@@ -70,7 +71,6 @@ class PhotoCanvas(QGraphicsView):
         self._start: QPointF | None = None
         self._rubber = None
         self._grab: tuple[int, str] | None = None     # (box, edges among "lrtb") being dragged
-        self.setMouseTracking(True)
 
     def set_image(self, pixmap: QPixmap) -> None:
         self.pixmap = pixmap
@@ -206,6 +206,7 @@ class PhotoCanvas(QGraphicsView):
         if self.pixmap is not None and event.button() == Qt.MouseButton.LeftButton \
                 and self.edge_at(point) is not None:
             self._grab = self.edge_at(point)
+            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
             return
         if self.pixmap is not None and event.button() == Qt.MouseButton.LeftButton:
             self._start = self.mapToScene(event.position().toPoint())
@@ -219,13 +220,6 @@ class PhotoCanvas(QGraphicsView):
         if self._grab is not None:
             self._drag_edge(point)
             return
-        grab = self.edge_at(point) if self._start is None else None
-        shape = Qt.CursorShape.ArrowCursor if grab is None else \
-            Qt.CursorShape.SizeHorCursor if grab[1] in ("l", "r") else \
-            Qt.CursorShape.SizeVerCursor if grab[1] in ("t", "b") else \
-            Qt.CursorShape.SizeFDiagCursor if grab[1] in ("lt", "rb") else \
-            Qt.CursorShape.SizeBDiagCursor
-        self.viewport().setCursor(shape)
         if self._start is not None and self._rubber is not None:
             end = self.mapToScene(event.position().toPoint())
             self._rubber.setRect(QRectF(self._start, end).normalized())
@@ -235,6 +229,7 @@ class PhotoCanvas(QGraphicsView):
         if self._grab is not None and event.button() == Qt.MouseButton.LeftButton:
             k, _ = self._grab
             self._grab = None
+            self.viewport().unsetCursor()
             if min(self.boxes[k][2:]) < MIN_BOX_PX:     # dragged to nothing: the box goes
                 self.boxes.pop(k)
             self.persons = []
@@ -318,10 +313,10 @@ class PhotoTab(QWidget):
         button("Open image…", self._ask_image)
         button("Open folder…", self._ask_folder)
         button("Open video…", self._ask_video)
-        self.prev_button = button("◀", lambda: self.step(-1), "previous frame (PgUp)")
+        self.prev_button = button("◀", lambda: self.step(-1), "previous frame")
         self.frame_label = QLabel("")
         buttons.append(self.frame_label)
-        self.next_button = button("▶", lambda: self.step(1), "next frame (PgDown)")
+        self.next_button = button("▶", lambda: self.step(1), "next frame")
         self.detect_button = button("Detect people", self.detect,
                                     "propose person boxes: click one to accept it, right-click "
                                     "to drop it")
@@ -331,9 +326,6 @@ class PhotoTab(QWidget):
         self.predict_button = button("Predict", self.predict)
         self.export_button = button("Export JSON…", self._ask_export)
         self.export_button.setEnabled(False)
-        for shortcut, delta in (("PgUp", -1), ("PgDown", 1)):
-            QShortcut(QKeySequence(shortcut), self, lambda d=delta: self.step(d),
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.message = QLabel("Open a photo, a folder or a video; detect people (or drag boxes "
                               "around them, or load them); choose a model; predict.")
         self.message.setWordWrap(True)
@@ -396,6 +388,8 @@ class PhotoTab(QWidget):
         self.index, self.image = k, image
         self.image_path = self.frames.file(k)
         if self.image_path is None:                     # a video frame: predict reads a file
+            import cv2
+
             self.image_path = Path(self._temp.name) / f"frame-{k:06d}.png"
             cv2.imwrite(str(self.image_path), image)
         self._clear_prediction()
@@ -584,6 +578,8 @@ class PhotoTab(QWidget):
     # -- dialogs ---------------------------------------------------------------------------
 
     def _ask_image(self) -> None:
+        from wsp_core.infer.frames import IMAGE_SUFFIXES
+
         pattern = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
         path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", f"Images ({pattern})")
         if path:
@@ -595,6 +591,8 @@ class PhotoTab(QWidget):
             self.open_frames(path)
 
     def _ask_video(self) -> None:
+        from wsp_core.infer.frames import VIDEO_SUFFIXES
+
         pattern = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
         path, _ = QFileDialog.getOpenFileName(self, "Open a video", "", f"Videos ({pattern})")
         if path:
