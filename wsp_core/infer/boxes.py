@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..skeleton import H36M
 from .detect import Detector
 from .frames import Frame
 from .pose import PersonBox
@@ -108,7 +109,8 @@ def box_source(boxes: list[list[float]] | None = None, boxes_file: Path | None =
 
 def describe_persons(result: dict[str, Any]) -> str:
     """One line per person of a frame's result (the CLI's text output)."""
+    head = H36M.index("head_top")
     return "\n".join(
         f"person {k + 1} box {p['box']}: root depth {p['root_depth_mm']:.0f} mm "
-        f"({p['root_source']}), head {p['joints_mm'][10]} mm from the pelvis"
+        f"({p['root_source']}), head {p['joints_mm'][head]} mm from the pelvis"
         for k, p in enumerate(result["persons"])) or f"{result['image']}: no person"
