@@ -284,7 +284,7 @@ class PhotoTab(QWidget):
         self.frames: Frames | None = None
         self.index = 0
         self.image: np.ndarray | None = None
-        self.image_path: Path | None = None      # the frame's file (a video frame: a temp PNG)
+        self.image_path: Path | None = None      # the frame's file (None for a video frame)
         self.result: dict[str, Any] | None = None
         self.call: JobRunner | None = None
         self.background = Background(self)
@@ -387,11 +387,6 @@ class PhotoTab(QWidget):
             return False
         self.index, self.image = k, image
         self.image_path = self.frames.file(k)
-        if self.image_path is None:                     # a video frame: predict reads a file
-            import cv2
-
-            self.image_path = Path(self._temp.name) / f"frame-{k:06d}.png"
-            cv2.imwrite(str(self.image_path), image)
         self._clear_prediction()
         self.canvas.set_image(to_pixmap(image))
         self._update_stepper()
@@ -418,7 +413,7 @@ class PhotoTab(QWidget):
         from wsp_core.errors import WspError
         from wsp_core.formats.coco import person_boxes
 
-        if self.image_path is None:
+        if self.image is None:
             self._say("open an image first", error=True)
             return False
         try:
@@ -510,14 +505,25 @@ class PhotoTab(QWidget):
         else:
             from wsp_core.launch import predict_command
 
-            self.call = run_core(self, "predict", predict_command(model, self.image_path, boxes),
+            self.call = run_core(self, "predict", predict_command(model, self._frame_file(), boxes),
                                  self._show, self._failed)
         return True
+
+    def _frame_file(self) -> Path:
+        """The shown frame as a file for ``wsp-core predict``: its own, or for a video frame a
+        PNG written now (only this path needs one)."""
+        if self.image_path is not None:
+            return self.image_path
+        import cv2
+
+        path = Path(self._temp.name) / f"frame-{self.index:06d}.png"
+        cv2.imwrite(str(path), self.image)
+        return path
 
     def _predict_here(self, model: Path, boxes: list[list[float]]) -> None:
         """ONNX Runtime in this process, on the worker thread."""
         from wsp_core.infer.boxes import BoxSource, GivenBoxes
-        from wsp_core.infer.camera import default_focal, photo_focal
+        from wsp_core.infer.camera import photo_focal
         from wsp_core.infer.frames import Frame
         from wsp_core.infer.onnx_runtime import OnnxPoseNetwork
         from wsp_core.infer.pose import frame_result
@@ -529,7 +535,7 @@ class PhotoTab(QWidget):
         def work():
             network = self._loaded(f"onnx:{model}", lambda: OnnxPoseNetwork(model))
             h, w = image.shape[:2]
-            focal = photo_focal(file, w, h) if file is not None else default_focal(w, h)
+            focal = photo_focal(file, w, h)
             persons = source.persons(Frame(name, index, image, file))
             return frame_result(name, image, persons, network, focal, source.describe)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..skeleton import H36M
 from .boxes import BoxSource, FileBoxes
-from .camera import default_focal, photo_focal
+from .camera import photo_focal
 from .frames import frames
 from .pose import PoseNetwork, frame_result
 
@@ -26,8 +26,7 @@ def predict_frames(path: Path, network: PoseNetwork, source: BoxSource,
             yield {"image": frame.name, "error": frame.error}
         else:
             h, w = frame.image.shape[:2]
-            focal = photo_focal(frame.path, w, h, focal_px) if frame.path is not None or \
-                focal_px is not None else default_focal(w, h)
+            focal = photo_focal(frame.path, w, h, focal_px)
             result = frame_result(frame.name, frame.image, source.persons(frame), network, focal,
                                   source.describe)
             result["roots"] = str(source.path) if isinstance(source, FileBoxes) and any(
