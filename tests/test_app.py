@@ -394,6 +394,40 @@ def test_the_list_pages_rows_in_instead_of_loading_the_table(qtbot, window, db):
     assert model.page_reads - reads <= 3  # the pages on screen, not the whole queue
 
 
+def test_a_verdict_on_a_page_not_read_yet_shows_when_it_is_read(qtbot, window, db):
+    """A verdict announced before the writer commits it reads no page; the page read later
+    (from the store that does not have the verdict yet) shows it all the same."""
+    from wsp_core.desk import PairState
+
+    win = window(db)
+    model = win.pairs.model
+    model.page_size = 2
+    model._pages.clear()
+    last = model.rowCount() - 1
+    pair_id = int(model.queue.ids[last])
+    reads = model.page_reads
+    model.update_pairs([PairState(pair_id, "flipped", "hugging", 0)])
+    assert model.page_reads == reads                     # nothing read to mend a page
+    assert model.data(model.index(last, 2)) == "flipped (hugging)"
+    assert model.page_reads == reads + 1                 # read now, the verdict laid over it
+    assert win.pairs.store is not None and model.row(last)["label"] == 0
+
+
+def test_the_labels_panel_is_painted_and_copied_as_text(qtbot, window, db):
+    win = window(db)
+    info = win.pairs.info
+    detail = win.pairs.detail
+    text = info.as_text()
+    assert f"pair: {detail.pair_id}" in text and f"image: {detail.file_name}" in text
+    info.resize(330, 600)
+    image = info.grab().toImage()                        # the headline in its colour
+    colours = {image.pixelColor(x, y).name() for x in range(10, 300, 2) for y in range(10, 45)}
+    assert info.headline.colour.name() in colours
+    info.actions()[0].trigger()
+    from PySide6.QtWidgets import QApplication
+    assert QApplication.clipboard().text() == text
+
+
 def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot, window):
     """A cycle collected by the review writer's or an image read's thread would delete its Qt
     objects off the GUI thread; while a window is open only the GUI thread collects."""

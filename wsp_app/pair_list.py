@@ -22,6 +22,7 @@ from .widgets import status_colour
 COLUMNS = ("#", "pair", "status", "label", "ΔS", "suspicion", "model P", "source", "image")
 #: Fixed widths (px): sizing columns to their contents would read every row.
 WIDTHS = (44, 50, 84, 58, 50, 64, 60, 96, 130)
+_ROLES = frozenset((Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole))
 
 
 class QueueModel(QAbstractTableModel):
@@ -34,6 +35,15 @@ class QueueModel(QAbstractTableModel):
         self.max_pages = pages
         self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
         self.page_reads = 0  # pages read from the store (tests check the paging)
+        #: the newest state the desk announced per pair (pair id → status, label, reason),
+        #: laid over every page as it is read: a page read before the writer has committed
+        #: a verdict still shows it, and no page is read just to mend it
+        self._states: dict[int, tuple[str, int | None, str | None]] = {}
+
+    def set_store(self, store: Store) -> None:
+        """Another store: its pages and states replace this one's."""
+        self.store = store
+        self._states.clear()
 
     def set_queue(self, queue: Queue) -> None:
         self.beginResetModel()
@@ -63,6 +73,10 @@ class QueueModel(QAbstractTableModel):
             ids = self.queue.ids[start:start + self.page_size]
             rows = pair_rows(self.store, ids, self.queue.checkpoint)
             self.page_reads += 1
+            for row in rows:
+                state = self._states.get(row["pair_id"])
+                if state is not None:
+                    row["status"], row["label"], row["reason"] = state
             self._pages[page] = rows
             while len(self._pages) > self.max_pages:
                 self._pages.popitem(last=False)
@@ -72,9 +86,8 @@ class QueueModel(QAbstractTableModel):
         return rows[offset] if offset < len(rows) else None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole):
+        # the role first: a cell's paint asks for about ten roles, two of which are answered
+        if role not in _ROLES or not index.isValid():
             return None
         row = self.row(index.row())
         if row is None:
@@ -86,19 +99,35 @@ class QueueModel(QAbstractTableModel):
 
     def update_pairs(self, states) -> None:
         """Show reviews at once (before their pages are read again): ``states`` are the desk's
-        PairStates; the rows they span are redrawn once."""
+        PairStates; only their status and label cells are redrawn, each run of adjacent rows
+        once (one range from the first to the last would repaint every row on screen between
+        them: ≈ 20 ms for an image's verdicts spread over the queue). A page not read yet is
+        not read now: the state is laid over it when it is."""
         positions = []
         for state in states:
+            self._states[state.pair_id] = (state.status, state.label, state.reason)
             position = self.queue.index_of(state.pair_id)
             if position is None:
                 continue
-            row = self.row(position)  # read now, so a page read before the commit is mended
-            if row is not None:
-                row.update(status=state.status, label=state.label, reason=state.reason)
-                positions.append(position)
-        if positions:
-            self.dataChanged.emit(self.index(min(positions), 0),
-                                  self.index(max(positions), len(COLUMNS) - 1))
+            positions.append(position)
+            page = self._pages.get(position // self.page_size)
+            offset = position % self.page_size
+            if page is not None and offset < len(page):
+                page[offset].update(status=state.status, label=state.label, reason=state.reason)
+        first, last = COLUMNS.index("status"), COLUMNS.index("label")
+        for start, stop in _runs(sorted(positions)):
+            self.dataChanged.emit(self.index(start, first), self.index(stop, last))
+
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    """Sorted positions as runs of adjacent ones, each (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for position in positions:
+        if runs and position <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], position))
+        else:
+            runs.append((position, position))
+    return runs
 
 
 def _cell(column: str, position: int, row: dict[str, Any]) -> str:

@@ -9,10 +9,11 @@ image dimmed grey.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                               QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout,
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QAction, QBrush, QColor, QFont, QImage, QPainter, QPen,
+                           QPixmap)
+from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsScene,
+                               QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QLabel,
                                QWidget)
 
 from wsp_core.store.browse import PairDetail, PersonView
@@ -351,41 +352,111 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "–" if value is None else format(value, spec)
 
 
+class Line:
+    """One text of the labels panel (the headline, the subline or a field's value): it keeps
+    its text and asks the panel to repaint only when the text changes."""
+
+    def __init__(self, panel: QWidget, text: str = "–") -> None:
+        self._panel, self._text = panel, text
+        self.colour: QColor | None = None
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name, kept for its readers
+        if text != self._text:
+            self._text = text
+            self._panel.update()
+
+
 class PairInfo(QFrame):
-    """The labels of the current pair: the effective label in large type, then the evidence."""
+    """The labels of the current pair: the effective label in large type, then the evidence.
+
+    Painted as one widget: sixteen word-wrapped QLabels cost the window ≈ 8 ms of layout and
+    painting on every next pair (measured with scripts/bench_gui.py's window), this ≈ 1 ms. A
+    right click copies the fields as text."""
 
     FIELDS = ("pair", "source", "image", "status", "automatic label", "ΔS", "margin",
               "hug", "size conflict", "knee line", "raised ground", "suspicion",
               "model P(A closer)",
               "suspicious because")
+    #: values that wrap onto several lines; the others are elided in their middle
+    WRAPPED = ("status", "model P(A closer)", "suspicious because")
+    MARGIN, GAP = 10, 12
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        self.headline = QLabel("no pair")
-        self.headline.setObjectName("headline")
-        font = QFont()
-        font.setPointSize(22)
-        font.setBold(True)
-        self.headline.setFont(font)
-        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        layout.addWidget(self.headline)
-        self.subline = QLabel("")
-        self.subline.setWordWrap(True)
-        layout.addWidget(self.subline)
-        grid = QGridLayout()
-        self.values: dict[str, QLabel] = {}
-        for row, name in enumerate(self.FIELDS):
-            grid.addWidget(QLabel(name), row, 0)
-            value = QLabel("–")
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            grid.addWidget(value, row, 1)
-            self.values[name] = value
-        layout.addLayout(grid)
-        layout.addStretch(1)
+        self.headline = Line(self, "no pair")
+        self.subline = Line(self, "")
+        self.values: dict[str, Line] = {name: Line(self) for name in self.FIELDS}
+        self._big = QFont(self.font())
+        self._big.setPointSize(22)
+        self._big.setBold(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        copy = QAction("Copy the pair's labels", self)
+        copy.triggered.connect(lambda: QApplication.clipboard().setText(self.as_text()))
+        self.addAction(copy)
+
+    def as_text(self) -> str:
+        """What the panel shows, one line per field (the copy action's text)."""
+        lines = [self.headline.text(), self.subline.text()]
+        lines += [f"{name}: {value.text()}" for name, value in self.values.items()]
+        return "\n".join(lines)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(200, 300)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(330, 520)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        painter = QPainter(self)
+        text_colour = self.palette().color(self.foregroundRole())
+        left, width = self.MARGIN, self.width() - 2 * self.MARGIN
+        painter.setFont(self._big)
+        painter.setPen(self.headline.colour or text_colour)
+        big = painter.fontMetrics()
+        y = self.MARGIN
+        painter.drawText(QRect(left, y, width, big.height()), Qt.AlignmentFlag.AlignLeft,
+                         big.elidedText(self.headline.text(), Qt.TextElideMode.ElideRight, width))
+        y += big.height() + 4
+        painter.setFont(self.font())
+        painter.setPen(text_colour)
+        y += self._wrapped(painter, QRect(left, y, width, 0), self.subline.text()) + 8
+        metrics = painter.fontMetrics()
+        name_w = max(metrics.horizontalAdvance(name) for name in self.FIELDS) + self.GAP
+        value_w = max(20, width - name_w)
+        for name, value in self.values.items():
+            painter.drawText(QRect(left, y, name_w, metrics.height()), 0, name)
+            box = QRect(left + name_w, y, value_w, 0)
+            if name in self.WRAPPED:
+                height = self._wrapped(painter, box, value.text())
+            else:
+                painter.drawText(box.adjusted(0, 0, 0, metrics.height()), 0,
+                                 metrics.elidedText(value.text(), Qt.TextElideMode.ElideMiddle,
+                                                    value_w))
+                height = metrics.height()
+            y += height + 3
+        painter.end()
+
+    @staticmethod
+    def _wrapped(painter: QPainter, box: QRect, text: str) -> int:
+        """Draw ``text`` word-wrapped into ``box``'s width; returns the height it took."""
+        if not text:
+            return 0
+        flags = int(Qt.TextFlag.TextWordWrap)
+        need = painter.fontMetrics().boundingRect(QRect(box.x(), box.y(), box.width(), 10_000),
+                                                  flags, text)
+        painter.drawText(QRect(box.x(), box.y(), box.width(), need.height()), flags, text)
+        return need.height()
+
+    def _set_headline(self, text: str, colour: QColor | None) -> None:
+        if colour != self.headline.colour:
+            self.headline.colour = colour
+            self.update()
+        self.headline.setText(text)
 
     #: What the blind mode hides: the automatic label and what gives it away.
     BLIND_HIDES = ("status", "automatic label", "suspicion", "model P(A closer)",
@@ -393,7 +464,7 @@ class PairInfo(QFrame):
 
     def show_pair(self, detail: PairDetail | None, blind: bool = False) -> None:
         if detail is None:
-            self.headline.setText("no pair")
+            self._set_headline("no pair", None)
             self.subline.setText("the filter selects no pair")
             for value in self.values.values():
                 value.setText("–")
@@ -402,8 +473,7 @@ class PairInfo(QFrame):
             self._show_blind(detail)
             return
         text, colour = effective_text(detail)
-        self.headline.setText(text)
-        self.headline.setStyleSheet(f"color: {colour.name()};")
+        self._set_headline(text, colour)
         status = STATUS_TEXT[detail.status]
         if detail.reason:
             status += f" ({detail.reason.replace('_', ' ')})"
@@ -428,8 +498,7 @@ class PairInfo(QFrame):
             self.values[name].setText(value)
 
     def _show_blind(self, detail: PairDetail) -> None:
-        self.headline.setText("Which is closer?")
-        self.headline.setStyleSheet("")
+        self._set_headline("Which is closer?", None)
         self.subline.setText("A, B, or S for the same depth  ·  blind mode: the automatic "
                              "label is hidden (Ctrl+B shows it)")
         shown = {"pair": str(detail.pair_id), "source": detail.source,

@@ -163,7 +163,7 @@ class PairsTab(QWidget):
             self.writer.resume(left)
             self.status_changed.emit(f"{sum(map(len, left))} reviews of an earlier session "
                                      "found in the journal: writing them")
-        self.model.store = store
+        self.model.set_store(store)
         self.desk.attach(store, self.writer)  # announces the sources: the filters list them
         if queue_kind in browse.QUEUES:
             self.filters.blockSignals(True)
