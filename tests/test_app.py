@@ -574,7 +574,6 @@ def test_overlays_marks_tags_zoom_and_picture_keys(qtbot, window, tmp_path):
     """H shows, dims and hides the overlays; joint marks and tags keep their size on screen at
     any zoom, and A's and B's tags never cover each other; each pair starts fitted unless K
     keeps the zoom; Z zooms to both boxes; ] and ' change the picture, Ctrl+0 restores it."""
-    from PySide6.QtWidgets import QGraphicsItem
 
     from helpers import crowd_store
 
@@ -583,16 +582,29 @@ def test_overlays_marks_tags_zoom_and_picture_keys(qtbot, window, tmp_path):
     view = win.pairs.view
     qtbot.waitUntil(lambda: view.placeholder is None)
 
-    def screen_rects(kind):  # each mark as drawn on the screen
-        return [item.deviceTransform(view.viewportTransform()).mapRect(item.boundingRect())
-                for item in view._overlay if isinstance(item, kind)
-                and item.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations]
+    from wsp_app.pair_view import Skeleton
 
-    from PySide6.QtWidgets import QGraphicsEllipseItem
+    def marks():  # each joint mark and ankle ring as painted on the screen, and its colour
+        out = []
+        for item in view._overlay:
+            if isinstance(item, Skeleton):
+                out += [(rect.width(), ring, item._colour.name())
+                        for rect, ring in item.marks(item.deviceTransform(
+                            view.viewportTransform()))]
+        return out
 
-    dots = [r.width() for r in screen_rects(QGraphicsEllipseItem)]
+    def painted(colour):  # the view's pixels of one person's colour
+        image = view.viewport().grab().toImage()
+        return sum(image.pixelColor(x, y).name() == colour
+                   for x in range(0, image.width(), 2) for y in range(0, image.height(), 2))
+
+    dots = marks()
+    assert any(ring for _, ring, _ in dots) and any(not ring for _, ring, _ in dots)
+    a_colour = view._skeletons[-2]._colour.name()
+    before = painted(a_colour)
     press(qtbot, win, Qt.Key.Key_Plus, Qt.Key.Key_Plus, Qt.Key.Key_Plus)
-    assert [r.width() for r in screen_rects(QGraphicsEllipseItem)] == dots  # no growing
+    assert marks() == dots                                          # no growing
+    assert before > 0 and painted(a_colour) > 0
     tags = [t for t, _ in view._tags]
     assert len(tags) == 2
     a, b = (t.deviceTransform(view.viewportTransform()).mapRect(t.boundingRect()) for t in tags)

@@ -9,7 +9,7 @@ image dimmed grey.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QAction, QBrush, QColor, QFont, QImage, QPainter, QPen,
                            QPixmap)
 from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsScene,
@@ -39,6 +39,70 @@ def effective_text(detail: PairDetail) -> tuple[str, QColor]:
         return "B is closer", COLOURS["b"]
     word = "Ambiguous" if detail.status == "ambiguous" else "Excluded"
     return f"{word}: not used", QColor("#d33")
+
+
+class Skeleton(QGraphicsItem):
+    """A person as one scene item: bones as cosmetic lines, the box (dashed) when given, and
+    joint marks and ankle rings at a constant size on screen whatever the zoom. One item
+    instead of one per line and mark (≈ 35 a person), which the scene builds, paints and
+    clears several times faster."""
+
+    def __init__(self, lines: list[QLineF], joints: list[QPointF], rings: list[QPointF],
+                 colour: QColor, width: float, radius_px: float, box: QRectF | None) -> None:
+        super().__init__()
+        self._lines, self._joints, self._rings = lines, joints, rings
+        self._colour, self._width, self._radius, self._box = colour, width, radius_px, box
+        xs = [p.x() for p in joints] + [p.x() for p in rings]  # lines join joints
+        ys = [p.y() for p in joints] + [p.y() for p in rings]
+        if box is not None:
+            xs += [box.left(), box.right()]
+            ys += [box.top(), box.bottom()]
+        self._rect = QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)) \
+            if xs else QRectF()
+        self._scale = 1.0  # screen pixels per picture pixel
+
+    def set_view_scale(self, scale: float) -> None:
+        """The view's zoom, so the bounding rect holds the marks' screen size."""
+        if scale > 0 and scale != self._scale:
+            self.prepareGeometryChange()
+            self._scale = scale
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        pad = (ANKLE_PX + 2.0) / self._scale
+        return self._rect.adjusted(-pad, -pad, pad, pad)
+
+    def marks(self, to_screen) -> list[tuple[QRectF, bool]]:
+        """Each joint mark and ankle ring as drawn on the screen (``to_screen``: the picture
+        → screen transform), with whether it is a ring: their size does not depend on it."""
+        out = []
+        for points, radius, ring in ((self._joints, self._radius, False),
+                                     (self._rings, ANKLE_PX, True)):
+            for point in points:
+                centre = to_screen.map(point)
+                out.append((QRectF(centre.x() - radius, centre.y() - radius,
+                                   2 * radius, 2 * radius), ring))
+        return out
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        pen = QPen(self._colour, self._width)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.drawLines(self._lines)
+        if self._box is not None:
+            dashed = QPen(self._colour, 1.5, Qt.PenStyle.DashLine)
+            dashed.setCosmetic(True)
+            painter.setPen(dashed)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self._box)
+        marks = self.marks(painter.worldTransform())
+        painter.save()
+        painter.resetTransform()
+        ring = QPen(QColor("white"), 1.5)
+        painter.setBrush(self._colour)
+        for rect, is_ring in marks:
+            painter.setPen(ring if is_ring else Qt.PenStyle.NoPen)
+            painter.drawEllipse(rect)
+        painter.restore()
 
 
 class PairView(QGraphicsView):
@@ -72,6 +136,7 @@ class PairView(QGraphicsView):
         self.brightness, self.contrast = 0.0, 1.0
         self._overlay: list = []
         self._tags: list = []
+        self._skeletons: list[Skeleton] = []
         self._boxes: tuple = ()
         self._pixmap = None
         self._loaded: Loaded | None = None
@@ -103,7 +168,7 @@ class PairView(QGraphicsView):
         pair starts fitted to the view unless "keep zoom" is on."""
         scene = self.scene()
         scene.clear()
-        self._overlay, self._tags = [], []
+        self._overlay, self._tags, self._skeletons = [], [], []
         self._pixmap = None
         if detail.pair_id != self._shown_pair and not self.keep_zoom:
             self._fit = True
@@ -185,50 +250,31 @@ class PairView(QGraphicsView):
         self._overlay.append(item)
         return item
 
-    def _dot(self, x: float, y: float, radius_px: float, pen: QPen, brush: QBrush):
-        """A mark of a constant size on screen (it does not grow with the zoom)."""
-        item = self.scene().addEllipse(-radius_px, -radius_px, 2 * radius_px, 2 * radius_px,
-                                       pen, brush)
-        item.setPos(x, y)
-        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        return self._keep(item)
-
     def _draw_person(self, person: PersonView, detail: PairDetail, colour: QColor,
                      tag: str | None, width: float) -> None:
-        scene = self.scene()
+        """One :class:`Skeleton` item (bones, joint marks, the box and ankle rings of a tagged
+        person), the ankle line and the tag."""
         kp = person.keypoints
-        pen = QPen(colour, width)
-        pen.setCosmetic(True)
-        x, y, bw, bh = person.bbox
-        if tag is not None:
-            box_pen = QPen(colour, 1.5, Qt.PenStyle.DashLine)
-            box_pen.setCosmetic(True)
-            self._keep(scene.addRect(QRectF(x, y, bw, bh), box_pen))
-        for i, j in detail.bones:
-            if kp[i][2] > 0 and kp[j][2] > 0:
-                self._keep(scene.addLine(kp[i][0], kp[i][1], kp[j][0], kp[j][1], pen))
-        radius = DOT_PX if tag is not None else DOT_PX - 1.0
-        for jx, jy, v in kp:
-            if v > 0:
-                self._dot(jx, jy, radius, QPen(Qt.PenStyle.NoPen), QBrush(colour))
+        lines = [QLineF(kp[i][0], kp[i][1], kp[j][0], kp[j][1])
+                 for i, j in detail.bones if kp[i][2] > 0 and kp[j][2] > 0]
+        joints = [QPointF(x, y) for x, y, v in kp if v > 0]
+        rings = [] if tag is None or self.blind else \
+            [QPointF(kp[k][0], kp[k][1]) for k in detail.ankles if kp[k][2] > 0]
+        box = QRectF(*person.bbox) if tag is not None else None
+        skeleton = Skeleton(lines, joints, rings, colour, width,
+                            DOT_PX if tag is not None else DOT_PX - 1.0, box)
+        skeleton.set_view_scale(self.transform().m11())
+        self.scene().addItem(skeleton)
+        self._keep(skeleton)
+        self._skeletons.append(skeleton)
         if tag is None:
             return
-        if not self.blind:
-            self._draw_ankles(person, detail, colour)
-        self._draw_tag(tag, person.bbox, colour)
-
-    def _draw_ankles(self, person: PersonView, detail: PairDetail, colour: QColor) -> None:
-        kp = person.keypoints
-        ring = QPen(QColor("white"), 1.5)
-        ring.setCosmetic(True)
-        for k in detail.ankles:
-            if kp[k][2] > 0:
-                self._dot(kp[k][0], kp[k][1], ANKLE_PX, ring, QBrush(colour))
-        if person.ankle_y is not None:
+        if not self.blind and person.ankle_y is not None:
             line = QPen(colour, 1.5, Qt.PenStyle.DashLine)
             line.setCosmetic(True)
             self._keep(self.scene().addLine(0, person.ankle_y, float(detail.width),
                                             person.ankle_y, line))
+        self._draw_tag(tag, person.bbox, colour)
 
     def _draw_tag(self, tag: str, box: tuple, colour: QColor) -> None:
         """A label of a constant size on screen, placed by :meth:`_place_tags`."""
@@ -249,6 +295,13 @@ class PairView(QGraphicsView):
         self._tags.append((plate, box))
 
     def _place_tags(self) -> None:
+        """After a zoom: the marks told the new scale (their size on screen stays), and each
+        tag placed again."""
+        for skeleton in self._skeletons:
+            skeleton.set_view_scale(self.transform().m11())
+        self._place_tag_plates()
+
+    def _place_tag_plates(self) -> None:
         """Each tag above its box's left corner, else its right corner, else below the box:
         the first place where it covers no tag placed before it (in screen pixels, so at every
         zoom)."""
