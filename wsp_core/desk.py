@@ -344,7 +344,12 @@ class Desk:
         self.verdicts_since_rank = 0
 
         def work() -> Reranked:
-            values = queue.values_of(ids, ranker.scores(status))
+            # one BLAS/OpenMP thread: the fit runs beside the window, whose key presses keep
+            # the other core (two threads took both and slowed the keys pressed meanwhile)
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                values = queue.values_of(ids, ranker.scores(status))
             return Reranked(queue, cut, values, _rank_after(values, cut))
 
         return work
