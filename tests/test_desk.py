@@ -379,6 +379,28 @@ def test_a_rerank_computed_elsewhere_is_shown_on_its_queue_only(desk_db, monkeyp
         assert not desk.apply_rerank(result) and desk.queue is shown and desk.rerank_due
 
 
+def test_a_rerank_takes_over_the_verdicts_recorded_while_it_was_computed(desk_db, monkeypatch):
+    """The worker orders a copy of the queue; a verdict that arrives before the result is
+    shown (another curator's, read by the poll) keeps its status in the new order."""
+    import wsp_core.desk as desk_module
+    from wsp_core.store.browse import STATUSES
+
+    monkeypatch.setattr(desk_module, "RERANK_EVERY", 6)
+    with open_store(desk_db) as st:
+        desk = Desk("ana")
+        desk.open(st, View(kind="learned"))
+        desk._ranker[1].model.min_each = 3
+        for verdict in ("flip", "accept") * 3:
+            desk.review(verdict)
+        result = desk.rerank_work()()                         # as the worker thread does
+        later = int(desk.queue.ids[-1])
+        add_review(st, later, "flip", None, None, "ben")      # meanwhile, another curator
+        assert desk.poll() == 1
+        assert desk.apply_rerank(result)
+        assert STATUSES[desk.queue.status[desk.queue.index_of(later)]] == "flip"
+        assert desk.queue.reviewed() == 7
+
+
 def test_the_learned_queue_of_an_empty_store_is_empty(tmp_path):
     with open_store(tmp_path / "empty.db") as st:
         desk = Desk("ana")

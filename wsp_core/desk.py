@@ -350,7 +350,8 @@ class Desk:
 
             with threadpool_limits(limits=1):
                 values = queue.values_of(ids, ranker.scores(status))
-            return Reranked(queue, cut, values, _rank_after(values, cut))
+            order = _rank_after(values, cut)
+            return Reranked(queue, cut, values, order, queue.permuted(order))
 
         return work
 
@@ -363,8 +364,11 @@ class Desk:
                 self.verdicts_since_rank = max(self.verdicts_since_rank, RERANK_EVERY)
             return False
         cut = min(self.position + 1, len(result.queue))
-        order = result.order if cut == result.cut else _rank_after(result.values, cut)
-        ranked = result.queue.permuted(order)
+        if cut == result.cut:
+            ranked = result.ranked  # its statuses as of the worker's start: verdicts since
+            ranked.status[:] = result.queue.status[result.order]  # are taken over now
+        else:
+            ranked = result.queue.permuted(_rank_after(result.values, cut))
         self.session.replace_queue(ranked)
         self._emit("queue", ranked)
         self._emit("pair", self.detail)
@@ -777,12 +781,14 @@ def _pair_ids(step: Step | Group | None) -> list[int]:
 @dataclass(frozen=True)
 class Reranked:
     """A re-ranking of the learned queue (:meth:`Desk.rerank_work`): the queue it was made for,
-    the cursor then, each queued pair's new score (queue order) and the new order."""
+    the cursor then, each queued pair's new score (queue order), the new order and the queue in
+    that order (permuted on the worker: ≈ 8 ms at 220k pairs the GUI thread does not spend)."""
 
     queue: Queue
     cut: int
     values: np.ndarray
     order: np.ndarray
+    ranked: Queue
 
 
 def _rank_after(values: np.ndarray, cut: int) -> np.ndarray:
