@@ -428,6 +428,25 @@ def test_the_labels_panel_is_painted_and_copied_as_text(qtbot, window, db):
     assert QApplication.clipboard().text() == text
 
 
+def test_the_pair_drawn_last_is_not_drawn_again(qtbot, window, db):
+    """A re-ranked queue shows its pair again: the very same pair and picture keep their
+    drawing; another reading of the pair, another picture or the blind mode draw anew."""
+    import dataclasses
+
+    win = window(db)
+    view, detail = win.pairs.view, win.pairs.detail
+    qtbot.waitUntil(lambda: view.placeholder is None)
+    loaded = view._loaded
+    drawn = list(view._skeletons)
+    view.show_pair(detail, loaded)
+    assert view._skeletons == drawn
+    view.show_pair(dataclasses.replace(detail), loaded)
+    assert view._skeletons and view._skeletons[0] is not drawn[0]
+    drawn = list(view._skeletons)
+    win.pairs.set_blind(True)
+    assert view._skeletons[0] is not drawn[0]
+
+
 def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot, window):
     """A cycle collected by the review writer's or an image read's thread would delete its Qt
     objects off the GUI thread; while a window is open only the GUI thread collects."""

@@ -407,3 +407,25 @@ def test_the_learned_queue_of_an_empty_store_is_empty(tmp_path):
         desk.open(st, View(kind="learned"))
         assert len(desk.queue) == 0 and desk.current is None
         assert desk.rerank() and len(desk.queue) == 0
+
+
+def test_a_rerank_shown_after_the_cursor_moved_keeps_the_pairs_before_it():
+    """The worker ranks the pairs after the cursor as it was; when the curator has moved on
+    (or back) meanwhile, the order shown keeps every pair up to the cursor now in its place and
+    ranks the rest by descending score, ties in queue order."""
+    import numpy as np
+
+    from wsp_core.desk import Reranked, _moved_cut, _rank_after
+    from wsp_core.store.browse import Queue
+
+    rng = np.random.default_rng(3)
+    n = 400
+    values = np.round(rng.random(n), 1)                   # many ties
+    queue = Queue(np.arange(n, dtype=np.int64) + 10, np.zeros(n, np.int8), np.zeros(n),
+                  np.zeros(n))
+    for cut0 in (0, 17, 200):
+        order = _rank_after(values, cut0)
+        result = Reranked(queue, cut0, values, order, queue.permuted(order))
+        for cut in (cut0, cut0 + 1, cut0 + 55, max(cut0 - 9, 0), n):
+            expected = list(range(cut)) + sorted(range(cut, n), key=lambda p: (-values[p], p))
+            assert _moved_cut(result, cut).tolist() == expected, (cut0, cut)

@@ -141,6 +141,8 @@ class PairView(QGraphicsView):
         self._pixmap = None
         self._loaded: Loaded | None = None
         self._shown_pair: int | None = None
+        #: (detail, picture, blind) of the drawing shown (None: draw the next one anew)
+        self._drawn: tuple | None = None
         #: what is wrong with the picture shown, when it is shown anyway (cut short)
         self.warning: str | None = None
 
@@ -165,7 +167,13 @@ class PairView(QGraphicsView):
                   order: tuple[tuple[PersonView, ...], dict[int, int]] | None = None) -> None:
         """Draw a pair; ``loaded`` None means the image is still being read. ``order``: the
         depth-order mode's persons and their ranks so far (person id → rank from 0). A new
-        pair starts fitted to the view unless "keep zoom" is on."""
+        pair starts fitted to the view unless "keep zoom" is on. The very pair and picture
+        drawn last (a re-ranked queue shows its pair again) are not drawn again."""
+        drawn = (detail, loaded, self.blind)
+        if order is None and self._drawn is not None and detail is self._drawn[0] \
+                and loaded is self._drawn[1] and self.blind == self._drawn[2]:
+            return
+        self._drawn = drawn if order is None else None
         scene = self.scene()
         scene.clear()
         self._overlay, self._tags, self._skeletons = [], [], []
@@ -204,6 +212,12 @@ class PairView(QGraphicsView):
             self.zoom_fit()
         else:
             self._place_tags()
+
+    def clear(self) -> None:
+        """No pair shown (the filter selects none)."""
+        self.scene().clear()
+        self._overlay, self._tags, self._skeletons, self._pixmap = [], [], [], None
+        self._drawn = None
 
     def _draw_order(self, detail: PairDetail, persons: tuple[PersonView, ...],
                     ranks: dict[int, int]) -> None:

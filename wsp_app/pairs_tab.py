@@ -229,7 +229,7 @@ class PairsTab(QWidget):
                                           or detail.image_id != self._ordering_image):
             self._end_order()
         if detail is None:
-            self.view.scene().clear()
+            self.view.clear()
             self.info.show_pair(None)
             self.history.show_history([])
             self._announce()

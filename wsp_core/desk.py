@@ -368,7 +368,7 @@ class Desk:
             ranked = result.ranked  # its statuses as of the worker's start: verdicts since
             ranked.status[:] = result.queue.status[result.order]  # are taken over now
         else:
-            ranked = result.queue.permuted(_rank_after(result.values, cut))
+            ranked = result.queue.permuted(_moved_cut(result, cut))
         self.session.replace_queue(ranked)
         self._emit("queue", ranked)
         self._emit("pair", self.detail)
@@ -789,6 +789,17 @@ class Reranked:
     values: np.ndarray
     order: np.ndarray
     ranked: Queue
+
+
+def _moved_cut(result: Reranked, cut: int) -> np.ndarray:
+    """The new order for a cursor that moved while the re-ranking was computed. Forward (the
+    curator went on): the worker's order with the positions now before the cursor taken out of
+    its ranked part — the stable sort of the rest, without sorting 220,000 scores again on the
+    GUI thread. Backward: sorted anew."""
+    if cut < result.cut:
+        return _rank_after(result.values, cut)
+    rest = result.order[result.cut:]
+    return np.concatenate([np.arange(cut), rest[rest >= cut]])
 
 
 def _rank_after(values: np.ndarray, cut: int) -> np.ndarray:
