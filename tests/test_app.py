@@ -413,6 +413,28 @@ def test_a_verdict_on_a_page_not_read_yet_shows_when_it_is_read(qtbot, window, d
     assert win.pairs.store is not None and model.row(last)["label"] == 0
 
 
+def test_the_list_shows_empty_rows_while_the_store_cannot_be_read(qtbot, window, db,
+                                                                   monkeypatch):
+    """A page the list cannot read (the server is away) is painted empty, not raised into Qt's
+    paint, and read when the store answers again."""
+    import wsp_app.pair_list as pair_list
+    from wsp_core.errors import StoreError
+
+    win = window(db)
+    model = win.pairs.model
+    model._pages.clear()
+    real = pair_list.pair_rows
+
+    def away(*_args):
+        raise StoreError("postgresql://x: cannot reach the server")
+
+    monkeypatch.setattr(pair_list, "pair_rows", away)
+    assert model.data(model.index(0, 1)) is None
+    win.pairs.table.viewport().repaint()                 # no exception in the paint
+    monkeypatch.setattr(pair_list, "pair_rows", real)
+    assert model.data(model.index(0, 1)) == str(int(model.queue.ids[0]))
+
+
 def test_the_labels_panel_is_painted_and_copied_as_text(qtbot, window, db):
     win = window(db)
     info = win.pairs.info

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QTableView
 
+from wsp_core.errors import StoreError
 from wsp_core.store.browse import Queue, pair_rows
 from wsp_core.store.db import Store
 
@@ -71,7 +72,10 @@ class QueueModel(QAbstractTableModel):
         if rows is None:
             start = page * self.page_size
             ids = self.queue.ids[start:start + self.page_size]
-            rows = pair_rows(self.store, ids, self.queue.checkpoint)
+            try:
+                rows = pair_rows(self.store, ids, self.queue.checkpoint)
+            except StoreError:
+                return None  # the server is away (the window says so): empty, read when back
             self.page_reads += 1
             for row in rows:
                 state = self._states.get(row["pair_id"])

@@ -439,9 +439,9 @@ class Line:
 class PairInfo(QFrame):
     """The labels of the current pair: the effective label in large type, then the evidence.
 
-    Painted as one widget: sixteen word-wrapped QLabels cost the window ≈ 8 ms of layout and
-    painting on every next pair (measured with scripts/bench_gui.py's window), this ≈ 1 ms. A
-    right click copies the fields as text."""
+    Painted as one widget: as sixteen word-wrapped QLabels it cost the window ≈ 8 ms of text
+    layout and painting on every next pair (docs/BENCHMARKS.md, 2026-12-03). A right click
+    copies the fields as text."""
 
     FIELDS = ("pair", "source", "image", "status", "automatic label", "ΔS", "margin",
               "hug", "size conflict", "knee line", "raised ground", "suspicion",
