@@ -39,7 +39,7 @@ class QueueModel(QAbstractTableModel):
         #: the newest state the desk announced per pair (pair id → status, label, reason),
         #: laid over every page as it is read: a page read before the writer has committed
         #: a verdict still shows it, and no page is read just to mend it
-        self._states: dict[int, tuple[str, int | None, str | None]] = {}
+        self._states: dict[int, dict[str, Any]] = {}
 
     def set_store(self, store: Store) -> None:
         """Another store: its pages and states replace this one's."""
@@ -78,9 +78,7 @@ class QueueModel(QAbstractTableModel):
                 return None  # the server is away (the window says so): empty, read when back
             self.page_reads += 1
             for row in rows:
-                state = self._states.get(row["pair_id"])
-                if state is not None:
-                    row["status"], row["label"], row["reason"] = state
+                row.update(self._states.get(row["pair_id"], ()))
             self._pages[page] = rows
             while len(self._pages) > self.max_pages:
                 self._pages.popitem(last=False)
@@ -109,7 +107,8 @@ class QueueModel(QAbstractTableModel):
         not read now: the state is laid over it when it is."""
         positions = []
         for state in states:
-            self._states[state.pair_id] = (state.status, state.label, state.reason)
+            shown = {"status": state.status, "label": state.label, "reason": state.reason}
+            self._states[state.pair_id] = shown
             position = self.queue.index_of(state.pair_id)
             if position is None:
                 continue
@@ -117,7 +116,7 @@ class QueueModel(QAbstractTableModel):
             page = self._pages.get(position // self.page_size)
             offset = position % self.page_size
             if page is not None and offset < len(page):
-                page[offset].update(status=state.status, label=state.label, reason=state.reason)
+                page[offset].update(shown)
         first, last = COLUMNS.index("status"), COLUMNS.index("label")
         for start, stop in _runs(sorted(positions)):
             self.dataChanged.emit(self.index(start, first), self.index(stop, last))

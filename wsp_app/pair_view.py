@@ -170,8 +170,8 @@ class PairView(QGraphicsView):
         pair starts fitted to the view unless "keep zoom" is on. The very pair and picture
         drawn last (a re-ranked queue shows its pair again) are not drawn again."""
         drawn = (detail, loaded, self.blind)
-        if order is None and self._drawn is not None and detail is self._drawn[0] \
-                and loaded is self._drawn[1] and self.blind == self._drawn[2]:
+        if order is None and self._drawn is not None \
+                and all(a is b for a, b in zip(drawn, self._drawn)):
             return
         self._drawn = drawn if order is None else None
         scene = self.scene()

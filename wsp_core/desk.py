@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .curation import Group, ReviewSession, Step
 from .errors import ReviewConflict, StoreError, WspError
@@ -346,8 +347,6 @@ class Desk:
         def work() -> Reranked:
             # one BLAS/OpenMP thread: the fit runs beside the window, whose key presses keep
             # the other core (two threads took both and slowed the keys pressed meanwhile)
-            from threadpoolctl import threadpool_limits
-
             with threadpool_limits(limits=1):
                 values = queue.values_of(ids, ranker.scores(status))
             order = _rank_after(values, cut)
