@@ -224,3 +224,42 @@ def test_vectorised_labels_equal_the_per_pair_loop(scene):
         for key in ("margin_px", "margin_rel", "delta_s", "hug", "size_conflict", "knee_line",
                     "raised_ground", "suspicion"):
             assert getattr(t, key)[k] == pytest.approx(row[key], nan_ok=True, abs=1e-9), key
+
+
+def _coco_person(points: dict[str, tuple[float, float]]) -> np.ndarray:
+    """One COCO person (17, 3) with the named joints labelled at the given (x, y)."""
+    from wsp_core.skeleton import COCO
+
+    kp = np.zeros((COCO.num_joints, 3))
+    for name, (x, y) in points.items():
+        kp[COCO.index(name)] = (x, y, 2)
+    return kp
+
+
+def test_pose_hints_of_standing_seated_and_lying_persons_by_hand():
+    from wsp_core.perspective import person_pose_hints
+    from wsp_core.skeleton import COCO
+
+    # standing, image y down: shoulders at y 100, hips at 160 (torso 60 px), knees 220, ankles 280
+    standing = _coco_person({f"{s}_{j}": (x, y) for s, x in (("l", 110), ("r", 90))
+                             for j, y in (("shoulder", 100), ("hip", 160), ("knee", 220),
+                                          ("ankle", 280))})
+    # seated on a chair seen from the side: thighs forward (horizontal), shins down
+    seated = _coco_person({f"{s}_{j}": p for s in "lr" for j, p in
+                           (("shoulder", (100, 100)), ("hip", (100, 160)), ("knee", (150, 160)),
+                            ("ankle", (150, 210)))})
+    # lying along the image's x axis, head to the left, one knee labelled bent
+    lying = _coco_person({"l_shoulder": (100, 300), "r_shoulder": (100, 300), "l_hip": (160, 300),
+                          "r_hip": (160, 300), "l_knee": (220, 300), "l_ankle": (280, 300),
+                          "r_knee": (200, 270), "r_ankle": (240, 300)})
+    # only the upper body labelled
+    upper = _coco_person({"l_shoulder": (100, 100), "r_shoulder": (120, 100),
+                          "l_hip": (100, 160), "r_hip": (120, 160)})
+    h = person_pose_hints(np.stack([standing, seated, lying, upper]), COCO)
+    assert h.knee_angle[:3] == pytest.approx([180.0, 90.0, 180.0])  # the straighter leg
+    assert h.hip_angle[:3] == pytest.approx([180.0, 90.0, 180.0])
+    assert h.torso_tilt[:4] == pytest.approx([0.0, 0.0, 90.0, 0.0])
+    # feet below the hip middle in torso lengths: 120/60, 50/60, 0 (ankle middle at y 300)
+    assert h.leg_drop[:3] == pytest.approx([2.0, 50 / 60, 0.0])
+    assert math.isnan(h.knee_angle[3]) and math.isnan(h.hip_angle[3]) and math.isnan(h.leg_drop[3])
+    assert h.labelled_share == pytest.approx(np.array([8, 8, 8, 4]) / COCO.num_joints)

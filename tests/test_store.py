@@ -231,6 +231,37 @@ def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
     assert all(upgraded[k] == pytest.approx(imported[k], abs=1e-12) for k in imported)
 
 
+def test_upgrading_to_0007_computes_pose_hints_as_an_import_does_and_keeps_every_review(desk_db):
+    from alembic import command
+
+    from wsp_core.store.db import _alembic_config
+
+    hints = "knee_angle, hip_angle, torso_tilt, leg_drop, labelled_share"
+    with open_store(desk_db) as store:
+        with store.engine.connect() as conn:
+            imported = {r[0]: r[1:] for r in conn.exec_driver_sql(
+                f"SELECT id, {hints} FROM persons").all()}
+            pair_id = conn.exec_driver_sql("SELECT min(id) FROM pairs").scalar()
+        add_review(store, pair_id, "flip", reviewer="ana")
+    known = [v for row in imported.values() for v in row if v is not None]
+    assert len(known) > 4 * len(imported)                      # most persons have every hint
+    with open_store(desk_db) as store:                         # a store of the previous schema
+        cfg = _alembic_config()
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+    with sqlite3.connect(desk_db) as con:
+        assert "knee_angle" not in [r[1] for r in con.execute("PRAGMA table_info(persons)")]
+        assert con.execute("SELECT count(*) FROM reviews WHERE reviewer = 'ana'").fetchone()[0] == 1
+    with open_store(desk_db) as store, store.engine.connect() as conn:   # opening upgrades it
+        upgraded = {r[0]: r[1:] for r in conn.exec_driver_sql(
+            f"SELECT id, {hints} FROM persons").all()}
+        status = conn.exec_driver_sql(f"SELECT status FROM pairs WHERE id = {pair_id}").scalar()
+    assert upgraded.keys() == imported.keys() and status == "flip"
+    for k, row in imported.items():
+        assert [None if v is None else pytest.approx(v, abs=1e-9) for v in row] == list(upgraded[k])
+
+
 def test_queue_index_of_finds_every_position_and_only_queued_pairs():
     import numpy as np
 

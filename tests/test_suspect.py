@@ -8,8 +8,8 @@ from wsp_core.evaluate.ranking import roc_auc
 from wsp_core.store import open_store
 from wsp_core.store.browse import pair_rows
 from wsp_core.store.signals import PAIR_COLUMNS, model_probs, pair_signals
-from wsp_core.suspect import (FEATURES, LearnedSuspicion, features, percentile_rank,
-                              unsupervised_suspicion)
+from wsp_core.suspect import (ALL_FEATURES_EACH, EARLY_FEATURES, FEATURES, LearnedSuspicion,
+                              features, percentile_rank, unsupervised_suspicion)
 
 
 def made_up_signals(n: int, wrong: np.ndarray, rng) -> dict[str, np.ndarray]:
@@ -25,7 +25,12 @@ def made_up_signals(n: int, wrong: np.ndarray, rng) -> dict[str, np.ndarray]:
     s["scale_a"], s["scale_b"] = np.where(a_near, near_s, far_s), np.where(a_near, far_s, near_s)
     for k in ("box_w", "box_h", "box_x", "box_y", "ankle_y"):
         s[f"{k}_a"], s[f"{k}_b"] = rng.random(n) * 100 + 10, rng.random(n) * 100 + 10
-    s["height"] = np.full(n, 480.0)
+    s["height"], s["width"] = np.full(n, 480.0), np.full(n, 640.0)
+    for hint, spread in (("knee_angle", 90), ("hip_angle", 90), ("torso_tilt", 90),
+                         ("leg_drop", 2), ("labelled_share", 1)):
+        for p in "ab":
+            values = rng.random(n) * spread
+            s[f"{hint}_{p}"] = np.where(rng.random(n) < 0.1, np.nan, values)  # some unknown
     return s
 
 
@@ -45,6 +50,42 @@ def test_the_learned_suspicion_ranks_planted_wrong_labels_first():
     few = np.where(np.arange(n) < 20, wrong.astype(int), -1)
     early = LearnedSuspicion().fit(x, few)
     assert not early.fitted and np.array_equal(early.score(x), unsupervised_suspicion(x))
+
+
+def test_pose_hints_are_fitted_once_the_verdicts_suffice():
+    """A made-up world where only the far person's pose tells a wrong label (a seated far
+    person, knee bent to ~90°: its ankles are not where it stands): with fewer than
+    ALL_FEATURES_EACH verdicts of a kind the fit does not look at the pose hints; with more it
+    finds the wrong labels by them."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    wrong = rng.random(n) < 0.2
+    s = made_up_signals(n, np.zeros(n, bool), rng)          # S and boxes say nothing here
+    s["size_conflict"] = rng.random(n) * 0.3
+    far_is_b = s["auto_label"] == 1
+    seated = 90 + rng.random(n) * 20
+    standing = 160 + rng.random(n) * 20
+    s["knee_angle_b"] = np.where(far_is_b & wrong, seated, np.where(far_is_b, standing,
+                                                                      s["knee_angle_b"]))
+    s["knee_angle_a"] = np.where(~far_is_b & wrong, seated, np.where(~far_is_b, standing,
+                                                                       s["knee_angle_a"]))
+    x = features(s)
+    col = FEATURES.index("knee_bend_far")
+    assert x[wrong, col].min() >= 180 - 110 - 1e-9 and x[~wrong, col].max() <= 20 + 1e-9
+    rest = np.arange(n) >= 1000
+    few = np.where(np.arange(n) < 3 * ALL_FEATURES_EACH, wrong.astype(int), -1)
+    assert 10 <= (few == 1).sum() < ALL_FEATURES_EACH                     # flips are the fewer
+    early = LearnedSuspicion().fit(x, few)
+    assert early.fitted and early.columns == len(EARLY_FEATURES)
+    shuffled = x.copy()
+    shuffled[:, len(EARLY_FEATURES):] = rng.permutation(shuffled[:, len(EARLY_FEATURES):])
+    assert np.array_equal(early.score(x), early.score(shuffled))          # pose not looked at
+    many = np.where(~rest, wrong.astype(int), -1)
+    assert (many == 1).sum() >= ALL_FEATURES_EACH
+    full = LearnedSuspicion().fit(x, many)
+    assert full.columns == len(FEATURES)
+    assert roc_auc(wrong[rest], full.score(x)[rest]) > 0.95
+    assert roc_auc(wrong[rest], early.score(x)[rest]) < 0.7
 
 
 def test_the_order_before_verdicts_takes_the_larger_rank_of_size_and_model():

@@ -5,7 +5,10 @@ closer, "far" the other), becomes one feature (:data:`FEATURES`): the four cue s
 ankle gap, the log ratios far/near of S and of box height, both boxes' aspect (a lying person's
 box is wide, a sitting one's squat), both ankle heights in the image, the box overlap, and a
 model's disagreement with the label (its probability of the other label; 0.5 and a flag where
-it did not score the pair).
+it did not score the pair) — :data:`EARLY_FEATURES`; then both persons' pose hints from their
+2D keypoints (knee and hip bend, torso tilt, how far the feet reach below the hips, the share of
+joints labelled: :mod:`wsp_core.perspective.pose`) and how far each stands from the image's
+vertical middle.
 
 - **Before any verdict** (:func:`unsupervised_suspicion`): the largest of the percentile ranks
   of ``size_conflict`` and the model's disagreement — on the 2,000-image synthetic world the
@@ -14,7 +17,11 @@ it did not score the pair).
   classes, standardised features) of "the curator flipped it" against "the curator accepted
   it" on the reviewed pairs, which then scores every pair. Ambiguous and excluded pairs are not
   used to fit (they are neither right nor wrong labels). It needs at least ``MIN_EACH`` pairs of
-  each kind; until then the unsupervised order stands.
+  each kind; until then the unsupervised order stands. Until ``ALL_FEATURES_EACH`` of each kind
+  it fits only the EARLY_FEATURES: with a few dozen verdicts the 28 features over-fit the first
+  pairs of the queue (on two 1,000-image synthetic worlds, all features from the start found
+  fewer wrong labels in the first 5–10 % than the early ones; from 60 verdicts of each kind on,
+  more: docs/CURATION.md).
 
 Higher is more suspicious; scores are in [0, 1].
 """
@@ -30,13 +37,24 @@ import numpy as np
 from .evaluate.ranking import mean_ranks
 from .perspective.cues import box_overlap
 
-#: The features, in column order.
-FEATURES = ("hug", "size_conflict", "knee_line", "raised_ground", "delta_s", "delta_s_known",
-            "margin_rel", "log_scale_far_near", "log_height_far_near", "aspect_near",
-            "aspect_far", "ankle_near", "ankle_far", "overlap", "disagreement", "model_known")
+#: The features fitted from the first verdicts on, in column order.
+EARLY_FEATURES = ("hug", "size_conflict", "knee_line", "raised_ground", "delta_s",
+                  "delta_s_known", "margin_rel", "log_scale_far_near", "log_height_far_near",
+                  "aspect_near", "aspect_far", "ankle_near", "ankle_far", "overlap",
+                  "disagreement", "model_known")
+#: Per person (near, far): bends and tilt in degrees (0 = standing straight), the feet's drop
+#: below the hips in torso lengths, the share of joints labelled, the distance of the box's
+#: middle from the image's vertical middle line as a share of half the width.
+POSE_FEATURES = tuple(f"{name}_{who}" for name in ("knee_bend", "hip_bend", "torso_tilt",
+                                                   "leg_drop", "labelled", "off_centre")
+                      for who in ("near", "far"))
+#: All features, in column order: EARLY_FEATURES first.
+FEATURES = EARLY_FEATURES + POSE_FEATURES
 #: Verdicts of each kind (accept, flip) a learned suspicion needs before it replaces the
 #: unsupervised order.
 MIN_EACH = 10
+#: Verdicts of each kind from which it fits all FEATURES (before: the EARLY_FEATURES).
+ALL_FEATURES_EACH = 60
 #: The desk re-ranks its learned queue after this many new verdicts.
 RERANK_EVERY = 20
 
@@ -54,6 +72,8 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
     s_near, s_far = near_far("scale")
     y_near, y_far = near_far("ankle_y")
     height = signals["height"]
+    centre_a = signals["box_x_a"] + signals["box_w_a"] / 2.0
+    centre_b = signals["box_x_b"] + signals["box_w_b"] / 2.0
     n = len(a_near)
     if prob is None:
         prob = np.full(n, np.nan)
@@ -74,12 +94,32 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
                           signals["box_h_b"]], 1)),
             "disagreement": np.where(a_near, 1.0 - prob, prob),
             "model_known": np.isfinite(prob)}
-    fill = {"disagreement": 0.5}
+        for who, pick in (("near", 0), ("far", 1)):
+            hint = {name: near_far(name)[pick] for name in
+                    ("knee_angle", "hip_angle", "torso_tilt", "leg_drop", "labelled_share")}
+            centre = np.where(a_near, centre_a, centre_b) if pick == 0 else \
+                np.where(a_near, centre_b, centre_a)
+            columns |= {f"knee_bend_{who}": 180.0 - hint["knee_angle"],
+                        f"hip_bend_{who}": 180.0 - hint["hip_angle"],
+                        f"torso_tilt_{who}": hint["torso_tilt"],
+                        f"leg_drop_{who}": hint["leg_drop"],
+                        f"labelled_{who}": hint["labelled_share"],
+                        f"off_centre_{who}": np.abs(2.0 * centre / signals["width"] - 1.0)}
+    # an unknown pose hint: the median of the known ones (0 would read as a standing person's
+    # bend but as a lying person's drop)
+    fill = {"disagreement": 0.5} | {name: _median_or(columns[name], 0.0) for name in POSE_FEATURES
+                                    if not name.startswith("off_centre")}
     out = np.stack([np.asarray(columns[f], dtype=np.float64) for f in FEATURES], 1)
     for k, name in enumerate(FEATURES):
         bad = ~np.isfinite(out[:, k])
         out[bad, k] = fill.get(name, 0.0)
     return out
+
+
+def _median_or(values: np.ndarray, default: float) -> float:
+    known = np.asarray(values, dtype=np.float64)
+    known = known[np.isfinite(known)]
+    return float(np.median(known)) if len(known) else default
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -103,7 +143,9 @@ class LearnedSuspicion:
     """A suspicion fitted on the curator's verdicts (see the module's docstring)."""
 
     min_each: int = MIN_EACH
+    all_features_each: int = ALL_FEATURES_EACH
     fitted: bool = False
+    columns: int = len(FEATURES)
     _model: object = None
 
     def fit(self, x: np.ndarray, verdicts: np.ndarray) -> "LearnedSuspicion":
@@ -114,19 +156,21 @@ class LearnedSuspicion:
         from sklearn.preprocessing import StandardScaler
 
         used = verdicts >= 0
-        wrong, right = int((verdicts == 1).sum()), int((verdicts == 0).sum())
-        self.fitted = min(wrong, right) >= self.min_each
+        fewer = min(int((verdicts == 1).sum()), int((verdicts == 0).sum()))
+        self.fitted = fewer >= self.min_each
+        self.columns = x.shape[1] if fewer >= self.all_features_each else \
+            min(len(EARLY_FEATURES), x.shape[1])
         if self.fitted:
             self._model = make_pipeline(
                 StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000))
-            self._model.fit(x[used], verdicts[used])
+            self._model.fit(x[used, :self.columns], verdicts[used])
         return self
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """P(wrong) per pair once fitted, else the unsupervised order."""
         if not self.fitted:
             return unsupervised_suspicion(x)
-        return self._model.predict_proba(x)[:, 1]
+        return self._model.predict_proba(x[:, :self.columns])[:, 1]
 
 
 def verdict_targets(status: np.ndarray) -> np.ndarray:

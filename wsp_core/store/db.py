@@ -28,7 +28,7 @@ from ..atomic import folder_unwritable
 from ..errors import StoreError
 
 #: The Alembic revision this code expects (a test checks it is the migrations' head).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 APP_MARK = "wsp-studio"
 BUSY_TIMEOUT_S = 60.0
 _MIGRATIONS = Path(__file__).with_name("migrations")

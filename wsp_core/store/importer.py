@@ -22,9 +22,9 @@ from sqlalchemy import select
 from ..errors import InputError
 from ..formats import NOTE_REASONS, SourceData, apply_margins, resolve_images
 from ..perspective import (PairTable, PersonMeasures, label_pairs, measure_persons,
-                           perspective_joints)
+                           person_pose_hints, perspective_joints)
 from .db import Store, param_marker
-from .models import Image, Pair, Person, Source
+from .models import PERSON_IMPORT_COLUMNS, Image, Pair, Person, Source
 from .provenance import SourceChanges, apply_update, source_changes
 
 Progress = Callable[[str, int], None]
@@ -252,11 +252,9 @@ def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: np.n
     kept = np.flatnonzero(labelled.keep_person)
     image = image_ids[data.person_image[kept]].tolist()
     keys = [data.person_keys[p] for p in kept]
-    columns = ("image_id", "ann_key", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints", "mcpc",
-               "ankle_y", "scale", "scale_kind", "extra", "keypoints_cam")
     chunks = (_person_rows(labelled, kept[part], image[part], keys[part])
               for part in _slices(len(kept)))
-    report.new_persons = _insert_ignore(session, Person.__table__, columns, chunks)
+    report.new_persons = _insert_ignore(session, Person.__table__, PERSON_IMPORT_COLUMNS, chunks)
     stored = {(img, key): pid for pid, img, key in session.execute(
         select(Person.id, Person.image_id, Person.ann_key)
         .join(Image, Image.id == Person.image_id).where(Image.source_id == source_id)).all()}
@@ -267,7 +265,8 @@ def _insert_persons(session, labelled: Labelled, source_id: int, image_ids: np.n
 
 def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
                  keys: list[str]) -> list[tuple]:
-    """The persons table's rows of the persons ``kept`` (indexes into the source)."""
+    """The persons table's rows (PERSON_IMPORT_COLUMNS) of the persons ``kept`` (indexes into
+    the source)."""
     data, m = labelled.data, labelled.measures
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     # one person's lists at a time: the nested lists of a whole chunk would cost ~50 MB
@@ -279,7 +278,8 @@ def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
     return list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
                     m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
                     _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra,
-                    cam))
+                    cam, *(_nullable(h) for h in person_pose_hints(data.keypoints[kept],
+                                                                    data.joint_set).columns())))
 
 
 #: The pair columns an import computes (_pair_rows' columns after the two person ids).

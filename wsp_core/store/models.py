@@ -83,6 +83,20 @@ class Person(Base):
     scale_kind: Mapped[int] = mapped_column(SmallInteger, default=0)
     keypoints_cam: Mapped[Optional[list[Any]]] = mapped_column(JSON, nullable=True)
     extra: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    # pose hints from the 2D keypoints (wsp_core.perspective.pose; schema 0007): NULL = unknown
+    knee_angle: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    hip_angle: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    torso_tilt: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    leg_drop: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    labelled_share: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+
+
+#: The persons columns an import writes, in the order of its rows (store.importer._person_rows);
+#: an explicit update (store.provenance) rewrites all but the first two.
+PERSON_IMPORT_COLUMNS = ("image_id", "ann_key", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
+                         "keypoints", "mcpc", "ankle_y", "scale", "scale_kind", "extra",
+                         "keypoints_cam", "knee_angle", "hip_angle", "torso_tilt", "leg_drop",
+                         "labelled_share")
 
 
 class Pair(Base):

@@ -20,7 +20,7 @@ from sqlalchemy import Text, cast, select, update
 
 from ..formats import SourceData
 from .db import param_marker
-from .models import Image, Pair, Person, Review
+from .models import PERSON_IMPORT_COLUMNS, Image, Pair, Person, Review
 
 #: Who the reviews written by an update are from.
 UPDATE_REVIEWER = "wsp-core import --update"
@@ -139,8 +139,7 @@ def _update_persons(session, changes: SourceChanges,
     if not changes.changed:
         return
     rows = new_rows(np.array(changes.changed_index, dtype=np.int64))
-    columns = ("bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints", "mcpc", "ankle_y", "scale",
-               "scale_kind", "extra", "keypoints_cam")
+    columns = PERSON_IMPORT_COLUMNS[2:]
     mark = param_marker(session)
     sql = (f"UPDATE {Person.__table__.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
            f"WHERE id = {mark}")

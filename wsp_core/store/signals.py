@@ -1,6 +1,7 @@
 """What the store knows of each pair that bears on whether its automatic label is wrong: the
-cue scores, ΔS, the ankle gap, both persons' boxes, ankle heights and S, and every model's
-probability — as plain numpy columns for the learned suspicion (``wsp_core.suspect``).
+cue scores, ΔS, the ankle gap, both persons' boxes, ankle heights, S and pose hints, the image's
+size, and every model's probability — as plain numpy columns for the learned suspicion
+(``wsp_core.suspect``).
 
 Rows come back as columns (no ORM objects leave ``store/``).
 """
@@ -13,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from ..perspective.pose import POSE_HINTS
 from .db import Store
 from .models import Image, Pair, Person, Prediction
 
@@ -20,7 +22,8 @@ from .models import Image, Pair, Person, Prediction
 PAIR_COLUMNS = ("pair_id", "source_id", "auto_label", "status", "hug", "size_conflict",
                 "knee_line", "raised_ground", "suspicion", "delta_s", "margin_rel", "height",
                 "box_w_a", "box_h_a", "box_w_b", "box_h_b", "box_x_a", "box_x_b", "box_y_a",
-                "box_y_b", "ankle_y_a", "ankle_y_b", "scale_a", "scale_b")
+                "box_y_b", "ankle_y_a", "ankle_y_b", "scale_a", "scale_b", "width") + tuple(
+    f"{hint}_{p}" for hint in POSE_HINTS for p in "ab")
 
 
 def pair_signals(store: Store, source_id: int | None = None) -> dict[str, np.ndarray]:
@@ -31,7 +34,8 @@ def pair_signals(store: Store, source_id: int | None = None) -> dict[str, np.nda
                     Pair.size_conflict, Pair.knee_line, Pair.raised_ground, Pair.suspicion,
                     Pair.delta_s, Pair.margin_rel, Image.height, pa.bbox_w, pa.bbox_h,
                     pb.bbox_w, pb.bbox_h, pa.bbox_x, pb.bbox_x, pa.bbox_y, pb.bbox_y,
-                    pa.ankle_y, pb.ankle_y, pa.scale, pb.scale)
+                    pa.ankle_y, pb.ankle_y, pa.scale, pb.scale, Image.width,
+                    *(getattr(p, hint) for hint in POSE_HINTS for p in (pa, pb)))
              .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
              .join(Image, Image.id == Pair.image_id).order_by(Pair.id))
     if source_id is not None:

@@ -51,5 +51,6 @@ def _backfill(conn) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('pairs', schema=None) as batch_op:
-        batch_op.drop_column('raised_ground')
+    # not in batch mode: SQLite (≥ 3.35) drops a column in place, where a batch would copy the
+    # pairs table and dropping the old one would cascade to every review, claim and score
+    op.drop_column('pairs', 'raised_ground')
