@@ -114,3 +114,45 @@ def test_pair_signals_are_the_stores_pairs(desk_db):
     assert (np.diff(s["pair_id"]) > 0).all() and probs == {}       # no model scored it
     x = features(s)
     assert np.isfinite(x).all() and x.shape[0] == len(s["pair_id"])
+
+
+def test_pair_signals_carry_each_pairs_own_persons_and_image(desk_db):
+    """Every per-person and per-image column against the store's rows, read pair by pair."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from wsp_core.store.models import Image, Pair, Person
+
+    with open_store(desk_db) as store:
+        s = pair_signals(store)
+        with store.read() as session:
+            def rows(model):
+                names = [c.name for c in model.__table__.columns]
+                return {r.id: SimpleNamespace(**{n: getattr(r, n) for n in names})
+                        for r in session.execute(select(model)).scalars()}
+            pairs, persons, images = rows(Pair), rows(Person), rows(Image)
+        source = pairs[int(s["pair_id"][-1])].source_id
+        one = pair_signals(store, source)
+
+    def same(value, expected):
+        return np.isnan(value) if expected is None else value == pytest.approx(expected)
+
+    columns = {"box_w": "bbox_w", "box_h": "bbox_h", "box_x": "bbox_x", "box_y": "bbox_y",
+               "ankle_y": "ankle_y", "scale": "scale", "knee_angle": "knee_angle",
+               "hip_angle": "hip_angle", "torso_tilt": "torso_tilt", "leg_drop": "leg_drop",
+               "labelled_share": "labelled_share"}
+    assert len(s["pair_id"]) == len(pairs)
+    for k, pair_id in enumerate(s["pair_id"]):
+        pair = pairs[int(pair_id)]
+        for who, person_id in (("a", pair.person_a), ("b", pair.person_b)):
+            person = persons[person_id]
+            assert all(same(s[f"{name}_{who}"][k], getattr(person, column))
+                       for name, column in columns.items()), (pair_id, who)
+        image = images[pair.image_id]
+        assert s["height"][k] == image.height and s["width"][k] == image.width
+        assert s["status"][k] == pair.status and same(s["delta_s"][k], pair.delta_s)
+    assert set(one["pair_id"].tolist()) == {p.id for p in pairs.values() if p.source_id == source}
+    at = np.searchsorted(s["pair_id"], one["pair_id"])
+    assert all(np.array_equal(one[c], s[c][at], equal_nan=True) for c in PAIR_COLUMNS
+               if c != "status")

@@ -19,9 +19,9 @@ vertical middle.
   used to fit (they are neither right nor wrong labels). It needs at least ``MIN_EACH`` pairs of
   each kind; until then the unsupervised order stands. Until ``ALL_FEATURES_EACH`` of each kind
   it fits only the EARLY_FEATURES: with a few dozen verdicts the 28 features over-fit the first
-  pairs of the queue (on two 1,000-image synthetic worlds, all features from the start found
-  fewer wrong labels in the first 5–10 % than the early ones; from 60 verdicts of each kind on,
-  more: docs/CURATION.md).
+  pairs of the queue (on one of two 1,000-image synthetic worlds all of them from the start found
+  fewer wrong labels in the first 5–10 % than the early ones; fitted from 60 verdicts of each kind
+  on, they found more on both: docs/CURATION.md, Decisions).
 
 Higher is more suspicious; scores are in [0, 1].
 """

@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select, text
 
 from ..perspective.pose import POSE_HINTS
 from .db import Store
-from .models import Image, Pair, Person, Prediction
+from .models import Prediction
 
 #: The per-pair columns of :func:`pair_signals` (persons: ``_a`` and ``_b``).
 PAIR_COLUMNS = ("pair_id", "source_id", "auto_label", "status", "hug", "size_conflict",
@@ -26,32 +25,59 @@ PAIR_COLUMNS = ("pair_id", "source_id", "auto_label", "status", "hug", "size_con
     f"{hint}_{p}" for hint in POSE_HINTS for p in "ab")
 
 
+_PAIR_SQL = ("SELECT p.id, p.source_id, p.auto_label, p.hug, p.size_conflict, p.knee_line, "
+             "p.raised_ground, p.suspicion, p.delta_s, p.margin_rel, p.person_a, p.person_b, "
+             "p.image_id, p.status FROM pairs p {where} ORDER BY p.id")
+_PAIR_NAMES = ("pair_id", "source_id", "auto_label", "hug", "size_conflict", "knee_line",
+               "raised_ground", "suspicion", "delta_s", "margin_rel")
+#: PAIR_COLUMNS' per-person names (without _a/_b) and their persons columns.
+_PERSON_COLUMNS = (("box_w", "bbox_w"), ("box_h", "bbox_h"), ("box_x", "bbox_x"),
+                   ("box_y", "bbox_y"), ("ankle_y", "ankle_y"), ("scale", "scale")) + tuple(
+    (hint, hint) for hint in POSE_HINTS)
+_PERSON_SQL = ("SELECT pe.id, " + ", ".join(f"pe.{c}" for _, c in _PERSON_COLUMNS)
+               + " FROM persons pe JOIN images i ON i.id = pe.image_id {where} ORDER BY pe.id")
+_IMAGE_SQL = "SELECT i.id, i.height, i.width FROM images i {where} ORDER BY i.id"
+
+
 def pair_signals(store: Store, source_id: int | None = None) -> dict[str, np.ndarray]:
     """Every pair (of one source, or all), in pair id order: one array per PAIR_COLUMNS name
-    (NaN where a value is unknown; ``status`` as strings)."""
-    pa, pb = aliased(Person), aliased(Person)
-    query = (select(Pair.id, Pair.source_id, Pair.auto_label, Pair.status, Pair.hug,
-                    Pair.size_conflict, Pair.knee_line, Pair.raised_ground, Pair.suspicion,
-                    Pair.delta_s, Pair.margin_rel, Image.height, pa.bbox_w, pa.bbox_h,
-                    pb.bbox_w, pb.bbox_h, pa.bbox_x, pb.bbox_x, pa.bbox_y, pb.bbox_y,
-                    pa.ankle_y, pb.ankle_y, pa.scale, pb.scale, Image.width,
-                    *(getattr(p, hint) for hint in POSE_HINTS for p in (pa, pb)))
-             .join(pa, pa.id == Pair.person_a).join(pb, pb.id == Pair.person_b)
-             .join(Image, Image.id == Pair.image_id).order_by(Pair.id))
-    if source_id is not None:
-        query = query.where(Pair.source_id == source_id)
+    (NaN where a value is unknown; ``status`` as strings). The pairs, their persons and their
+    images are read once each and joined in numpy (222,000 pairs: about a second)."""
+    where, params = ("WHERE {t}.source_id = :source", {"source": int(source_id)}) \
+        if source_id is not None else ("", {})
     with store.read() as session:
-        rows = session.execute(query).all()
-    columns = list(zip(*rows)) if rows else [()] * len(PAIR_COLUMNS)
-    out: dict[str, np.ndarray] = {}
-    for name, values in zip(PAIR_COLUMNS, columns):
-        if name == "status":
-            out[name] = np.array(values, dtype=object)
-        elif name in ("pair_id", "source_id", "auto_label"):
-            out[name] = np.array(values, dtype=np.int64)
-        else:
-            out[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return out
+        pairs = session.execute(text(_PAIR_SQL.format(where=where.format(t="p"))),
+                                params).fetchall()
+        persons = session.execute(text(_PERSON_SQL.format(where=where.format(t="i"))),
+                                  params).fetchall()
+        images = session.execute(text(_IMAGE_SQL.format(where=where.format(t="i"))),
+                                 params).fetchall()
+    pair = _floats(pairs, 13)
+    out: dict[str, np.ndarray] = {
+        name: pair[:, k].astype(np.int64) if name in ("pair_id", "source_id", "auto_label")
+        else pair[:, k] for k, name in enumerate(_PAIR_NAMES)}
+    out["status"] = np.array([r[13] for r in pairs], dtype=object)
+    person = _floats(persons, 1 + len(_PERSON_COLUMNS))
+    for p, column in (("a", 10), ("b", 11)):
+        row = _rows_of(person[:, 0], pair[:, column])
+        for k, (name, _) in enumerate(_PERSON_COLUMNS):
+            out[f"{name}_{p}"] = person[row, 1 + k]
+    image = _floats(images, 3)
+    row = _rows_of(image[:, 0], pair[:, 12])
+    out["height"], out["width"] = image[row, 1], image[row, 2]
+    return {name: out[name] for name in PAIR_COLUMNS}
+
+
+def _floats(rows: list, width: int) -> np.ndarray:
+    """The first ``width`` values of each row as a (N, width) float array (None: NaN)."""
+    if not rows:
+        return np.zeros((0, width))
+    return np.array([r[:width] for r in rows], dtype=np.float64)
+
+
+def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row numbers in the ascending ``ids`` of each of ``wanted`` (all present: foreign keys)."""
+    return np.searchsorted(ids, wanted)
 
 
 def model_probs(store: Store, pair_ids: np.ndarray,
