@@ -773,6 +773,49 @@ def test_time_ticks_fit_the_width_and_name_the_day_once():
     assert time_ticks(["2026-11-28", "2026-11-29"], 600) == [(0, "11-28"), (1, "11-29")]
 
 
+def test_choosing_the_learned_queue_reads_its_features_off_the_gui_thread(
+        qtbot, window, desk_db, monkeypatch):
+    """The learned queue shows at once in the order before any verdict (from the snapshot's
+    columns); every pair's signals are read by its first ranking on the worker thread, whose
+    order then follows the pair shown; the features are read once."""
+    import threading
+
+    import numpy as np
+
+    import wsp_core.desk as desk_module
+    from wsp_core.suspect import suspicion_before_verdicts
+
+    made = []
+    real = desk_module.StoreRanker
+
+    def recording(*args, **kwargs):
+        made.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(desk_module, "StoreRanker", recording)
+    win = window(desk_db)
+    tab = win.pairs
+    tab.filters.set_queue_kind("learned")
+    tab.filters.apply_now()
+    qtbot.waitUntil(lambda: tab.desk.queue.kind == "learned")
+    shown = tab.desk.queue.ids.copy()
+    index = tab.desk.index
+    before = suspicion_before_verdicts(index.size_conflict, np.full(len(index.ids), np.nan))
+    assert shown.tolist() == index.ids[np.lexsort((index.ids, -before))].tolist()
+    with qtbot.waitSignal(tab.status_changed, timeout=10000,
+                          check_params_cb=lambda text: "ranked from" in text):
+        pass
+    assert made == [False]                                   # read once, on the worker
+    assert tab.desk._ranker is not None and not tab.desk.rerank_due
+    assert sorted(tab.desk.queue.ids.tolist()) == sorted(shown.tolist())
+    tab.filters.set_queue_kind("suspicious")                 # and back: read no more
+    tab.filters.apply_now()
+    tab.filters.set_queue_kind("learned")
+    tab.filters.apply_now()
+    qtbot.waitUntil(lambda: tab.desk.queue.kind == "learned")
+    assert made == [False] and not tab.desk.rerank_due
+
+
 def test_the_learned_queue_is_ranked_again_after_verdicts_without_moving_the_pair(
         qtbot, window, desk_db):
     """The "learned suspicion" queue: after RERANK_EVERY verdicts by keys the desk ranks the
@@ -785,13 +828,14 @@ def test_the_learned_queue_is_ranked_again_after_verdicts_without_moving_the_pai
     tab.filters.set_queue_kind("learned")
     tab.filters.apply_now()
     qtbot.waitUntil(lambda: tab.desk.queue.kind == "learned")
-    tab.desk._ranker[1].model.min_each = 3
+    qtbot.waitUntil(lambda: tab.desk._ranker is not None)     # its first ranking, read off
+    tab.desk._ranker[1].model.min_each = 3                     # the GUI thread
     for k in range(RERANK_EVERY):
         press(qtbot, win, Qt.Key.Key_F if k % 2 else Qt.Key.Key_Space)   # flip / accept
     before, current = tab.desk.queue.ids.copy(), tab.desk.current
     assert tab.desk.rerank_due
     with qtbot.waitSignal(tab.status_changed, timeout=5000,   # the fit on the worker thread,
-                          check_params_cb=lambda text: "ranked again" in text):  # then shown
+                          check_params_cb=lambda text: "ranked from" in text):  # then shown
         pass
     assert not tab.desk.rerank_due and tab.desk.current == current
     assert tab.desk._ranker[1].model.fitted

@@ -425,7 +425,7 @@ def test_a_rerank_shown_after_the_cursor_moved_keeps_the_pairs_before_it():
                   np.zeros(n))
     for cut0 in (0, 17, 200):
         order = _rank_after(values, cut0)
-        result = Reranked(queue, cut0, values, order, queue.permuted(order))
+        result = Reranked(queue, cut0, values, order, queue.permuted(order), (None, None))
         for cut in (cut0, cut0 + 1, cut0 + 55, max(cut0 - 9, 0), n):
             expected = list(range(cut)) + sorted(range(cut, n), key=lambda p: (-values[p], p))
             assert _moved_cut(result, cut).tolist() == expected, (cut0, cut)

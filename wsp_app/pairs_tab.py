@@ -52,6 +52,7 @@ class PairsTab(QWidget):
         super().__init__(parent)
         self.reviewer = reviewer
         self.desk = Desk(reviewer)
+        self.desk.defer_learned = True   # the learned queue's features read on the worker
         self.desk.subscribe(self._on_desk)
         self.writer: ReviewWriter | None = None
         #: the depth-order mode: the ranks given so far (person id → rank), None outside it
@@ -215,6 +216,7 @@ class PairsTab(QWidget):
             self.filters.blockSignals(False)
         elif event == "queue":
             self.model.set_queue(payload)
+            self._rerank_later()         # a learned queue's first ranking, when it is due
         elif event == "pair":
             self._show_pair(payload)
         elif event == "states":
@@ -414,7 +416,7 @@ class PairsTab(QWidget):
 
     def _reranked(self, result) -> None:
         if self.ordering is None and self.desk.apply_rerank(result):
-            self.status_changed.emit("learned queue ranked again from your verdicts")
+            self.status_changed.emit("learned queue ranked from your verdicts")
 
     def _rerank_failed(self, text: str) -> None:
         log.warning("re-ranking the learned queue failed: %s", text)

@@ -41,7 +41,7 @@ from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .journal import Journal, write_journaled
 from .store.db import UNREACHABLE, Store, retryable
 from .store.queries import add_review, add_reviews, default_reviewer, pair_history
-from .suspect import RERANK_EVERY, StoreRanker
+from .suspect import RERANK_EVERY, StoreRanker, suspicion_before_verdicts
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
 
 Listener = Callable[[str, Any], None]
@@ -199,6 +199,10 @@ class Desk:
         #: verdicts given since it last ranked
         self._ranker: tuple[str | None, StoreRanker] | None = None
         self.verdicts_since_rank = 0
+        #: the app's choice: the learned queue's features are read (2–4 s at 220,000 pairs) by
+        #: its first re-rank on a worker thread (:meth:`rerank_work`); until that comes back
+        #: the queue stands in the order before any verdict, made from the snapshot's columns
+        self.defer_learned = False
 
     # -- events ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -302,19 +306,29 @@ class Desk:
         return self.session.queue if self.session is not None else Queue.empty()
 
     # -- the learned queue ----------------------------------------------------------------
+    def _ranker_ready(self) -> bool:
+        """Whether the learned queue's ranker for the chosen model and this snapshot is built."""
+        return (self._ranker is not None and self._ranker[0] == self.view.checkpoint
+                and len(self._ranker[1].pair_ids) == len(self.index.ids))
+
     def _learned_ranker(self) -> StoreRanker:
         """The learned queue's ranker for the chosen model (its features read from the store
         once per store, model and snapshot size)."""
-        checkpoint = self.view.checkpoint
-        if self._ranker is None or self._ranker[0] != checkpoint \
-                or len(self._ranker[1].pair_ids) != len(self.index.ids):
+        if not self._ranker_ready():
+            checkpoint = self.view.checkpoint
             prob = self.index.probs(checkpoint) if checkpoint is not None else None
             self._ranker = (checkpoint, StoreRanker(self.store, self.index.ids, prob))
         return self._ranker[1]
 
     def _learned_scores(self) -> np.ndarray:
         """Every pair's learned suspicion (index order), fitted on the verdicts the snapshot
-        holds (this desk's included); with the chosen model's scores as a feature."""
+        holds (this desk's included); with the chosen model's scores as a feature. With
+        ``defer_learned`` and no ranker yet: the order before any verdict, and a re-rank due."""
+        if self.defer_learned and not self._ranker_ready():
+            self.verdicts_since_rank = RERANK_EVERY
+            prob = self.index.probs(self.view.checkpoint)      # NaN: not scored, or no model
+            return suspicion_before_verdicts(
+                self.index.size_conflict, np.where(self.index.auto_label == 1, 1.0 - prob, prob))
         ranker = self._learned_ranker()
         self.verdicts_since_rank = 0
         return ranker.scores(self.index.status)
@@ -336,28 +350,38 @@ class Desk:
         """The learned queue's re-ranking as work for another thread: a fit on a snapshot of
         the verdicts so far, and the new order of the queue after the pair shown; hand its
         result to :meth:`apply_rerank` on the desk's thread. None when not the learned queue.
-        The features are read on this thread the first time (choosing the queue does it)."""
+        When the ranker is not built yet, the work reads the features too (``defer_learned``:
+        the first ranking of a learned queue)."""
         if not self.is_open or self.queue.kind != "learned":
             return None
-        ranker = self._learned_ranker()
+        checkpoint, store = self.view.checkpoint, self.store
+        ranker = self._ranker[1] if self._ranker_ready() else None
+        prob = self.index.probs(checkpoint) if ranker is None and checkpoint is not None \
+            else None
         status, ids, queue = self.index.status.copy(), self.index.ids, self.queue
         cut = min(self.position + 1, len(queue))
         self.verdicts_since_rank = 0
 
         def work() -> Reranked:
+            made = ranker if ranker is not None else StoreRanker(store, ids, prob)
             # one BLAS/OpenMP thread: the fit runs beside the window, whose key presses keep
             # the other core (two threads took both and slowed the keys pressed meanwhile)
             with threadpool_limits(limits=1):
-                values = queue.values_of(ids, ranker.scores(status))
+                values = queue.values_of(ids, made.scores(status))
             order = _rank_after(values, cut)
-            return Reranked(queue, cut, values, order, queue.permuted(order))
+            return Reranked(queue, cut, values, order, queue.permuted(order), (checkpoint, made))
 
         return work
 
     def apply_rerank(self, result: "Reranked") -> bool:
         """Show a re-ranking: the pairs up to the cursor keep their places (the current pair
         stays shown), the rest take the new order. A re-ranking of a queue since replaced (a
-        filter, another queue) is dropped, and the next verdict asks for another."""
+        filter, another queue) is dropped, and the next verdict asks for another; the features
+        it read are kept while they are of this snapshot and model."""
+        checkpoint, ranker = result.ranker
+        if self.is_open and not self._ranker_ready() and ranker is not None \
+                and checkpoint == self.view.checkpoint and ranker.pair_ids is self.index.ids:
+            self._ranker = result.ranker
         if result.queue is not self.queue or not self.is_open:
             if self.is_open and self.queue.kind == "learned":
                 self.verdicts_since_rank = max(self.verdicts_since_rank, RERANK_EVERY)
@@ -781,13 +805,15 @@ def _pair_ids(step: Step | Group | None) -> list[int]:
 class Reranked:
     """A re-ranking of the learned queue (:meth:`Desk.rerank_work`): the queue it was made for,
     the cursor then, each queued pair's new score (queue order), the new order and the queue in
-    that order (permuted on the worker: ≈ 8 ms at 220k pairs the GUI thread does not spend)."""
+    that order (permuted on the worker: ≈ 8 ms at 220k pairs the GUI thread does not spend),
+    and the ranker it used with its model's checkpoint."""
 
     queue: Queue
     cut: int
     values: np.ndarray
     order: np.ndarray
     ranked: Queue
+    ranker: tuple[str | None, StoreRanker]
 
 
 def _moved_cut(result: Reranked, cut: int) -> np.ndarray:

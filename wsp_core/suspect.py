@@ -128,13 +128,22 @@ def percentile_rank(values: np.ndarray) -> np.ndarray:
 
 
 def unsupervised_suspicion(x: np.ndarray) -> np.ndarray:
-    """The order before any verdict: max of the percentile ranks of size_conflict and, where a
-    model scored, its disagreement."""
-    size = percentile_rank(x[:, FEATURES.index("size_conflict")])
+    """The order before any verdict (:func:`suspicion_before_verdicts`) of feature rows."""
     model = x[:, FEATURES.index("model_known")] > 0
+    return suspicion_before_verdicts(x[:, FEATURES.index("size_conflict")],
+                                     np.where(model, x[:, FEATURES.index("disagreement")],
+                                              np.nan))
+
+
+def suspicion_before_verdicts(size_conflict: np.ndarray, disagreement: np.ndarray) -> np.ndarray:
+    """The order before any verdict: max of the percentile ranks of ``size_conflict`` and,
+    where a model scored the pair (``disagreement`` not NaN: its probability of the other
+    label), of the disagreement (ranked as 0.5 where it did not score)."""
+    size = percentile_rank(size_conflict)
+    model = np.isfinite(disagreement)
     if not model.any():
         return size
-    disagree = percentile_rank(x[:, FEATURES.index("disagreement")])
+    disagree = percentile_rank(np.where(model, disagreement, 0.5))
     return np.where(model, np.maximum(size, disagree), size)
 
 

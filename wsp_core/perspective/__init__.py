@@ -9,7 +9,8 @@ from .scale import (SCALE_HEAD, SCALE_KINDS, SCALE_NONE, SCALE_PROXY, head_lengt
                     person_scale, proxy_head_length, scale_gap)
 
 __all__ = [
-    "PERSPECTIVE_JOINTS", "POSE_HINTS", "PairTable", "PersonMeasures", "PoseHints", "perspective_joints",
+    "PERSPECTIVE_JOINTS", "POSE_HINTS", "PairTable", "PersonMeasures", "PoseHints",
+    "perspective_joints",
     "SCALE_HEAD", "SCALE_KINDS", "SCALE_NONE", "SCALE_PROXY",
     "box_overlap", "enumerate_pairs", "ground_line_residual", "head_length", "hug_score",
     "knee_line", "label_pairs", "labelled_share", "person_pose_hints", "pose_hints",

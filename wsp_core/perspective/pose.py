@@ -67,9 +67,7 @@ def _middle(kp: np.ndarray, left: str, right: str) -> tuple[np.ndarray, np.ndarr
 
 def _straighter(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Per person the larger of two angles, either where only one is known."""
-    both = np.stack([left, right])
-    with np.errstate(invalid="ignore"):
-        out = np.nanmax(np.where(np.isnan(both), -np.inf, both), axis=0)
+    out = np.max(np.where(np.isnan([left, right]), -np.inf, [left, right]), axis=0)
     return np.where(np.isinf(out), np.nan, out)
 
 

@@ -164,9 +164,9 @@ class PairIndex:
     def reload(self) -> None:
         rows = _driver_rows(self.store, "SELECT id, source_id, image_id, status, "
                             "COALESCE(reason, ''), delta_s, suspicion, auto_label, "
-                            "COALESCE(label, -1) FROM pairs ORDER BY id", {})
+                            "COALESCE(label, -1), size_conflict FROM pairs ORDER BY id", {})
         n = len(rows)
-        cols = list(zip(*rows)) if n else [()] * 9
+        cols = list(zip(*rows)) if n else [()] * 10
         self.ids = np.fromiter(cols[0], np.int64, n)
         self.source_id = np.fromiter(cols[1], np.int64, n)
         self.image_id = np.fromiter(cols[2], np.int64, n)
@@ -176,6 +176,7 @@ class PairIndex:
         self.suspicion = np.array(cols[6], dtype=np.float64) if n else np.zeros(0)
         self.auto_label = np.fromiter(cols[7], np.int8, n)
         self.label = np.fromiter(cols[8], np.int8, n)
+        self.size_conflict = np.array(cols[9], dtype=np.float64) if n else np.zeros(0)
         self.sources = dict(_driver_rows(self.store, "SELECT name, id FROM sources ORDER BY id",
                                          {}))  # name -> id, in import order
         images = _driver_rows(self.store, "SELECT i.id, i.file_name, s.images_dir FROM images i "

@@ -270,7 +270,8 @@ def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
     data, m = labelled.data, labelled.measures
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     # one person's lists at a time: the nested lists of a whole chunk would cost ~50 MB
-    keypoints = [dumps(kp.tolist()) for kp in np.round(data.keypoints[kept], 3)]
+    stored = np.round(data.keypoints[kept], 3)   # the pose hints from these, as an upgrade does
+    keypoints = [dumps(kp.tolist()) for kp in stored]
     extra = [None if e is None else dumps(e) for e in
              (data.person_extra[p] for p in kept)] if data.person_extra else [None] * len(kept)
     cam = [None] * len(kept) if data.keypoints_cam is None else \
@@ -278,7 +279,7 @@ def _person_rows(labelled: Labelled, kept: np.ndarray, image: list[int],
     return list(zip(image, keys, *data.bbox[kept].T.tolist(), keypoints,
                     m.mcpc[kept].astype(int).tolist(), _nullable(m.ankle_y[kept]),
                     _nullable(m.scale[kept]), m.scale_kind[kept].astype(int).tolist(), extra,
-                    cam, *(_nullable(h) for h in person_pose_hints(data.keypoints[kept],
+                    cam, *(_nullable(h) for h in person_pose_hints(stored,
                                                                     data.joint_set).columns())))
 
 

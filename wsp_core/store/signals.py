@@ -25,6 +25,8 @@ PAIR_COLUMNS = ("pair_id", "source_id", "auto_label", "status", "hug", "size_con
     f"{hint}_{p}" for hint in POSE_HINTS for p in "ab")
 
 
+#: The pairs' columns: _PAIR_NAMES' values, then the two persons' ids (10, 11), the image's
+#: (12) and the status (13).
 _PAIR_SQL = ("SELECT p.id, p.source_id, p.auto_label, p.hug, p.size_conflict, p.knee_line, "
              "p.raised_ground, p.suspicion, p.delta_s, p.margin_rel, p.person_a, p.person_b, "
              "p.image_id, p.status FROM pairs p {where} ORDER BY p.id")
