@@ -208,19 +208,24 @@ def test_opening_a_store_twice_in_one_process_keeps_the_first_ones_locks(db, sam
         assert list_jobs(app)[0]["status"] == "finished"
 
 
-def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
+def _downgrade(db, revision: str) -> None:
+    """The store made one of an earlier schema, by the migrations' downgrades."""
     from alembic import command
 
     from wsp_core.store.db import _alembic_config
 
-    with open_store(desk_db) as store, store.engine.connect() as conn:
-        imported = dict(conn.exec_driver_sql("SELECT id, raised_ground FROM pairs").all())
-    assert sum(v > 0 for v in imported.values()) >= 3         # the world has raised persons
-    with open_store(desk_db) as store:                        # a store of the previous schema
+    with open_store(db) as store:
         cfg = _alembic_config()
         with store.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0004")
+            command.downgrade(cfg, revision)
+
+
+def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
+    with open_store(desk_db) as store, store.engine.connect() as conn:
+        imported = dict(conn.exec_driver_sql("SELECT id, raised_ground FROM pairs").all())
+    assert sum(v > 0 for v in imported.values()) >= 3         # the world has raised persons
+    _downgrade(desk_db, "0004")                               # a store of the previous schema
     with sqlite3.connect(desk_db) as con:
         columns = [r[1] for r in con.execute("PRAGMA table_info(pairs)")]
         assert "raised_ground" not in columns
@@ -232,10 +237,6 @@ def test_upgrading_to_0005_computes_raised_ground_as_an_import_does(desk_db):
 
 
 def test_upgrading_to_0007_computes_pose_hints_as_an_import_does_and_keeps_every_review(desk_db):
-    from alembic import command
-
-    from wsp_core.store.db import _alembic_config
-
     hints = "knee_angle, hip_angle, torso_tilt, leg_drop, labelled_share"
     with open_store(desk_db) as store:
         with store.engine.connect() as conn:
@@ -245,11 +246,7 @@ def test_upgrading_to_0007_computes_pose_hints_as_an_import_does_and_keeps_every
         add_review(store, pair_id, "flip", reviewer="ana")
     known = [v for row in imported.values() for v in row if v is not None]
     assert len(known) > 4 * len(imported)                      # most persons have every hint
-    with open_store(desk_db) as store:                         # a store of the previous schema
-        cfg = _alembic_config()
-        with store.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0004")
+    _downgrade(desk_db, "0004")                                # a store of the previous schema
     with sqlite3.connect(desk_db) as con:
         assert "knee_angle" not in [r[1] for r in con.execute("PRAGMA table_info(persons)")]
         assert con.execute("SELECT count(*) FROM reviews WHERE reviewer = 'ana'").fetchone()[0] == 1

@@ -58,11 +58,11 @@ def _angle(at: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _middle(kp: np.ndarray, left: str, right: str) -> tuple[np.ndarray, np.ndarray]:
     """The middle of two joints where both are labelled, else the labelled one: (P, 2) points
     and a (P,) flag of whether there is one."""
-    l, r = kp[:, J[left]], kp[:, J[right]]
-    lv, rv = l[:, 2] > 0, r[:, 2] > 0
-    both = (lv & rv)[:, None]
-    point = np.where(both, (l[:, :2] + r[:, :2]) / 2.0, np.where(lv[:, None], l[:, :2], r[:, :2]))
-    return point, lv | rv
+    one, other = kp[:, J[left]], kp[:, J[right]]
+    ov, tv = one[:, 2] > 0, other[:, 2] > 0
+    point = np.where((ov & tv)[:, None], (one[:, :2] + other[:, :2]) / 2.0,
+                     np.where(ov[:, None], one[:, :2], other[:, :2]))
+    return point, ov | tv
 
 
 def _straighter(left: np.ndarray, right: np.ndarray) -> np.ndarray:
