@@ -342,6 +342,45 @@ def test_the_learned_queue_ranks_by_suspicion_and_reranks_after_verdicts(desk_db
         assert seen.of("queue")[-1] is desk.queue and not desk.rerank_due
 
 
+def test_a_deferred_learned_queue_is_ranked_by_its_first_rerank(desk_db, monkeypatch):
+    """With ``defer_learned`` (the app's choice) the learned queue opens in the order before any
+    verdict without reading the features; its first re-rank reads them and they are kept; a
+    re-rank whose read failed (the server away) asks again."""
+    import numpy as np
+
+    import wsp_core.desk as desk_module
+    from wsp_core.errors import StoreError
+    from wsp_core.suspect import unsupervised_suspicion
+
+    real = desk_module.StoreRanker
+    with open_store(desk_db) as st:
+        desk = Desk("ana")
+        desk.defer_learned = True
+        desk.open(st, View(kind="learned"))
+        opened = desk.queue.ids.copy()
+        assert desk._ranker is None and desk.rerank_due and len(opened) > 40
+        work = desk.rerank_work()
+        assert not desk.rerank_due
+
+        def away(*args, **kwargs):
+            raise StoreError(st.path, "the server is away")
+
+        monkeypatch.setattr(desk_module, "StoreRanker", away)
+        with pytest.raises(StoreError):
+            work()
+        desk.rerank_failed()
+        assert desk.rerank_due and desk._ranker is None
+        monkeypatch.setattr(desk_module, "StoreRanker", real)
+        assert desk.apply_rerank(desk.rerank_work()())
+        ranker = desk._ranker[1]
+        first = unsupervised_suspicion(ranker.x)
+        assert (np.diff(first[np.searchsorted(desk.index.ids, opened)]) <= 0).all()
+        assert not desk.rerank_due
+        desk.set_view(View(kind="suspicious"))
+        desk.set_view(View(kind="learned"))                 # the features are kept
+        assert desk._ranker[1] is ranker and not desk.rerank_due
+
+
 def test_a_rerank_computed_elsewhere_is_shown_on_its_queue_only(desk_db, monkeypatch):
     """The app fits on its worker thread (rerank_work) while the curator goes on: the result
     keeps every pair up to the cursor where it is, even a cursor that moved meanwhile; a queue

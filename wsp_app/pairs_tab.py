@@ -419,6 +419,7 @@ class PairsTab(QWidget):
             self.status_changed.emit("learned queue ranked from your verdicts")
 
     def _rerank_failed(self, text: str) -> None:
+        self.desk.rerank_failed()
         log.warning("re-ranking the learned queue failed: %s", text)
         self.status_changed.emit(f"the learned queue could not be ranked again: {text}")
 

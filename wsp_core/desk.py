@@ -373,6 +373,12 @@ class Desk:
 
         return work
 
+    def rerank_failed(self) -> None:
+        """A re-ranking that could not be made (its features could not be read: the server
+        away): the queue keeps its order and the next verdict or queue asks again."""
+        if self.is_open and self.queue.kind == "learned":
+            self.verdicts_since_rank = max(self.verdicts_since_rank, RERANK_EVERY)
+
     def apply_rerank(self, result: "Reranked") -> bool:
         """Show a re-ranking: the pairs up to the cursor keep their places (the current pair
         stays shown), the rest take the new order. A re-ranking of a queue since replaced (a
