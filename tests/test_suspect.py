@@ -4,6 +4,7 @@ a ranking fitted on verdicts that puts planted wrong labels first."""
 import numpy as np
 import pytest
 
+from conftest import import_samples
 from wsp_core.evaluate.ranking import roc_auc
 from wsp_core.store import open_store
 from wsp_core.store.browse import pair_rows
@@ -116,8 +117,21 @@ def test_pair_signals_are_the_stores_pairs(desk_db):
     assert np.isfinite(x).all() and x.shape[0] == len(s["pair_id"])
 
 
-def test_pair_signals_carry_each_pairs_own_persons_and_image(desk_db):
+@pytest.fixture(params=["synthetic world", "samples in sqlite", "samples in postgresql"])
+def signals_db(request, tmp_path):
+    """The synthetic world's store, or the real samples (COCO, CrowdPose, MPII) imported into
+    an SQLite file and into a PostgreSQL database."""
+    if request.param == "synthetic world":
+        return request.getfixturevalue("desk_db")
+    db = tmp_path / "samples.db" if request.param == "samples in sqlite" \
+        else request.getfixturevalue("pg_server").new_database()
+    import_samples(db, "coco", "crowdpose", "mpii")
+    return db
+
+
+def test_pair_signals_carry_each_pairs_own_persons_and_image(signals_db):
     """Every per-person and per-image column against the store's rows, read pair by pair."""
+    desk_db = signals_db
     from types import SimpleNamespace
 
     from sqlalchemy import select
