@@ -259,6 +259,36 @@ def test_upgrading_to_0007_computes_pose_hints_as_an_import_does_and_keeps_every
         assert [None if v is None else pytest.approx(v, abs=1e-9) for v in row] == list(upgraded[k])
 
 
+def test_upgrading_to_0007_on_each_back_end_fills_the_hints_of_real_samples(any_db):
+    hints = "knee_angle, hip_angle, torso_tilt, leg_drop, labelled_share"
+    import_samples(any_db, "coco", "crowdpose", "mpii")
+
+    def read():
+        with open_store(any_db) as store, store.engine.connect() as conn:
+            return {r[0]: r[1:] for r in conn.exec_driver_sql(
+                f"SELECT id, {hints} FROM persons").all()}
+
+    imported = read()
+    assert sum(v is not None for row in imported.values() for v in row) > 3 * len(imported)
+    _downgrade(any_db, "0006")
+    assert read_columns(any_db, "persons").isdisjoint(hints.split(", "))
+    upgraded = read()                                          # opening upgrades it
+    assert upgraded.keys() == imported.keys()
+    for k, row in imported.items():
+        assert [None if v is None else pytest.approx(v, abs=1e-9) for v in row] == list(upgraded[k])
+
+
+def read_columns(db, table: str) -> set[str]:
+    """The column names of ``table`` as the database has them (without migrating it)."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(db if isinstance(db, str) else f"sqlite:///{db}")
+    try:
+        return {c["name"] for c in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
 def test_queue_index_of_finds_every_position_and_only_queued_pairs():
     import numpy as np
 
