@@ -41,7 +41,7 @@ from .store.browse import PairDetail, PairFilter, PersonView, Queue
 from .journal import Journal, write_journaled
 from .store.db import UNREACHABLE, Store, retryable
 from .store.queries import add_review, add_reviews, default_reviewer, pair_history
-from .suspect import RERANK_EVERY, StoreRanker, suspicion_before_verdicts
+from .suspect import RERANK_EVERY, StoreRanker, disagreement, suspicion_before_verdicts
 from .verdicts import STATUSES, label_for, verdict_from_answer, verdict_from_order
 
 Listener = Callable[[str, Any], None]
@@ -327,8 +327,8 @@ class Desk:
         if self.defer_learned and not self._ranker_ready():
             self.verdicts_since_rank = RERANK_EVERY
             prob = self.index.probs(self.view.checkpoint)      # NaN: not scored, or no model
-            return suspicion_before_verdicts(
-                self.index.size_conflict, np.where(self.index.auto_label == 1, 1.0 - prob, prob))
+            return suspicion_before_verdicts(self.index.size_conflict,
+                                             disagreement(self.index.auto_label, prob))
         ranker = self._learned_ranker()
         self.verdicts_since_rank = 0
         return ranker.scores(self.index.status)

@@ -36,6 +36,7 @@ import numpy as np
 
 from .evaluate.ranking import mean_ranks
 from .perspective.cues import box_overlap
+from .perspective.pose import POSE_HINTS
 
 #: The features fitted from the first verdicts on, in column order.
 EARLY_FEATURES = ("hug", "size_conflict", "knee_line", "raised_ground", "delta_s",
@@ -64,16 +65,19 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
     model's P(A closer) per pair (NaN where it did not score; None: no model)."""
     a_near = signals["auto_label"] == 1
 
-    def near_far(name: str) -> tuple[np.ndarray, np.ndarray]:
-        a, b = signals[f"{name}_a"], signals[f"{name}_b"]
+    def oriented(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.where(a_near, a, b), np.where(a_near, b, a)
+
+    def near_far(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return oriented(signals[f"{name}_a"], signals[f"{name}_b"])
 
     (w_near, w_far), (h_near, h_far) = near_far("box_w"), near_far("box_h")
     s_near, s_far = near_far("scale")
     y_near, y_far = near_far("ankle_y")
     height = signals["height"]
-    centre_a = signals["box_x_a"] + signals["box_w_a"] / 2.0
-    centre_b = signals["box_x_b"] + signals["box_w_b"] / 2.0
+    centres = oriented(signals["box_x_a"] + signals["box_w_a"] / 2.0,
+                       signals["box_x_b"] + signals["box_w_b"] / 2.0)
+    hints = {name: near_far(name) for name in POSE_HINTS}
     n = len(a_near)
     if prob is None:
         prob = np.full(n, np.nan)
@@ -92,19 +96,15 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
                           signals["box_h_a"]], 1),
                 np.stack([signals["box_x_b"], signals["box_y_b"], signals["box_w_b"],
                           signals["box_h_b"]], 1)),
-            "disagreement": np.where(a_near, 1.0 - prob, prob),
+            "disagreement": disagreement(signals["auto_label"], prob),
             "model_known": np.isfinite(prob)}
-        for who, pick in (("near", 0), ("far", 1)):
-            hint = {name: near_far(name)[pick] for name in
-                    ("knee_angle", "hip_angle", "torso_tilt", "leg_drop", "labelled_share")}
-            centre = np.where(a_near, centre_a, centre_b) if pick == 0 else \
-                np.where(a_near, centre_b, centre_a)
-            columns |= {f"knee_bend_{who}": 180.0 - hint["knee_angle"],
-                        f"hip_bend_{who}": 180.0 - hint["hip_angle"],
-                        f"torso_tilt_{who}": hint["torso_tilt"],
-                        f"leg_drop_{who}": hint["leg_drop"],
-                        f"labelled_{who}": hint["labelled_share"],
-                        f"off_centre_{who}": np.abs(2.0 * centre / signals["width"] - 1.0)}
+        for pick, who in enumerate(("near", "far")):
+            columns |= {f"knee_bend_{who}": 180.0 - hints["knee_angle"][pick],
+                        f"hip_bend_{who}": 180.0 - hints["hip_angle"][pick],
+                        f"torso_tilt_{who}": hints["torso_tilt"][pick],
+                        f"leg_drop_{who}": hints["leg_drop"][pick],
+                        f"labelled_{who}": hints["labelled_share"][pick],
+                        f"off_centre_{who}": np.abs(2.0 * centres[pick] / signals["width"] - 1.0)}
     # an unknown pose hint: the median of the known ones (0 would read as a standing person's
     # bend but as a lying person's drop)
     fill = {"disagreement": 0.5} | {name: _median_or(columns[name], 0.0) for name in POSE_FEATURES
@@ -114,6 +114,12 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
         bad = ~np.isfinite(out[:, k])
         out[bad, k] = fill.get(name, 0.0)
     return out
+
+
+def disagreement(auto_label: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """A model's disagreement with the automatic labels: its probability of the other label
+    (``prob``: P(A closer); NaN where it did not score stays NaN)."""
+    return np.where(np.asarray(auto_label) == 1, 1.0 - prob, prob)
 
 
 def _median_or(values: np.ndarray, default: float) -> float:

@@ -71,9 +71,9 @@ def _straighter(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(out), np.nan, out)
 
 
-def pose_hints(kp: np.ndarray, labelled_share: np.ndarray | None = None) -> PoseHints:
+def pose_hints(kp: np.ndarray, labelled_share: np.ndarray) -> PoseHints:
     """The hints of persons whose compact (P, K, 3) joints are ``kp``; ``labelled_share`` (P,)
-    comes from the full keypoints (:func:`labelled_share`), NaN when not given."""
+    comes from the full keypoints (:func:`labelled_share`)."""
     kp = np.asarray(kp, dtype=np.float64)
     side = {s: {j: kp[:, J[f"{s}_{j}"]] for j in ("ankle", "knee", "hip", "shoulder")}
             for s in ("l", "r")}
@@ -90,17 +90,12 @@ def pose_hints(kp: np.ndarray, labelled_share: np.ndarray | None = None) -> Pose
         up = np.clip(-torso[:, 1] / length, -1.0, 1.0)      # image y grows downwards
         tilt = np.where(has_torso, np.degrees(np.arccos(up)), np.nan)
         drop = np.where(has_torso & has_ankles, (ankles[:, 1] - hips[:, 1]) / length, np.nan)
-    share = np.full(len(kp), np.nan) if labelled_share is None else np.asarray(labelled_share,
-                                                                                 dtype=np.float64)
-    return PoseHints(knee, hip, tilt, drop, share)
+    return PoseHints(knee, hip, tilt, drop, np.asarray(labelled_share, dtype=np.float64))
 
 
 def labelled_share(keypoints: np.ndarray) -> np.ndarray:
     """Per person, the share of the (P, J, 3) keypoints' joints that are labelled (v > 0)."""
-    keypoints = np.asarray(keypoints)
-    if keypoints.shape[1] == 0:
-        return np.zeros(len(keypoints))
-    return (keypoints[..., 2] > 0).mean(axis=1)
+    return (np.asarray(keypoints)[..., 2] > 0).mean(axis=1)
 
 
 def person_pose_hints(keypoints: np.ndarray, joint_set: JointSet) -> PoseHints:

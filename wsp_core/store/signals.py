@@ -60,12 +60,12 @@ def pair_signals(store: Store, source_id: int | None = None) -> dict[str, np.nda
         else pair[:, k] for k, name in enumerate(_PAIR_NAMES)}
     out["status"] = np.array([r[13] for r in pairs], dtype=object)
     person = _floats(persons, 1 + len(_PERSON_COLUMNS))
-    for p, column in (("a", 10), ("b", 11)):
-        row = _rows_of(person[:, 0], pair[:, column])
+    for p, column in (("a", 10), ("b", 11)):      # ids ascending; every one there (foreign keys)
+        row = np.searchsorted(person[:, 0], pair[:, column])
         for k, (name, _) in enumerate(_PERSON_COLUMNS):
             out[f"{name}_{p}"] = person[row, 1 + k]
     image = _floats(images, 3)
-    row = _rows_of(image[:, 0], pair[:, 12])
+    row = np.searchsorted(image[:, 0], pair[:, 12])
     out["height"], out["width"] = image[row, 1], image[row, 2]
     return {name: out[name] for name in PAIR_COLUMNS}
 
@@ -75,11 +75,6 @@ def _floats(rows: list, width: int) -> np.ndarray:
     if not rows:
         return np.zeros((0, width))
     return np.array([r[:width] for r in rows], dtype=np.float64)
-
-
-def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Row numbers in the ascending ``ids`` of each of ``wanted`` (all present: foreign keys)."""
-    return np.searchsorted(ids, wanted)
 
 
 def model_probs(store: Store, pair_ids: np.ndarray,
