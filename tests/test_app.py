@@ -336,6 +336,43 @@ def test_a_locked_store_does_not_freeze_the_desk(qtbot, window, db, errors):
     assert not errors
 
 
+def test_a_verdict_is_written_after_the_next_pair_is_painted(qtbot, window, db, monkeypatch):
+    """The writer's thread starts on a verdict only once the window has painted the next pair
+    (the write's Python work would share the interpreter's lock with that paint); the journal
+    has it before, and a flush (undo's, closing's) writes it at once, without a frame."""
+    import time
+
+    from PySide6.QtCore import QEvent, QObject
+
+    from wsp_app.writer import ReviewWriter
+
+    starts, paints = [], []
+    write = ReviewWriter._write_journaled
+    monkeypatch.setattr(ReviewWriter, "_write_journaled",
+                        lambda self, reviews: (starts.append(time.perf_counter()),
+                                               write(self, reviews)))
+    win = window(db)
+    tab = win.pairs
+    second = int(tab.session.queue.ids[1])
+
+    class Painted(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint and tab.detail.pair_id == second:
+                paints.append(time.perf_counter())
+            return False
+
+    spy = Painted()
+    tab.view.viewport().installEventFilter(spy)
+    press(qtbot, win, Qt.Key.Key_Space)
+    assert tab.journal.pending_batches()  # on disk before the thread has it
+    saved(qtbot, win)
+    assert len(starts) == 1 and paints and paints[0] < starts[0]
+    assert len(reviews(db)) == 1
+
+    tab.review("flip")  # no event handled between the key and the flush
+    assert tab.writer.flush(10) and len(reviews(db)) == 2 and len(starts) == 2
+
+
 def test_sigkill_after_n_reviews_loses_none(tmp_path, db):
     n = 9
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",

@@ -126,7 +126,7 @@ class Queue:
             self.status[k] = STATUSES.index(status)
 
     def reviewed(self) -> int:
-        return int((self.status != STATUSES.index("auto")).sum())
+        return len(self.status) - int(np.count_nonzero(self.status == STATUSES.index("auto")))
 
 
 def _driver_rows(store: Store, sql: str, params: dict[str, Any]) -> list[tuple]:
