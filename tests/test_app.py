@@ -107,7 +107,8 @@ def _focus(qtbot, win, widget) -> None:
 
 def test_filter_fields_hand_the_keys_back_to_the_pair(qtbot, window, db):
     """Escape or Return in a filter field, or a click on the image, gives the keys back to the
-    pair; an emptied ΔS box means "any"; one action resets every filter."""
+    pair; PgUp/PgDown in a ΔS box step its value (they do not move to another pair); an emptied
+    ΔS box means "any", however it is left; one action resets every filter."""
     win = window(db)
     panel = win.pairs.filters
     _focus(qtbot, win, panel.image)
@@ -123,6 +124,15 @@ def test_filter_fields_hand_the_keys_back_to_the_pair(qtbot, window, db):
     panel.ds_max.lineEdit().selectAll()
     _typed(qtbot, win, Qt.Key.Key_Backspace, Qt.Key.Key_Escape)
     assert panel.pair_filter().delta_s_max is None and not panel.ds_max.hasFocus()
+    shown = win.pairs.session.current
+    panel.ds_min.setValue(1.0)
+    _focus(qtbot, win, panel.ds_min)  # PgUp/PgDown step the box, not the pairs
+    _typed(qtbot, win, Qt.Key.Key_PageDown, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp)
+    assert panel.ds_min.value() == pytest.approx(0.5) and win.pairs.session.current == shown
+    panel.ds_min.lineEdit().selectAll()
+    _typed(qtbot, win, Qt.Key.Key_Delete)
+    qtbot.mouseClick(win.pairs.view.viewport(), Qt.MouseButton.LeftButton)  # left by a click
+    assert not panel.ds_min.hasFocus() and panel.pair_filter().delta_s_min is None
     _focus(qtbot, win, panel.image)
     qtbot.mouseClick(win.pairs.view.viewport(), Qt.MouseButton.LeftButton)
     assert not panel.image.hasFocus()
@@ -572,12 +582,21 @@ def test_a_bad_keys_file_is_refused_whole_with_one_line(qtbot, window, errors, t
     assert [s.toString() for s in win.actions["flip"].shortcuts()] == ["F"]
 
 
+def _click_person(qtbot, view, person, shift=False) -> None:
+    """A click on the middle of a person's box in the pair view (Shift held or not)."""
+    from PySide6.QtCore import QPointF
+
+    x, y, w, h = person.bbox
+    pos = view.mapFromScene(QPointF(x + w / 2, y + h / 2))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ShiftModifier if shift
+                     else Qt.KeyboardModifier.NoModifier, pos)
+
+
 def test_a_whole_image_is_ordered_by_depth_with_clicks_and_undone_as_one(qtbot, window,
                                                                           tmp_path):
     """O, then a click on each person from the nearest (Shift: the same depth), Return: every
     pair of the image gets its verdict in one step; Ctrl+Z takes the whole image back."""
-    from PySide6.QtCore import QPointF
-
     from helpers import crowd_store
 
     db = crowd_store(tmp_path)
@@ -585,11 +604,7 @@ def test_a_whole_image_is_ordered_by_depth_with_clicks_and_undone_as_one(qtbot, 
     view = win.pairs.view
 
     def click(person, shift=False):
-        x, y, w, h = person.bbox
-        pos = view.mapFromScene(QPointF(x + w / 2, y + h / 2))
-        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
-                         Qt.KeyboardModifier.ShiftModifier if shift
-                         else Qt.KeyboardModifier.NoModifier, pos)
+        _click_person(qtbot, view, person, shift)
 
     press(qtbot, win, Qt.Key.Key_O)
     assert win.pairs.ordering == {} and not win.actions["accept"].isEnabled()
@@ -612,6 +627,72 @@ def test_a_whole_image_is_ordered_by_depth_with_clicks_and_undone_as_one(qtbot, 
     with open_store(db) as st:
         assert {r["status"] for r in pair_rows(st, load_queue(st).ids)} == {"auto"}
     assert len(reviews(db)) == 12
+
+
+def test_an_image_of_six_persons_is_decided_by_one_return_as_fifteen_reviews(qtbot, window,
+                                                                             tmp_path):
+    """Issue 18's case: an image of six persons, numbered by clicks from the nearest (here the
+    reverse of what the ankles say, so every label is wrong): one Return writes its 15 pairs'
+    verdicts as one step and moves to the next image; one Ctrl+Z takes all 15 back."""
+    from wsp_core.cli import main
+
+    from helpers import crowded_coco
+
+    ann, images = crowded_coco(tmp_path, 2)
+    db = tmp_path / "six.db"
+    assert main(["import", "--db", str(db), "--format", "coco", "--ann", str(ann),
+                 "--images", str(images)]) == 0
+    win = window(db)
+    tab = win.pairs
+    image = tab.detail.image_id
+    press(qtbot, win, Qt.Key.Key_O)
+    persons = tab.desk.image_persons()
+    assert len(persons) == 6
+    for person in sorted(persons, key=lambda p: p.ankle_y):  # the highest ankles "nearest"
+        _click_person(qtbot, tab.view, person)
+    assert sorted(tab.ordering.values()) == list(range(6))
+    press(qtbot, win, Qt.Key.Key_Return)
+    saved(qtbot, win)
+    got = reviews(db)
+    assert len(got) == 15 and {r[1] for r in got} == {"flip"} and len({r[0] for r in got}) == 15
+    assert tab.detail.image_id != image and len(tab.session.undo_stack) == 1
+    with open_store(db) as st:
+        states = {r["pair_id"]: r["status"] for r in pair_rows(st, load_queue(st).ids)}
+    assert list(states.values()).count("flip") == 15
+    press(qtbot, win, Qt.Key.Key_Z, modifier=Qt.KeyboardModifier.ControlModifier)
+    saved(qtbot, win)
+    with open_store(db) as st:
+        assert {r["status"] for r in pair_rows(st, load_queue(st).ids)} == {"auto"}
+    assert len(reviews(db)) == 30 and tab.detail.image_id == image
+
+
+def test_practice_mode_tells_the_truth_after_each_blind_answer(qtbot, window, tmp_path):
+    """Ctrl+P on a source with 3D truth: after each answer the window says which person was
+    closer and the curator's own accuracy so far; Ctrl+P again ends it with the score."""
+    from helpers import synth_store
+    from wsp_core.store.browse import pair_truth
+
+    db = synth_store(tmp_path, 6, 3)
+    win = window(db)
+    tab = win.pairs
+    press(qtbot, win, Qt.Key.Key_P, modifier=Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, win, Qt.Key.Key_B, modifier=Qt.KeyboardModifier.ControlModifier)  # blind
+    assert tab.desk.practice and tab.view.blind
+    answered = []
+    for key in (Qt.Key.Key_A, Qt.Key.Key_B):
+        answered.append((tab.session.current, 1 if key == Qt.Key.Key_A else 0))
+        press(qtbot, win, key)
+        pair, said = answered[-1]
+        with open_store(db) as st:
+            truth = pair_truth(st, pair)
+        shown = win.status_label.text()
+        assert f"{'A' if truth == 1 else 'B'} was closer (3D truth)" in shown
+        assert f"you: {'right' if said == truth else 'wrong'}" in shown
+    with open_store(db) as st:
+        right = sum(pair_truth(st, pair) == said for pair, said in answered)
+    assert f"{right} of 2 right" in win.status_label.text()
+    press(qtbot, win, Qt.Key.Key_P, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert not tab.desk.practice and f"{right} of 2 right" in win.status_label.text()
 
 
 def test_the_blind_mode_hides_the_label_and_derives_the_verdict(qtbot, window, tmp_path):

@@ -42,6 +42,9 @@ def _short_path(path: str) -> str:
 
 #: Keys that end an edit in the filter panel and hand the keyboard back to the pair.
 _DONE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+#: Keys a ΔS box steps its value by, which the window's shortcuts (PgUp/PgDown: previous/next
+#: pair) must not take from it while it has the keyboard.
+_STEP_KEYS = (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Up, Qt.Key.Key_Down)
 
 
 def _auc_note(checkpoint: dict) -> str:
@@ -125,14 +128,28 @@ class FilterPanel(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         """Escape or Return in a field applies the filter at once and hands the keys back; a
-        ΔS box left empty means no bound ("any")."""
-        if event.type() == QEvent.Type.KeyPress and event.key() in _DONE_KEYS:
-            if watched in (self.ds_min, self.ds_max) and not watched.cleanText().strip():
-                watched.setValue(watched.minimum())
+        ΔS box keeps its step keys from the window's shortcuts, and one left empty (by a key
+        or a click elsewhere) means no bound ("any")."""
+        kind = event.type()
+        boxes = (self.ds_min, self.ds_max)
+        if kind == QEvent.Type.ShortcutOverride and watched in boxes \
+                and event.key() in _STEP_KEYS:
+            event.accept()  # the box handles the key; no shortcut fires
+            return True
+        if kind == QEvent.Type.KeyPress and event.key() in _DONE_KEYS:
+            if watched in boxes:
+                self._empty_is_any(watched)
             self.apply_now()
             self.done.emit()
             return True
+        if kind == QEvent.Type.FocusOut and watched in boxes:
+            self._empty_is_any(watched)
         return super().eventFilter(watched, event)
+
+    @staticmethod
+    def _empty_is_any(box: QDoubleSpinBox) -> None:
+        if not box.cleanText().strip():
+            box.setValue(box.minimum())
 
     def reset(self) -> None:
         """Every filter back to "any" (the queue kind and the model stay): one change."""
