@@ -11,6 +11,9 @@ ranking), where the answer is the other one. Rankings compared:
 - ``cues``: the store's ``suspicion`` (max of the cue scores), and ``size_conflict`` alone;
 - ``model``: a checkpoint's disagreement with the label, per checkpoint that scored the store
   (with how many of its scores were out-of-sample);
+- ``most suspicious first, with the model``: the desk's queue of that name when a model is
+  chosen (wsp_core.suspect.suspicious_first: the strongest percentile rank of the cue
+  suspicion, size_conflict and the model's disagreement);
 - ``unsupervised``: wsp_core.suspect's order before any verdict (max of the percentile ranks of
   size_conflict and the model's disagreement, out-of-sample scores preferred);
 - ``learned``: the same start, then re-ranked after every ``--batch`` of the pairs reviewed by a
@@ -248,7 +251,7 @@ def main(argv=None) -> dict:
 
     from wsp_core.store import open_store, truth
     from wsp_core.store.signals import model_probs, pair_signals
-    from wsp_core.suspect import features, unsupervised_suspicion
+    from wsp_core.suspect import features, suspicious_first, unsupervised_suspicion
 
     t0 = time.perf_counter()
     with open_store(args.db, create=False) as store:
@@ -283,6 +286,9 @@ def main(argv=None) -> dict:
         orders[f"model {Path(checkpoint).parent.name or checkpoint} ({oos}/"
                f"{int(np.isfinite(m['prob']).sum())} out-of-sample)"] = \
             static_order(np.nan_to_num(disagree, nan=-1.0))
+    if models:  # the desk's "most suspicious first" with a model (cues ∨ the model)
+        orders["most suspicious first, with the model"] = static_order(suspicious_first(
+            signals["suspicion"], signals["size_conflict"], np.where(auto == 1, 1 - prob, prob)))
     orders["unsupervised (suspect)"] = static_order(unsupervised_suspicion(x))
     batch = max(1, int(round(args.batch * n)))
     orders[f"learned, re-ranked every {args.batch:.0%}"] = learned_order(

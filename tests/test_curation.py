@@ -74,22 +74,41 @@ def test_filters_select_by_source_status_reason_delta_s_and_image(store):
         load_queue(store, PairFilter(statuses=("done",)))
 
 
-def test_suspicious_queue_puts_model_disagreement_first_then_cue_conflicts(store):
+def test_suspicious_queue_by_the_cues_alone_or_by_the_strongest_of_cues_and_model(store):
+    """Without a model the cue suspicion orders the queue; with one, each pair's strongest
+    percentile rank (its rank among all, ties sharing their mean rank, over the count) of the
+    cue suspicion, the size conflict and, where the model scored it, the model's disagreement
+    (its probability of the other label); ties by id (docs/CURATION.md, decisions)."""
+    from scipy.stats import rankdata
+
     rows = all_pairs(store)
     ids = [r["pair_id"] for r in rows]
     labels = {r["pair_id"]: r["label"] for r in rows}
+    with store.engine.connect() as conn:
+        cues = {i: (s or 0.0, c or 0.0) for i, s, c in conn.exec_driver_sql(
+            "SELECT id, suspicion, size_conflict FROM pairs")}
+    plain = load_queue(store, kind="suspicious")
+    assert list(plain.ids) == sorted(ids, key=lambda p: (-cues[p][0], p))
     # the model agrees with every label but two; it disagrees most with ids[5]
     probs = {p: (0.9 if labels[p] == 1 else 0.1) for p in ids[:8]}
     probs[ids[3]] = 0.3 if labels[ids[3]] == 1 else 0.7
     probs[ids[5]] = 0.05 if labels[ids[5]] == 1 else 0.95
     write_predictions(store, "/runs/a/best.pt", list(probs), list(probs.values()))
     queue = load_queue(store, kind="suspicious", checkpoint="/runs/a/best.pt")
-    assert list(queue.ids[:2]) == [ids[5], ids[3]]
-    assert math.isclose(queue.disagreement[0], 0.95) and math.isclose(queue.disagreement[1], 0.7)
-    unscored = queue.ids[8:]
-    susp = {r["pair_id"]: r["suspicion"] for r in rows}
-    assert [susp[p] for p in unscored] == sorted((susp[p] for p in unscored), reverse=True)
-    assert set(unscored) == set(ids[8:])
+    disagreement = {p: (1 - probs[p] if labels[p] == 1 else probs[p]) if p in probs else None
+                    for p in ids}
+
+    def share(values):
+        return dict(zip(ids, rankdata(values) / len(ids)))
+
+    suspicion = share([cues[p][0] for p in ids])
+    size = share([cues[p][1] for p in ids])
+    model = share([0.5 if disagreement[p] is None else disagreement[p] for p in ids])
+    strongest = {p: max(suspicion[p], size[p], model[p] if p in probs else 0.0) for p in ids}
+    assert list(queue.ids) == sorted(ids, key=lambda p: (-strongest[p], p))
+    assert strongest[ids[5]] == 1.0  # the model's strongest disagreement is at the top
+    at = {int(p): k for k, p in enumerate(queue.ids)}
+    assert math.isclose(queue.disagreement[at[ids[5]]], 0.95)
     disagree = load_queue(store, PairFilter(disagree=True), checkpoint="/runs/a/best.pt")
     assert sorted(disagree.ids) == sorted([ids[3], ids[5]])
     assert len(load_queue(store, PairFilter(disagree=True))) == 0  # no model chosen

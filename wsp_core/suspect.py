@@ -153,6 +153,19 @@ def suspicion_before_verdicts(size_conflict: np.ndarray, disagreement: np.ndarra
     return np.where(model, np.maximum(size, disagree), size)
 
 
+def suspicious_first(suspicion: np.ndarray, size_conflict: np.ndarray,
+                     disagreement: np.ndarray) -> np.ndarray:
+    """The "most suspicious first" queue's score with a model: where the model scored the pair
+    (``disagreement`` not NaN), the max of the percentile ranks of the cue suspicion, of
+    ``size_conflict`` and of the disagreement; elsewhere of the first two. A model's
+    disagreement alone ranked wrong labels worse than the cues alone on both worlds measured
+    (docs/CURATION.md, decisions); this max did not."""
+    cues = np.maximum(percentile_rank(suspicion), percentile_rank(size_conflict))
+    model = np.isfinite(disagreement)
+    disagree = percentile_rank(np.where(model, disagreement, 0.5))
+    return np.where(model, np.maximum(cues, disagree), cues)
+
+
 @dataclass
 class LearnedSuspicion:
     """A suspicion fitted on the curator's verdicts (see the module's docstring)."""

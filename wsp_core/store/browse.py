@@ -298,7 +298,7 @@ class PairIndex:
             order = keep[np.lexsort((self.ids[keep], -learned[keep]))]
         else:
             order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep],
-                                      disagreement[keep])]
+                                      self.size_conflict[keep], disagreement[keep])]
         return Queue(self.ids[order], self.status[order], self.delta_s[order],
                      disagreement[order], kind, checkpoint)
 
@@ -308,8 +308,11 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
     """The pair ids a filter selects, in the order of queue ``kind`` (see QUEUES).
 
     - ``order``: by pair id (import order: image by image).
-    - ``suspicious``: pairs the model disagrees with most first (FiftyOne's "mistakenness":
-      the model's probability of the other label), then the others by cue-conflict suspicion.
+    - ``suspicious``: without a model, by the cue suspicion; with one, by
+      :func:`wsp_core.suspect.suspicious_first`: the strongest of the cue suspicion, the size
+      conflict and the model's disagreement (FiftyOne's "mistakenness": its probability of the
+      other label), each as a percentile rank — the model's disagreement alone ranked wrong
+      labels worse than the cues alone (docs/CURATION.md, decisions).
     - ``qa``: a fixed pseudo-random order (a hash of the pair id), so that any prefix of it is
       a simple random sample of the filtered pairs (see :func:`qa_estimate`).
     - ``learned``: by the learned suspicion (``wsp_core.suspect``), which the desk computes and
@@ -322,14 +325,17 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
     return (index or PairIndex(store)).queue(flt, kind, checkpoint)
 
 
-def _queue_order(kind: str, ids: np.ndarray, suspicion: np.ndarray,
+def _queue_order(kind: str, ids: np.ndarray, suspicion: np.ndarray, size_conflict: np.ndarray,
                  disagreement: np.ndarray) -> np.ndarray:
     if kind in ("order", "disagreements"):
         return np.arange(len(ids))
-    if kind == "suspicious":
-        scored = ~np.isnan(disagreement)
-        # lexsort: the last key is the primary one
-        return np.lexsort((ids, -np.nan_to_num(suspicion), -np.nan_to_num(disagreement), ~scored))
+    if kind == "suspicious":  # lexsort: the last key is the primary one
+        if not np.isfinite(disagreement).any():  # no model: the cue scores alone
+            return np.lexsort((ids, -np.nan_to_num(suspicion)))
+        from ..suspect import suspicious_first
+
+        return np.lexsort((ids, -suspicious_first(np.nan_to_num(suspicion),
+                                                  np.nan_to_num(size_conflict), disagreement)))
     return np.argsort(qa_key(ids), kind="stable")
 
 
