@@ -251,7 +251,8 @@ def main(argv=None) -> dict:
 
     from wsp_core.store import open_store, truth
     from wsp_core.store.signals import model_probs, pair_signals
-    from wsp_core.suspect import features, suspicious_first, unsupervised_suspicion
+    from wsp_core.suspect import (cue_rank, features, suspicious_first,
+                                  unsupervised_suspicion)
 
     t0 = time.perf_counter()
     with open_store(args.db, create=False) as store:
@@ -288,7 +289,8 @@ def main(argv=None) -> dict:
             static_order(np.nan_to_num(disagree, nan=-1.0))
     if models:  # the desk's "most suspicious first" with a model (cues ∨ the model)
         orders["most suspicious first, with the model"] = static_order(suspicious_first(
-            signals["suspicion"], signals["size_conflict"], np.where(auto == 1, 1 - prob, prob)))
+            cue_rank(signals["suspicion"], signals["size_conflict"]),
+            np.where(auto == 1, 1 - prob, prob)))
     orders["unsupervised (suspect)"] = static_order(unsupervised_suspicion(x))
     batch = max(1, int(round(args.batch * n)))
     orders[f"learned, re-ranked every {args.batch:.0%}"] = learned_order(

@@ -153,14 +153,17 @@ def suspicion_before_verdicts(size_conflict: np.ndarray, disagreement: np.ndarra
     return np.where(model, np.maximum(size, disagree), size)
 
 
-def suspicious_first(suspicion: np.ndarray, size_conflict: np.ndarray,
-                     disagreement: np.ndarray) -> np.ndarray:
+def cue_rank(suspicion: np.ndarray, size_conflict: np.ndarray) -> np.ndarray:
+    """The stronger of the percentile ranks of the cue suspicion and of ``size_conflict``."""
+    return np.maximum(percentile_rank(suspicion), percentile_rank(size_conflict))
+
+
+def suspicious_first(cues: np.ndarray, disagreement: np.ndarray) -> np.ndarray:
     """The "most suspicious first" queue's score with a model: where the model scored the pair
-    (``disagreement`` not NaN), the max of the percentile ranks of the cue suspicion, of
-    ``size_conflict`` and of the disagreement; elsewhere of the first two. A model's
-    disagreement alone ranked wrong labels worse than the cues alone on both worlds measured
-    (docs/CURATION.md, decisions); this max did not."""
-    cues = np.maximum(percentile_rank(suspicion), percentile_rank(size_conflict))
+    (``disagreement`` not NaN), the stronger of ``cues`` (:func:`cue_rank`) and the percentile
+    rank of the disagreement; elsewhere ``cues``. A model's disagreement alone ranked wrong
+    labels worse than the cues alone on both worlds measured (docs/CURATION.md, decisions);
+    this did not."""
     model = np.isfinite(disagreement)
     disagree = percentile_rank(np.where(model, disagreement, 0.5))
     return np.where(model, np.maximum(cues, disagree), cues)

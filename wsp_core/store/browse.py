@@ -21,6 +21,7 @@ from sqlalchemy import text
 from ..errors import BadValue, StoreError
 from ..evaluate.ranking import wilson_interval
 from ..skeleton import FORMAT_JOINT_SETS, JointSet, bones
+from ..suspect import cue_rank, suspicious_first
 from .db import Store
 from ..verdicts import NOTE, REASONS, STATUSES, UNDO_NOTE, label_for
 
@@ -177,6 +178,7 @@ class PairIndex:
         self.auto_label = np.fromiter(cols[7], np.int8, n)
         self.label = np.fromiter(cols[8], np.int8, n)
         self.size_conflict = np.array(cols[9], dtype=np.float64) if n else np.zeros(0)
+        self._cue_rank: np.ndarray | None = None
         self.sources = dict(_driver_rows(self.store, "SELECT name, id FROM sources ORDER BY id",
                                          {}))  # name -> id, in import order
         images = _driver_rows(self.store, "SELECT i.id, i.file_name, s.images_dir FROM images i "
@@ -238,6 +240,27 @@ class PairIndex:
             self._probs[checkpoint] = out
         return self._probs[checkpoint]
 
+    def _queue_order(self, kind: str, keep: np.ndarray, disagreement: np.ndarray) -> np.ndarray:
+        """The order of the pairs at ``keep`` (positions in id order) in a queue of ``kind``;
+        the percentile ranks of "most suspicious first" are among all the snapshot's pairs,
+        so a filter does not change how two pairs compare."""
+        ids = self.ids[keep]
+        if kind in ("order", "disagreements"):
+            return np.arange(len(ids))
+        if kind == "suspicious":  # lexsort: the last key is the primary one
+            if not np.isfinite(disagreement[keep]).any():  # no model: the cue scores alone
+                return np.lexsort((ids, -np.nan_to_num(self.suspicion[keep])))
+            return np.lexsort((ids, -suspicious_first(self.cue_rank(), disagreement)[keep]))
+        return np.argsort(qa_key(ids), kind="stable")
+
+    def cue_rank(self) -> np.ndarray:
+        """:func:`wsp_core.suspect.cue_rank` of every pair (built once a snapshot: the cue
+        scores do not change with verdicts)."""
+        if self._cue_rank is None:
+            self._cue_rank = cue_rank(np.nan_to_num(self.suspicion),
+                                      np.nan_to_num(self.size_conflict))
+        return self._cue_rank
+
     def disagreement(self, checkpoint: str | None) -> np.ndarray:
         """The model's probability of the other label than the one training would use
         (FiftyOne's "mistakenness"); NaN without a prediction."""
@@ -297,8 +320,7 @@ class PairIndex:
                                         "them: wsp_core.suspect)")
             order = keep[np.lexsort((self.ids[keep], -learned[keep]))]
         else:
-            order = keep[_queue_order(kind, self.ids[keep], self.suspicion[keep],
-                                      self.size_conflict[keep], disagreement[keep])]
+            order = keep[self._queue_order(kind, keep, disagreement)]
         return Queue(self.ids[order], self.status[order], self.delta_s[order],
                      disagreement[order], kind, checkpoint)
 
@@ -323,20 +345,6 @@ def load_queue(store: Store, flt: PairFilter = PairFilter(), kind: str = "order"
     ``index`` reuses a snapshot (the app keeps one); without it the pairs are read afresh.
     """
     return (index or PairIndex(store)).queue(flt, kind, checkpoint)
-
-
-def _queue_order(kind: str, ids: np.ndarray, suspicion: np.ndarray, size_conflict: np.ndarray,
-                 disagreement: np.ndarray) -> np.ndarray:
-    if kind in ("order", "disagreements"):
-        return np.arange(len(ids))
-    if kind == "suspicious":  # lexsort: the last key is the primary one
-        if not np.isfinite(disagreement).any():  # no model: the cue scores alone
-            return np.lexsort((ids, -np.nan_to_num(suspicion)))
-        from ..suspect import suspicious_first
-
-        return np.lexsort((ids, -suspicious_first(np.nan_to_num(suspicion),
-                                                  np.nan_to_num(size_conflict), disagreement)))
-    return np.argsort(qa_key(ids), kind="stable")
 
 
 def qa_key(ids: np.ndarray, seed: int = QA_SEED) -> np.ndarray:
