@@ -62,6 +62,15 @@ def test_a_job_runs_to_the_end_with_live_curves_and_its_evaluation_tables(
     assert jobs.jobs.item(0, 1).text() == "pretrain" and jobs.jobs.item(0, 2).text() == "finished"
     jobs.form.kind.setCurrentText("eval-rd")   # the last run's checkpoint, the store kept
     assert jobs.values()["ckpt"] == str(run / "last.pt") and jobs.values()["db"] == str(db.resolve())
+    jobs.form.kind.setCurrentText("finetune")  # it starts from the pre-trained network
+    assert jobs.values()["init"] == str(run / "last.pt")
+    jobs.set_values("finetune", {"data": "synth:/some/world", "set": "epochs=3",
+                                 "protocol": "all"})
+    jobs.form.kind.setCurrentText("pretrain")  # typed values follow the fields of that name
+    assert jobs.values()["set"] == "epochs=3" and jobs.values()["out"] == str(run)
+    jobs.form.kind.setCurrentText("finetune")
+    assert (jobs.values()["data"], jobs.values()["protocol"]) == ("synth:/some/world", "all")
+    jobs.form.kind.setCurrentText("eval-rd")
     jobs.set_values("eval-rd", {"ckpt": str(run / "best.pt"), "db": str(db)})
     assert jobs.launch()
     finished(qtbot, jobs)

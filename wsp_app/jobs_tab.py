@@ -263,7 +263,10 @@ class JobsTab(QWidget):
         progress = runner.progress
         self.view.finished(runner.kind, status, progress)
         if runner.kind in TRAINING and runner.folder is not None:
-            self.form.remember("ckpt", str(Path(runner.folder) / "last.pt"))
+            last = str(Path(runner.folder) / "last.pt")
+            self.form.remember("ckpt", last)
+            if runner.kind == "pretrain":  # a fine-tuning starts from the pre-trained network
+                self.form.remember("init", last)
         elapsed = time.monotonic() - runner.started_at
         if status == "failed":
             self._fail(f"{runner.kind} failed: {error}")
