@@ -671,7 +671,8 @@ def test_an_image_of_six_persons_is_decided_by_one_return_as_fifteen_reviews(qtb
 
 def test_practice_mode_tells_the_truth_after_each_blind_answer(qtbot, window, tmp_path):
     """Ctrl+P on a source with 3D truth: after each answer the window says which person was
-    closer and the curator's own accuracy so far; Ctrl+P again ends it with the score."""
+    closer and the curator's own accuracy so far; Ctrl+P again ends it with the score, which
+    the next session on the store goes on from."""
     from helpers import synth_store
     from wsp_core.store.browse import pair_truth
 
@@ -696,6 +697,9 @@ def test_practice_mode_tells_the_truth_after_each_blind_answer(qtbot, window, tm
     assert f"{right} of 2 right" in win.status_label.text()
     press(qtbot, win, Qt.Key.Key_P, modifier=Qt.KeyboardModifier.ControlModifier)
     assert not tab.desk.practice and f"{right} of 2 right" in win.status_label.text()
+    win.close()                                    # the score is kept for the next session
+    again = window(db).pairs.desk
+    assert (again.practice_right, again.practice_judged) == (right, 2)
 
 
 def test_the_blind_mode_hides_the_label_and_derives_the_verdict(qtbot, window, tmp_path):
@@ -881,6 +885,43 @@ def test_the_strip_shows_a_and_b_cropped_side_by_side(qtbot, window, tmp_path):
         assert pixmap.height() == tab.strip.HEIGHT
     press(qtbot, win, Qt.Key.Key_D)
     assert tab.strip.crops["a"].toolTip().startswith("A: ")
+
+
+def test_the_strip_of_a_shrunk_picture_shows_the_files_full_resolution(qtbot, window,
+                                                                        tmp_path):
+    """A picture shrunk for the view (large photos): the strip shows the shrunk crops at once,
+    then A and B read from the file at its full resolution, off the GUI thread."""
+    from helpers import crowd_store
+
+    db = crowd_store(tmp_path)
+    win = window()
+    tab = win.pairs
+    tab.loader.max_side = 320                      # the 640 × 480 picture is shrunk by 2
+    assert win.open_store(db)
+    qtbot.waitUntil(lambda: tab.view.placeholder is None)
+    assert tab.loader.get(tab.detail.image).scale == 2.0
+    press(qtbot, win, Qt.Key.Key_V)
+    for key in ("a", "b"):
+        qtbot.waitUntil(lambda k=key: "full resolution" in tab.strip.crops[k].toolTip())
+        assert tab.strip.crops[key].toolTip().startswith(f"{key.upper()}: 96×211 file pixels")
+    press(qtbot, win, Qt.Key.Key_D)                # the next pair: shrunk first, then full
+    qtbot.waitUntil(lambda: "full resolution" in tab.strip.crops["a"].toolTip())
+
+
+def test_a_region_is_read_at_the_files_full_resolution(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from PySide6.QtCore import QRect
+
+    from wsp_app.images import read_region
+
+    pixels = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "noise.png")
+    region = read_region(str(tmp_path / "noise.png"), QRect(100, 50, 96, 211))
+    region = region.convertToFormat(region.Format.Format_RGB888)
+    got = np.frombuffer(region.constBits(), np.uint8).reshape(211, region.bytesPerLine())
+    assert (got[:, :96 * 3].reshape(211, 96, 3) == pixels[50:261, 100:196]).all()
+    assert read_region(str(tmp_path / "missing.png"), QRect(0, 0, 8, 8)) is None
 
 
 def test_time_ticks_fit_the_width_and_name_the_day_once():

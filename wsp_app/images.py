@@ -10,8 +10,8 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import QObject, QRect, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageIOHandler, QImageReader
 
 from wsp_core.formats.base import truncation
 
@@ -45,8 +45,21 @@ def read_image(path: str, max_side: int = 2048) -> Loaded:
     return Loaded(image, None, scale, truncation(path))
 
 
+def read_region(path: str, rect: QRect) -> QImage | None:
+    """The pixels of ``rect`` (the file's pixels) read at the file's full resolution (any
+    thread); None when the file cannot give them: unreadable, or stored turned (an EXIF
+    orientation, whose clip would be in the unturned pixels)."""
+    reader = QImageReader(path)
+    if reader.transformation() != QImageIOHandler.Transformation.TransformationNone:
+        return None
+    reader.setClipRect(rect)
+    image = reader.read()
+    return None if image.isNull() else image
+
+
 class _Signals(QObject):
     done = Signal(str, object)
+    region = Signal(object, object)
 
 
 class _ReadTask(QRunnable):
@@ -58,10 +71,21 @@ class _ReadTask(QRunnable):
         self.signals.done.emit(self.path, read_image(self.path, self.max_side))
 
 
+class _RegionTask(QRunnable):
+    def __init__(self, key, path: str, rect: QRect, signals: _Signals) -> None:
+        super().__init__()
+        self.key, self.path, self.rect, self.signals = key, path, QRect(rect), signals
+
+    def run(self) -> None:
+        self.signals.region.emit(self.key, read_region(self.path, self.rect))
+
+
 class ImageLoader(QObject):
     """``get`` answers from the cache; ``request`` reads in the pool and emits ``loaded``."""
 
     loaded = Signal(str)
+    #: a region asked for by :meth:`request_region` (its key, the QImage or None)
+    region_loaded = Signal(object, object)
 
     def __init__(self, capacity: int = 48, max_side: int = 2048, threads: int = 2,
                  parent: QObject | None = None) -> None:
@@ -74,6 +98,7 @@ class ImageLoader(QObject):
         self._pool.setMaxThreadCount(threads)
         self._signals = _Signals(self)  # after the pool: deleted after its reads end
         self._signals.done.connect(self._on_done)
+        self._signals.region.connect(self.region_loaded)
 
     def get(self, path: str) -> Loaded | None:
         loaded = self._cache.get(path)
@@ -86,6 +111,11 @@ class ImageLoader(QObject):
             return
         self._in_flight.add(path)
         self._pool.start(_ReadTask(path, self._signals, self.max_side))
+
+    def request_region(self, key, path: str, rect: QRect) -> None:
+        """Read ``rect`` of ``path`` at full resolution in the pool; ``region_loaded(key,
+        image)`` follows (not cached: a shrunk picture's detail, asked for when shown)."""
+        self._pool.start(_RegionTask(key, path, rect, self._signals))
 
     def prefetch(self, paths) -> None:
         for path in paths:

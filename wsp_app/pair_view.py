@@ -587,6 +587,7 @@ class PairStrip(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.crops = {key: QLabel() for key in ("a", "b")}
+        self._shown: int | None = None  # the pair whose crops are shown
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for key, label in self.crops.items():
@@ -595,23 +596,48 @@ class PairStrip(QWidget):
             label.setStyleSheet(f"border: 2px solid {COLOURS[key].name()}; background: #28282c;")
             layout.addWidget(label, 1)
 
-    def show_pair(self, detail: PairDetail | None, loaded: Loaded | None) -> None:
+    def show_pair(self, detail: PairDetail | None, loaded: Loaded | None) -> list:
+        """Show A's and B's crops; returns the regions (key, file rect) to read at full
+        resolution when the picture was shrunk (:meth:`show_region` shows each when read)."""
+        self._shown = detail.pair_id if detail is not None else None
+        wanted = []
         for key, label in self.crops.items():
             label.clear()
             if detail is None or loaded is None or loaded.image is None:
                 label.setText(f"{key.upper()}: no picture")
                 continue
-            crop = self.crop(loaded, getattr(detail, key).bbox)
-            label.setPixmap(QPixmap.fromImage(crop.scaledToHeight(
-                self.HEIGHT, Qt.TransformationMode.SmoothTransformation)))
-            label.setToolTip(f"{key.upper()}: {crop.width()}×{crop.height()} picture pixels")
+            bbox = getattr(detail, key).bbox
+            self._show_crop(key, self.crop(loaded, bbox), "picture pixels, shrunk"
+                            if loaded.scale > 1 else "picture pixels")
+            if loaded.scale > 1:  # the same box in the file's pixels
+                file_rect = QRect(0, 0, round(loaded.image.width() * loaded.scale),
+                                  round(loaded.image.height() * loaded.scale))
+                wanted.append(((detail.pair_id, key), self.box_rect(bbox, file_rect, 1.0)))
+        return wanted
 
-    @staticmethod
-    def crop(loaded: Loaded, bbox: tuple) -> QImage:
+    def show_region(self, key: tuple, image: QImage | None) -> None:
+        """A crop read at full resolution, when it is of the pair still shown."""
+        pair_id, which = key
+        if image is not None and pair_id == self._shown:
+            self._show_crop(which, image, "file pixels, full resolution")
+
+    def _show_crop(self, key: str, crop: QImage, what: str) -> None:
+        label = self.crops[key]
+        label.setPixmap(QPixmap.fromImage(crop.scaledToHeight(
+            self.HEIGHT, Qt.TransformationMode.SmoothTransformation)))
+        label.setToolTip(f"{key.upper()}: {crop.width()}×{crop.height()} {what}")
+
+    @classmethod
+    def crop(cls, loaded: Loaded, bbox: tuple) -> QImage:
         """The box and a tenth of its size around it, in the picture's pixels (a shrunk
         picture's scale taken into account), clipped to the picture."""
-        x, y, w, h = (v / loaded.scale for v in bbox)
+        return loaded.image.copy(cls.box_rect(bbox, loaded.image.rect(), loaded.scale))
+
+    @staticmethod
+    def box_rect(bbox: tuple, bounds: QRect, scale: float) -> QRect:
+        """A box (file pixels) and a tenth of its size around it, in pixels of a picture
+        shrunk by ``scale``, clipped to ``bounds``."""
+        x, y, w, h = (v / scale for v in bbox)
         margin = 0.1 * max(w, h)
-        rect = QRect(int(x - margin), int(y - margin), int(w + 2 * margin) + 1,
-                     int(h + 2 * margin) + 1).intersected(loaded.image.rect())
-        return loaded.image.copy(rect)
+        return QRect(int(x - margin), int(y - margin), int(w + 2 * margin) + 1,
+                     int(h + 2 * margin) + 1).intersected(bounds)

@@ -82,6 +82,7 @@ class PairsTab(QWidget):
         self.table.clicked.connect(lambda index: self.go(index.row()))
         self.view = PairView()
         self.strip = PairStrip()
+        self.loader.region_loaded.connect(self.strip.show_region)
         self.strip.setVisible(False)
         self.view.pressed.connect(self.focus_pair)
         self.view.person_clicked.connect(self._rank_person)
@@ -263,8 +264,12 @@ class PairsTab(QWidget):
             self._show_strip()
 
     def _show_strip(self) -> None:
+        """A and B side by side; from a shrunk picture at once, then at the file's full
+        resolution when read (off the GUI thread)."""
         if self.strip.isVisible() and self.detail is not None:
-            self.strip.show_pair(self.detail, self.loader.get(self.detail.image))
+            image = self.detail.image
+            for key, rect in self.strip.show_pair(self.detail, self.loader.get(image)):
+                self.loader.request_region(key, image, rect)
 
     def toggle_strip(self) -> None:
         self.strip.setVisible(not self.strip.isVisible())

@@ -289,6 +289,9 @@ class MainWindow(QMainWindow):
         pair = self.settings.value(f"stores/{key}/pair")
         self.pairs.open(store, self.settings.value(f"stores/{key}/queue"),
                         int(pair) if pair not in (None, "") else None)
+        tally = str(self.settings.value(self._practice_key(key)) or "0,0").split(",")
+        desk = self.pairs.desk  # the practice score goes on from the last session
+        desk.practice_right, desk.practice_judged = (int(v) for v in tally)
         self.jobs.set_store(store)
         self.setWindowTitle(f"WSP Studio: {path.name if isinstance(path, Path) else store.path}")
         self._add_recent(path)
@@ -326,6 +329,14 @@ class MainWindow(QMainWindow):
         key = _store_key(self.store_path)
         self.settings.setValue(f"stores/{key}/queue", session.queue.kind)
         self.settings.setValue(f"stores/{key}/pair", session.current or "")
+        desk = self.pairs.desk
+        self.settings.setValue(self._practice_key(key),
+                               f"{desk.practice_right},{desk.practice_judged}")
+
+    def _practice_key(self, store_key: str) -> str:
+        """Where a curator's practice score on a store is kept (per store and name)."""
+        name = hashlib.sha1(str(self.pairs.reviewer or "").encode()).hexdigest()[:12]
+        return f"stores/{store_key}/practice/{name}"
 
     def recent_stores(self) -> list[str]:
         value = self.settings.value("recent_stores") or []
