@@ -232,6 +232,15 @@ def test_the_3d_view_draws_a_skeleton_in_its_colour_at_its_joints(qtbot, tmp_pat
     view._on_press(type("Press", (), {"pos": (x + 2, y - 1)})())
     assert model.picked == (0, 5) and H36M.joints[5] in view.info.text()
     assert "person 1" in view.legend.text() and "⚠" not in view.legend.text()
+    assert view.by_error.isHidden()                 # no truth: no colouring by error
+    from wsp_app.scene import sample_skeletons
+
+    model.set_skeletons(sample_skeletons(joints + 5.0, joints, bones(H36M), tuple(H36M.joints)))
+    assert not view.by_error.isHidden() and "ground truth" in view.legend.text()
+    point = np.tile(joints.mean(0), (17, 1)) + rng.normal(0, 5, (17, 3))  # collapsed
+    model.set_skeletons(sample_skeletons(point, None, bones(H36M), tuple(H36M.joints)))
+    assert view.by_error.isHidden() and "⚠ prediction: every joint within" in view.legend.text()
+    model.set_skeletons(side_by_side([joints], bones(H36M), tuple(H36M.joints)))
     view.save_png(str(tmp_path / "view.png"))
     from PIL import Image
 

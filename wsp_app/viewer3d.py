@@ -104,7 +104,7 @@ class SkeletonView(QWidget):
                     for w in self.model.warnings()]
         self.legend.setText("&nbsp;&nbsp; ".join(entries) + ("<br>" if warnings else "")
                             + "<br>".join(warnings))
-        self.by_error.setEnabled(self.model.has_truth)
+        self.by_error.setVisible(self.model.has_truth)  # absent where no truth is known
         if not self.model.has_truth:
             self.by_error.setChecked(False)
 
