@@ -289,9 +289,9 @@ class MainWindow(QMainWindow):
         pair = self.settings.value(f"stores/{key}/pair")
         self.pairs.open(store, self.settings.value(f"stores/{key}/queue"),
                         int(pair) if pair not in (None, "") else None)
-        tally = str(self.settings.value(self._practice_key(key)) or "0,0").split(",")
         desk = self.pairs.desk  # the practice score goes on from the last session
-        desk.practice_right, desk.practice_judged = (int(v) for v in tally)
+        desk.practice_right, desk.practice_judged = _tally(
+            self.settings.value(self._practice_key(key)))
         self.jobs.set_store(store)
         self.setWindowTitle(f"WSP Studio: {path.name if isinstance(path, Path) else store.path}")
         self._add_recent(path)
@@ -409,6 +409,15 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.collector.stop()
         event.accept()
+
+
+def _tally(value) -> tuple[int, int]:
+    """A kept practice score ("right,judged"); none, or one not in that form: 0 of 0."""
+    try:
+        right, judged = (int(v) for v in str(value).split(","))
+    except ValueError:
+        return 0, 0
+    return (right, judged) if 0 <= right <= judged else (0, 0)
 
 
 def _store_key(path: Path | str) -> str:
