@@ -251,7 +251,7 @@ def main(argv=None) -> dict:
 
     from wsp_core.store import open_store, truth
     from wsp_core.store.signals import model_probs, pair_signals
-    from wsp_core.suspect import (cue_rank, features, suspicious_first,
+    from wsp_core.suspect import (cue_rank, disagreement, features, suspicious_first,
                                   unsupervised_suspicion)
 
     t0 = time.perf_counter()
@@ -282,7 +282,7 @@ def main(argv=None) -> dict:
               "cues (suspicion)": static_order(signals["suspicion"]),
               "size_conflict": static_order(signals["size_conflict"])}
     for checkpoint, m in models.items():
-        disagree = np.where(auto == 1, 1 - m["prob"], m["prob"])
+        disagree = disagreement(auto, m["prob"])
         oos = int((m["out_of_sample"] == 1).sum())
         orders[f"model {Path(checkpoint).parent.name or checkpoint} ({oos}/"
                f"{int(np.isfinite(m['prob']).sum())} out-of-sample)"] = \
@@ -290,7 +290,7 @@ def main(argv=None) -> dict:
     if models:  # the desk's "most suspicious first" with a model (cues ∨ the model)
         orders["most suspicious first, with the model"] = static_order(suspicious_first(
             cue_rank(signals["suspicion"], signals["size_conflict"]),
-            np.where(auto == 1, 1 - prob, prob)))
+            disagreement(auto, prob)))
     orders["unsupervised (suspect)"] = static_order(unsupervised_suspicion(x))
     batch = max(1, int(round(args.batch * n)))
     orders[f"learned, re-ranked every {args.batch:.0%}"] = learned_order(

@@ -116,10 +116,11 @@ def features(signals: dict[str, np.ndarray], prob: np.ndarray | None = None) -> 
     return out
 
 
-def disagreement(auto_label: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """A model's disagreement with the automatic labels: its probability of the other label
-    (``prob``: P(A closer); NaN where it did not score stays NaN)."""
-    return np.where(np.asarray(auto_label) == 1, 1.0 - prob, prob)
+def disagreement(labels: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """A model's disagreement with labels (1: A closer; the automatic ones, or those training
+    uses): its probability of the other label (``prob``: P(A closer); NaN where it did not
+    score stays NaN)."""
+    return np.where(np.asarray(labels) == 1, 1.0 - prob, prob)
 
 
 def _median_or(values: np.ndarray, default: float) -> float:
@@ -144,13 +145,8 @@ def unsupervised_suspicion(x: np.ndarray) -> np.ndarray:
 def suspicion_before_verdicts(size_conflict: np.ndarray, disagreement: np.ndarray) -> np.ndarray:
     """The order before any verdict: max of the percentile ranks of ``size_conflict`` and,
     where a model scored the pair (``disagreement`` not NaN: its probability of the other
-    label), of the disagreement (ranked as 0.5 where it did not score)."""
-    size = percentile_rank(size_conflict)
-    model = np.isfinite(disagreement)
-    if not model.any():
-        return size
-    disagree = percentile_rank(np.where(model, disagreement, 0.5))
-    return np.where(model, np.maximum(size, disagree), size)
+    label), of the disagreement: :func:`suspicious_first` with the size conflict as the cues."""
+    return suspicious_first(percentile_rank(size_conflict), disagreement)
 
 
 def cue_rank(suspicion: np.ndarray, size_conflict: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from ..perspective.scale import head_length, proxy_head_length, scale_gap
 from ..skeleton import FORMAT_JOINT_SETS
 from ..store import truth
 from ..store.db import Store
+from ..suspect import disagreement
 from ..synth.body import NOT_STANDING
 from .ranking import precision_at, recall_at, roc_auc
 
@@ -150,7 +151,7 @@ def _model_rankings(rows: list[tuple], pair_ids: np.ndarray, auto: np.ndarray,
         prob = np.array([s[1] for s in scored], dtype=float)
         flag = np.array([-1 if s[2] is None else int(s[2]) for s in scored])
         score = np.full(len(auto), -1.0)
-        score[k] = np.where(auto[k] == 1, 1.0 - prob, prob)
+        score[k] = disagreement(auto[k], prob)
         report = {"pairs_scored": len(k), **_ranking(wrong, score)}
         for name, value in (("out_of_sample", 1), ("in_sample", 0)):
             part = k[flag == value]

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from ..errors import BadValue, StoreError
 from ..evaluate.ranking import wilson_interval
 from ..skeleton import FORMAT_JOINT_SETS, JointSet, bones
-from ..suspect import cue_rank, suspicious_first
+from ..suspect import cue_rank, disagreement, suspicious_first
 from .db import Store
 from ..verdicts import NOTE, REASONS, STATUSES, UNDO_NOTE, label_for
 
@@ -265,8 +265,7 @@ class PairIndex:
         """The model's probability of the other label than the one training would use
         (FiftyOne's "mistakenness"); NaN without a prediction."""
         prob = self.probs(checkpoint)
-        used = np.where(self.label >= 0, self.label, self.auto_label)
-        return np.where(used == 1, 1.0 - prob, prob)
+        return disagreement(np.where(self.label >= 0, self.label, self.auto_label), prob)
 
     def mask(self, flt: PairFilter, checkpoint: str | None = None) -> np.ndarray:
         """Which pairs (in id order) the filter selects."""
