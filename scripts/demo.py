@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 from wsp_core.evaluate.relative_depth import format_rd_tables  # noqa: E402  (torch-free)
 REAL = (("coco", "coco/test_coco.json", "coco"), ("crowdpose", "crowdpose/test_crowdpose.json",
         "crowdpose"), ("mpii", "mpii/test_mpii.json", "mpii"))
-#: What longer runs reach (docs/RESULTS.md, "Models that learn on a CPU").
+#: What longer runs reach (docs/RESULTS.md: "A longer `cpu-small` run", "3D fine-tuning …").
 LONGER = ("a 25-epoch pre-training on a 2,000-image world (17 min here) reaches 91.6 % against "
           "the labels and 86.7 % against the 3D truth (its labels are 87.7 % right), heatmaps "
-          "3.35x better than an all-zero output; the preset's 20 epochs of 3D fine-tuning on a "
-          "3,000-image world (20 min) reach 143.9 mm MPJPE, 96.2 mm PA-MPJPE on its held-out "
-          "crops, against 218.4 mm for the mean pose (docs/RESULTS.md)")
+          "3.35x better than an all-zero output; 13 epochs of the preset's 3D fine-tuning on a "
+          "3,000-image world (23 min in fp32) reach 136.3 mm MPJPE, 92.4 mm PA-MPJPE on its "
+          "held-out crops, against 218.4 mm for the mean pose (docs/RESULTS.md)")
 
 
 def wsp(*args, capture: bool = False) -> str:
