@@ -115,8 +115,28 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
         t_loader = min(_time_steps(loader_step, steps // 4 or 1, 1) for _ in range(4))
         result.update({"loader_step_s": round(t_loader, 4),
                        "loader_over_memory": round(t_loader / t_wsp, 3),
-                       "loader_workers": cfg.workers})
+                       "loader_workers": cfg.workers,
+                       "loader_alone_images_per_s": round(loader_images_per_s(loader, steps), 1)})
     return result
+
+
+def loader_images_per_s(loader, batches: int) -> float:
+    """Images/s of the data loader alone (decoding and augmentation in its workers, no model):
+    the most a training step fed by it can reach. The first batch (workers starting) is left
+    out; a small world's loader is restarted as often as needed."""
+    it, seen, n, t0 = iter(loader), 0, 0, None
+    while seen < batches:
+        try:
+            b = next(it)
+        except StopIteration:
+            it = iter(loader)
+            continue
+        if t0 is None:
+            t0 = time.perf_counter()
+        else:
+            n += len(b["image"])
+        seen += 1
+    return n / (time.perf_counter() - t0) if t0 is not None and n else float("nan")
 
 
 def score_pairs_per_s(cfg, rows, device: torch.device, pairs: int = 96) -> float:
@@ -167,13 +187,16 @@ def main(argv=None) -> dict:
                         help="world size when generated (an epoch of a small world is a few "
                              "batches, and each epoch starts new loader workers)")
     parser.add_argument("--gpu", action="store_true", help="ResNet-50, 256², batch 64, bf16")
+    parser.add_argument("--workers", type=int, default=8, help="loader processes (--gpu)")
     args = parser.parse_args(argv)
     from wsp_core.train.config import PretrainConfig, load_config
 
     if args.gpu:
         if not torch.cuda.is_available():
             raise SystemExit("--gpu: no CUDA device here")
-        cfg = load_config(PretrainConfig, "paper", ["workers=8", "device=cuda"])
+        cfg = load_config(PretrainConfig, "paper",
+                          [f"workers={args.workers}", "device=cuda",
+                           "backbone_weights=none"])  # speed does not depend on the start
         device = torch.device("cuda")
         torch.backends.cudnn.benchmark = True
     else:
