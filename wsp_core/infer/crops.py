@@ -41,8 +41,14 @@ def crop_image(image: np.ndarray, centre: np.ndarray, side: float, rotation_deg:
     """The square of ``side`` around ``centre`` (rotated) of a BGR image as an RGB float crop
     (out, out, 3) in 0…1, and the 2×3 affine from image to crop pixels."""
     m = crop_affine(centre, side, rotation_deg, out)
+    return warp_crop(image, m, out), m
+
+
+def warp_crop(image: np.ndarray, m: np.ndarray, out: int) -> np.ndarray:
+    """A BGR image warped by the 2×3 affine ``m`` to an out × out RGB float crop in 0…1
+    (bilinear, zeros outside the image)."""
     crop = cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_LINEAR)
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0, m
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
 def normalise(crop: np.ndarray) -> np.ndarray:

@@ -66,6 +66,8 @@ class PretrainConfig(RunConfig):
     max_pairs: int = 0                     # 0 = all pairs of the manifest
     folds: int = 0                         # K >= 2: hold out fold `fold` of K image-disjoint folds
     fold: int = 0                          # as test (instead of test_fraction): score --folds
+    decode_on_device: bool = False         # training crops decoded and warped on the device
+                                           # (train/device_crops.py; the paper preset on a GPU)
 
 
 @dataclass

@@ -7,7 +7,9 @@ with: Gaussian heatmap targets of the labelled joints of every annotated person 
 coordinates (features are pooled inside it), N randomly sampled joints among those the source
 annotates, and the label (1 = a closer), copied to every joint. Randomness is drawn from a
 generator seeded by (seed, epoch, pair id), so a sample is the same in one process or many.
-Images are decoded with OpenCV inside the DataLoader's workers.
+Images are decoded with OpenCV inside the DataLoader's workers, or (``pixels_on_device``) the
+workers send the file's bytes and the crop's geometry and the training device makes the crop
+(train/device_crops.py; the same randomness, the same targets).
 
 The paper's epoch (``per_image``): an index is an image, and each epoch draws one of its pairs
 (two of its persons, in random order) from a generator seeded by (seed, epoch, image); else an
@@ -25,8 +27,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import InputError
-from ..infer.crops import crop_image, normalise
+from ..infer.crops import crop_affine, normalise, warp_crop
 from ..skeleton import FORMAT_JOINT_SETS, to_canonical
+from .device_crops import deferred_pixels
 
 #: The joints the pre-training network predicts heatmaps for and compares depths of.
 PRETRAIN_JOINTS: tuple[str, ...] = (
@@ -91,8 +94,12 @@ class PairDataset(Dataset):
     def __init__(self, rows: list[dict[str, Any]], input_size: int, sampled_joints: int,
                  sigma: float = 2.0, augment: bool = False, aug: dict[str, float] | None = None,
                  seed: int = 0, ankles_removed: bool = False, per_image: bool = False,
-                 hm_persons: str = "all") -> None:
+                 hm_persons: str = "all", pixels_on_device: bool = False) -> None:
+        if pixels_on_device and ankles_removed:
+            raise ValueError("RD protocol 2 draws on the image: its crops are made on the CPU")
         self.rows = rows
+        #: the crop's pixels are left to the training device (train/device_crops.py)
+        self.pixels_on_device = pixels_on_device
         self.hm_persons = hm_persons
         self.groups = pairs_by_image(rows) if per_image else None
         self.size = input_size
@@ -138,13 +145,8 @@ class PairDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row = self.row(index)
         rng = np.random.default_rng([self.seed, self.epoch, int(row["pair_id"])])
-        image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(row["image"], "cannot read the image")
         persons = [person_joints(row[k], row["format"]) for k in ("a", "b")]
         boxes = [row["a"]["bbox"], row["b"]["bbox"]]
-        if self.ankles_removed:
-            image = remove_ankles(image, persons, boxes)
         centre, side = _union_square(boxes)
         rotation, flip = 0.0, False
         if self.augment:  # as 3DMPPE: scale 1 ± clip(N(0,1), ±1)·s, rotation clip(N(0,1), ±2)·r
@@ -152,21 +154,25 @@ class PairDataset(Dataset):
             if rng.random() < 0.6:
                 rotation = float(np.clip(rng.normal(), -2, 2)) * self.aug["rotation"]
             flip = bool(self.aug["flip"]) and rng.random() < 0.5
-        crop, m = crop_image(image, centre, side, rotation, self.size)
+        m = crop_affine(centre, side, rotation, self.size)
         persons += self.others(row)
         joints = np.stack([_transform(p, m) for p in persons])           # (P, J, 3) crop px
         box_hm = np.stack([_transform_box(b, m) for b in boxes]) / 4.0     # (2, 4) heatmap px
         present = self._present[row["format"]].copy()
         if flip:
-            crop = crop[:, ::-1]
             joints = joints[:, FLIP]
             joints[..., 0] = self.size - 1 - joints[..., 0]
             box_hm = np.stack([self.hm - box_hm[:, 2], box_hm[:, 1], self.hm - box_hm[:, 0],
                                box_hm[:, 3]], 1)
             present = present[FLIP]
+        colour = None
         if self.augment and self.aug["colour"] > 0:
             c = self.aug["colour"]
-            crop = np.clip(crop * rng.uniform(1 - c, 1 + c, 3).astype(np.float32), 0, 1)
+            colour = rng.uniform(1 - c, 1 + c, 3).astype(np.float32)
+        pixels = (deferred_pixels(row["image"], m, self.size, flip,
+                                  np.ones(3, np.float32) if colour is None else colour)
+                  if self.pixels_on_device else
+                  {"image": torch.from_numpy(self.crop(row, persons[:2], boxes, m, flip, colour))})
         hm_joints = joints.copy()
         hm_joints[..., :2] = (joints[..., :2] + 0.5) / 4.0 - 0.5
         target = gaussian_targets(hm_joints, self.hm, self.sigma)
@@ -174,7 +180,7 @@ class PairDataset(Dataset):
         labelled = (joints[:2, :, 2] > 0).any(0) & present
         choice = rng.choice(np.flatnonzero(present), size=self.n, replace=False)
         return {
-            "image": torch.from_numpy(normalise(crop)), "heatmap": torch.from_numpy(target),
+            **pixels, "heatmap": torch.from_numpy(target),
             "hm_weight": torch.from_numpy(labelled.astype(np.float32)),
             "boxes": torch.from_numpy(box_hm.astype(np.float32)),
             "joints": torch.from_numpy(np.sort(choice).astype(np.int64)),
@@ -185,6 +191,21 @@ class PairDataset(Dataset):
             "delta_s": torch.tensor(float("nan") if row["delta_s"] is None else row["delta_s"]),
             "pair_id": torch.tensor(int(row["pair_id"])),
         }
+
+    def crop(self, row: dict[str, Any], pair: list[np.ndarray], boxes: list[list[float]],
+             m: np.ndarray, flip: bool, colour: np.ndarray | None) -> np.ndarray:
+        """The network's (3, S, S) input, made here: decoded and warped with OpenCV."""
+        image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(row["image"], "cannot read the image")
+        if self.ankles_removed:
+            image = remove_ankles(image, pair, boxes)
+        crop = warp_crop(image, m, self.size)
+        if flip:
+            crop = crop[:, ::-1]
+        if colour is not None:
+            crop = np.clip(crop * colour, 0, 1)
+        return normalise(crop)
 
 
 #: Keeps the per-image pair draw's random stream apart from the augmentation's.

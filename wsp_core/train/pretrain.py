@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..evaluate.relative_depth import rd_summary
 from .config import PretrainConfig
 from .data import PRETRAIN_JOINTS, PairDataset, check_images
+from .device_crops import collate
 from .manifest import export_manifest, read_manifest
 from .precision import autocast, place_model
 from .runner import Task, epoch_loader, even_sample, run_training, to_device
@@ -41,8 +42,10 @@ def make_loader(rows, cfg: PretrainConfig, train: bool, world: int, rank: int,
                           per_image=train and cfg.epoch_pairs == "image",
                           # held-out crops are measured against every person the crop shows,
                           # whatever the run trained with: one yardstick for every run
-                          hm_persons=cfg.hm_persons if train else "all")
-    return epoch_loader(dataset, cfg, train, world, rank, batch)
+                          hm_persons=cfg.hm_persons if train else "all",
+                          pixels_on_device=train and cfg.decode_on_device)
+    return epoch_loader(dataset, cfg, train, world, rank, batch,
+                        collate if dataset.pixels_on_device else None)
 
 
 def training_step(model, batch: dict[str, torch.Tensor], optimizer, cfg: PretrainConfig,

@@ -152,10 +152,16 @@ def pick_device(cfg) -> torch.device:
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device, cfg):
-    """A batch on ``device``, its images channels-last where the config and device want it."""
+    """A batch on ``device``, its images channels-last where the config and device want it; a
+    batch whose crops were left to the device (train/device_crops.py) has them made there."""
+    from .device_crops import PIXEL_KEYS, device_crops
     from .precision import uses_channels_last
 
-    out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    deferred = "pixels" in batch
+    out = {k: v.to(device, non_blocking=True) for k, v in batch.items()
+           if not (deferred and k in PIXEL_KEYS)}
+    if deferred:
+        out["image"] = device_crops(batch, cfg.input_size, device)
     if out["image"].dim() == 4 and uses_channels_last(device, cfg):
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
     return out
@@ -473,7 +479,7 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
 
 
 def epoch_loader(dataset, cfg, train: bool, world: int, rank: int,
-                 batch: int | None = None) -> DataLoader:
+                 batch: int | None = None, collate_fn=None) -> DataLoader:
     """A DataLoader over ``dataset`` with the sampler every kind of training uses.
 
     One ``DistributedSampler`` for one process or many: its shuffled order, dealt out
@@ -489,7 +495,7 @@ def epoch_loader(dataset, cfg, train: bool, world: int, rank: int,
     sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
                                  drop_last=False)
     return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
-                      worker_init_fn=worker_init,
+                      worker_init_fn=worker_init, collate_fn=collate_fn,
                       drop_last=train and len(dataset) > per_rank * world,
                       pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
 
