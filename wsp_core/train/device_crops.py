@@ -108,8 +108,8 @@ def warp_crops(images: list[torch.Tensor], crop_to_image: torch.Tensor, size: in
     crops = []
     for image, src in zip(images, source):
         h, w = image.shape[-2:]
-        scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=device)
-        grid = (src * scale - 1.0)[None]                                       # align_corners
+        grid = torch.stack([src[..., 0] * (2.0 / max(w - 1, 1)) - 1.0,        # align_corners:
+                            src[..., 1] * (2.0 / max(h - 1, 1)) - 1.0], -1)[None]  # ±1 at centres
         crops.append(torch.nn.functional.grid_sample(
             image[None].float(), grid, mode="bilinear", padding_mode="zeros",
             align_corners=True)[0])
