@@ -32,8 +32,8 @@ REAL = (("coco", "coco/test_coco.json", "coco"), ("crowdpose", "crowdpose/test_c
 #: What longer runs reach (docs/RESULTS.md: "A longer `cpu-small` run", "3D fine-tuning …").
 LONGER = ("a 25-epoch pre-training on a 2,000-image world (17 min here) reaches 91.6 % against "
           "the labels and 86.7 % against the 3D truth (its labels are 87.7 % right), heatmaps "
-          "3.35x better than an all-zero output; 13 epochs of the preset's 3D fine-tuning on a "
-          "3,000-image world (23 min in fp32) reach 136.3 mm MPJPE, 92.4 mm PA-MPJPE on its "
+          "3.35x better than an all-zero output; the preset's 20 epochs of 3D fine-tuning on a "
+          "3,000-image world (15 min with bf16) reach 91.7 mm MPJPE, 65.3 mm PA-MPJPE on its "
           "held-out crops, against 218.4 mm for the mean pose (docs/RESULTS.md)")
 
 
