@@ -10,7 +10,7 @@ Every step is a ``wsp-core`` command, printed before it runs. The last line is o
 held-out images), and the budgets.
 
 Usage: python scripts/demo.py [--out demo-out] [--samples ../shared/real-samples]
-           [--images 800] [--pretrain-epochs 16] [--finetune-epochs 12]
+           [--images 1200] [--pretrain-epochs 11] [--finetune-epochs 12]
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo-out"))
     parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "real-samples")
-    parser.add_argument("--images", type=int, default=800)
-    parser.add_argument("--pretrain-epochs", type=int, default=16)
+    parser.add_argument("--images", type=int, default=1200)
+    parser.add_argument("--pretrain-epochs", type=int, default=11)
     parser.add_argument("--finetune-epochs", type=int, default=12)
     args = parser.parse_args(argv)
     started = time.perf_counter()
