@@ -89,7 +89,7 @@ def make_store(out: Path, images: int) -> dict:
     return {"synth_s": round(synth_s, 1), "import_s": round(import_s, 1)}
 
 
-def pretrain(out: Path, run: str, epochs: int, workers: int, overrides: list[str], sampler: GpuSampler):
+def pretrain(out: Path, run: str, epochs: int, workers: int, overrides: list[str]):
     """Run the pre-training, reading its JSON-lines progress; returns each epoch's step window
     (first to last step, on this clock) and metrics row."""
     sets = [f"epochs={epochs}", f"workers={workers}", "device=cuda", *overrides]
@@ -134,7 +134,7 @@ def main(argv=None) -> dict:
         result.update(make_store(args.out, args.images))
     sampler = GpuSampler()
     t0 = time.perf_counter()
-    windows, rows = pretrain(args.out, args.run, args.epochs, args.workers, args.set, sampler)
+    windows, rows = pretrain(args.out, args.run, args.epochs, args.workers, args.set)
     result["pretrain_s"] = round(time.perf_counter() - t0, 1)
     sampler.stop()
     counted = [e for e in sorted(rows) if e >= 1] or sorted(rows)

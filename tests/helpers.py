@@ -9,6 +9,16 @@ from pathlib import Path
 from PIL import Image
 
 
+def events(proc_stdout: str) -> list[dict]:
+    """The JSON-lines progress events a command printed (``--progress jsonl``)."""
+    return [json.loads(line) for line in proc_stdout.splitlines() if line.startswith("{")]
+
+
+def first_step_loss(stdout: str) -> float:
+    """The loss of a training run's first logged step."""
+    return next(e["loss"] for e in events(stdout) if e["event"] == "step")
+
+
 def write_image(path: Path, size=(64, 48)) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, (90, 120, 150)).save(path)

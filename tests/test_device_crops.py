@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from conftest import run_cli
-from helpers import synth_store
+from helpers import first_step_loss, synth_store
 from wsp_core.errors import InputError
 from wsp_core.train.data import PairDataset
 from wsp_core.train.device_crops import collate, device_crops
@@ -101,7 +101,6 @@ def test_a_pretraining_run_with_crops_made_on_the_device(tmp_path):
     losses = []
     for on in ("false", "true"):
         out = run_cli(*common, "--out", tmp_path / f"run-{on}", "--set", f"decode_on_device={on}")
-        steps = [line for line in out.stdout.splitlines() if '"event": "step"' in line]
-        losses.append(float(steps[0].split('"loss": ')[1].split(",")[0]))
+        losses.append(first_step_loss(out.stdout))
         assert (tmp_path / f"run-{on}" / "last.pt").is_file()
     assert losses[1] == pytest.approx(losses[0], rel=0.02)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from helpers import synth_store
+from helpers import events, first_step_loss, synth_store
 from wsp_core.errors import InputError
 from wsp_core.store import add_review, open_store
 from wsp_core.train.checkpoint import load_checkpoint
@@ -92,10 +92,6 @@ def test_dataset_sample_is_consistent(store, tmp_path):
     plain = PairDataset(rows, 64, 4, augment=False)[0]
     x0, y0, x1, y1 = plain["boxes"].reshape(-1, 4).T
     assert (x0 >= 0).all() and (x1 <= 16).all() and (y0 >= 0).all() and (y1 <= 16).all()
-
-
-def events(proc_stdout: str) -> list[dict]:
-    return [json.loads(line) for line in proc_stdout.splitlines() if line.startswith("{")]
 
 
 def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
@@ -287,10 +283,6 @@ def test_checkpoints_refuse_pickled_code(tmp_path):
     with pytest.raises(InputError, match=r"evil\.pt: refused: the file asks to import posix\.system") as e:
         load_checkpoint(path)
     assert "weights_only" not in str(e.value) and "\n" not in str(e.value)
-
-
-def first_step_loss(stdout: str) -> float:
-    return next(e["loss"] for e in events(stdout) if e["event"] == "step")
 
 
 def test_two_process_ddp_matches_one_process(store, tmp_path):

@@ -67,7 +67,7 @@ class PretrainConfig(RunConfig):
     folds: int = 0                         # K >= 2: hold out fold `fold` of K image-disjoint folds
     fold: int = 0                          # as test (instead of test_fraction): score --folds
     decode_on_device: bool = False         # training crops decoded and warped on the device
-                                           # (train/device_crops.py; the paper preset on a GPU)
+                                           # (train/device_crops.py; slower on an H200: ADR 0026)
 
 
 @dataclass

@@ -169,8 +169,7 @@ class PairDataset(Dataset):
         if self.augment and self.aug["colour"] > 0:
             c = self.aug["colour"]
             colour = rng.uniform(1 - c, 1 + c, 3).astype(np.float32)
-        pixels = (deferred_pixels(row["image"], m, self.size, flip,
-                                  np.ones(3, np.float32) if colour is None else colour)
+        pixels = (deferred_pixels(row["image"], m, self.size, flip, colour)
                   if self.pixels_on_device else
                   {"image": torch.from_numpy(self.crop(row, persons[:2], boxes, m, flip, colour))})
         hm_joints = joints.copy()

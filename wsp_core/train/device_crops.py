@@ -34,10 +34,10 @@ _JPEG_START, _EXIF = b"\xff\xd8", b"Exif\x00\x00"
 
 
 def deferred_pixels(path: str, image_to_crop: np.ndarray, size: int, flip: bool,
-                    colour: np.ndarray) -> dict[str, Any]:
+                    colour: np.ndarray | None) -> dict[str, Any]:
     """What a worker sends for one crop: the file's bytes (or, for a file the device cannot
     decode as OpenCV would, its RGB pixels), the map from crop to image pixels (the flip
-    folded in) and the RGB colour factors."""
+    folded in) and the RGB colour factors (ones without colour augmentation)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -49,7 +49,7 @@ def deferred_pixels(path: str, image_to_crop: np.ndarray, size: int, flip: bool,
     pixels = torch.from_numpy(data) if encoded else _opencv_rgb(path)
     return {"pixels": pixels, "pixels_encoded": torch.tensor(encoded), "pixels_path": path,
             "pixels_affine": torch.from_numpy(inverse.astype(np.float32)),
-            "pixels_colour": torch.from_numpy(np.asarray(colour, dtype=np.float32))}
+            "pixels_colour": torch.ones(3) if colour is None else torch.from_numpy(colour)}
 
 
 def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
