@@ -16,7 +16,7 @@ from conftest import run_cli
 from helpers import first_step_loss, synth_store
 from wsp_core.errors import InputError
 from wsp_core.train.data import PairDataset
-from wsp_core.train.device_crops import collate, device_crops
+from wsp_core.train.device_crops import collate, device_crops, finish_crops
 from wsp_core.train.manifest import export_manifest, read_manifest
 from wsp_core.store import open_store
 
@@ -41,18 +41,23 @@ def both_ways(rows: list[dict], n: int, size: int = 96) -> tuple[list[dict], lis
     deferred = PairDataset(rows, size, 4, pixels_on_device=True, **kw)
     a = [cpu[i % len(cpu)] for i in range(n)]
     b = [deferred[i % len(deferred)] for i in range(n)]
-    return a, b, device_crops(collate(b), size, torch.device("cpu"))
+    batch = collate(b)
+    return a, b, finish_crops(device_crops(batch, size, torch.device("cpu")), batch["colour"])
 
 
 def grey_levels(made: torch.Tensor, reference: list[dict]) -> np.ndarray:
-    return ((made - torch.stack([s["image"] for s in reference])).abs() / LEVEL).numpy()
+    """Per pixel, how far the device's network input lies from the workers' (their uint8
+    crops finished by the same colour and normalisation), in grey levels."""
+    ref = finish_crops(torch.stack([s["image"] for s in reference]),
+                       torch.stack([s["colour"] for s in reference]))
+    return ((made - ref).abs() / LEVEL).numpy()
 
 
 def test_device_crops_equal_the_opencv_crops_within_rounding(rows):
     a, b, made = both_ways(rows, 16)
     flipped = [bool(s["pixels_affine"][0, 0] * s["pixels_affine"][1, 1] < 0) for s in b]
     assert any(flipped) and not all(flipped)                # both kinds of crop are compared
-    assert all(not torch.equal(s["pixels_colour"], torch.ones(3)) for s in b)
+    assert all(not torch.equal(s["colour"], torch.ones(3)) for s in b)
     for x, y in zip(a, b):                                   # the same draw, the same targets
         for key in x.keys() - {"image"}:
             assert torch.equal(x[key], y[key]), key

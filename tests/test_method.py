@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from torch.utils.data import default_collate
 
 from conftest import run_cli
 from helpers import synth_store
@@ -17,8 +18,10 @@ from wsp_core.errors import InputError
 from wsp_core.models.backbone import imagenet_weights_file
 from wsp_core.models.wsp import WSPNet, heatmap_loss, wsp_loss
 from wsp_core.store import open_store
+from wsp_core.train.config import PretrainConfig
 from wsp_core.train.data import PRETRAIN_JOINTS, PairDataset
 from wsp_core.train.manifest import export_manifest, read_manifest
+from wsp_core.train.runner import to_device
 
 SMOKE = ("--preset", "smoke", "--progress", "none")
 
@@ -68,8 +71,10 @@ def test_heads_start_as_3dmppe():
 
 
 def _batch(rows, n=8, size=64):
+    """A batch as the training loop gets it: the workers' samples, collated and finished."""
     ds = PairDataset(rows[:n], size, 4, augment=False)
-    return {k: torch.stack([ds[i][k] for i in range(min(n, len(rows)))]) for k in ds[0]}
+    samples = default_collate([ds[i] for i in range(min(n, len(rows)))])
+    return to_device(samples, torch.device("cpu"), PretrainConfig())
 
 
 @pytest.mark.parametrize("detach", [False, True])
@@ -363,7 +368,7 @@ def test_heatmap_targets_show_every_annotated_person_in_the_crop(rows):
 def test_held_out_crops_are_measured_against_every_person(rows):
     """Validation and eval-rd measure heatmaps on one yardstick: a run trained with
     hm_persons = pair is still scored against targets that show every person in the crop."""
-    from wsp_core.train.config import PretrainConfig, load_config
+    from wsp_core.train.config import load_config
     from wsp_core.train.pretrain import make_loader
 
     row, pair_only = _third_person_row(rows)

@@ -94,6 +94,51 @@ def test_dataset_sample_is_consistent(store, tmp_path):
     assert (x0 >= 0).all() and (x1 <= 16).all() and (y0 >= 0).all() and (y1 <= 16).all()
 
 
+def test_the_network_input_is_3dmppes_normalised_crop(store, tmp_path):
+    """The workers send uint8 crops, colour factors and float16 heatmaps; what the training
+    device makes of them is 3DMPPE's input: the crop / 255, scaled per channel by the colour
+    factors and clipped to [0, 1], then (x − ImageNet mean) / std; and the targets within
+    float16's rounding of Gaussians of σ = 2 map pixels at the joints."""
+    import cv2
+    import numpy as np
+    from torch.utils.data import default_collate
+
+    from wsp_core.train.runner import to_device
+
+    rows = manifest_rows(store, tmp_path)
+    ds = PairDataset(rows, 64, 4, augment=True, seed=3,
+                     aug={"scale": 0.0, "rotation": 0.0, "flip": False, "colour": 0.2})
+    sample = ds[0]
+    assert sample["image"].dtype == torch.uint8 and sample["heatmap"].dtype == torch.float16
+    cfg = load_config(PretrainConfig, "smoke", ["bf16=false"])
+    got = to_device(default_collate([sample]), torch.device("cpu"), cfg)
+    # the reference, from the file: the union box's square crop (no scale, rotation or flip)
+    boxes = np.array([rows[0]["a"]["bbox"], rows[0]["b"]["bbox"]], float)
+    x0, y0 = boxes[:, :2].min(0)
+    x1, y1 = (boxes[:, :2] + boxes[:, 2:]).max(0)
+    side = max(x1 - x0, y1 - y0) * 1.25
+    s = 64 / side
+    m = np.array([[s, 0, 32 - s * (x0 + x1) / 2], [0, s, 32 - s * (y0 + y1) / 2]])
+    bgr = cv2.warpAffine(cv2.imread(rows[0]["image"]), m, (64, 64), flags=cv2.INTER_LINEAR)
+    rgb = bgr[..., ::-1].astype(np.float32) / 255.0
+    rgb = np.clip(rgb * sample["colour"].numpy(), 0.0, 1.0)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    reference = torch.from_numpy(((rgb - mean) / std).transpose(2, 0, 1).astype(np.float32))
+    assert not torch.equal(sample["colour"], torch.ones(3))
+    assert torch.allclose(got["image"][0], reference, atol=1e-5)
+    heat = got["heatmap"][0]
+    assert heat.dtype == torch.float32 and heat.max() <= 1.0
+    checked = 0
+    for person in sample["hm_joints"].tolist():                  # a's and b's joints, map px
+        for j, (x, y, v) in enumerate(person):
+            px, py = round(x), round(y)
+            if v > 0 and 0 <= px < 16 and 0 <= py < 16:         # at least its own Gaussian
+                gauss = np.exp(-((px - x) ** 2 + (py - y) ** 2) / (2 * 2.0 ** 2))
+                assert heat[j, py, px] >= gauss - 1e-3, (j, x, y)
+                checked += 1
+    assert checked >= len(PRETRAIN_JOINTS)
+
+
 def test_smoke_run_end_to_end_then_eval_and_score(store, tmp_path):
     db = tmp_path / "s.db"
     db.write_bytes(store.read_bytes())

@@ -47,8 +47,13 @@ def crop_image(image: np.ndarray, centre: np.ndarray, side: float, rotation_deg:
 def warp_crop(image: np.ndarray, m: np.ndarray, out: int) -> np.ndarray:
     """A BGR image warped by the 2×3 affine ``m`` to an out × out RGB float crop in 0…1
     (bilinear, zeros outside the image)."""
+    return warp_crop_uint8(image, m, out).astype(np.float32) / 255.0
+
+
+def warp_crop_uint8(image: np.ndarray, m: np.ndarray, out: int) -> np.ndarray:
+    """:func:`warp_crop`'s crop before the conversion to float: (out, out, 3) uint8 RGB."""
     crop = cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_LINEAR)
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
 
 def normalise(crop: np.ndarray) -> np.ndarray:

@@ -7,8 +7,11 @@ with: Gaussian heatmap targets of the labelled joints of every annotated person 
 coordinates (features are pooled inside it), N randomly sampled joints among those the source
 annotates, and the label (1 = a closer), copied to every joint. Randomness is drawn from a
 generator seeded by (seed, epoch, pair id), so a sample is the same in one process or many.
-Images are decoded with OpenCV inside the DataLoader's workers, or (``pixels_on_device``) the
-workers send the file's bytes and the crop's geometry and the training device makes the crop
+Images are decoded and cropped with OpenCV inside the DataLoader's workers, which send the crop
+as uint8 RGB with its colour factors and the heatmap targets as float16 (a third of float32's
+bytes through shared memory); the training device applies the colour and ImageNet's
+normalisation (``train.device_crops.finish_crops``). With ``pixels_on_device`` the workers send
+the file's bytes and the crop's geometry instead, and the device makes the crop too
 (train/device_crops.py; the same randomness, the same targets).
 
 The paper's epoch (``per_image``): an index is an image, and each epoch draws one of its pairs
@@ -27,7 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import InputError
-from ..infer.crops import crop_affine, normalise, warp_crop
+from ..infer.crops import crop_affine, warp_crop_uint8
 from ..skeleton import FORMAT_JOINT_SETS, to_canonical
 from .device_crops import deferred_pixels
 
@@ -165,13 +168,12 @@ class PairDataset(Dataset):
             box_hm = np.stack([self.hm - box_hm[:, 2], box_hm[:, 1], self.hm - box_hm[:, 0],
                                box_hm[:, 3]], 1)
             present = present[FLIP]
-        colour = None
+        colour = np.ones(3, np.float32)
         if self.augment and self.aug["colour"] > 0:
             c = self.aug["colour"]
             colour = rng.uniform(1 - c, 1 + c, 3).astype(np.float32)
-        pixels = (deferred_pixels(row["image"], m, self.size, flip, colour)
-                  if self.pixels_on_device else
-                  {"image": torch.from_numpy(self.crop(row, persons[:2], boxes, m, flip, colour))})
+        pixels = (deferred_pixels(row["image"], m, self.size, flip) if self.pixels_on_device
+                  else {"image": torch.from_numpy(self.crop(row, persons[:2], boxes, m, flip))})
         hm_joints = joints.copy()
         hm_joints[..., :2] = (joints[..., :2] + 0.5) / 4.0 - 0.5
         target = gaussian_targets(hm_joints, self.hm, self.sigma)
@@ -179,7 +181,8 @@ class PairDataset(Dataset):
         labelled = (joints[:2, :, 2] > 0).any(0) & present
         choice = rng.choice(np.flatnonzero(present), size=self.n, replace=False)
         return {
-            **pixels, "heatmap": torch.from_numpy(target),
+            **pixels, "colour": torch.from_numpy(colour),
+            "heatmap": torch.from_numpy(target).half(),   # torch converts 30× faster than numpy
             "hm_weight": torch.from_numpy(labelled.astype(np.float32)),
             "boxes": torch.from_numpy(box_hm.astype(np.float32)),
             "joints": torch.from_numpy(np.sort(choice).astype(np.int64)),
@@ -192,19 +195,17 @@ class PairDataset(Dataset):
         }
 
     def crop(self, row: dict[str, Any], pair: list[np.ndarray], boxes: list[list[float]],
-             m: np.ndarray, flip: bool, colour: np.ndarray | None) -> np.ndarray:
-        """The network's (3, S, S) input, made here: decoded and warped with OpenCV."""
+             m: np.ndarray, flip: bool) -> np.ndarray:
+        """The crop, made here: decoded and warped with OpenCV, (3, S, S) uint8 RGB."""
         image = cv2.imread(row["image"], cv2.IMREAD_COLOR)
         if image is None:
             raise InputError(row["image"], "cannot read the image")
         if self.ankles_removed:
             image = remove_ankles(image, pair, boxes)
-        crop = warp_crop(image, m, self.size)
+        crop = warp_crop_uint8(image, m, self.size)
         if flip:
             crop = crop[:, ::-1]
-        if colour is not None:
-            crop = np.clip(crop * colour, 0, 1)
-        return normalise(crop)
+        return np.ascontiguousarray(crop.transpose(2, 0, 1))
 
 
 #: Keeps the per-image pair draw's random stream apart from the augmentation's.

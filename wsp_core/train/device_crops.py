@@ -28,16 +28,15 @@ from ..errors import InputError
 from ..infer.crops import MEAN, STD
 
 #: The keys a deferred sample carries instead of ``image``.
-PIXEL_KEYS = ("pixels", "pixels_encoded", "pixels_affine", "pixels_colour", "pixels_path")
+PIXEL_KEYS = ("pixels", "pixels_encoded", "pixels_affine", "pixels_path")
 #: JPEG's start-of-image marker, and the APP1 block that may rotate the image (EXIF).
 _JPEG_START, _EXIF = b"\xff\xd8", b"Exif\x00\x00"
 
 
-def deferred_pixels(path: str, image_to_crop: np.ndarray, size: int, flip: bool,
-                    colour: np.ndarray | None) -> dict[str, Any]:
-    """What a worker sends for one crop: the file's bytes (or, for a file the device cannot
-    decode as OpenCV would, its RGB pixels), the map from crop to image pixels (the flip
-    folded in) and the RGB colour factors (ones without colour augmentation)."""
+def deferred_pixels(path: str, image_to_crop: np.ndarray, size: int, flip: bool) -> dict[str, Any]:
+    """What a worker sends for one crop instead of its pixels: the file's bytes (or, for a
+    file the device cannot decode as OpenCV would, its RGB pixels) and the map from crop to
+    image pixels (the flip folded in)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -48,8 +47,7 @@ def deferred_pixels(path: str, image_to_crop: np.ndarray, size: int, flip: bool,
         inverse = inverse @ np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     pixels = torch.from_numpy(data) if encoded else _opencv_rgb(path)
     return {"pixels": pixels, "pixels_encoded": torch.tensor(encoded), "pixels_path": path,
-            "pixels_affine": torch.from_numpy(inverse.astype(np.float32)),
-            "pixels_colour": torch.ones(3) if colour is None else torch.from_numpy(colour)}
+            "pixels_affine": torch.from_numpy(inverse.astype(np.float32))}
 
 
 def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
@@ -117,11 +115,18 @@ def warp_crops(images: list[torch.Tensor], crop_to_image: torch.Tensor, size: in
 
 
 def device_crops(batch: dict[str, Any], size: int, device: torch.device) -> torch.Tensor:
-    """The network's input for a deferred batch: decoded, warped, flipped, coloured (clipped to
-    0…1) and normalised with ImageNet's mean and std, on ``device``."""
+    """A deferred batch's crops, decoded and warped (the flip included) on ``device``:
+    (B, 3, size, size) float RGB in 0…1, for :func:`finish_crops`."""
     images = decode_images(batch["pixels"], batch["pixels_encoded"], batch["pixels_path"], device)
-    crops = warp_crops(images, batch["pixels_affine"], size)
-    crops = (crops * batch["pixels_colour"].to(device)[:, :, None, None]).clamp_(0.0, 1.0)
-    mean = torch.as_tensor(MEAN, device=device)[None, :, None, None]
-    std = torch.as_tensor(STD, device=device)[None, :, None, None]
-    return (crops - mean) / std
+    return warp_crops(images, batch["pixels_affine"], size)
+
+
+def finish_crops(crops: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+    """The network's input from a batch of RGB crops (B, 3, S, S), uint8 or float in 0…1, on
+    the training device: each crop's colour factors (B, 3) applied (clipped to 0…1), then
+    ImageNet's mean and std."""
+    x = crops.float() / 255.0 if crops.dtype == torch.uint8 else crops.float()
+    x = (x * colour.to(x.device, torch.float32)[:, :, None, None]).clamp_(0.0, 1.0)
+    mean = torch.as_tensor(MEAN, device=x.device)[None, :, None, None]
+    std = torch.as_tensor(STD, device=x.device)[None, :, None, None]
+    return (x - mean) / std

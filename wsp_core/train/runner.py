@@ -152,9 +152,11 @@ def pick_device(cfg) -> torch.device:
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device, cfg):
-    """A batch on ``device``, its images channels-last where the config and device want it; a
-    batch whose crops were left to the device (train/device_crops.py) has them made there."""
-    from .device_crops import PIXEL_KEYS, device_crops
+    """A batch on ``device``, its images channels-last where the config and device want it.
+    A pre-training batch (train/data.py) comes as uint8 crops with colour factors, or as files
+    and crop geometry (train/device_crops.py), and float16 heatmaps: its crops are made or
+    finished, and its heatmaps widened to float32, here."""
+    from .device_crops import PIXEL_KEYS, device_crops, finish_crops
     from .precision import uses_channels_last
 
     deferred = "pixels" in batch
@@ -162,6 +164,10 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device, cfg):
            if not (deferred and k in PIXEL_KEYS)}
     if deferred:
         out["image"] = device_crops(batch, cfg.input_size, device)
+    if "colour" in out:
+        out["image"] = finish_crops(out["image"], out.pop("colour"))
+    if "heatmap" in out:
+        out["heatmap"] = out["heatmap"].float()
     if out["image"].dim() == 4 and uses_channels_last(device, cfg):
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
     return out
@@ -284,7 +290,11 @@ def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: in
                     emit: Emit, stop: Callable[[], bool],
                     guard: Callable[[float, int, int], None] | None = None) -> dict[str, Any]:
     """One pass over the training data; returns the epoch's mean losses and speed.
-    ``guard(loss, epoch, step)`` checks every step's total loss (raises to stop the run)."""
+    ``guard(loss, epoch, step)`` checks every step's total loss (raises to stop the run).
+
+    A step's losses are read back one step late, after the next step is queued: on a GPU,
+    reading them at once would leave it idle while this process fetches and launches the
+    next batch. Every step is still guarded, counted and logged in order."""
     set_train_mode(model, cfg.bn_frozen)
     loader.dataset.set_epoch(epoch)
     sampler = loader.batch_sampler if hasattr(loader.batch_sampler, "set_epoch") else loader.sampler
@@ -292,21 +302,33 @@ def train_one_epoch(task: Task, model, loader, optimizer, cfg, device, epoch: in
     sums = torch.zeros(len(task.loss_names), dtype=torch.float64)
     steps, samples, start = 0, 0, time.perf_counter()
     total = len(loader)
-    for step, batch in enumerate(loader):
-        batch = to_device(batch, device, cfg)
-        parts = _reduce_mean(task.step(model, batch, optimizer, cfg, device), world).double().cpu()
+
+    def account(step: int, parts: torch.Tensor, batch_size: int) -> None:
+        nonlocal steps, samples, sums
+        parts = parts.double().cpu()
         if guard is not None:
             guard(float(parts[0]), epoch, step)  # every process sees the same reduced loss
         sums += parts
         steps += 1
-        samples += len(batch["image"]) * world
+        samples += batch_size * world
         elapsed = time.perf_counter() - start
         if step % cfg.log_every == 0 or step == total - 1:
             emit(step_event(epoch, step + 1, total, dict(zip(task.loss_names, parts.tolist())),
                             optimizer.param_groups[0]["lr"], samples / elapsed,
                             elapsed / (step + 1) * ((cfg.epochs - epoch) * total - step - 1)))
+
+    pending = None
+    for step, batch in enumerate(loader):
+        batch = to_device(batch, device, cfg)
+        parts = _reduce_mean(task.step(model, batch, optimizer, cfg, device), world)
+        if pending is not None:
+            account(*pending)
+        pending = (step, parts, len(batch["image"]))
         if _agree(stop(), world, device):
+            account(*pending)                    # a diverged last step still says so
             return {"stopped": True}
+    if pending is not None:
+        account(*pending)
     mean = (sums / max(steps, 1)).tolist()
     elapsed = time.perf_counter() - start
     return {"stopped": False, **dict(zip(task.loss_names, mean)), "time_s": elapsed,
