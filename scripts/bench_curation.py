@@ -30,7 +30,8 @@ and 20 % of the pairs, and the accuracy against the truth of the labels training
 (flips applied, ambiguous pairs left out) before and after each budget. ``--plot`` draws wrong
 labels found against pairs reviewed (OpenCV).
 
-``--retrain OUT``: the best ranking's verdicts at the 10 % budget are written into a copy of
+``--retrain OUT``: the best ranking's verdicts at the 10 % budget (``--retrain-budget``) are
+written into a copy of
 the store (OUT/cleaned.db, reviewer ``bench_curation``), WSP is pre-trained on the store as it
 was and on the cleaned copy with the same preset and settings (``--preset``, ``--set``), and
 both networks are evaluated with RD protocol 1 on the same held-out pairs (the test split of
@@ -38,7 +39,7 @@ the first run's manifest: images neither run trained on) against the 3D truth.
 
 Usage: python scripts/bench_curation.py --db STORE [--source NAME] [--error 0.05]
        [--ambiguous-m 0.3] [--batch 0.01] [--seed 0] [--plot OUT.png]
-       [--retrain OUT [--preset cpu-small] [--set KEY=VALUE …]]
+       [--retrain OUT [--retrain-budget 0.10] [--preset cpu-small] [--set KEY=VALUE …]]
 The last line printed is one JSON object with the figures.
 """
 
@@ -244,7 +245,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--retrain", type=Path, metavar="OUT",
-                        help="pre-train WSP before and after the best ranking's 10 %% cleaning")
+                        help="pre-train WSP before and after the best ranking's cleaning")
+    parser.add_argument("--retrain-budget", type=float, default=0.10,
+                        help="the share of the pairs the curator reviews before --retrain")
     parser.add_argument("--preset", default="cpu-small")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
@@ -310,10 +313,15 @@ def main(argv=None) -> dict:
     result["targets"] = {"found_10pct_ge_80": best[1]["found"]["10%"] >= 0.80,
                          "accuracy_10pct_ge_97": best[1]["accuracy"]["10%"] >= 0.97}
     if args.retrain:
-        reviewed = orders[best[0]][:int(round(0.10 * n))]
+        reviewed = orders[best[0]][:int(round(args.retrain_budget * n))]
         cleaned = cleaned_copy(args.db, args.retrain / "cleaned.db", signals["pair_id"],
                                reviewed, answers)
-        result["retrain"] = retrain(args.db, cleaned, args.retrain, args.preset, args.set)
+        seen = np.zeros(n, dtype=bool)
+        seen[reviewed] = True
+        result["retrain"] = {"budget": args.retrain_budget,
+                             "labels_right_after": round(label_accuracy(
+                                 auto, right, answers, seen), 4),
+                             **retrain(args.db, cleaned, args.retrain, args.preset, args.set)}
         result["targets"]["retrain_gain_ge_2"] = result["retrain"]["gain_points"] >= 2.0
     result["seconds"] = round(time.perf_counter() - t0, 1)
     if args.plot:
