@@ -12,7 +12,7 @@ utilisation; each later epoch counts from its first step to its last (validation
 
 Usage:
   python scripts/bench_gpu_pretrain.py --out /tmp/gpu [--images 16000] [--epochs 4]
-      [--workers 15] [--set compile=true]
+      [--workers 12] [--set compile=true]
 The last line printed is one JSON object with the figures.
 """
 
@@ -121,7 +121,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--images", type=int, default=16_000)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    # three quarters of the cores: on a 16-core H200 machine 12 workers fed the run best (8, 12
+    # and 15 measured, docs/BENCHMARKS.md); the training process needs cores of its own
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) * 3 // 4))
     parser.add_argument("--run", default="run", help="run folder's name under --out; a world "
                         "and store already in --out are used again")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
