@@ -8,7 +8,9 @@ epochs of one pair per image of MCPC's ~53,000 images (the paper: ≈ 50 h on 2 
 ≤ 20 minutes on one H200, i.e. ≥ 2,200 crops/s with the GPU ≥ 85 % busy).
 
 The first epoch (cuDNN's autotuning, the first workers) is left out of the rate and of the
-utilisation; each later epoch counts from its first step to its last (validation excluded).
+utilisation. The rate is the training loop's own per epoch (its crops over the time from asking
+the loader for the epoch's first batch to the last step: each epoch's worker start included,
+validation excluded); the utilisation is sampled from each epoch's first logged step to its last.
 
 Usage:
   python scripts/bench_gpu_pretrain.py --out /tmp/gpu [--images 16000] [--epochs 4]
