@@ -112,6 +112,19 @@ def test_a_diverging_loss_fails_the_run_and_keeps_the_last_finite_checkpoint(
     assert job["resumable"]
 
 
+def test_every_step_is_logged_in_order_and_counted_in_its_epoch(tmp_path, job_store, capsys):
+    """The loop reads a step's loss after queuing the next one: still every step of every
+    epoch is logged once, in order, with its own loss, and the epoch's mean takes them all."""
+    run = tmp_path / "run"
+    run_training(toy_task(), None, run, toy_config(), progress="jsonl", store=job_store)
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    steps = [(e["epoch"], e["step"]) for e in events if e["event"] == "step"]
+    assert steps == [(epoch, step) for epoch in range(3) for step in (1, 2)]
+    for row in strict_rows(run / "metrics.jsonl"):
+        losses = [e["loss"] for e in events if e["event"] == "step" and e["epoch"] == row["epoch"]]
+        assert row["loss"] == pytest.approx(sum(losses) / 2)
+
+
 def test_metrics_are_strict_json(tmp_path):
     run = tmp_path / "run"
     run_training(toy_task(), None, run, toy_config(epochs=2), progress="none")
