@@ -1,15 +1,15 @@
-"""Pre-training crops decoded and warped on the training device (``decode_on_device``).
+"""Pre-training crops made on the training device: finished there always, decoded and warped
+there too with ``decode_on_device``.
 
-On a GPU the DataLoader's workers are the limit of the paper's pre-training (docs/BENCHMARKS.md:
-on one H200 the WSP step takes 27.7 ms a batch of 64, 15 workers feed it 1,173–1,478 crops/s):
-each worker decodes a JPEG, warps a float crop, and ships 786 kB of pixels a sample through
-shared memory. With ``decode_on_device`` a worker does only the cheap part: it reads the file's
-bytes, draws the augmentation and makes the targets exactly as before. The training process
-then decodes the batch's JPEGs in one call (``torchvision.io.decode_jpeg``: nvJPEG on CUDA),
-samples each crop with ``grid_sample`` through the same affine map ``cv2.warpAffine`` uses
-(bilinear, zeros outside the image), and applies the flip, the colour factors and ImageNet's
-normalisation there. The crops equal the CPU path's within the rounding of two JPEG decoders
-and of OpenCV's fixed-point interpolation (tests/test_device_crops.py measures it).
+Every pre-training batch reaches the device as uint8 crops with their colour factors (ADR 0027);
+:func:`finish_crops` applies the colour and ImageNet's normalisation there. With
+``decode_on_device`` (ADR 0026; measured slower on one H200, so off) a worker does less still: it
+reads the file's bytes, draws the augmentation and makes the targets exactly as before. The
+training process then decodes the batch's JPEGs in one call (``torchvision.io.decode_jpeg``:
+nvJPEG on CUDA) and samples each crop with ``grid_sample`` through the same affine map
+``cv2.warpAffine`` uses (bilinear, zeros outside the image, the flip folded in), before the same
+:func:`finish_crops`. The crops equal the workers' within the rounding of two JPEG decoders and
+of OpenCV's fixed-point interpolation (tests/test_device_crops.py measures it).
 
 A file that is not a plain JPEG (PNG, or a JPEG with an EXIF block, whose orientation OpenCV
 applies and nvJPEG would not) is decoded in the worker with OpenCV, as the CPU path does, and
