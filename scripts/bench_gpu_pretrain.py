@@ -10,7 +10,9 @@ epochs of one pair per image of MCPC's ~53,000 images (the paper: ≈ 50 h on 2 
 The first epoch (cuDNN's autotuning, the first workers) is left out of the rate and of the
 utilisation. The rate is the training loop's own per epoch (its crops over the time from asking
 the loader for the epoch's first batch to the last step: each epoch's worker start included,
-validation excluded); the utilisation is sampled from each epoch's first logged step to its last.
+validation excluded); the utilisation is sampled from each epoch's first logged step to its last,
+as are the CPU cores the training process's main thread, the whole process and its loader workers
+keep busy (a main thread near one core is launching kernels as fast as it can).
 
 Usage:
   python scripts/bench_gpu_pretrain.py --out /tmp/gpu [--images 16000] [--epochs 4]
@@ -82,6 +84,77 @@ class GpuSampler:
         return [(u, m) for t, u, m in self.samples if any(a <= t <= b for a, b in windows)]
 
 
+class CpuSampler:
+    """Every 250 ms, the CPU seconds of the training process's main thread, of the whole process
+    (its pin-memory thread included) and of its worker processes (Linux ``/proc``), to tell
+    which one is the limit: a main thread near 100 % is launching kernels as fast as it can."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, float, float, float]] = []  # (time, main, process, workers)
+        self.done = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @staticmethod
+    def _cpu_s(stat_path: str) -> float:
+        with open(stat_path) as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def _children(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:   # a kernel without that file: every process's parent, read
+            pass
+        children = []
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[1]) == self.pid:
+                        children.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+        return children
+
+    def _read(self) -> None:
+        while not self.done.wait(0.25):
+            try:
+                now = time.perf_counter()
+                main = self._cpu_s(f"/proc/{self.pid}/task/{self.pid}/stat")
+                process = self._cpu_s(f"/proc/{self.pid}/stat")
+                workers = 0.0
+                for child in self._children():
+                    try:
+                        workers += self._cpu_s(f"/proc/{child}/stat")
+                    except OSError:
+                        pass
+            except OSError:   # the process has ended
+                return
+            self.samples.append((now, main, process, workers))
+
+    def stop(self) -> None:
+        self.done.set()
+
+    def busy(self, windows: list[tuple[float, float]]) -> dict:
+        """Cores in use on average over ``windows`` (1.0 = one core all the time): the main
+        thread, the whole training process, its workers."""
+        totals, span = [0.0, 0.0, 0.0], 0.0
+        for a, b in windows:
+            inside = [s for s in self.samples if a <= s[0] <= b]
+            if len(inside) < 2:
+                continue
+            first, last = inside[0], inside[-1]
+            span += last[0] - first[0]
+            for k in range(3):
+                totals[k] += last[k + 1] - first[k + 1]
+        if not span:
+            return {}
+        return {"main_thread_cores": round(totals[0] / span, 2),
+                "training_process_cores": round(totals[1] / span, 2),
+                "worker_cores": round(totals[2] / span, 2)}
+
+
 def make_store(out: Path, images: int) -> dict:
     """A synthetic world of ``images`` scenes in ``out/world``, imported into ``out/store.db``."""
     world = out / "world"
@@ -98,6 +171,7 @@ def pretrain(out: Path, run: str, epochs: int, workers: int, overrides: list[str
     proc = wsp_core("pretrain", "--db", str(out / "store.db"), "--out", str(out / run),
                     "--preset", "paper", "--backbone-weights", "none", "--progress", "jsonl",
                     *[a for s in sets for a in ("--set", s)], stdout=subprocess.PIPE)
+    cpu = CpuSampler(proc.pid)
     windows: dict[int, list[float]] = {}
     rows: dict[int, dict] = {}
     for line in proc.stdout:
@@ -113,9 +187,10 @@ def pretrain(out: Path, run: str, epochs: int, workers: int, overrides: list[str
             print(json.dumps({k: event.get(k) for k in
                               ("epoch", "loss", "time_s", "samples_per_s", "val_accuracy")}),
                   file=sys.stderr, flush=True)
+    cpu.stop()
     if proc.wait():
         raise SystemExit(f"bench_gpu_pretrain: pretrain failed (exit {proc.returncode})")
-    return windows, rows
+    return windows, rows, cpu
 
 
 def main(argv=None) -> dict:
@@ -138,17 +213,19 @@ def main(argv=None) -> dict:
         result.update(make_store(args.out, args.images))
     sampler = GpuSampler()
     t0 = time.perf_counter()
-    windows, rows = pretrain(args.out, args.run, args.epochs, args.workers, args.set)
+    windows, rows, cpu = pretrain(args.out, args.run, args.epochs, args.workers, args.set)
     result["pretrain_s"] = round(time.perf_counter() - t0, 1)
     sampler.stop()
     counted = [e for e in sorted(rows) if e >= 1] or sorted(rows)
     rate = sum(rows[e]["samples_per_s"] for e in counted) / len(counted)
-    busy = sampler.within([tuple(windows[e]) for e in counted if e in windows])
+    steps = [tuple(windows[e]) for e in counted if e in windows]
+    busy = sampler.within(steps)
     result.update({
         "crops_per_s": round(rate, 1),
         "epoch_s": [round(rows[e]["time_s"], 1) for e in sorted(rows)],
         "gpu_busy_pct": round(sum(u for u, _ in busy) / len(busy), 1) if busy else None,
         "gpu_memory_mib": max((m for _, m in busy), default=None),
+        **cpu.busy(steps),
         "val_accuracy_last": rows[max(rows)].get("val_accuracy"),
         "projected_50_epochs_53k_images_min": round(MCPC_IMAGES * 50 / rate / 60, 1),
     })

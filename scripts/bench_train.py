@@ -70,17 +70,19 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
     from wsp_core.train.pretrain import build_model, make_loader, training_step
     from wsp_core.train.runner import set_train_mode, to_device
 
+    from wsp_core.train.graphs import make_optimizer
+
     loader = make_loader(rows, cfg, True, 1, 0)
     batch = to_device(next(iter(loader)), device, cfg)
     model = build_model(cfg, device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = make_optimizer(model, cfg, device)
     set_train_mode(model, False)
 
     def wsp_step(b=None):  # the training loop's own step
         training_step(model, batch if b is None else b, opt, cfg, device)
 
     backbone = place_model(resnet_backbone(cfg.backbone), device, cfg)
-    opt_b = torch.optim.Adam(backbone.parameters(), lr=cfg.lr)
+    opt_b = make_optimizer(backbone, cfg, device)
 
     def backbone_step():
         with autocast(device, cfg):
@@ -100,6 +102,8 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
               "backbone_step_s": round(t_bare, 4), "wsp_step_s": round(t_wsp, 4),
               "wsp_over_backbone": round(t_wsp / t_bare, 3),
               "images_per_s": round(cfg.batch_size / t_wsp, 1)}
+    if device.type == "cuda":
+        result.update(graph_figures(cfg, loader, device, steps))
     if loader_ratio:
         it = iter(loader)
 
@@ -118,6 +122,47 @@ def bench(cfg, rows, steps: int, device: torch.device, loader_ratio: bool) -> di
                        "loader_workers": cfg.workers,
                        "loader_alone_images_per_s": round(loader_images_per_s(loader, steps), 1)})
     return result
+
+
+def graph_figures(cfg, loader, device: torch.device, steps: int, compare: int = 8) -> dict:
+    """The WSP step replayed as a CUDA graph (train/graphs.py): its time with the batch in GPU
+    memory, and whether it trains as the eager step does: three copies of one network, two
+    stepped eagerly and one through the graph, on the same ``compare`` batches; the largest
+    relative difference of the graph's losses from the first eager run's, beside that of the
+    second eager run (cuDNN and bf16 are not bit-exact run to run: the yardstick)."""
+    from wsp_core.train.graphs import GraphedStep, make_optimizer
+    from wsp_core.train.pretrain import build_model, training_step
+    from wsp_core.train.runner import set_train_mode, to_device
+
+    batches, it = [], iter(loader)
+    while len(batches) < compare:
+        try:
+            batches.append(to_device(next(it), device, cfg))
+        except StopIteration:
+            it = iter(loader)
+    losses = []
+    start = build_model(cfg, device).state_dict()
+    for graphed in (False, False, True):
+        model = build_model(cfg, device)
+        model.load_state_dict(start)
+        set_train_mode(model, False)
+        opt = make_optimizer(model, cfg, device, graphed)
+        step = GraphedStep(training_step) if graphed else training_step
+        losses.append(torch.stack([step(model, b, opt, cfg, device) for b in batches]).cpu())
+    eager, again, replayed = losses
+
+    def difference(other: torch.Tensor) -> float:
+        return round(((other - eager).abs() / eager.abs().clamp(min=1e-6)).max().item(), 5)
+
+    t_graph = min(_time_steps(lambda: step(model, batches[0], opt, cfg, device), steps // 4 or 1, 1)
+                  for _ in range(4))
+    return {"wsp_graph_step_s": round(t_graph, 4),
+            "graph_images_per_s": round(cfg.batch_size / t_graph, 1),
+            "graph_captures": step.captures, "graph_failed": step.failed,
+            "graph_vs_eager_max_rel_loss_diff": difference(replayed),
+            "eager_vs_eager_max_rel_loss_diff": difference(again),
+            "eager_losses": [round(x, 4) for x in eager[:, 0].tolist()],
+            "graph_losses": [round(x, 4) for x in replayed[:, 0].tolist()]}
 
 
 def loader_images_per_s(loader, batches: int) -> float:

@@ -94,6 +94,56 @@ def test_dataset_sample_is_consistent(store, tmp_path):
     assert (x0 >= 0).all() and (x1 <= 16).all() and (y0 >= 0).all() and (y1 <= 16).all()
 
 
+def test_persistent_workers_make_each_epochs_own_samples(store, tmp_path):
+    """The training loader's workers live for the whole run; every epoch's batches are still
+    the ones a fresh dataset set to that epoch makes (order, pairs and augmentation)."""
+    from wsp_core.train.pretrain import make_loader
+
+    rows = manifest_rows(store, tmp_path)
+    cfg = load_config(PretrainConfig, "smoke", ["workers=2", "batch_size=4", "device=cpu"])
+    loader = make_loader(rows, cfg, True, 1, 0)
+    assert loader.persistent_workers
+    plain = make_loader(rows, load_config(PretrainConfig, "smoke",
+                                          ["workers=0", "batch_size=4", "device=cpu"]), True, 1, 0)
+    for epoch in (0, 1, 2):
+        got = []
+        for one in (loader, plain):
+            one.sampler.set_epoch(epoch)
+            one.dataset.set_epoch(epoch)
+            got.append(list(one))
+        assert len(got[0]) == len(got[1]) > 0
+        for a, b in zip(*got):
+            assert torch.equal(a["pair_id"], b["pair_id"]) and torch.equal(a["image"], b["image"])
+        if epoch:
+            assert not all(torch.equal(a["image"], b["image"]) for a, b in zip(first, got[0]))
+        else:
+            first = got[0]
+
+
+def test_a_gpu_runs_optimizer_state_resumes_on_a_cpu(tmp_path):
+    """A checkpoint's Adam state saved by a CUDA-graph run (fused, capturable) resumes on a
+    CPU, where a capturable Adam cannot step: how to compute is this run's choice."""
+    from wsp_core.train.graphs import load_optimizer_state, make_optimizer
+
+    cfg = load_config(PretrainConfig, "smoke")
+    net = torch.nn.Linear(3, 2)
+    opt = make_optimizer(net, cfg, torch.device("cpu"))
+    net(torch.ones(4, 3)).sum().backward()
+    opt.step()
+    saved = opt.state_dict()
+    saved["param_groups"] = [{**g, "fused": True, "capturable": True}
+                             for g in saved["param_groups"]]
+    fresh = torch.nn.Linear(3, 2)
+    fresh.load_state_dict(net.state_dict())
+    resumed = make_optimizer(fresh, cfg, torch.device("cpu"))
+    load_optimizer_state(resumed, saved)
+    assert not resumed.param_groups[0]["capturable"]
+    assert torch.equal(resumed.state_dict()["state"][0]["exp_avg"], saved["state"][0]["exp_avg"])
+    fresh(torch.ones(4, 3)).sum().backward()
+    resumed.step()                                # a capturable state would refuse the CPU
+    assert int(resumed.state_dict()["state"][0]["step"]) == 2
+
+
 def test_the_network_input_is_3dmppes_normalised_crop(store, tmp_path):
     """The workers send uint8 crops, colour factors and float16 heatmaps; what the training
     device makes of them is 3DMPPE's input: the crop / 255, scaled per channel by the colour

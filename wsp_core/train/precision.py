@@ -51,8 +51,11 @@ def uses_channels_last(device: torch.device, cfg) -> bool:
 
 
 def autocast(device: torch.device, cfg) -> AbstractContextManager:
-    """bf16 autocast where :func:`uses_bf16`, else a context that changes nothing."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device, cfg))
+    """bf16 autocast where :func:`uses_bf16`, else a context that changes nothing. Its cache
+    of cast weights is off, as a CUDA graph's capture needs (train/graphs.py): these networks
+    use each weight once a pass, so the cache saves nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device, cfg),
+                          cache_enabled=False)
 
 
 def place_model(model: torch.nn.Module, device: torch.device, cfg) -> torch.nn.Module:

@@ -27,14 +27,14 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..atomic import atomic_write
 from ..errors import InputError
@@ -43,6 +43,7 @@ from ..store.db import is_server
 from ..runs import metrics_rows
 from .board import Board
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .graphs import GraphedStep, graphs_usable, load_optimizer_state, make_optimizer
 from ..heartbeat import Heartbeat
 from .manifest import file_sha256
 from .precision import describe as describe_precision
@@ -408,12 +409,13 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
         _record_in_config(out / "config.json", "init", model.init_record)
     if rank == 0:  # how this run (or this resumption of it) computes
         _record_in_config(out / "config.json", "precision", describe_precision(device, cfg))
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    graphed = graphs_usable(cfg, device, world)
+    optimizer = make_optimizer(model, cfg, device, graphed)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.lr_steps, cfg.lr_factor)
     start, best = 0, -math.inf
     if state is not None:
         load_weights(model, state["model"], out / "last.pt")
-        optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(optimizer, state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start, best = state["epoch"], state.get("best_metric", -math.inf)
         if rank == 0:
@@ -424,6 +426,8 @@ def run_training(task: Task, source, out: Path, cfg, resume: bool = False,
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.compile:
         net = torch.compile(net)
+    if graphed:
+        task = replace(task, step=GraphedStep(task.step))
     train_loader = task.make_loader(train_rows, cfg, True, world, rank)
     val_loader = task.make_loader(val_rows, cfg, False, 1, 0) if val_rows and rank == 0 else None
     stopper = Stopper(out, rank)
@@ -506,20 +510,55 @@ def epoch_loader(dataset, cfg, train: bool, world: int, rank: int,
 
     One ``DistributedSampler`` for one process or many: its shuffled order, dealt out
     round-robin, puts the same samples in a global batch whatever the number of processes.
-    Workers are not persistent: each epoch's workers copy the dataset after ``set_epoch``, so
-    augmentation changes from epoch to epoch.
+    A training loader's workers live for the whole run: its sampler hands each index over with
+    the epoch (:class:`EpochSampler`), so the samples, and their augmentation, are those of the
+    epoch asked for, as if the workers had started afresh.
     """
-    from torch.utils.data import DistributedSampler
-
     from .data import worker_init
 
     per_rank = max(1, (batch or cfg.batch_size) // world)
-    sampler = DistributedSampler(dataset, world, rank, shuffle=train, seed=cfg.seed,
-                                 drop_last=False)
-    return DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers,
+    persistent = train and cfg.workers > 0
+    sampler = (EpochSampler if persistent else DistributedSampler)(
+        dataset, world, rank, shuffle=train, seed=cfg.seed, drop_last=False)
+    return DataLoader(AtEpoch(dataset) if persistent else dataset, per_rank, sampler=sampler,
+                      num_workers=cfg.workers, persistent_workers=persistent,
                       worker_init_fn=worker_init, collate_fn=collate_fn,
                       drop_last=train and len(dataset) > per_rank * world,
                       pin_memory=torch.cuda.is_available() and cfg.device != "cpu")
+
+
+class EpochSampler(DistributedSampler):
+    """A ``DistributedSampler`` whose indices carry the epoch they belong to: (epoch, index)."""
+
+    def __iter__(self):
+        epoch = self.epoch
+        return ((epoch, index) for index in super().__iter__())
+
+
+class AtEpoch(Dataset):
+    """A dataset with ``set_epoch`` read at an (epoch, index) key, in whichever process the
+    sample is made (a persistent worker's copy never sees the main process's ``set_epoch``);
+    a plain index reads the epoch last set."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            epoch, key = key
+            self.dataset.set_epoch(epoch)
+        return self.dataset[key]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def __getattr__(self, name: str):
+        if name == "dataset":   # not yet set (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
 
 def even_sample(rows: list, n: int) -> list:
