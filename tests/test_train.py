@@ -105,6 +105,7 @@ def test_persistent_workers_make_each_epochs_own_samples(store, tmp_path):
     assert loader.persistent_workers
     plain = make_loader(rows, load_config(PretrainConfig, "smoke",
                                           ["workers=0", "batch_size=4", "device=cpu"]), True, 1, 0)
+    first: list = []
     for epoch in (0, 1, 2):
         got = []
         for one in (loader, plain):
@@ -114,7 +115,7 @@ def test_persistent_workers_make_each_epochs_own_samples(store, tmp_path):
         assert len(got[0]) == len(got[1]) > 0
         for a, b in zip(*got):
             assert torch.equal(a["pair_id"], b["pair_id"]) and torch.equal(a["image"], b["image"])
-        if epoch:
+        if epoch:   # a new epoch, new augmentation
             assert not all(torch.equal(a["image"], b["image"]) for a, b in zip(first, got[0]))
         else:
             first = got[0]
