@@ -47,8 +47,8 @@ class RunConfig:
     bf16: bool = True                      # bf16 autocast on CUDA and bf16-capable CPUs
     channels_last: bool = True             # where bf16 runs (train/precision.py)
     compile: bool = False
-    cuda_graph: bool = False               # the training step replayed as one CUDA graph (one
-                                           # process on CUDA; train/graphs.py, ADR 0028)
+    cuda_graph: bool = True                # the training step replayed as one CUDA graph
+                                           # (one process on CUDA; else eager; ADR 0028)
     log_every: int = 10
     eval_every: int = 1
 
