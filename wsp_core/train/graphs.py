@@ -1,10 +1,12 @@
 """A training step captured once as a CUDA graph and replayed (``cuda_graph``, ADR 0028).
 
-On a GPU fast enough, a ResNet step of a few milliseconds' arithmetic costs far more in the
-training process's CPU time: a thousand or more kernels launched one by one from Python. Captured
-as one CUDA graph (forward, losses, backward and the optimiser's update, as PyTorch's
-"whole-network capture" recipe does it), a step is launched with one call, and the CPU is free
-to receive the next batch.
+An eager step is many hundreds of kernels launched one by one from the training process's
+Python thread, the thread that also receives every batch from the loader's workers: while it
+launches, the next batch waits, and while it waits for a batch, the GPU runs dry. Captured as one
+CUDA graph (forward, losses, backward and the optimiser's update, as PyTorch's "whole-network
+capture" recipe does it), a step is queued with one call. On one H200 that took the `paper`
+pre-training from 1,640 to 2,422 crops/s, though a step whose batch is already in memory is only
+5 % faster (docs/BENCHMARKS.md).
 
 The step computes what the eager step computes, on the same batches in the same order: the first
 ``warmup`` steps run eagerly on a side stream (cuDNN's autotuning, the optimiser's state and
