@@ -9,10 +9,11 @@ epochs of one pair per image of MCPC's ~53,000 images (the paper: ≈ 50 h on 2 
 
 The first epoch (cuDNN's autotuning, the first workers) is left out of the rate and of the
 utilisation. The rate is the training loop's own per epoch (its crops over the time from asking
-the loader for the epoch's first batch to the last step: each epoch's worker start included,
-validation excluded); the utilisation is sampled from each epoch's first logged step to its last,
-as are the CPU cores the training process's main thread, the whole process and its loader workers
-keep busy (a main thread near one core is launching kernels as fast as it can).
+the loader for the epoch's first batch to the last step: the wait for each epoch's first batches
+included, validation excluded); the utilisation is sampled from each epoch's first logged step
+to its last, as are the CPU cores kept busy by the training process's main thread, the whole
+process and its loader workers (a main thread near one core may be the limit; its time includes
+waiting on the GPU for the previous step's losses).
 
 Usage:
   python scripts/bench_gpu_pretrain.py --out /tmp/gpu [--images 16000] [--epochs 4]

@@ -134,6 +134,8 @@ def graph_figures(cfg, loader, device: torch.device, steps: int, compare: int = 
     from wsp_core.train.pretrain import build_model, training_step
     from wsp_core.train.runner import set_train_mode, to_device
 
+    if not len(loader):
+        raise SystemExit("bench_train: the world gives no training batch")
     batches, it = [], iter(loader)
     while len(batches) < compare:
         try:

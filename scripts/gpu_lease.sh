@@ -19,7 +19,7 @@ part() {  # part NAME SECONDS COMMAND...
   echo "exit $?"; grep -h "cuda_graph" "$OUT/$name.log"; tail -n 1 "$OUT/$name.log"
 }
 PRE=(python scripts/bench_gpu_pretrain.py --out "$G" --images "$IMAGES" --epochs 3 --set lr_steps=2)
-part eager12 200 "${PRE[@]}" --workers 12 --run eager12
+part eager12 200 "${PRE[@]}" --workers 12 --run eager12 --set cuda_graph=false
 part graph12 120 "${PRE[@]}" --workers 12 --run graph12 --set cuda_graph=true
 part step 120 python scripts/bench_train.py --gpu --steps 40 --world "$G/world" --workers 12
 part graph14 110 "${PRE[@]}" --workers 14 --run graph14 --set cuda_graph=true

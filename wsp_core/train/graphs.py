@@ -113,12 +113,17 @@ class GraphedStep:
         torch.cuda.synchronize(device)
         optimizer.zero_grad(set_to_none=True)   # the gradients then live in the graph's memory
         graph = torch.cuda.CUDAGraph()
+        stream = torch.cuda.current_stream(device)
         try:
             # thread_local: the loader's pin-memory thread may use CUDA while this one captures
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 self.losses = self.step(model, self.inputs, optimizer, cfg, device)
         except RuntimeError as e:
-            self.failed = str(e).splitlines()[0] if str(e) else type(e).__name__
+            # ending a broken capture raises again and leaves the capture stream current: the
+            # first error is the reason, and this thread goes back to its own stream
+            torch.cuda.set_stream(stream)
+            cause = e.__context__ if isinstance(e.__context__, RuntimeError) else e
+            self.failed = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
             print(f"cuda_graph: the training step cannot be captured ({self.failed}); "
                   "every step runs eagerly", file=sys.stderr)
             self.inputs = self.losses = None
