@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 from wsp_core.evaluate.relative_depth import format_rd_tables  # noqa: E402  (torch-free)
 REAL = (("coco", "coco/test_coco.json", "coco"), ("crowdpose", "crowdpose/test_crowdpose.json",
         "crowdpose"), ("mpii", "mpii/test_mpii.json", "mpii"))
-#: What longer runs reach (docs/RESULTS.md: "A longer `cpu-small` run", "3D fine-tuning …").
-LONGER = ("a 25-epoch pre-training on a 2,000-image world (17 min here) reaches 91.6 % against "
-          "the labels and 86.7 % against the 3D truth (its labels are 87.7 % right), heatmaps "
-          "3.35x better than an all-zero output; the preset's 20 epochs of 3D fine-tuning on a "
-          "3,000-image world (15 min with bf16) reach 91.7 mm MPJPE, 65.3 mm PA-MPJPE on its "
-          "held-out crops, against 218.4 mm for the mean pose (docs/RESULTS.md)")
+#: What longer runs reach (docs/RESULTS.md: "Issue 15's point 2", "3D fine-tuning …").
+LONGER = ("the preset's 20 epochs of pre-training on a 3,000-image world (14 min here) reach "
+          "93.1 % against the labels and 89.0 % against the 3D truth (its labels are 88.9 % "
+          "right), heatmaps 3.22x better than an all-zero output; the preset's 20 epochs of 3D "
+          "fine-tuning on a 3,000-image world (15 min with bf16) reach 91.7 mm MPJPE, 65.3 mm "
+          "PA-MPJPE on its held-out crops, against 218.4 mm for the mean pose (docs/RESULTS.md)")
 
 
 def wsp(*args, capture: bool = False) -> str:
