@@ -82,8 +82,7 @@ class GraphedStep:
             if not self._capture(model, batch, optimizer, cfg, device, lrs):
                 return self._side_stream(model, batch, optimizer, cfg, device)
         else:
-            for key, value in self.inputs.items():
-                value.copy_(batch[key], non_blocking=True)
+            self._copy_in(batch)
         self.graph.replay()
         return self.losses.clone()   # the next replay overwrites the captured output
 
@@ -96,6 +95,11 @@ class GraphedStep:
         torch.cuda.current_stream(device).wait_stream(stream)
         return losses
 
+    def _copy_in(self, batch: dict[str, torch.Tensor]) -> None:
+        """The batch into the captured inputs (on the stream the replay runs on)."""
+        for key, value in self.inputs.items():
+            value.copy_(batch[key], non_blocking=True)
+
     def _fits(self, batch: dict[str, torch.Tensor]) -> bool:
         return all(key in batch and batch[key].shape == value.shape
                    and batch[key].dtype == value.dtype for key, value in self.inputs.items())
@@ -107,8 +111,7 @@ class GraphedStep:
             self.inputs = {k: v.clone() for k, v in batch.items() if isinstance(v, torch.Tensor)
                            and v.device.type == "cuda"}
         else:
-            for key, value in self.inputs.items():
-                value.copy_(batch[key], non_blocking=True)
+            self._copy_in(batch)
         self.graph = None
         torch.cuda.synchronize(device)
         optimizer.zero_grad(set_to_none=True)   # the gradients then live in the graph's memory
