@@ -22,6 +22,7 @@ from wsp_core.train.checkpoint import load_checkpoint
 from wsp_core.train.config import PretrainConfig, load_config
 from wsp_core.train.data import PRETRAIN_JOINTS, PairDataset, joints_present
 from wsp_core.train.manifest import export_manifest, read_manifest
+from wsp_core.train.pretrain import WSP_TASK, size_cue_agreeing
 
 SMOKE = ["--preset", "smoke", "--set", "max_pairs=12"]
 
@@ -73,6 +74,40 @@ def test_manifest_leaves_out_ambiguous_and_excluded_pairs(store, tmp_path):
     for r in rows:
         by_image.setdefault(r["image"], set()).add(r["split"])
     assert all(len(s) == 1 for s in by_image.values())  # an image is wholly in one split
+
+
+def test_the_size_cue_leaves_out_conflicting_automatic_labels_only(store, tmp_path):
+    """max_size_conflict (ADR 0029): automatic labels whose "far" person has the larger head
+    leave training; reviewed pairs, val and test rows stay."""
+    db = tmp_path / "copy.db"
+    db.write_bytes(store.read_bytes())
+    with open_store(db) as s, s.engine.connect() as conn:
+        conflict = dict(conn.exec_driver_sql("SELECT id, size_conflict FROM pairs").all())
+        export_manifest(s, tmp_path / "m.jsonl", 0.2)
+        accepted = next(r["pair_id"] for r in read_manifest(tmp_path / "m.jsonl", "train")
+                        if conflict[r["pair_id"]] > 0)
+        add_review(s, accepted, "accept")
+        export_manifest(s, tmp_path / "m.jsonl", 0.2)
+    cfg = load_config(PretrainConfig, "smoke", ["max_size_conflict=0", "max_pairs=0"])
+    train, val = WSP_TASK.rows(tmp_path / "m.jsonl", cfg)
+    every = read_manifest(tmp_path / "m.jsonl")
+    expected = {r["pair_id"] for r in every if r["split"] == "train"
+                and (conflict[r["pair_id"]] == 0 or r["pair_id"] == accepted)}
+    assert {r["pair_id"] for r in train} == expected
+    assert len(expected) < sum(r["split"] == "train" for r in every)   # some were left out
+    assert len(val) == sum(r["split"] == "val" for r in every)
+    everything = load_config(PretrainConfig, "smoke", ["max_pairs=0"])
+    assert len(WSP_TASK.rows(tmp_path / "m.jsonl", everything)[0]) == \
+        sum(r["split"] == "train" for r in every)
+    # by hand: the far person's head 1.2 x the near one's is log 1.2 / log 1.5 = 0.4497
+    near, far = {"scale": 10.0}, {"scale": 12.0}
+    rows = [{"a": near, "b": far, "label": 1, "status": "auto"},
+            {"a": near, "b": far, "label": 0, "status": "auto"},       # b is near: no conflict
+            {"a": near, "b": {"scale": None}, "label": 1, "status": "auto"}]
+    assert size_cue_agreeing(rows, 0.45) == rows
+    assert size_cue_agreeing(rows, 0.44) == rows[1:]
+    with pytest.raises(InputError, match="max_size_conflict must be in"):
+        load_config(PretrainConfig, "smoke", ["max_size_conflict=1.5"])
 
 
 def test_dataset_sample_is_consistent(store, tmp_path):

@@ -66,6 +66,9 @@ class PretrainConfig(RunConfig):
     hm_persons: str = "all"                # all: targets show every annotated person in I_AB | pair
     epoch_pairs: str = "image"             # image: one random pair per image per epoch | all
     max_pairs: int = 0                     # 0 = all pairs of the manifest
+    max_size_conflict: float = 1.0         # automatic labels whose size cue conflicts more are
+                                           # left out of training (1 = every pair, the paper's;
+                                           # reviewed pairs always train; ADR 0029)
     folds: int = 0                         # K >= 2: hold out fold `fold` of K image-disjoint folds
     fold: int = 0                          # as test (instead of test_fraction): score --folds
     decode_on_device: bool = False         # training crops decoded and warped on the device
@@ -171,6 +174,9 @@ def _range_problems(config) -> list[str]:
             problems.append(f"sigma must be a finite positive number, not {config.sigma}")
         if config.rd_hidden < 1 or config.max_pairs < 0:
             problems.append("rd_hidden must be positive and max_pairs 0 (all) or positive")
+        if not (math.isfinite(config.max_size_conflict) and 0 <= config.max_size_conflict <= 1):
+            problems.append(f"max_size_conflict must be in [0, 1] (1 keeps every pair), not "
+                            f"{config.max_size_conflict}")
         if config.hm_persons not in HM_PERSONS:
             problems.append(f"hm_persons {config.hm_persons!r} is not one of "
                             f"{', '.join(HM_PERSONS)}")

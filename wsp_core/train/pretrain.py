@@ -97,13 +97,33 @@ def _export(db: Path, path: Path, cfg: PretrainConfig) -> dict[str, Any]:
 
 def _rows(path: Path, cfg: PretrainConfig) -> tuple[list, list]:
     rows = read_manifest(path)
-    train_rows = [r for r in rows if r["split"] == "train"]
+    train_rows = size_cue_agreeing([r for r in rows if r["split"] == "train"],
+                                   cfg.max_size_conflict)
     val_rows = [r for r in rows if r["split"] == "val"]
     if cfg.max_pairs:  # an even sample: max_pairs for training, a quarter as many held out
         train_rows = even_sample(train_rows, cfg.max_pairs)
         val_rows = even_sample(val_rows, max(2, cfg.max_pairs // 4))
     check_images(train_rows + val_rows)
     return train_rows, val_rows
+
+
+def size_cue_agreeing(rows: list[dict[str, Any]], max_conflict: float) -> list[dict[str, Any]]:
+    """The training rows left when automatic labels whose size cue conflicts with their ankle cue
+    by more than ``max_conflict`` (:func:`~wsp_core.perspective.cues.size_conflict` of the
+    persons' S, the one the label calls closer as "near") are left out. A pair a curator
+    reviewed trains whatever its sizes; an unknown S is no conflict (ADR 0029)."""
+    if max_conflict >= 1.0 or not rows:
+        return rows
+    from ..perspective.cues import size_conflict
+
+    def scale(person: dict[str, Any]) -> float:
+        return np.nan if person.get("scale") is None else float(person["scale"])
+
+    s_a = np.array([scale(r["a"]) for r in rows])
+    s_b = np.array([scale(r["b"]) for r in rows])
+    a_near = np.array([r["label"] == 1 for r in rows])
+    conflict = size_conflict(np.where(a_near, s_a, s_b), np.where(a_near, s_b, s_a))
+    return [r for r, c in zip(rows, conflict) if c <= max_conflict or r.get("status") != "auto"]
 
 
 def _validate(model, loader, device, cfg: PretrainConfig) -> tuple[dict[str, Any], float | None]:
