@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import InputError
 from ..evaluate.relative_depth import rd_summary
+from ..perspective.cues import size_conflict
 from .config import PretrainConfig
 from .data import PRETRAIN_JOINTS, PairDataset, check_images
 from .device_crops import collate
@@ -114,7 +115,6 @@ def size_cue_agreeing(rows: list[dict[str, Any]], max_conflict: float) -> list[d
     reviewed trains whatever its sizes; an unknown S is no conflict (ADR 0029)."""
     if max_conflict >= 1.0 or not rows:
         return rows
-    from ..perspective.cues import size_conflict
 
     def scale(person: dict[str, Any]) -> float:
         return np.nan if person.get("scale") is None else float(person["scale"])
