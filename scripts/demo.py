@@ -30,7 +30,7 @@ from wsp_core.evaluate.relative_depth import format_rd_tables  # noqa: E402  (to
 REAL = (("coco", "coco/test_coco.json", "coco"), ("crowdpose", "crowdpose/test_crowdpose.json",
         "crowdpose"), ("mpii", "mpii/test_mpii.json", "mpii"))
 #: What longer runs reach (docs/RESULTS.md: "Issue 15's point 2", "3D fine-tuning …").
-LONGER = ("the preset's 20 epochs of pre-training on a 3,000-image world (13 min here) reach "
+LONGER = ("the preset's 20 epochs of pre-training on a 3,000-image world (12-14 min here) reach "
           "90.0-90.7 % against the 3D truth, 0.7-2.2 points more than its labels, trained "
           "without the labels its size cue contradicts (ADR 0029); the preset's 20 epochs of 3D "
           "fine-tuning on a 3,000-image world (15 min with bf16) reach 91.7 mm MPJPE, 65.3 mm "

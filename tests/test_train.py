@@ -103,7 +103,8 @@ def test_the_size_cue_leaves_out_conflicting_automatic_labels_only(store, tmp_pa
     near, far = {"scale": 10.0}, {"scale": 12.0}
     rows = [{"a": near, "b": far, "label": 1, "status": "auto"},
             {"a": near, "b": far, "label": 0, "status": "auto"},       # b is near: no conflict
-            {"a": near, "b": {"scale": None}, "label": 1, "status": "auto"}]
+            {"a": near, "b": {"scale": None}, "label": 1, "status": "auto"},
+            {"a": near, "b": far, "label": 1, "status": "flip"}]       # a curator's flip
     assert size_cue_agreeing(rows, 0.45) == rows
     assert size_cue_agreeing(rows, 0.44) == rows[1:]
     with pytest.raises(InputError, match="max_size_conflict must be in"):
